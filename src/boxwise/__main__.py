@@ -1,0 +1,3 @@
+from boxwise.cli import main
+
+raise SystemExit(main())

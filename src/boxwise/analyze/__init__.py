@@ -1,0 +1,1 @@
+"""analyze stage of boxwise (see DESIGN.md)."""

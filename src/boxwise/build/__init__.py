@@ -1,0 +1,1 @@
+"""build stage of boxwise (see DESIGN.md)."""

@@ -1,0 +1,178 @@
+"""Argument parsing only: each subcommand is one call into the module that does the work.
+
+Command modules are imported lazily, so `boxwise detect` (run on every commit) never pays for
+the Docker SDK, GitPython or rich's heavy parts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+
+from boxwise import __version__
+from boxwise.errors import UserError
+
+# subcommand -> "module:function"; the function takes the parsed args and returns an exit code.
+COMMANDS: dict[str, str] = {
+    "detect": "boxwise.lint.command:run_detect",
+    "build": "boxwise.build.command:run_build",
+    "inspect": "boxwise.analyze.command:run_inspect",
+    "gate": "boxwise.gate:run_gate",
+    "diff": "boxwise.analyze.command:run_diff",
+    "report": "boxwise.report.command:run_report",
+    "ci": "boxwise.ci:run_ci",
+    "plan": "boxwise.plan:run_plan",
+}
+
+GATE_FLAGS = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "highestImageBytes")
+
+
+def _add_detect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("detect", help="which buildpacks detect each app, and lint its files")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="a repo, an app folder or changed files")
+    p.add_argument("--format", choices=["text", "json", "codequality", "github"], default="text")
+    p.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+
+
+def _add_build(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build", help="build an app into an image with the boxwise buildpacks")
+    p.add_argument("app", metavar="APP", nargs="?", default=".", help="the app folder")
+    p.add_argument("--base", metavar="REF", help="the run base image (docker://, oci:, registry://)")
+    p.add_argument("--run-image", metavar="REF", help="the image the exported layers go on (default --base)")
+    p.add_argument("--builder", metavar="REF", help="the image the buildpacks run in (default --base)")
+    p.add_argument("--tag", metavar="NAME", help="the image name to give the result")
+    p.add_argument(
+        "--output",
+        metavar="WHERE",
+        default="docker",
+        help="docker | docker-archive:PATH | oci:PATH | registry://REF",
+    )
+    p.add_argument("--cache", metavar="DIR", help="layer cache folder (default: the user cache folder)")
+    p.add_argument("--network", choices=["host", "bridge", "none"], default=None)
+    p.add_argument("--ca-cert", metavar="FILE", help="CA bundle given to the build only, never exported")
+    p.add_argument("--runner", choices=["docker", "local"], default="docker")
+
+
+def _add_image_ref(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "ref",
+        metavar="REF",
+        help="docker://NAME, docker-archive:PATH, oci:PATH, registry://REF, or a bare path/name",
+    )
+
+
+def _add_inspect(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inspect", help="size, layers and dive-compatible efficiency of an image")
+    _add_image_ref(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def _add_gate_rules(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ci-config", metavar="FILE", help="a .dive-ci rules file (default: the repo root's)")
+    for flag in GATE_FLAGS:
+        p.add_argument(f"--{flag}", metavar="VALUE", default=None)
+    p.add_argument("--accounting", choices=["dive", "exact"], default=None)
+
+
+def _add_gate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("gate", help="pass or fail an image on dive's CI rules")
+    _add_image_ref(p)
+    _add_gate_rules(p)
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def _add_diff(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("diff", help="what changed between a baseline image and a new one")
+    p.add_argument("baseline", metavar="BASELINE")
+    p.add_argument("new", metavar="NEW")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+
+def _add_artifacts(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--junit", metavar="FILE")
+    p.add_argument("--codequality", metavar="FILE")
+    p.add_argument("--metrics", metavar="FILE")
+    p.add_argument("--json", metavar="FILE", dest="json_file")
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="the merge-request report of an image, posted as one comment")
+    _add_image_ref(p)
+    p.add_argument("--baseline", metavar="REF")
+    p.add_argument("--app", metavar="NAME", help="the app the image was built from")
+    p.add_argument("--post", choices=["auto", "gitlab", "github", "none"], default="none")
+    p.add_argument("--strict", action="store_true", help="fail when the comment cannot be posted")
+    p.add_argument("--format", choices=["text", "markdown"], default="text")
+    _add_gate_rules(p)
+    _add_artifacts(p)
+
+
+def _add_ci(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("ci", help="detect, build, gate and report every app a change touches")
+    p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")
+    p.add_argument("--changed-since", metavar="REF", help="compare HEAD with this ref")
+    p.add_argument("--base", metavar="REF")
+    p.add_argument("--tag-prefix", metavar="PREFIX")
+    p.add_argument("--post", choices=["auto", "gitlab", "github", "none"], default="auto")
+    p.add_argument("--strict", action="store_true")
+    _add_gate_rules(p)
+    _add_artifacts(p)
+
+
+def _add_plan(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("plan", help="the apps a change touches, as a child pipeline or a job matrix")
+    p.add_argument("--format", choices=["json", "gitlab-child", "github-matrix"], default="json")
+    p.add_argument("--changed-since", metavar="REF")
+    p.add_argument("--output", metavar="FILE")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="boxwise",
+        description="Lean container images for Python apps: detect, build, inspect, gate, report.",
+    )
+    parser.add_argument("--version", action="version", version=f"boxwise {__version__}")
+    parser.add_argument("-C", dest="chdir", metavar="DIR", help="run as if started in DIR")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in (_add_detect, _add_build, _add_inspect, _add_gate, _add_diff, _add_report, _add_ci, _add_plan):
+        add(sub)
+    return parser
+
+
+def _load(command: str) -> Callable[[argparse.Namespace], int] | None:
+    module_name, _, func_name = COMMANDS[command].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return None
+        raise
+    return getattr(module, func_name, None)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    if args.chdir:
+        import os
+
+        os.chdir(args.chdir)
+    run = _load(args.command)
+    if run is None:
+        print(f"boxwise {args.command}: not built yet in this version", file=sys.stderr)
+        return 2
+    try:
+        return run(args)
+    except UserError as exc:
+        print(f"boxwise: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("boxwise: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

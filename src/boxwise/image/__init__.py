@@ -1,0 +1,1 @@
+"""image stage of boxwise (see DESIGN.md)."""

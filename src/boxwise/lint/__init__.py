@@ -1,0 +1,1 @@
+"""lint stage of boxwise (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""report stage of boxwise (see DESIGN.md)."""

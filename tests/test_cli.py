@@ -1,0 +1,33 @@
+"""The command line itself: version, help, and the one-line error contract."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from boxwise import __version__
+from boxwise.cli import COMMANDS
+
+
+def boxwise(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "boxwise", *args], capture_output=True, text=True)
+
+
+def test_version_prints_the_package_version() -> None:
+    result = boxwise("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"boxwise {__version__}"
+
+
+def test_help_lists_every_subcommand_of_the_design() -> None:
+    result = boxwise("--help")
+    assert result.returncode == 0
+    for command in ("detect", "build", "inspect", "gate", "diff", "report", "ci", "plan"):
+        assert command in result.stdout
+    assert set(COMMANDS) == {"detect", "build", "inspect", "gate", "diff", "report", "ci", "plan"}
+
+
+def test_unknown_option_is_a_usage_error_with_exit_2() -> None:
+    result = boxwise("detect", "--no-such-flag")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
