@@ -1,0 +1,104 @@
+"""Fixtures shared by every test area: the real engine, a tiny base image, real git repos.
+
+Each area (tests/detect, tests/image, tests/build, tests/report, tests/faces) keeps its own
+fixtures in its own conftest.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BUSYBOX_IMAGE = "boxwise-test/busybox:latest"
+
+
+def run_boxwise(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a child process, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "boxwise", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="session")
+def engine() -> str:
+    """A running Docker engine; in CI a test that needs one fails (never skips) without it."""
+    result = subprocess.run(["bash", str(REPO / "scripts" / "engine.sh")], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"no Docker engine: {result.stdout}{result.stderr}")
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def docker_client(engine: str):
+    import docker
+
+    client = docker.from_env(timeout=600)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def busybox_image(docker_client, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """`FROM scratch` + Debian's static busybox, built once per session."""
+    busybox = shutil.which("busybox") or "/bin/busybox"
+    context = tmp_path_factory.mktemp("busybox-base")
+    shutil.copy2(busybox, context / "busybox")
+    (context / "Dockerfile").write_text(
+        'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n'
+    )
+    docker_client.images.build(path=str(context), tag=BUSYBOX_IMAGE, network_mode="host", rm=True)
+    return BUSYBOX_IMAGE
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture
+def make_git_repo(tmp_path: Path) -> Callable[[dict[str, str | bytes]], Path]:
+    """A real git repo in a temp folder holding the given files, committed once."""
+
+    def make(files: dict[str, str | bytes], name: str = "repo") -> Path:
+        repo = tmp_path / name
+        repo.mkdir()
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "config", "user.email", "test@example.com")
+        git(repo, "config", "user.name", "boxwise test")
+        git(repo, "config", "commit.gpgsign", "false")
+        for rel, content in files.items():
+            path = repo / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if isinstance(content, bytes):
+                path.write_bytes(content)
+            else:
+                path.write_text(content)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "initial")
+        return repo
+
+    return make
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No CI variables from the machine running the tests leak into a test."""
+    for key in list(os.environ):
+        if key.startswith(("CI_", "GITLAB_", "GITHUB_", "BOXWISE_")):
+            monkeypatch.delenv(key, raising=False)
+    yield
