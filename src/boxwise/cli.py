@@ -20,7 +20,7 @@ COMMANDS: dict[str, str] = {
     "build": "boxwise.build.command:run_build",
     "inspect": "boxwise.analyze.command:run_inspect",
     "gate": "boxwise.gate:run_gate",
-    "diff": "boxwise.analyze.command:run_diff",
+    "diff": "boxwise.analyze.diff:run_diff",
     "report": "boxwise.report.command:run_report",
     "ci": "boxwise.ci:run_ci",
     "plan": "boxwise.plan:run_plan",
