@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Make the base image the tests, the demo and the bench build on: Debian bookworm minbase with
+# python3, python3-venv and ca-certificates, imported into the engine as boxwise-python:bookworm.
+#
+# The rootfs tar is cached (BOXWISE_BASE_CACHE, default /var/cache/boxwise as root, else
+# $XDG_CACHE_HOME/boxwise), so debootstrap runs once per machine (~40 s); later runs only import it,
+# and when the engine already has the image they do nothing at all.
+#
+#   bash scripts/base-image.sh [--force]     # --force: debootstrap again
+set -euo pipefail
+
+image=${BOXWISE_BASE_IMAGE:-boxwise-python:bookworm}
+suite=bookworm
+force=0
+[ "${1:-}" = "--force" ] && force=1
+
+if [ "$(id -u)" = 0 ]; then
+  cache=${BOXWISE_BASE_CACHE:-/var/cache/boxwise}
+else
+  cache=${BOXWISE_BASE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/boxwise}
+fi
+rootfs_tar=$cache/base-$suite-rootfs.tar
+
+if [ $force = 0 ] && docker image inspect "$image" >/dev/null 2>&1; then
+  echo "base-image: $image already in the engine"
+  exit 0
+fi
+
+# The mirror this machine's apt already uses (it may be a proxy or a local mirror); Debian's own
+# otherwise.
+mirror() {
+  local uri
+  uri=$(grep -hsE '^\s*URIs:' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+    | awk '{print $2}' | grep -E '/debian/?$' | head -n1 || true)
+  if [ -z "$uri" ]; then
+    uri=$(grep -hsE '^\s*deb\s' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null \
+      | awk '{print $2}' | grep -E '/debian/?$' | head -n1 || true)
+  fi
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+if [ $force = 1 ] || [ ! -s "$rootfs_tar" ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "base-image: debootstrap needs root; run this script as root once (it caches $rootfs_tar)" >&2
+    exit 2
+  fi
+  command -v debootstrap >/dev/null || {
+    echo "base-image: debootstrap is missing; run: apt-get install debootstrap" >&2
+    exit 2
+  }
+  mkdir -p "$cache"
+  work=$(mktemp -d "$cache/rootfs.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  url=$(mirror)
+  echo "base-image: debootstrap --variant=minbase $suite from $url (about 40 s, once per machine)"
+  debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+    "$suite" "$work/root" "$url" >"$work/debootstrap.log" 2>&1 || {
+    echo "base-image: debootstrap failed; last lines of its log:" >&2
+    tail -n 15 "$work/debootstrap.log" >&2
+    exit 1
+  }
+  # What a container image does not need: apt lists and caches, docs, man pages, logs.
+  rm -rf "$work/root"/var/lib/apt/lists/* "$work/root"/var/cache/apt/* \
+    "$work/root"/usr/share/doc/* "$work/root"/usr/share/man/* "$work/root"/usr/share/info/* \
+    "$work/root"/var/log/* "$work/root"/tmp/*
+  # Point apt at Debian's own mirror inside the image, whatever this machine uses.
+  echo "deb http://deb.debian.org/debian $suite main" >"$work/root/etc/apt/sources.list"
+  # Written to a temporary name and renamed, so an interrupted run never leaves a half tar.
+  tar --numeric-owner --sort=name --mtime='1980-01-01 00:00:01Z' -C "$work/root" -cf "$work/rootfs.tar" .
+  mv "$work/rootfs.tar" "$rootfs_tar"
+fi
+
+echo "base-image: importing $rootfs_tar as $image"
+docker import \
+  --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+  --change 'ENV LANG=C.UTF-8' \
+  --change 'CMD ["python3"]' \
+  "$rootfs_tar" "$image" >/dev/null
+echo "base-image: $image ready ($(docker image inspect --format '{{.Size}}' "$image") bytes)"
