@@ -1,0 +1,34 @@
+"""When the pip-install buildpack applies: the app has a requirements.txt.
+
+This module is the one place that rule lives. `bin/detect` runs it inside the build image, and
+`boxwise detect` loads this same file to decide for many apps in one process. Standard library
+only: it runs under whatever python3 the build image has.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+BUILDPACK_ID = "pip-install"
+MARKER = "requirements.txt"
+# What this buildpack hands its own build step through the build plan (CNB buildpack API §1.4).
+PLAN_ENTRY = "pip-requirements"
+
+
+def detect(app_dir: str) -> tuple[bool, str, dict]:
+    """(passed, why, build plan) for the app in `app_dir`."""
+    path = os.path.join(app_dir, MARKER)
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return False, f"no {MARKER}", {}
+    except OSError as exc:
+        return False, f"cannot read {MARKER} ({exc.strerror})", {}
+    if not stat.S_ISREG(mode):
+        return False, f"{MARKER} is not a regular file", {}
+    plan = {
+        "provides": [{"name": PLAN_ENTRY}],
+        "requires": [{"name": PLAN_ENTRY, "metadata": {"file": MARKER, "launch": True}}],
+    }
+    return True, f"found {MARKER}", plan

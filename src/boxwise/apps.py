@@ -1,0 +1,306 @@
+"""Find the apps of a repo, map paths and changes to them, and read an app's ignore files.
+
+An app is a folder holding `requirements.txt`, `pyproject.toml` (one with a `[project]` or
+`[build-system]` table: a `pyproject.toml` that only holds `[tool.*]` settings, like a monorepo
+root's, does not make an app) or `Procfile`. `[tool.boxwise] apps = [globs]` replaces that
+discovery, `exclude = [globs]` drops apps (globs are repo-relative; `*` stays within one folder,
+`**` crosses folders). Discovery never descends into `.git`, virtualenvs, `node_modules`, caches
+or build output, and never follows a symlinked folder.
+
+`App` fields:
+
+- `name`: the app folder relative to the repo root, POSIX style (`apps/api`; `.` for the root).
+- `path`: the app folder, absolute.
+- `slug`: (property) a name fit for an image or a CI job: `apps/api` → `apps-api`; the root
+  app takes the repo folder's name.
+
+Only the standard library is imported at module level: this runs on every `boxwise detect`.
+GitPython is imported inside `changed_files` alone.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from boxwise.config import Settings
+from boxwise.errors import UserError
+
+MARKERS = ("requirements.txt", "pyproject.toml", "Procfile")
+# Folders that are never app source: VCS data, virtualenvs, dependency trees, caches, build output.
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".hg",
+        ".svn",
+        ".venv",
+        "venv",
+        "node_modules",
+        "__pycache__",
+        ".tox",
+        ".nox",
+        ".eggs",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".ruff_cache",
+        "site-packages",
+        "build",
+        "dist",
+    }
+)
+IGNORE_FILES = (".dockerignore", ".boxwiseignore")
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    path: Path
+
+    @property
+    def slug(self) -> str:
+        base = self.path.name if self.name == "." else self.name.replace("/", "-")
+        return re.sub(r"[^a-z0-9._-]+", "-", base.lower()).strip("-._") or "app"
+
+
+# ---------------------------------------------------------------------------------------- globs
+
+
+@lru_cache(maxsize=256)
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A repo-relative glob as a regex: `*`/`?` stay in one folder, `**` crosses folders."""
+    pattern = pattern.strip()
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    pattern = pattern.strip("/") or "."
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+            continue
+        if pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+            continue
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            end = pattern.find("]", i + 2)
+            if end == -1:
+                out.append(re.escape(char))
+            else:
+                body = pattern[i + 1 : end]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append(f"[{body.replace(chr(92), chr(92) * 2)}]")
+                i = end
+        elif char == "\\" and i + 1 < len(pattern):
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def matches_any(rel: str, patterns: Iterable[str]) -> bool:
+    return any(glob_regex(p).match(rel) for p in patterns)
+
+
+def _parents_and_self(rel: str) -> Iterator[str]:
+    parts = rel.split("/")
+    for end in range(1, len(parts) + 1):
+        yield "/".join(parts[:end])
+
+
+# --------------------------------------------------------------------------------- ignore files
+
+
+def parse_ignore(text: str) -> list[tuple[bool, re.Pattern[str]]]:
+    """`.dockerignore` lines → (is_exception, regex), in file order (the last match wins)."""
+    rules: list[tuple[bool, re.Pattern[str]]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        negate = line.startswith("!")
+        if negate:
+            line = line[1:].strip()
+        line = os.path.normpath(line).replace(os.sep, "/").lstrip("/")
+        if line in ("", "."):
+            continue
+        rules.append((negate, glob_regex(line)))
+    return rules
+
+
+def ignore_matcher(rules: list[tuple[bool, re.Pattern[str]]]) -> Callable[[str], bool]:
+    """A test `excluded(rel_path)`: Docker's rule, a pattern matching a path or any of its parents."""
+
+    def excluded(rel: str) -> bool:
+        rel = rel.strip("/")
+        result = False
+        prefixes = list(_parents_and_self(rel))
+        for negate, regex in rules:
+            if any(regex.match(prefix) for prefix in prefixes):
+                result = not negate
+        return result
+
+    return excluded
+
+
+def load_ignore(app_dir: Path) -> Callable[[str], bool]:
+    """What the app's `.dockerignore` then `.boxwiseignore` exclude, as `excluded(rel_path) -> bool`.
+
+    `rel_path` is relative to the app folder, POSIX style. The build exports the app folder minus
+    these paths; lint warns about secrets that are not excluded. An unreadable ignore file is a
+    UserError naming it.
+    """
+    rules: list[tuple[bool, re.Pattern[str]]] = []
+    for name in IGNORE_FILES:
+        path = app_dir / name
+        try:
+            if not stat.S_ISREG(path.stat().st_mode):
+                raise UserError(f"{path}: not a regular file; an ignore file must be a text file")
+            text = path.read_bytes().decode("utf-8-sig")
+        except FileNotFoundError:
+            continue
+        except UnicodeDecodeError:
+            raise UserError(f"{path}: not UTF-8 text; save it as UTF-8") from None
+        except OSError as exc:
+            raise UserError(f"{path}: cannot read it ({exc.strerror}); check the file") from None
+        rules.extend(parse_ignore(text))
+    return ignore_matcher(rules)
+
+
+# ----------------------------------------------------------------------------------- discovery
+
+
+def _rel(root: Path, path: Path) -> str:
+    rel = os.path.relpath(path, root).replace(os.sep, "/")
+    return "." if rel in ("", ".") else rel
+
+
+def _is_project_pyproject(path: Path) -> bool:
+    """True unless the file is valid TOML with only `[tool.*]` settings (a config, not an app)."""
+    from boxwise.config import tomllib
+
+    try:
+        if not stat.S_ISREG(path.stat().st_mode) or path.stat().st_size > 1 << 20:
+            return True
+        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True  # let lint report what is wrong with it
+    return "project" in data or "build-system" in data
+
+
+def _holds_app_marker(folder: Path, names: set[str]) -> bool:
+    if "requirements.txt" in names or "Procfile" in names:
+        return True
+    return "pyproject.toml" in names and _is_project_pyproject(folder / "pyproject.toml")
+
+
+def _is_app_folder(settings: Settings, folder: Path, names: set[str] | None = None) -> bool:
+    rel = _rel(settings.root, folder)
+    if settings.apps:
+        return matches_any(rel, settings.apps)
+    if names is None:
+        names = {name for name in MARKERS if os.path.lexists(folder / name)}
+    return _holds_app_marker(folder, names)
+
+
+def _excluded(settings: Settings, rel: str) -> bool:
+    return bool(settings.exclude) and any(matches_any(p, settings.exclude) for p in _parents_and_self(rel))
+
+
+def _walk_folders(top: Path) -> Iterator[tuple[Path, set[str]]]:
+    """Every folder under `top` (itself first) with its entry names, minus the skipped ones."""
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as entries:
+                names: set[str] = set()
+                subdirs: list[Path] = []
+                for entry in entries:
+                    names.add(entry.name)
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if is_dir and entry.name not in SKIP_DIRS and not entry.name.endswith(".egg-info"):
+                        subdirs.append(Path(entry.path))
+        except OSError:
+            continue
+        if "pyvenv.cfg" in names:  # a virtualenv under any name
+            continue
+        yield folder, names
+        stack.extend(sorted(subdirs, reverse=True))
+
+
+def discover_apps(settings: Settings, under: Path | None = None) -> list[App]:
+    """The apps of the repo (or of the folder `under` inside it), sorted by name."""
+    top = (under or settings.root).resolve()
+    apps: list[App] = []
+    for folder, names in _walk_folders(top):
+        rel = _rel(settings.root, folder)
+        if _excluded(settings, rel):
+            continue
+        if _is_app_folder(settings, folder, names):
+            apps.append(App(rel, folder))
+    return sorted(apps, key=lambda app: app.name)
+
+
+def _skipped_path(rel: str) -> bool:
+    return any(part in SKIP_DIRS or part.endswith(".egg-info") for part in rel.split("/"))
+
+
+def app_of(settings: Settings, path: Path) -> App | None:
+    """The app a file or folder belongs to: the nearest app folder upward, up to the repo root."""
+    path = Path(os.path.abspath(path))
+    folder = path if path.is_dir() else path.parent
+    root = settings.root
+    rel = _rel(root, folder)
+    if rel.startswith("../") or rel == ".." or _skipped_path(rel):
+        return None
+    while True:
+        if _is_app_folder(settings, folder):
+            rel = _rel(root, folder)
+            return None if _excluded(settings, rel) else App(rel, folder)
+        if folder == root or folder.parent == folder:
+            return None
+        folder = folder.parent
+
+
+def apps_for_paths(settings: Settings, paths: Iterable[str | Path]) -> list[App]:
+    """The apps the given repos, app folders or files belong to (what pre-commit passes)."""
+    found: dict[str, App] = {}
+    for given in paths:
+        path = Path(os.path.abspath(given))
+        if not os.path.lexists(path):
+            raise UserError(f"{given}: no such file or folder; pass a repo, an app folder or files in it")
+        rel = _rel(settings.root, path)
+        if rel == ".." or rel.startswith("../"):
+            raise UserError(f"{given}: outside the repo {settings.root}; run boxwise detect once per repo")
+        if path.is_dir() and not path.is_symlink():
+            inside = discover_apps(settings, path)
+            if not inside:
+                owner = app_of(settings, path)
+                # A folder that holds no app and lies in none is taken as the app the user named,
+                # so that "no buildpack detects it" is reported instead of nothing at all.
+                inside = [owner] if owner else [App(rel, path)]
+            for app in inside:
+                found[app.name] = app
+        else:
+            app = app_of(settings, path)
+            if app is not None:
+                found[app.name] = app
+    return sorted(found.values(), key=lambda app: app.name)

@@ -1,0 +1,139 @@
+"""`boxwise detect [PATH...]`: which buildpacks detect each app, and lint the app's files.
+
+Exit 0 when no finding is an error, 1 when one is, 2 when an input could not be read (or a
+usage error). Runs on every commit: only the standard library and `packaging` are imported
+unless the text format needs rich.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from boxwise.apps import IGNORE_FILES, MARKERS, App, apps_for_paths, ignore_matcher, parse_ignore
+from boxwise.config import Settings, load_settings, print_warnings
+from boxwise.errors import UserError
+from boxwise.lint.detection import Builder, detect_app, load_builder, load_rules
+from boxwise.lint.files import read_text
+from boxwise.lint.findings import RULES, Finding, exit_code, finding, unique
+from boxwise.lint.render import AppReport
+
+
+def _rel(settings: Settings, path: Path) -> str:
+    return os.path.relpath(path, settings.root).replace(os.sep, "/")
+
+
+def _ignore(settings: Settings, app: App) -> tuple[list[Finding], object]:
+    rules = []
+    findings: list[Finding] = []
+    for name in IGNORE_FILES:
+        path = app.path / name
+        if not os.path.lexists(path):
+            continue
+        text, problems = read_text(path, _rel(settings, path))
+        findings += problems
+        if text is not None:
+            rules += parse_ignore(text)
+    return findings, ignore_matcher(rules)
+
+
+def lint_app(settings: Settings, app: App, builder: Builder, rules: dict[str, ModuleType]) -> AppReport:
+    """Detection and every lint finding for one app (disabled rules already dropped)."""
+    from boxwise.lint.contents import lint_contents
+    from boxwise.lint.procfile import lint_procfile
+    from boxwise.lint.pyproject import lint_pyproject
+    from boxwise.lint.requirements import lint_requirements
+
+    detection = detect_app(builder, rules, app.path)
+    report = AppReport(app.name, app.slug, detection.group, detection.failed)
+    findings: list[Finding] = []
+    if not detection.passed:
+        why = "; ".join(f"{bp}: {reason}" for bp, reason in detection.failed.items())
+        findings.append(
+            finding(
+                app.name,
+                None,
+                "no-buildpack",
+                f"no buildpack group detects this app ({why})",
+                "add a requirements.txt, pyproject.toml or Procfile, or list the folder in "
+                "[tool.boxwise] exclude",
+            )
+        )
+    requirements, pyproject, procfile = (app.path / name for name in MARKERS)
+    if os.path.lexists(requirements):
+        findings += lint_requirements(requirements, settings.root, app.path)
+    if os.path.lexists(pyproject):
+        findings += lint_pyproject(pyproject, _rel(settings, pyproject))
+    default = rules["procfile-run"].default_process(str(app.path)) if "procfile-run" in rules else None
+    if os.path.lexists(procfile):
+        findings += lint_procfile(procfile, _rel(settings, procfile), default)
+    elif detection.passed and default is None:
+        findings.append(
+            finding(
+                app.name,
+                None,
+                "no-process",
+                "no Procfile and no __main__.py, main.py or app.py: the image has no default process",
+                "add a Procfile with `web: <command>`, or a __main__.py",
+            )
+        )
+    ignore_findings, excluded = _ignore(settings, app)
+    findings += ignore_findings
+    findings += lint_contents(app.path, app.name, excluded)  # type: ignore[arg-type]
+    report.findings = [item for item in unique(findings) if item.rule not in settings.lint_disable]
+    return report
+
+
+def _settings_for(paths: list[str]) -> Settings:
+    start = Path(paths[0]) if paths else Path.cwd()
+    if not os.path.lexists(start):
+        raise UserError(f"{paths[0]}: no such file or folder; pass a repo, an app folder or files in it")
+    return load_settings(start)
+
+
+def _write(args: argparse.Namespace, reports: list[AppReport]) -> None:
+    from boxwise.lint import render
+
+    out = sys.stdout
+    handle = None
+    if args.output:
+        try:
+            handle = open(args.output, "w", encoding="utf-8")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise UserError(
+                f"{args.output}: cannot write the report ({exc.strerror}); pick another --output"
+            ) from None
+        out = handle
+    try:
+        if args.format == "text":
+            render.render_text(reports, out, color=None if handle is None else False)
+        else:
+            writer = {
+                "json": render.render_json,
+                "codequality": render.render_codequality,
+                "github": render.render_github,
+            }[args.format]
+            out.write(writer(reports))
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def run_detect(args: argparse.Namespace) -> int:
+    paths = list(args.paths or [])
+    settings = _settings_for(paths)
+    print_warnings(settings)
+    for rule in sorted(settings.lint_disable - RULES.keys()):
+        print(
+            f"boxwise: warning: unknown lint rule '{rule}' in [tool.boxwise.lint] disable (ignored)",
+            file=sys.stderr,
+        )
+    apps = apps_for_paths(settings, paths or [Path.cwd()])
+    builder = load_builder()
+    rules = load_rules(builder)
+    reports = [lint_app(settings, app, builder, rules) for app in apps]
+    _write(args, reports)
+    return exit_code(item for report in reports for item in report.findings)

@@ -1,0 +1,79 @@
+"""Read an input file safely: never block on a FIFO, never slurp a huge file, never raise.
+
+Every failure becomes one finding naming the file, so one bad file never hides the others.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+from boxwise.lint.findings import Finding, finding
+
+# No requirements.txt, Procfile or pyproject.toml is anywhere near this size; reading a bigger
+# one on every commit would make the hook slow for nothing.
+MAX_BYTES = 1 << 20
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+
+
+def redact(text: str) -> str:
+    """`text` with any `scheme://user:token@` part masked, so a finding never repeats a secret."""
+    return _URL_USERINFO.sub(r"\1****@", text)
+
+
+def read_text(path: Path, rel: str) -> tuple[str | None, list[Finding]]:
+    """(text, []) or (None, [the one finding that says why it cannot be linted])."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        return None, [
+            finding(
+                rel, None, "unreadable", f"cannot read it ({exc.strerror})", "make it a readable regular file"
+            )
+        ]
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        return None, [
+            finding(
+                rel,
+                None,
+                "unreadable",
+                f"is {kind}, so it cannot be read as {path.name}",
+                f"replace it with a regular {path.name} file, or remove it",
+            )
+        ]
+    if info.st_size > MAX_BYTES:
+        size = f"{info.st_size / (1 << 20):.1f} MiB"
+        return None, [
+            finding(
+                rel,
+                None,
+                "file-too-large",
+                f"is {size}; a {path.name} over {MAX_BYTES >> 20} MiB is not a dependency or process list",
+                "check that the right file was committed; split generated content out of it",
+            )
+        ]
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, [
+            finding(
+                rel, None, "unreadable", f"cannot read it ({exc.strerror})", "make it a readable regular file"
+            )
+        ]
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        return None, [
+            finding(
+                rel,
+                line,
+                "encoding",
+                f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at line {line}, column {column})",
+                "save the file as UTF-8",
+            )
+        ]

@@ -1,0 +1,113 @@
+"""Lint an app's pyproject.toml: valid TOML, a [project] with name and version, a build system."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from boxwise.config import tomllib
+from boxwise.lint.files import read_text, redact
+from boxwise.lint.findings import Finding, finding
+
+_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def _line_of(lines: list[str], needle: str, default: int | None = None) -> int | None:
+    for number, line in enumerate(lines, start=1):
+        if needle in line:
+            return number
+    return default
+
+
+def _dependencies(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """(where, requirement string) for every PEP 508 string the file declares."""
+    found: list[tuple[str, str]] = []
+    project = data.get("project") if isinstance(data.get("project"), dict) else {}
+    for dep in project.get("dependencies") or []:
+        found.append(("[project] dependencies", dep))
+    optional = project.get("optional-dependencies") or {}
+    if isinstance(optional, dict):
+        for extra, deps in optional.items():
+            for dep in deps if isinstance(deps, list) else []:
+                found.append((f"[project.optional-dependencies] {extra}", dep))
+    build = data.get("build-system") if isinstance(data.get("build-system"), dict) else {}
+    for dep in build.get("requires") or []:
+        found.append(("[build-system] requires", dep))
+    return found
+
+
+def lint_pyproject(path: Path, rel: str) -> list[Finding]:
+    text, problems = read_text(path, rel)
+    if text is None:
+        return problems
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        position = _POSITION.search(message)
+        line = int(position.group(1)) if position else None
+        where = f" (line {position.group(1)}, column {position.group(2)})" if position else ""
+        reason = redact(_POSITION.sub("", message).strip())
+        return [finding(rel, line, "toml-syntax", f"not valid TOML: {reason}{where}", "fix the TOML syntax")]
+    lines = text.splitlines()
+    findings: list[Finding] = []
+    project = data.get("project")
+    project_line = _line_of(lines, "[project]")
+    if not isinstance(project, dict):
+        findings.append(
+            finding(
+                rel,
+                None,
+                "project-name",
+                "has no [project] table, so pip cannot install it as a project",
+                'add [project] with name = "..." and version = "..."',
+            )
+        )
+    else:
+        if not isinstance(project.get("name"), str) or not project.get("name"):
+            findings.append(
+                finding(rel, project_line, "project-name", "[project] has no name", 'add name = "my-app"')
+            )
+        dynamic = project.get("dynamic") if isinstance(project.get("dynamic"), list) else []
+        if "version" not in project and "version" not in dynamic:
+            findings.append(
+                finding(
+                    rel,
+                    project_line,
+                    "project-version",
+                    '[project] has no version and does not declare dynamic = ["version"]',
+                    'add version = "0.1.0", or dynamic = ["version"] with a build backend that sets it',
+                )
+            )
+    if "build-system" not in data:
+        findings.append(
+            finding(
+                rel,
+                None,
+                "build-system",
+                "has no [build-system]: pip falls back to legacy setuptools behaviour",
+                'add [build-system] with requires = ["hatchling"], build-backend = "hatchling.build"',
+            )
+        )
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    for where, dep in _dependencies(data):
+        if not isinstance(dep, str):
+            findings.append(
+                finding(rel, None, "dependency-syntax", f"{where}: {dep!r} is not a string", "quote it")
+            )
+            continue
+        try:
+            Requirement(dep)
+        except InvalidRequirement as exc:
+            findings.append(
+                finding(
+                    rel,
+                    _line_of(lines, dep),
+                    "dependency-syntax",
+                    f"{where}: not a PEP 508 requirement: {redact(str(exc)).splitlines()[0]}",
+                    'write it as "name>=version" with markers after ";"',
+                )
+            )
+    return findings

@@ -1,0 +1,300 @@
+"""Lint requirements.txt and the files it pulls in with -r/-c, as pip would read them."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from boxwise.lint.files import read_text, redact
+from boxwise.lint.findings import Finding, finding
+
+# pip's requirements-file options: those that take a value, and plain flags.
+OPTIONS_WITH_VALUE = {
+    "-r": "requirement",
+    "--requirement": "requirement",
+    "-c": "constraint",
+    "--constraint": "constraint",
+    "-e": "editable",
+    "--editable": "editable",
+    "-i": "index",
+    "--index-url": "index",
+    "--extra-index-url": "index",
+    "-f": "index",
+    "--find-links": "index",
+    "--trusted-host": "other",
+    "--no-binary": "other",
+    "--only-binary": "other",
+    "--use-feature": "other",
+    "--config-settings": "other",
+    "--global-option": "other",
+    "--hash": "hash",
+}
+FLAG_OPTIONS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes"}
+# Options pip allows after a requirement on the same line.
+PER_REQUIREMENT = {"--hash", "--config-settings", "--global-option"}
+
+_COMMENT = re.compile(r"(^|\s+)#.*$")
+_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*)://([^/@\s]+)@([^/\s]*)")
+_ENV_REF = re.compile(r"\$\{[A-Za-z0-9_]+\}")
+_HASH = re.compile(r"^[a-z0-9]+:[0-9a-fA-F]+$")
+
+CREDENTIALS_FIX = (
+    "remove the credentials from the file and revoke them; give them to the build only, e.g. "
+    "--extra-index-url https://${PIP_USER}:${PIP_TOKEN}@host/simple (pip expands ${VARS}) or a .netrc"
+)
+
+
+@dataclass
+class _Pin:
+    version: str
+    marker: str
+    path: str
+
+
+@dataclass
+class _State:
+    root: Path
+    app_dir: Path
+    findings: list[Finding] = field(default_factory=list)
+    visited: set[Path] = field(default_factory=set)
+    pins: dict[str, list[_Pin]] = field(default_factory=dict)
+    constrained: set[str] = field(default_factory=set)
+    # (path, line, name, spec) of requirements not pinned, decided once constraints are known
+    unpinned: list[tuple[str, int, str, str]] = field(default_factory=list)
+
+
+def _rel(root: Path, path: Path) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def logical_lines(text: str) -> list[tuple[int, str]]:
+    """(first line number, content) with `\\` continuations joined and comments removed."""
+    result: list[tuple[int, str]] = []
+    pending: list[str] = []
+    start = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if not pending:
+            start = number
+        if raw.endswith("\\") and not _COMMENT.search(raw):
+            pending.append(raw[:-1])
+            continue
+        pending.append(raw)
+        line = _COMMENT.sub("", " ".join(pending)).strip()
+        pending = []
+        if line:
+            result.append((start, line))
+    if pending:
+        line = _COMMENT.sub("", " ".join(pending)).strip()
+        if line:
+            result.append((start, line))
+    return result
+
+
+def _check_urls(state: _State, rel: str, line: int, text: str) -> None:
+    for match in _URL.finditer(text):
+        scheme, userinfo, host = match.group(1).lower(), match.group(2), match.group(3)
+        if not _ENV_REF.sub("", userinfo).replace(":", ""):
+            continue  # only ${VAR} references: the secret stays in the environment
+        if "ssh" in scheme and ":" not in userinfo:
+            continue  # git+ssh://git@host: a user name, not a secret
+        state.findings.append(
+            finding(
+                rel,
+                line,
+                "url-credentials",
+                f"a URL carries credentials ({scheme}://****@{host}/…): a secret committed to the repo",
+                CREDENTIALS_FIX,
+            )
+        )
+
+
+def _split_options(tokens: list[str]) -> tuple[list[tuple[str, str | None]], str | None]:
+    """[(option, value)] from option tokens, or an error message."""
+    options: list[tuple[str, str | None]] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        name, eq, value = token.partition("=")
+        if name in FLAG_OPTIONS and not eq:
+            options.append((name, None))
+        elif name in OPTIONS_WITH_VALUE and eq:
+            options.append((name, value))
+        elif token in OPTIONS_WITH_VALUE:
+            if i + 1 >= len(tokens):
+                return options, f"option {token} needs a value"
+            options.append((token, tokens[i + 1]))
+            i += 1
+        elif len(token) > 2 and token[:2] in ("-r", "-c", "-e", "-i", "-f") and not token.startswith("--"):
+            options.append((token[:2], token[2:]))
+        else:
+            return options, f"pip does not accept the option {redact(name)!r} in a requirements file"
+        i += 1
+    return options, None
+
+
+def _is_path_or_url(text: str) -> bool:
+    return "://" in text or text.startswith((".", "/", "~")) or text.endswith((".whl", ".tar.gz", ".zip"))
+
+
+def _requirement(state: _State, rel: str, line: int, text: str, constraint: bool) -> None:
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    if _is_path_or_url(text):
+        return
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        detail = redact(str(exc)).splitlines()[0]
+        state.findings.append(
+            finding(
+                rel,
+                line,
+                "requirements-syntax",
+                f"not a PEP 508 requirement ({detail}): {redact(text)[:80]!r}",
+                "write it as name==version (markers after ';'), or fix the pip option",
+            )
+        )
+        return
+    if req.url:
+        return
+    name = canonicalize_name(req.name)
+    specs = list(req.specifier)
+    exact = [s for s in specs if s.operator in ("==", "===") and not s.version.endswith(".*")]
+    if exact:
+        marker = str(req.marker) if req.marker else ""
+        state.pins.setdefault(name, [])
+        for pin in state.pins[name]:
+            if pin.marker == marker and pin.version != exact[0].version:
+                state.findings.append(
+                    finding(
+                        rel,
+                        line,
+                        "conflicting-pins",
+                        f"{req.name} is pinned to {exact[0].version} here and to {pin.version} in {pin.path}",
+                        "keep one pin (pip refuses two versions of one package)",
+                    )
+                )
+                break
+        state.pins[name].append(_Pin(exact[0].version, marker, rel))
+        if constraint:
+            state.constrained.add(name)
+    elif not constraint:
+        state.unpinned.append((rel, line, req.name, str(req.specifier)))
+
+
+def _include(state: _State, rel: str, line: int, target: str, stack: list[Path], constraint: bool) -> None:
+    if "://" in target:
+        return  # a remote file: pip fetches it at build time, nothing to read here
+    current = stack[-1]
+    path = Path(os.path.normpath(current.parent / os.path.expanduser(target)))
+    kind = "-c" if constraint else "-r"
+    if path in stack:
+        chain = " → ".join(_rel(state.root, p) for p in [*stack[stack.index(path) :], path])
+        state.findings.append(
+            finding(
+                rel,
+                line,
+                "include-cycle",
+                f"{kind} {target} closes a cycle: {chain}",
+                "remove one of the includes so no file includes itself",
+            )
+        )
+        return
+    if not os.path.lexists(path):
+        state.findings.append(
+            finding(
+                rel,
+                line,
+                "include-missing",
+                f"{kind} {target}: no such file (paths are relative to {_rel(state.root, current)})",
+                "fix the path or add the file",
+            )
+        )
+        return
+    if os.path.relpath(path, state.app_dir).startswith(".."):
+        state.findings.append(
+            finding(
+                rel,
+                line,
+                "include-outside-app",
+                f"{kind} {target} is outside the app folder, which is all the build gets",
+                "move the file into the app folder (or list its requirements here)",
+            )
+        )
+    _lint_file(state, path, stack, constraint)
+
+
+def _lint_line(state: _State, rel: str, line: int, text: str, stack: list[Path], constraint: bool) -> None:
+    _check_urls(state, rel, line, text)
+    try:
+        tokens = shlex.split(text, posix=True) if text.startswith("-") else text.split()
+    except ValueError as exc:
+        state.findings.append(
+            finding(rel, line, "requirements-syntax", f"cannot split the line ({exc})", "close the quote")
+        )
+        return
+    if text.startswith("-"):
+        options, error = _split_options(tokens)
+        if error:
+            state.findings.append(
+                finding(rel, line, "requirements-syntax", error, "use an option pip accepts, or remove it")
+            )
+        for option, value in options:
+            kind = OPTIONS_WITH_VALUE.get(option)
+            if kind in ("requirement", "constraint") and value:
+                _include(state, rel, line, value, stack, constraint or kind == "constraint")
+            elif kind == "hash" and value and not _HASH.match(value):
+                state.findings.append(
+                    finding(rel, line, "requirements-syntax", "--hash must be algorithm:hexdigest", "fix it")
+                )
+        return
+    first_option = next((i for i, token in enumerate(tokens) if token.startswith("-")), len(tokens))
+    requirement = " ".join(tokens[:first_option])
+    options, error = _split_options(tokens[first_option:])
+    bad = [name for name, _ in options if name not in PER_REQUIREMENT]
+    if error or bad:
+        message = error or f"option {bad[0]} cannot follow a requirement on the same line"
+        fix = "put it on a line of its own"
+        state.findings.append(finding(rel, line, "requirements-syntax", message, fix))
+    _requirement(state, rel, line, requirement, constraint)
+
+
+def _lint_file(state: _State, path: Path, stack: list[Path], constraint: bool) -> None:
+    if path in state.visited:
+        return
+    state.visited.add(path)
+    rel = _rel(state.root, path)
+    text, problems = read_text(path, rel)
+    state.findings.extend(problems)
+    if text is None:
+        return
+    stack.append(path)
+    for line, content in logical_lines(text):
+        _lint_line(state, rel, line, content, stack, constraint)
+    stack.pop()
+
+
+def lint_requirements(path: Path, root: Path, app_dir: Path) -> list[Finding]:
+    """Findings for `path` and every file it includes (paths in findings relative to `root`)."""
+    state = _State(root=root, app_dir=app_dir)
+    _lint_file(state, Path(os.path.normpath(path)), [], constraint=False)
+    for rel, line, name, spec in state.unpinned:
+        from packaging.utils import canonicalize_name
+
+        if canonicalize_name(name) in state.constrained:
+            continue
+        what = f"only a range ({spec})" if spec else "no version"
+        state.findings.append(
+            finding(
+                rel,
+                line,
+                "unpinned",
+                f"{name} has {what}: each build may install another version: the image is not reproducible",
+                f"pin it: {name}==<version> (pip freeze shows the one you test with), or pin it in a -c file",
+            )
+        )
+    return state.findings
