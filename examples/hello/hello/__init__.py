@@ -1,0 +1,1 @@
+"""A tiny web app: the example boxwise builds into an image."""
