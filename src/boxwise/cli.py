@@ -124,6 +124,7 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
 def _add_plan(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="the apps a change touches, as a child pipeline or a job matrix")
     p.add_argument("--format", choices=["json", "gitlab-child", "github-matrix"], default="json")
+    p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")
     p.add_argument("--changed-since", metavar="REF")
     p.add_argument("--output", metavar="FILE")
 
