@@ -1,0 +1,127 @@
+"""Which folders are apps, and which app a changed file belongs to."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from boxwise.apps import App, apps_for_paths, discover_apps, load_ignore
+from boxwise.config import load_settings
+
+from .helpers import detect_json
+
+PINNED = "click==8.1.7\n"
+MONOREPO = {
+    "pyproject.toml": '[tool.boxwise]\nshared = ["libs/**"]\n[tool.ruff]\nline-length = 100\n',
+    "apps/api/requirements.txt": PINNED,
+    "apps/api/Procfile": "web: gunicorn api:app\n",
+    "apps/api/src/api/views.py": "x = 1\n",
+    "apps/web/pyproject.toml": '[project]\nname = "web"\nversion = "1"\n[build-system]\nrequires = []\n',
+    "apps/web/__main__.py": "",
+    "apps/worker/Procfile": "worker: python -m worker\n",
+    "apps/worker/nested/job/requirements.txt": PINNED,
+    "apps/worker/nested/job/main.py": "",
+    "libs/common/README.md": "not an app\n",
+    # never apps: vendored, virtualenvs, dependency trees, build output
+    "apps/api/node_modules/x/requirements.txt": PINNED,
+    "apps/api/.venv/lib/requirements.txt": PINNED,
+    "apps/api/env2/pyvenv.cfg": "home = /usr\n",
+    "apps/api/env2/sub/requirements.txt": PINNED,
+    "apps/api/build/lib/requirements.txt": PINNED,
+    "apps/api/dist/requirements.txt": PINNED,
+    "apps/api/pkg.egg-info/requirements.txt": PINNED,
+}
+
+
+def names(apps: list[App]) -> list[str]:
+    return [app.name for app in apps]
+
+
+def test_discovery_finds_marked_folders_and_skips_venvs_deps_and_build_output(make_git_repo) -> None:
+    repo = make_git_repo(MONOREPO)
+    settings = load_settings(repo)
+    # the root pyproject only holds [tool.*] settings: it configures, it is no app
+    assert names(discover_apps(settings)) == ["apps/api", "apps/web", "apps/worker", "apps/worker/nested/job"]
+    report = detect_json(repo)
+    assert list(report.apps) == ["apps/api", "apps/web", "apps/worker", "apps/worker/nested/job"]
+    assert report.code == 0, report.rules()
+
+
+def test_a_root_pyproject_with_a_project_makes_the_root_an_app(make_git_repo) -> None:
+    repo = make_git_repo(
+        {"pyproject.toml": '[project]\nname = "a"\nversion = "1"\n[build-system]\nrequires = []\n'}
+    )
+    (repo / ".dockerignore").write_text(".git\n")
+    apps = discover_apps(load_settings(repo))
+    assert names(apps) == ["."]
+    assert apps[0].slug == "repo"
+    report = detect_json(repo)
+    assert report.apps["."]["group"] == ["pyproject-toml-install"]
+
+
+def test_each_changed_file_maps_to_the_nearest_app_upward(make_git_repo) -> None:
+    repo = make_git_repo(MONOREPO)
+    settings = load_settings(repo)
+    got = apps_for_paths(
+        settings,
+        [
+            repo / "apps/api/src/api/views.py",
+            repo / "apps/worker/nested/job/requirements.txt",
+            repo / "apps/worker/Procfile",
+            repo / "libs/common/README.md",  # in no app: nothing to check
+            repo / "apps/api/node_modules/x/requirements.txt",  # vendored: never an app
+        ],
+    )
+    assert names(got) == ["apps/api", "apps/worker", "apps/worker/nested/job"]
+    # the way pre-commit passes them: relative names from the repo root
+    report = detect_json(repo, "apps/web/pyproject.toml", "apps/api/Procfile")
+    assert list(report.apps) == ["apps/api", "apps/web"]
+    assert report.apps["apps/web"]["slug"] == "apps-web"
+
+
+def test_a_folder_path_means_every_app_in_it_or_the_app_around_it(make_git_repo) -> None:
+    repo = make_git_repo(MONOREPO)
+    assert list(detect_json(repo, "apps/worker").apps) == ["apps/worker", "apps/worker/nested/job"]
+    assert list(detect_json(repo / "apps/api/src", ".").apps) == ["apps/api"]
+
+
+def test_apps_and_exclude_globs_override_discovery(make_git_repo) -> None:
+    config = (
+        '[tool.boxwise]\napps = ["apps/*", "apps/worker/nested/*"]\nexclude = ["apps/web", "**/nested/**"]\n'
+    )
+    repo = make_git_repo({**MONOREPO, "pyproject.toml": config, "apps/docs/README.md": "no marker\n"})
+    settings = load_settings(repo)
+    assert names(discover_apps(settings)) == ["apps/api", "apps/docs", "apps/worker"]
+    report = detect_json(repo)
+    assert list(report.apps) == ["apps/api", "apps/docs", "apps/worker"]
+    # a listed app no buildpack detects is an error, named
+    assert report.code == 1
+    assert report.errors() == [("apps/docs", None, "no-buildpack")]
+    # an excluded app is not checked even when its files change
+    assert list(detect_json(repo, "apps/web/pyproject.toml").apps) == []
+
+
+def test_discovery_survives_a_symlink_loop_in_the_tree(make_git_repo) -> None:
+    repo = make_git_repo({"apps/api/requirements.txt": PINNED, "apps/api/Procfile": "web: x\n"})
+    os.symlink(".", repo / "apps/api/loop")
+    os.symlink("b", repo / "apps/api/a")
+    os.symlink("a", repo / "apps/api/b")
+    report = detect_json(repo)
+    assert list(report.apps) == ["apps/api"]
+    assert report.code == 0
+
+
+def test_ignore_files_follow_dockerignore_rules(tmp_path: Path) -> None:
+    (tmp_path / ".dockerignore").write_text(
+        "# comment\n*.pem\n!keep.pem\n/secrets\n**/__pycache__\ndocs/*.md\n"
+    )
+    (tmp_path / ".boxwiseignore").write_text(".env\n!secrets/public\n")
+    excluded = load_ignore(tmp_path)
+    assert excluded("server.pem")
+    assert not excluded("keep.pem")
+    assert not excluded("sub/server.pem")  # like Docker: `*` does not cross folders
+    assert excluded("secrets") and excluded("secrets/db/password")  # a folder excludes its contents
+    assert not excluded("secrets/public")  # .boxwiseignore comes last and can re-include
+    assert excluded("a/b/__pycache__/x.pyc")
+    assert excluded("docs/index.md") and not excluded("docs/sub/index.md")
+    assert excluded(".env") and not excluded("app.py")

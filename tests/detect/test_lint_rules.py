@@ -1,0 +1,177 @@
+"""Every lint rule, on real files in real git repos, as `boxwise detect --format json` reports it."""
+
+from __future__ import annotations
+
+from .helpers import detect_json
+
+PROCFILE = "web: python -m api\n"
+PINNED = "click==8.1.7\n"
+
+
+def test_requirements_rules(make_git_repo) -> None:
+    requirements = (
+        "# comment line\n"
+        "flask==2.0.1  # trailing comment\n"  # 2
+        "requests>=2.0\n"  # 3: range only
+        "rich\n"  # 4: no version
+        "--extra-index-url https://deploy:s3cr3t-T0KEN@pypi.example.com/simple\n"  # 5
+        "--index-url https://${PIP_USER}:${PIP_TOKEN}@pypi.example.com/simple\n"  # 6: env refs are fine
+        "-r base.txt\n"  # 7
+        "-c constraints.txt\n"  # 8
+        "uvicorn[standard] == 0.30.1 ; python_version >= '3.10' \\\n"  # 9, continued
+        "    --hash=sha256:0123abcd\n"
+        "this is not valid\n"  # 11
+        "--frobnicate\n"  # 12
+        "-r missing.txt\n"  # 13
+        "git+ssh://git@github.com/org/repo.git@v1#egg=repo\n"  # 14: ssh user, no secret
+        "pkg @ https://ghp_abcdefTOKEN@github.com/org/pkg/archive/v1.zip\n"  # 15
+        "-e ./libs/local\n"  # 16
+        "attrs==23.1.0 ; python_version < '3.11'\n"  # 17
+        "attrs==23.2.0 ; python_version >= '3.11'\n"  # 18: other marker: no conflict
+        "-r ../shared.txt\n"  # 19: outside the app
+    )
+    repo = make_git_repo(
+        {
+            "apps/api/requirements.txt": requirements,
+            "apps/api/base.txt": "flask==3.0.0\n-r nested/more.txt\n",
+            "apps/api/nested/more.txt": "-r ../base.txt\n",  # cycle back to base.txt
+            "apps/api/constraints.txt": "rich==13.7.1\n",  # pins rich: not unpinned then
+            "apps/api/Procfile": PROCFILE,
+            "apps/shared.txt": PINNED,
+        }
+    )
+    report = detect_json(repo)
+    req = "apps/api/requirements.txt"
+    assert report.rules(req) == (
+        [
+            (req, 3, "unpinned"),
+            (req, 5, "url-credentials"),
+            (req, 11, "requirements-syntax"),
+            (req, 12, "requirements-syntax"),
+            (req, 13, "include-missing"),
+            (req, 15, "url-credentials"),
+            (req, 19, "include-outside-app"),
+        ]
+    )
+    assert report.rules("apps/api/base.txt") == [("apps/api/base.txt", 1, "conflicting-pins")]
+    assert report.rules("apps/api/nested/more.txt") == [("apps/api/nested/more.txt", 1, "include-cycle")]
+    assert report.code == 1
+    secret = [f for f in report.data["findings"] if f["rule"] == "url-credentials"]
+    for item in secret:
+        assert "s3cr3t" not in str(item) and "ghp_" not in str(item) and "deploy" not in str(item)
+    assert "pypi.example.com" in secret[0]["message"]
+    assert "flask" in report.finding("conflicting-pins")["message"]
+    assert "--frobnicate" in next(f for f in report.data["findings"] if f["line"] == 12)["message"]
+    assert "requests" in report.finding("unpinned")["message"]
+    assert report.finding("unpinned")["fix"].startswith("pin it: requests==")
+
+
+def test_pyproject_rules(make_git_repo) -> None:
+    repo = make_git_repo(
+        {
+            "apps/ok/pyproject.toml": (
+                '[project]\nname = "ok"\ndynamic = ["version"]\ndependencies = ["click>=8"]\n'
+                '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+            ),
+            "apps/ok/Procfile": PROCFILE,
+            "apps/bad/pyproject.toml": (
+                '[project]\ndescription = "no name, no version"\n'
+                'dependencies = [\n  "click>=8",\n  "not a requirement!",\n]\n'
+            ),
+            "apps/bad/Procfile": PROCFILE,
+            "apps/broken/pyproject.toml": '[project]\nname = "x"\nversion = "1"\nthis is = not toml\n',
+            "apps/broken/Procfile": PROCFILE,
+        }
+    )
+    report = detect_json(repo)
+    assert report.rules("apps/ok/pyproject.toml") == []
+    assert report.rules("apps/bad/pyproject.toml") == [
+        ("apps/bad/pyproject.toml", None, "build-system"),
+        ("apps/bad/pyproject.toml", 1, "project-name"),
+        ("apps/bad/pyproject.toml", 1, "project-version"),
+        ("apps/bad/pyproject.toml", 5, "dependency-syntax"),
+    ]
+    toml = report.finding("toml-syntax")
+    assert (toml["path"], toml["line"]) == ("apps/broken/pyproject.toml", 4)
+    assert "line 4, column 6" in toml["message"]
+    assert report.code == 1
+
+
+def test_procfile_rules(make_git_repo) -> None:
+    repo = make_git_repo(
+        {
+            "apps/bad/Procfile": (
+                "# processes\n"
+                "web: gunicorn app:app\n"
+                "\n"
+                "worker python w.py\n"  # 4: no colon
+                "web: python other.py\n"  # 5: duplicate
+                "beat:\n"  # 6: empty command
+                "bad name: x\n"  # 7: bad name
+            ),
+            "apps/noweb/Procfile": "worker: python -m jobs\n",
+            "apps/fallback/Procfile": "worker: python -m jobs\n",
+            "apps/fallback/app.py": "print('hi')\n",
+            "apps/none/requirements.txt": PINNED,
+        }
+    )
+    report = detect_json(repo)
+    assert report.rules("apps/bad/Procfile") == [
+        ("apps/bad/Procfile", 4, "procfile-syntax"),
+        ("apps/bad/Procfile", 5, "procfile-duplicate"),
+        ("apps/bad/Procfile", 6, "procfile-empty-command"),
+        ("apps/bad/Procfile", 7, "procfile-syntax"),
+    ]
+    assert report.rules("apps/noweb/Procfile") == [("apps/noweb/Procfile", None, "procfile-no-web")]
+    assert report.rules("apps/fallback/Procfile") == []  # app.py runs when there is no web process
+    assert report.rules("apps/none") == [("apps/none", None, "no-process")]
+
+
+def test_app_contents_that_would_land_in_the_image(make_git_repo) -> None:
+    files = {
+        "apps/api/requirements.txt": PINNED,
+        "apps/api/Procfile": PROCFILE,
+        "apps/api/.env": "TOKEN=x\n",
+        "apps/api/.env.example": "TOKEN=\n",  # a template: fine
+        "apps/api/certs/server.pem": "key\n",
+        "apps/api/deploy/id_rsa": "key\n",
+        "apps/api/deploy/id_rsa.pub": "public\n",  # a public key: fine
+        "apps/api/node_modules/.env": "never walked\n",
+        "apps/clean/requirements.txt": PINNED,
+        "apps/clean/Procfile": PROCFILE,
+        "apps/clean/.env": "TOKEN=x\n",
+        "apps/clean/certs/server.pem": "key\n",
+        "apps/clean/.dockerignore": ".env\n**/*.pem\n",
+        "apps/clean/.boxwiseignore": ".git\n",
+    }
+    repo = make_git_repo(files)
+    (repo / "apps/api/vendored/.git").mkdir(parents=True)
+    (repo / "apps/clean/.git").mkdir()
+    report = detect_json(repo)
+    assert report.rules() == [
+        ("apps/api/.env", None, "env-file"),
+        ("apps/api/certs/server.pem", None, "private-key"),
+        ("apps/api/deploy/id_rsa", None, "private-key"),
+        ("apps/api/vendored/.git", None, "git-dir"),
+    ]
+    assert report.code == 0  # warnings only
+    assert ".dockerignore" in report.finding("env-file")["fix"]
+
+
+def test_config_can_disable_rules_and_warns_about_unknown_keys_and_rules(make_git_repo) -> None:
+    config = (
+        "[tool.boxwise]\nimage-prefx = 'typo'\n"
+        "[tool.boxwise.lint]\ndisable = ['unpinned', 'procfile-syntax', 'no-such-rule']\n"
+    )
+    repo = make_git_repo(
+        {
+            "pyproject.toml": config,
+            "apps/api/requirements.txt": "requests>=2\n",
+            "apps/api/Procfile": "web: x\nbroken line\n",
+        }
+    )
+    report = detect_json(repo)
+    assert report.rules() == []
+    assert report.code == 0
+    assert "unknown key 'tool.boxwise.image-prefx'" in report.stderr
+    assert "unknown lint rule 'no-such-rule'" in report.stderr
