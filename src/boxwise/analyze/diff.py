@@ -1,0 +1,249 @@
+"""What changed between a baseline image and a new one: layers, sizes, efficiency, files.
+
+The comparison works on the documented analysis JSON (`Analysis.to_json()`) plus, when available,
+each image's final filesystem view (path → size). Keeping it on plain dicts lets the report be
+rendered and tested from fixed inputs, whatever image place the analyses came from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+TOP_FILES = 10
+
+
+def layer_maker(layer: Mapping[str, Any]) -> str:
+    """What made a layer, as a person reads it: the buildpack layer's name, else its history command."""
+    buildpack = layer.get("buildpack") or ""
+    name = layer.get("layer_name") or ""
+    if buildpack and name:
+        return f"{buildpack}:{name}"
+    if name or buildpack:
+        return str(name or buildpack)
+    return str(layer.get("command") or "")
+
+
+def _figures(analysis: Mapping[str, Any]) -> dict[str, Any]:
+    exact = analysis.get("exact") or {}
+    return {
+        "size_bytes": int(analysis.get("size_bytes") or 0),
+        "layer_count": len(analysis.get("layers") or []),
+        "efficiency": analysis.get("efficiency"),
+        "wasted_bytes": analysis.get("wasted_bytes"),
+        "user_wasted_percent": analysis.get("user_wasted_percent"),
+        "exact_efficiency": exact.get("efficiency"),
+        "exact_wasted_bytes": exact.get("wasted_bytes"),
+    }
+
+
+def _change(new: Any, old: Any) -> Any:
+    if new is None or old is None:
+        return None
+    change = new - old
+    return round(change, 6) if isinstance(change, float) else change
+
+
+def _layer_row(layer: Mapping[str, Any], status: str) -> dict[str, Any]:
+    return {
+        "status": status,
+        "index": layer.get("index"),
+        "diff_id": layer.get("diff_id"),
+        "size_bytes": int(layer.get("size_bytes") or 0),
+        "made_by": layer_maker(layer),
+        "command": layer.get("command") or "",
+        "buildpack": layer.get("buildpack"),
+        "layer_name": layer.get("layer_name"),
+    }
+
+
+def diff_layers(baseline: list[Mapping[str, Any]], new: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """New layers in order (unchanged or added, by diff_id), then the baseline's removed layers.
+
+    An added layer made by the same thing as a removed one (same buildpack layer or command) is
+    marked as replacing it, so a rebuilt app layer shows its size change rather than "new".
+    """
+    available = Counter(layer.get("diff_id") for layer in baseline)
+    kept: Counter[Any] = Counter()
+    rows: list[dict[str, Any]] = []
+    for layer in new:
+        diff_id = layer.get("diff_id")
+        if diff_id and available[diff_id] > kept[diff_id]:
+            kept[diff_id] += 1
+            rows.append(_layer_row(layer, "unchanged"))
+        else:
+            rows.append(_layer_row(layer, "added"))
+    removed: list[dict[str, Any]] = []
+    for layer in baseline:
+        diff_id = layer.get("diff_id")
+        if diff_id and kept[diff_id] > 0:
+            kept[diff_id] -= 1
+        else:
+            removed.append(_layer_row(layer, "removed"))
+    unmatched = list(removed)
+    for row in rows:
+        if row["status"] != "added":
+            continue
+        for old in unmatched:
+            if row["made_by"] and old["made_by"] == row["made_by"]:
+                row["replaces"] = old["index"]
+                row["change_bytes"] = row["size_bytes"] - old["size_bytes"]
+                old["replaced_by"] = row["index"]
+                unmatched.remove(old)
+                break
+    return rows + removed
+
+
+def diff_files(
+    baseline: Mapping[str, int], new: Mapping[str, int], top: int = TOP_FILES
+) -> dict[str, list[dict[str, Any]]]:
+    """The largest added, grown and removed files between two final filesystem views."""
+    added = [{"path": p, "size_bytes": s} for p, s in new.items() if p not in baseline]
+    removed = [{"path": p, "size_bytes": s} for p, s in baseline.items() if p not in new]
+    grown = [
+        {"path": p, "size_bytes": s, "before_bytes": baseline[p], "change_bytes": s - baseline[p]}
+        for p, s in new.items()
+        if p in baseline and s > baseline[p]
+    ]
+    added.sort(key=lambda f: (-f["size_bytes"], f["path"]))
+    removed.sort(key=lambda f: (-f["size_bytes"], f["path"]))
+    grown.sort(key=lambda f: (-f["change_bytes"], f["path"]))
+    return {"added": added[:top], "grown": grown[:top], "removed": removed[:top]}
+
+
+def diff_analyses(
+    baseline: Mapping[str, Any],
+    new: Mapping[str, Any],
+    baseline_files: Mapping[str, int] | None = None,
+    new_files: Mapping[str, int] | None = None,
+    top: int = TOP_FILES,
+) -> dict[str, Any]:
+    """The diff JSON: both images' figures, their changes, layers and (when known) files."""
+    old_figures, new_figures = _figures(baseline), _figures(new)
+    changes = {key: _change(new_figures[key], old_figures[key]) for key in new_figures}
+    files = None
+    if baseline_files is not None and new_files is not None:
+        files = diff_files(baseline_files, new_files, top)
+    return {
+        "baseline": {"ref": baseline.get("ref"), **old_figures},
+        "new": {"ref": new.get("ref"), **new_figures},
+        "change": changes,
+        "layers": diff_layers(list(baseline.get("layers") or []), list(new.get("layers") or [])),
+        "files": files,
+    }
+
+
+def final_view(layers: Iterable[Iterable[tuple[str, int, bool]]]) -> dict[str, int]:
+    """path → size of the files an image finally shows, from its layers' (path, size, is_dir) entries.
+
+    Whiteouts follow the OCI layer rules: `.wh.NAME` hides NAME and all below it from lower layers,
+    `.wh..wh..opq` hides every lower-layer entry of its folder. Directories are not listed.
+    """
+    view: dict[str, int] = {}
+    for entries in layers:
+        upper: dict[str, int] = {}
+        hidden: list[str] = []
+        opaque: list[str] = []
+        for raw_path, size, is_dir in entries:
+            path = "/" + raw_path.strip("/").removeprefix("./")
+            folder, _, name = path.rpartition("/")
+            if name == ".wh..wh..opq":
+                opaque.append(folder + "/")
+            elif name.startswith(".wh."):
+                hidden.append(f"{folder}/{name[4:]}")
+            elif not is_dir:
+                upper[path] = int(size)
+        if hidden or opaque:
+            view = {p: s for p, s in view.items() if not _covered(p, hidden, opaque)}
+        view.update(upper)
+    return view
+
+
+def _covered(path: str, hidden: list[str], opaque: list[str]) -> bool:
+    if any(path == h or path.startswith(h + "/") for h in hidden):
+        return True
+    return any(path.startswith(folder) for folder in opaque)
+
+
+# --- the `boxwise diff` command -------------------------------------------------------------------
+
+
+def render_text(diff: Mapping[str, Any]) -> str:
+    from boxwise.report.format import human_bytes, percent, percent_points
+
+    old, new, change = diff["baseline"], diff["new"], diff["change"]
+
+    def figure(label: str, key: str, show, show_change) -> str:
+        return f"{label:<19}{show(old[key])} -> {show(new[key])}  ({show_change(change[key])})"
+
+    def signed(value: int | None) -> str:
+        return human_bytes(value, signed=True)
+
+    lines = [
+        f"baseline  {old.get('ref') or '?'}",
+        f"new       {new.get('ref') or '?'}",
+        "",
+        figure("size", "size_bytes", human_bytes, signed),
+        figure("layers", "layer_count", str, lambda v: f"{v:+d}"),
+        figure("efficiency", "efficiency", percent, percent_points),
+        figure("wasted", "wasted_bytes", human_bytes, signed),
+        figure("efficiency (exact)", "exact_efficiency", percent, percent_points),
+        figure("wasted (exact)", "exact_wasted_bytes", human_bytes, signed),
+        "",
+        "layers:",
+    ]
+    for row in diff["layers"]:
+        size = human_bytes(row["size_bytes"])
+        extra = ""
+        if "change_bytes" in row:
+            extra = f" ({human_bytes(row['change_bytes'], signed=True)} against layer {row['replaces']})"
+        index = "-" if row["status"] == "removed" else row["index"]
+        lines.append(f"  {row['status']:<9} {index!s:>3} {size:>9}{extra}  {row['made_by'][:80]}")
+    files = diff.get("files")
+    if files is None:
+        lines += ["", "files: not compared (no per-layer file index for one of the images)"]
+    else:
+        for kind in ("added", "grown", "removed"):
+            lines += ["", f"largest {kind} files:"]
+            if not files[kind]:
+                lines.append("  (none)")
+            for entry in files[kind]:
+                shown = human_bytes(entry.get("change_bytes", entry["size_bytes"]), signed=kind == "grown")
+                lines.append(f"  {shown:>10}  {entry['path']}")
+    return "\n".join(lines) + "\n"
+
+
+def diff_images(baseline_ref: str, new_ref: str) -> dict[str, Any]:
+    """Open and analyse both images and compare them, file views included."""
+    from boxwise.analyze.efficiency import analyze
+    from boxwise.image import open_image
+
+    analyses, views = [], []
+    for ref in (baseline_ref, new_ref):
+        image = open_image(ref)
+        analysis = analyze(image).to_json()
+        analysis.setdefault("ref", ref)
+        analyses.append(analysis)
+        views.append(image_file_view(image))
+    return diff_analyses(analyses[0], analyses[1], views[0], views[1])
+
+
+def image_file_view(image: Any) -> dict[str, int] | None:
+    """The final path → size view of an opened image, through the image model's layer index."""
+    from boxwise.image import layer_entries  # type: ignore[attr-defined]
+
+    return final_view(layer_entries(image))
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    diff = diff_images(args.baseline, args.new)
+    if args.format == "json":
+        json.dump(diff, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        sys.stdout.write(render_text(diff))
+    return 0

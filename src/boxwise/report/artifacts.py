@@ -1,0 +1,253 @@
+"""CI report files: JUnit XML, GitLab code quality, OpenMetrics, JSON, and the GitHub runner files.
+
+Every writer takes the reports of one or more apps, so `boxwise ci` writes one file for all of
+them and `boxwise report` one for its app.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from boxwise.errors import UserError
+from boxwise.report.model import ReportData, failed_rules, verdict_passed, verdict_rules
+
+GATE_SEVERITY = "critical"  # a failed gate rule fails the pipeline
+
+
+def _write(path: str | Path, text: str) -> None:
+    target = Path(path)
+    try:
+        if target.parent != Path("."):
+            target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot write it ({exc.strerror}); pass a writable file path") from None
+
+
+# --- JUnit ----------------------------------------------------------------------------------------
+
+
+def _rule_text(rule: dict[str, Any]) -> str:
+    text = f"{rule['name']}: figure {rule['figure']}, threshold {rule['threshold']}"
+    return f"{text}; {rule['message']}" if rule["message"] else text
+
+
+def junit_xml(reports: Sequence[ReportData]) -> str:
+    """Each gate rule of each app is a test case; a failed rule is a failure naming figure and threshold."""
+    root = ET.Element("testsuites", name="boxwise gate")
+    total = failures = skipped = 0
+    for report in reports:
+        rules = verdict_rules(report.verdict)
+        suite = ET.SubElement(root, "testsuite", name=f"boxwise gate: {report.app}")
+        suite_failures = suite_skipped = 0
+        for rule in rules:
+            case = ET.SubElement(
+                suite, "testcase", classname=f"boxwise.gate.{report.app}", name=rule["name"], time="0"
+            )
+            if rule["status"] == "fail":
+                suite_failures += 1
+                failure = ET.SubElement(case, "failure", message=_rule_text(rule), type="gate")
+                failure.text = f"image {report.ref}\n{_rule_text(rule)}"
+            elif rule["status"] == "skip":
+                suite_skipped += 1
+                ET.SubElement(case, "skipped", message=rule["message"] or "no threshold set")
+        suite.set("tests", str(len(rules)))
+        suite.set("failures", str(suite_failures))
+        suite.set("errors", "0")
+        suite.set("skipped", str(suite_skipped))
+        total, failures, skipped = total + len(rules), failures + suite_failures, skipped + suite_skipped
+    root.set("tests", str(total))
+    root.set("failures", str(failures))
+    root.set("errors", "0")
+    root.set("skipped", str(skipped))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# --- GitLab code quality ---------------------------------------------------------------------------
+
+
+def _fingerprint(*parts: object) -> str:
+    return hashlib.sha256("\0".join(str(p) for p in parts).encode()).hexdigest()
+
+
+def gate_codequality(report: ReportData) -> list[dict[str, Any]]:
+    """One code-quality entry per failed gate rule, located at the rules file or the app folder."""
+    path = report.rules_path or report.app_path or "."
+    return [
+        {
+            "description": f"{report.app}: gate rule {_rule_text(rule)}",
+            "check_name": f"boxwise-gate/{rule['name']}",
+            # app and rule only: the same failure on the next pipeline is the same issue
+            "fingerprint": _fingerprint("boxwise-gate", report.app, rule["name"]),
+            "severity": GATE_SEVERITY,
+            "location": {"path": path, "lines": {"begin": 1}},
+        }
+        for rule in failed_rules(report.verdict)
+    ]
+
+
+def _findings(items: Iterable[dict[str, Any]]) -> list[Any]:
+    from boxwise.lint.findings import Finding
+
+    keys = ("path", "line", "rule", "severity", "message", "fix")
+    return [Finding(**{key: item.get(key) for key in keys}) for item in items]
+
+
+def findings_codequality(findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Lint findings in GitLab's format, through lint's own renderer (same fingerprints as detect)."""
+    from boxwise.lint.render import codequality_entries
+
+    return codequality_entries(_findings(findings))
+
+
+def codequality_json(reports: Sequence[ReportData]) -> str:
+    entries: list[dict[str, Any]] = []
+    for report in reports:
+        entries += findings_codequality(report.findings)
+        entries += gate_codequality(report)
+    seen: set[str] = set()
+    unique = [e for e in entries if not (e["fingerprint"] in seen or seen.add(e["fingerprint"]))]
+    return json.dumps(unique, indent=2) + "\n"
+
+
+# --- OpenMetrics -----------------------------------------------------------------------------------
+
+METRICS = (
+    ("boxwise_image_size_bytes", "Uncompressed image size (sum of layer sizes)", "size_bytes"),
+    ("boxwise_image_efficiency_ratio", "dive-compatible efficiency score", "efficiency"),
+    ("boxwise_image_wasted_bytes", "Bytes wasted by duplicated or removed files (dive)", "wasted_bytes"),
+    ("boxwise_image_layers", "Number of layers", "layer_count"),
+)
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def metrics_text(reports: Sequence[ReportData]) -> str:
+    """OpenMetrics text: one gauge family per figure, one sample per app, ending with `# EOF`."""
+    lines: list[str] = []
+    for name, help_text, key in METRICS:
+        lines += [f"# TYPE {name} gauge", f"# HELP {name} {help_text}."]
+        for report in reports:
+            analysis = report.analysis
+            value = len(analysis.get("layers") or []) if key == "layer_count" else analysis.get(key)
+            if value is None:
+                continue
+            lines.append(f'{name}{{app="{_label(report.app)}"}} {value}')
+    lines.append("# EOF")
+    return "\n".join(lines) + "\n"
+
+
+# --- JSON ------------------------------------------------------------------------------------------
+
+
+def report_json(reports: Sequence[ReportData]) -> str:
+    passed = [verdict_passed(r.verdict) for r in reports]
+    document = {"passed": all(p is not False for p in passed), "apps": [r.to_json() for r in reports]}
+    return json.dumps(document, indent=2) + "\n"
+
+
+def write_artifacts(args: Any, reports: Sequence[ReportData]) -> list[str]:
+    """Write the files the flags ask for; returns what was written, for the log."""
+    written = []
+    for flag, render in (
+        ("junit", junit_xml),
+        ("codequality", codequality_json),
+        ("metrics", metrics_text),
+        ("json_file", report_json),
+    ):
+        path = getattr(args, flag, None)
+        if path:
+            _write(path, render(reports))
+            written.append(str(path))
+    return written
+
+
+# --- GitHub Actions runner files ------------------------------------------------------------------
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def annotations(reports: Sequence[ReportData]) -> list[str]:
+    """Workflow commands: one annotation per lint finding and per failed gate rule."""
+    from boxwise.lint.render import github_lines
+
+    lines = []
+    for report in reports:
+        lines += github_lines(_findings(report.findings))
+        for rule in failed_rules(report.verdict):
+            props = f"file={_escape_property(report.rules_path or report.app_path or '.')}"
+            props += f",title={_escape_property('boxwise gate ' + rule['name'])}"
+            lines.append(f"::error {props}::{_escape_data(report.app + ': ' + _rule_text(rule))}")
+    return lines
+
+
+def github_outputs(reports: Sequence[ReportData]) -> dict[str, str]:
+    """size-bytes, efficiency, verdict (of the one app, or summed/worst over several) and a JSON list."""
+    verdicts = [verdict_passed(r.verdict) for r in reports]
+    overall = "fail" if False in verdicts else "pass" if verdicts and None not in verdicts else "none"
+    outputs = {"verdict": overall}
+    if len(reports) == 1:
+        outputs["size-bytes"] = str(reports[0].analysis.get("size_bytes", ""))
+        outputs["efficiency"] = str(reports[0].analysis.get("efficiency", ""))
+    outputs["apps"] = json.dumps(
+        [
+            {
+                "app": r.app,
+                "size-bytes": r.analysis.get("size_bytes"),
+                "efficiency": r.analysis.get("efficiency"),
+                "verdict": {True: "pass", False: "fail", None: "none"}[verdict_passed(r.verdict)],
+            }
+            for r in reports
+        ],
+        separators=(",", ":"),
+    )
+    return outputs
+
+
+def write_github(
+    reports: Sequence[ReportData], markdown: str, env: dict[str, str] | None = None
+) -> list[str]:
+    """On a GitHub runner: summary, outputs; returns the annotation lines for stdout."""
+    env = dict(os.environ if env is None else env)
+    if env.get("GITHUB_ACTIONS") != "true":
+        return []
+    summary = env.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        _append(summary, markdown + "\n")
+    output = env.get("GITHUB_OUTPUT")
+    if output:
+        lines = []
+        for key, value in github_outputs(reports).items():
+            if "\n" in value:
+                delimiter = f"boxwise_{secrets.token_hex(8)}"
+                lines.append(f"{key}<<{delimiter}\n{value}\n{delimiter}")
+            else:
+                lines.append(f"{key}={value}")
+        _append(output, "\n".join(lines) + "\n")
+    return annotations(reports)
+
+
+def _append(path: str, text: str) -> None:
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise UserError(f"{path}: cannot append to it ({exc.strerror}); check the runner's files") from None

@@ -1,0 +1,242 @@
+"""`boxwise report REF [--baseline REF]`: the merge-request report, its artifacts and its comment.
+
+REF is an image reference (docker://, docker-archive:, oci:, registry://) or a `.json` file saved
+by `boxwise inspect --format json`. Exit 0 when the gate passes (or there is no gate), 1 when it
+fails, 2 on bad input; a comment that cannot be posted is a warning unless `--strict`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from boxwise.errors import UserError
+from boxwise.report.model import ReportData, marker, verdict_passed
+
+# --- inputs ------------------------------------------------------------------------------------------
+
+
+def _is_json_file(ref: str) -> bool:
+    return ref.endswith(".json") and "://" not in ref and ":" not in ref.split("/")[0][1:]
+
+
+def load_analysis(ref: str) -> tuple[dict[str, Any], dict[str, int] | None]:
+    """The analysis JSON of an image (or a saved one) and, for an image, its final file view."""
+    if _is_json_file(ref):
+        path = Path(ref)
+        try:
+            analysis = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(
+                f"{ref}: no such file; pass an image reference or a `boxwise inspect --format json` file"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise UserError(
+                f"{ref}: not a readable analysis JSON ({exc}); save it with `boxwise inspect --format json`"
+            ) from None
+        if not isinstance(analysis, dict) or "layers" not in analysis:
+            raise UserError(
+                f"{ref}: not an analysis (no 'layers'); save it with `boxwise inspect --format json`"
+            )
+        analysis.setdefault("ref", ref)
+        return analysis, None
+    from boxwise.analyze.diff import image_file_view
+    from boxwise.analyze.efficiency import analyze
+    from boxwise.image import open_image
+
+    image = open_image(ref)
+    analysis = analyze(image).to_json()
+    analysis.setdefault("ref", ref)
+    return analysis, image_file_view(image)
+
+
+def target_branch(env: Mapping[str, str]) -> str:
+    """The branch a merge request goes into; on a branch pipeline, the branch itself."""
+    for name in (
+        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME",
+        "GITHUB_BASE_REF",
+        "CI_COMMIT_BRANCH",
+        "GITHUB_REF_NAME",
+        "CI_DEFAULT_BRANCH",
+    ):
+        if env.get(name):
+            return env[name]
+    return "main"
+
+
+def baseline_ref(template: str, app: str, branch: str) -> str:
+    """`[tool.boxwise] baseline` with {app} and {branch} filled in, both made tag-safe."""
+    safe = lambda text: re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "x"  # noqa: E731
+    return template.replace("{app}", safe(app)).replace("{branch}", safe(branch))
+
+
+def load_baseline(
+    ref: str | None, how: str
+) -> tuple[dict[str, Any] | None, dict[str, int] | None, str | None]:
+    """(analysis, file view, None), or (None, None, why) when there is no baseline: never an error."""
+    if ref is None:
+        return None, None, how
+    try:
+        analysis, files = load_analysis(ref)
+    except UserError as exc:
+        return None, None, f"{ref} could not be read ({exc})"
+    return analysis, files, None
+
+
+def evaluate_gate(analysis: dict[str, Any], args: argparse.Namespace, settings: Any) -> dict[str, Any] | None:
+    """The gate's verdict JSON for this analysis, with the same rules `boxwise gate` would use."""
+    try:
+        from boxwise.gate import evaluate_json  # type: ignore[attr-defined]
+    except ImportError:  # the gate stage is not in this build: the report says "not gated"
+        return None
+    return evaluate_json(analysis, args, settings)
+
+
+def lint_findings(settings: Any, app: Any) -> list[dict[str, Any]]:
+    from boxwise.lint.command import lint_app
+    from boxwise.lint.detection import load_builder, load_rules
+
+    builder = load_builder()
+    report = lint_app(settings, app, builder, load_rules(builder))
+    return [item.to_dict() for item in report.findings]
+
+
+def find_app(settings: Any, name: str | None) -> Any:
+    """The app named by --app (its folder, relative to the repo root), else the one holding the cwd."""
+    from boxwise.apps import app_of, discover_apps
+
+    if name:
+        for app in discover_apps(settings):
+            if name in (app.name, app.slug):
+                return app
+        return None
+    return app_of(settings, Path.cwd())
+
+
+def _ref_name(ref: str) -> str:
+    tail = ref.rstrip("/").rsplit("/", 1)[-1]
+    return re.split(r"[:@]", tail.removesuffix(".json"))[0] or "image"
+
+
+def gather(
+    ref: str,
+    args: argparse.Namespace,
+    settings: Any,
+    app: Any = None,
+    env: Mapping[str, str] | None = None,
+    analysis: dict[str, Any] | None = None,
+    files: dict[str, int] | None = None,
+) -> ReportData:
+    """Everything one app's report shows: analysis, baseline and diff, verdict, lint findings."""
+    from boxwise.analyze.diff import diff_analyses
+
+    env = os.environ if env is None else env
+    if analysis is None:
+        analysis, files = load_analysis(ref)
+    app_name = getattr(args, "app", None) or (app.name if app is not None else _ref_name(ref))
+    if args.baseline:
+        base_ref, how = args.baseline, None
+    elif settings.baseline:
+        base_ref = baseline_ref(
+            settings.baseline, app.slug if app is not None else app_name, target_branch(env)
+        )
+        how = None
+    else:
+        base_ref = None
+        how = "no --baseline given and no `baseline` template in [tool.boxwise]"
+    baseline, base_files, note = load_baseline(base_ref, how or "")
+    diff = diff_analyses(baseline, analysis, base_files, files) if baseline is not None else None
+    rules_file = getattr(args, "ci_config", None) or (
+        ".dive-ci" if (settings.root / ".dive-ci").exists() else None
+    )
+    return ReportData(
+        app=app_name,
+        ref=ref,
+        analysis=analysis,
+        verdict=evaluate_gate(analysis, args, settings),
+        baseline_ref=base_ref,
+        baseline=baseline,
+        baseline_note=note,
+        diff=diff,
+        findings=lint_findings(settings, app) if app is not None else [],
+        app_path=app.name if app is not None else None,
+        rules_path=rules_file,
+    )
+
+
+# --- outputs ---------------------------------------------------------------------------------------
+
+
+def post_reports(
+    reports: Sequence[ReportData], mode: str, strict: bool, env: Mapping[str, str] | None = None
+) -> int:
+    """Post each app's comment; returns the exit code posting adds (0 unless --strict and it failed)."""
+    from boxwise.report.markdown import render_markdown
+    from boxwise.report.post import NoTarget, PostError, resolve_target, upsert_comment
+
+    env = os.environ if env is None else env
+    try:
+        target = resolve_target(mode, env)
+    except PostError as exc:
+        return _post_failed(exc, strict)
+    if isinstance(target, NoTarget):
+        if mode != "none":
+            print(f"boxwise: report not posted: {target.reason}", file=sys.stderr)
+        return 0
+    code = 0
+    for report in reports:
+        body = render_markdown(report, limit=target.limit, where=target.where)
+        try:
+            posted = upsert_comment(target, marker(report.app), body)
+        except PostError as exc:
+            code = max(code, _post_failed(exc, strict))
+            continue
+        print(f"boxwise: {posted.action} the {report.app} comment on {posted.what}", file=sys.stderr)
+    return code
+
+
+def _post_failed(exc: Exception, strict: bool) -> int:
+    kind = "error" if strict else "warning"
+    print(f"boxwise: {kind}: report not posted: {exc}", file=sys.stderr)
+    return getattr(exc, "exit_code", 1) if strict else 0
+
+
+def publish(reports: Sequence[ReportData], args: argparse.Namespace, markdown: str) -> int:
+    """Artifacts, GitHub runner files and comments for reports already shown; the posting exit code."""
+    from boxwise.report.artifacts import write_artifacts, write_github
+
+    write_artifacts(args, reports)
+    for line in write_github(reports, markdown):
+        print(line)
+    return post_reports(reports, args.post, args.strict)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from boxwise.config import load_settings, print_warnings
+    from boxwise.report.markdown import render_markdown
+
+    settings = load_settings()
+    print_warnings(settings)
+    app = find_app(settings, args.app)
+    if args.app and app is None:
+        app_note = (
+            f"boxwise: note: no app folder named {args.app!r} in {settings.root}; reporting without lint"
+        )
+        print(app_note, file=sys.stderr)
+    report = gather(args.ref, args, settings, app)
+    markdown = render_markdown(report)
+    if args.format == "markdown":
+        sys.stdout.write(markdown)
+    else:
+        from boxwise.report.terminal import render_terminal
+
+        render_terminal(report, sys.stdout)
+    post_code = publish([report], args, markdown)
+    gate_code = 1 if verdict_passed(report.verdict) is False else 0
+    return max(gate_code, post_code) if post_code != 2 else 2

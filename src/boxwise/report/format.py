@@ -1,0 +1,67 @@
+"""Small formatting helpers shared by the text, markdown and terminal renderings."""
+
+from __future__ import annotations
+
+DASH = "—"
+
+
+def human_bytes(size: int | float | None, signed: bool = False) -> str:
+    """Decimal (SI) units as dive shows them, three significant digits: 812 B, 4.33 MB, 45.2 MB."""
+    if size is None:
+        return DASH
+    sign = ""
+    if signed:
+        sign = "+" if size > 0 else "-" if size < 0 else "±"
+    value = float(abs(size))
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            break
+        value /= 1000
+    if unit == "B":
+        return f"{sign}{int(value)} B"
+    digits = 2 if value < 10 else 1 if value < 100 else 0
+    return f"{sign}{value:.{digits}f} {unit}"
+
+
+def percent(ratio: float | None) -> str:
+    """A 0..1 ratio as a percentage with two decimals."""
+    if ratio is None:
+        return DASH
+    return f"{ratio * 100:.2f} %"
+
+
+def percent_points(change: float | None) -> str:
+    """A change of a 0..1 ratio, in percentage points."""
+    if change is None:
+        return DASH
+    points = change * 100
+    if abs(points) < 0.005:
+        return "±0.00 pp"
+    return f"{points:+.2f} pp"
+
+
+def relative(change: int | float | None, base: int | float | None) -> str:
+    """A change relative to its base, e.g. `+2.5 %`; empty when the base is zero or unknown."""
+    if change is None or not base:
+        return ""
+    return f"{change / base * 100:+.1f} %"
+
+
+def signed_count(change: int | None) -> str:
+    if change is None:
+        return DASH
+    return f"{change:+d}" if change else "±0"
+
+
+def md_cell(text: object, limit: int = 100) -> str:
+    """Text safe inside one Markdown table cell: no pipes, no newlines, cut to `limit` characters."""
+    value = str(text).replace("\r", " ").replace("\n", " ↵ ").replace("|", "\\|")
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    return value
+
+
+def md_code(text: object, limit: int = 100) -> str:
+    """Text as inline code in a table cell; empty text stays empty."""
+    value = md_cell(text, limit).replace("`", "'")
+    return f"`{value}`" if value else ""

@@ -1,0 +1,263 @@
+"""The merge-request comment: one Markdown body per app, cut to the platform's comment limit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from boxwise import __version__
+from boxwise.report.format import (
+    DASH,
+    human_bytes,
+    md_cell,
+    md_code,
+    percent,
+    percent_points,
+    relative,
+    signed_count,
+)
+from boxwise.report.model import ReportData, failed_rules, marker, verdict_passed, verdict_rules
+
+GITLAB_LIMIT = 1_000_000
+GITHUB_LIMIT = 65_536
+FOLD_ROWS = 5  # sections with more rows than this fold into <details>
+TOP_ROWS = 10
+
+
+@dataclass
+class Section:
+    title: str
+    header: list[str]
+    rows: list[str]
+    empty: str
+    notes: list[str] = field(default_factory=list)
+
+    def render(self, rows: list[str] | None = None, cut: int = 0) -> str:
+        shown = self.rows if rows is None else rows
+        if not self.rows:
+            return f"#### {self.title}\n\n{self.empty}\n"
+        body = [*self.header, *shown]
+        if cut:
+            body.append(f"| … {cut} more rows cut to fit the comment limit |")
+        body += ["", *self.notes] if self.notes else []
+        table = "\n".join(body)
+        if len(self.rows) > FOLD_ROWS:
+            return f"<details><summary>{self.title}</summary>\n\n{table}\n\n</details>\n"
+        return f"#### {self.title}\n\n{table}\n"
+
+
+def headline(data: ReportData) -> str:
+    passed = verdict_passed(data.verdict)
+    if passed is None:
+        state = "⚪ not gated"
+    elif passed:
+        state = "✅ gate passed"
+    else:
+        names = ", ".join(rule["name"] for rule in failed_rules(data.verdict))
+        state = f"❌ gate failed: {names}" if names else "❌ gate failed"
+    return f"### boxwise · `{md_cell(data.app, 80)}` · {state}"
+
+
+def _summary(data: ReportData) -> list[str]:
+    new = data.analysis
+    old = data.baseline
+    exact_new = new.get("exact") or {}
+    exact_old = (old or {}).get("exact") or {}
+
+    def row(label: str, now: Any, then: Any, show, change) -> str:
+        if old is None or now is None or then is None:
+            return f"| {label} | {show(now)} | {show(then) if old else DASH} | {DASH} |"
+        return f"| {label} | {show(now)} | {show(then)} | {change(now - then, then)} |"
+
+    def size_change(change: int, base: int) -> str:
+        rel = relative(change, base)
+        return f"{human_bytes(change, signed=True)}" + (f" ({rel})" if rel and change else "")
+
+    def ratio_change(change: float, _base: float) -> str:
+        return percent_points(change)
+
+    def count_change(change: int, _base: int) -> str:
+        return signed_count(change)
+
+    layers_new = len(new.get("layers") or [])
+    layers_old = len(old.get("layers") or []) if old else None
+    return [
+        "| | this change | baseline | change |",
+        "|:--|--:|--:|--:|",
+        row("image size", new.get("size_bytes"), (old or {}).get("size_bytes"), human_bytes, size_change),
+        row("efficiency", new.get("efficiency"), (old or {}).get("efficiency"), percent, ratio_change),
+        row("wasted", new.get("wasted_bytes"), (old or {}).get("wasted_bytes"), human_bytes, size_change),
+        row(
+            "wasted (exact)",
+            exact_new.get("wasted_bytes"),
+            exact_old.get("wasted_bytes"),
+            human_bytes,
+            size_change,
+        ),
+        row("layers", layers_new, layers_old, str, count_change),
+    ]
+
+
+def _baseline_line(data: ReportData) -> str:
+    if data.baseline is not None:
+        return f"Compared with the baseline `{md_cell(data.baseline_ref or '?', 200)}`."
+    reason = data.baseline_note or "no baseline image was given or configured"
+    return f"> **No baseline to compare with:** {md_cell(reason, 400)}. The figures are this image's alone."
+
+
+def _gate_section(data: ReportData) -> Section | None:
+    rules = verdict_rules(data.verdict)
+    if data.verdict is None:
+        return None
+    icons = {"pass": "✅ pass", "fail": "❌ fail", "skip": "➖ skip"}
+    rows = [
+        f"| {md_code(rule['name'])} | {md_cell(_figure(rule['figure']))} | "
+        f"{md_cell(_figure(rule['threshold']))} | {icons.get(rule['status'], md_cell(rule['status']))} |"
+        for rule in rules
+    ]
+    header = ["| rule | figure | threshold | result |", "|:--|--:|--:|:--|"]
+    return Section("Gate rules", header, rows, "No gate rules are configured.")
+
+
+def _figure(value: Any) -> str:
+    if value is None:
+        return DASH
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def _layer_section(data: ReportData) -> Section:
+    header = ["| # | size | change | made by | reused |", "|--:|--:|--:|:--|:--|"]
+    rows: list[str] = []
+    if data.diff is not None:
+        for layer in data.diff["layers"]:
+            status = layer["status"]
+            if status == "removed" and "replaced_by" in layer:
+                continue  # shown as the rebuilt layer that replaced it
+            if status == "removed":
+                change = human_bytes(-layer["size_bytes"], signed=True)
+                rows.append(f"| {DASH} | {DASH} | {change} | {md_code(layer['made_by'])} | removed |")
+                continue
+            if status == "unchanged":
+                change, reused = "±0 B", "yes"
+            elif "change_bytes" in layer:
+                change, reused = human_bytes(layer["change_bytes"], signed=True), "rebuilt"
+            else:
+                change, reused = "new", "no"
+            rows.append(
+                f"| {layer['index']} | {human_bytes(layer['size_bytes'])} | {change} | "
+                f"{md_code(layer['made_by'])} | {reused} |"
+            )
+    else:
+        from boxwise.analyze.diff import layer_maker
+
+        for layer in data.analysis.get("layers") or []:
+            rows.append(
+                f"| {layer.get('index')} | {human_bytes(layer.get('size_bytes'))} | {DASH} | "
+                f"{md_code(layer_maker(layer))} | {DASH} |"
+            )
+    added = sum(1 for layer in (data.diff or {}).get("layers", []) if layer["status"] == "added")
+    count = len(data.analysis.get("layers") or [])
+    title = f"Layers ({count}" + (f", {added} new or rebuilt)" if data.diff is not None else ")")
+    return Section(title, header, rows, "The image has no layers.")
+
+
+def _inefficient_section(data: ReportData) -> Section:
+    files = sorted(
+        data.analysis.get("inefficient_files") or [],
+        key=lambda f: (-(f.get("size_bytes") or 0), f.get("path")),
+    )
+    rows = [
+        f"| {f.get('count')} | {human_bytes(f.get('size_bytes'))} | {md_code(f.get('path'), 160)} |"
+        for f in files[:TOP_ROWS]
+    ]
+    header = ["| copies | total size | path |", "|--:|--:|:--|"]
+    section = Section("Top inefficient files", header, rows, "No file is stored more than once.")
+    if len(files) > TOP_ROWS:
+        section.notes.append(f"{len(files) - TOP_ROWS} more in the JSON artifact.")
+    return section
+
+
+def _new_files_section(data: ReportData) -> Section:
+    header = ["| path | size | change |", "|:--|--:|--:|"]
+    files = (data.diff or {}).get("files")
+    if files is None:
+        why = "no baseline to compare with" if data.diff is None else "the file index was not available"
+        return Section("Largest new or grown files", header, [], f"Not compared: {why}.")
+    entries = [(f["size_bytes"], f["size_bytes"], f["path"], "new") for f in files["added"]]
+    entries += [(f["change_bytes"], f["size_bytes"], f["path"], "grown") for f in files["grown"]]
+    entries.sort(key=lambda e: (-e[0], e[2]))
+    rows = [
+        f"| {md_code(path, 160)} | {human_bytes(size)} | "
+        f"{'new' if kind == 'new' else human_bytes(change, signed=True)} |"
+        for change, size, path, kind in entries[:TOP_ROWS]
+    ]
+    return Section("Largest new or grown files", header, rows, "No file was added or grew.")
+
+
+def _findings_section(data: ReportData) -> Section:
+    header = ["| file | line | rule | severity | message |", "|:--|--:|:--|:--|:--|"]
+    rows = [
+        f"| {md_code(f.get('path'))} | {f.get('line') or DASH} | {md_code(f.get('rule'))} | "
+        f"{md_cell(f.get('severity', ''))} | {md_cell(f.get('message', ''), 300)} |"
+        for f in data.findings
+    ]
+    return Section(f"Lint findings ({len(rows)})", header, rows, "No lint findings.")
+
+
+def _footer(data: ReportData) -> str:
+    return f"<sub>boxwise {__version__} · image `{md_cell(data.ref, 200)}`</sub>\n\n{marker(data.app)}\n"
+
+
+def render_markdown(data: ReportData, limit: int | None = None, where: str = "the platform") -> str:
+    """The comment body; when longer than `limit` characters, whole rows are cut and a note says so."""
+    head = "\n".join([headline(data), "", *_summary(data), "", _baseline_line(data), ""]) + "\n"
+    sections = [
+        s
+        for s in (
+            _gate_section(data),
+            _layer_section(data),
+            _inefficient_section(data),
+            _new_files_section(data),
+            _findings_section(data),
+        )
+        if s is not None
+    ]
+    footer = _footer(data)
+    full = head + "".join(s.render() + "\n" for s in sections) + footer
+    if limit is None or len(full) <= limit:
+        return full
+    return _cut(head, sections, footer, limit, where)
+
+
+def _cut(head: str, sections: list[Section], footer: str, limit: int, where: str) -> str:
+    note = (
+        f"> ✂️ This report was cut to fit the {limit:,}-character comment limit of {where}; "
+        "the full report is in the job's artifacts (`--json`) and summary.\n\n"
+    )
+    budget = limit - len(footer) - len(note)
+    out = head[:budget]
+    for section in sections:
+        whole = section.render() + "\n"
+        if len(out) + len(whole) <= budget:
+            out += whole
+            continue
+        fitted = _fit_rows(section, budget - len(out))
+        if fitted:
+            out += fitted
+        break
+    return out + note + footer
+
+
+def _fit_rows(section: Section, room: int) -> str:
+    """The section with as many leading rows as fit in `room` characters, or '' if none do."""
+    low, high, best = 0, len(section.rows) - 1, ""
+    while low <= high:  # binary search: rendering is linear, sections can hold thousands of rows
+        mid = (low + high) // 2
+        text = section.render(section.rows[:mid], cut=len(section.rows) - mid) + "\n"
+        if len(text) <= room:
+            best, low = text, mid + 1
+        else:
+            high = mid - 1
+    return best

@@ -1,0 +1,81 @@
+"""The report's input: plain JSON values from the earlier stages, gathered for one app.
+
+Every renderer (terminal, markdown, artifacts) reads a ReportData and nothing else, so a report
+can be rendered from fixed analyses in tests exactly as it is from a fresh build in CI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+MARKER_PREFIX = "<!-- boxwise:report app="
+
+
+def marker(app: str) -> str:
+    """The hidden HTML comment that identifies an app's comment on a merge request."""
+    return f"{MARKER_PREFIX}{app} -->"
+
+
+@dataclass
+class ReportData:
+    app: str
+    ref: str
+    analysis: dict[str, Any]
+    verdict: dict[str, Any] | None = None
+    baseline_ref: str | None = None
+    baseline: dict[str, Any] | None = None
+    baseline_note: str | None = None  # why there is no baseline to compare with
+    diff: dict[str, Any] | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    app_path: str | None = None  # the app folder, relative to the repo root
+    rules_path: str | None = None  # the gate rules file, relative to the repo root
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "app_path": self.app_path,
+            "ref": self.ref,
+            "passed": verdict_passed(self.verdict),
+            "analysis": self.analysis,
+            "verdict": self.verdict,
+            "baseline_ref": self.baseline_ref,
+            "baseline": self.baseline,
+            "baseline_note": self.baseline_note,
+            "diff": self.diff,
+            "findings": self.findings,
+        }
+
+
+def verdict_rules(verdict: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The verdict's rules as {name, status, figure, threshold, message}; status is pass/fail/skip."""
+    if not verdict:
+        return []
+    rules = []
+    for rule in verdict.get("rules") or []:
+        status = str(rule.get("status", "")).lower()
+        rules.append(
+            {
+                "name": str(rule.get("name", "?")),
+                "status": {"passed": "pass", "failed": "fail", "skipped": "skip"}.get(status, status),
+                "figure": rule.get("figure"),
+                "threshold": rule.get("threshold"),
+                "message": rule.get("message") or "",
+            }
+        )
+    return rules
+
+
+def verdict_passed(verdict: dict[str, Any] | None) -> bool | None:
+    """True/False when the image was gated, None when there was no verdict."""
+    if verdict is None:
+        return None
+    if "passed" in verdict:
+        return bool(verdict["passed"])
+    if "status" in verdict:
+        return str(verdict["status"]).lower() in {"pass", "passed"}
+    return all(rule["status"] != "fail" for rule in verdict_rules(verdict))
+
+
+def failed_rules(verdict: dict[str, Any] | None) -> list[dict[str, Any]]:
+    return [rule for rule in verdict_rules(verdict) if rule["status"] == "fail"]
