@@ -1,1 +1,128 @@
-"""image stage of boxwise (see DESIGN.md)."""
+"""The image model and its places.
+
+`open_image(ref)` reads any image reference into one `Image`; `layer_index(layer)` gives a layer's
+file index (tar headers only), through the per-layer cache keyed by diff_id.
+
+References: `docker://NAME[:TAG]` (the engine), `docker-archive:PATH` (a `docker save` tar or its
+extracted folder), `oci:PATH[:TAG]` (an OCI image layout, folder or tar), or a bare path or name,
+resolved by what it is (the guess is kept in `Image.guess` for the caller to report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from boxwise.errors import UserError
+from boxwise.image.model import Entry, History, Image, Layer
+
+__all__ = ["Entry", "History", "Image", "Layer", "layer_index", "load_indexes", "open_image"]
+
+
+def _split_tag(path: str) -> tuple[str, str | None]:
+    """`oci:PATH:TAG` as skopeo writes it: the tag is split off only when PATH itself is absent."""
+    if Path(path).exists() or ":" not in path:
+        return path, None
+    base, _, tag = path.rpartition(":")
+    return base, tag or None
+
+
+def _open_archive(path: str, ref: str) -> Image:
+    from boxwise.image.archive import read_docker_archive
+    from boxwise.image.store import open_store
+
+    target = Path(path)
+    if not target.exists():
+        raise UserError(f"{path}: no such file; give a `docker save` archive (docker save NAME -o FILE)")
+    return read_docker_archive(open_store(target), ref)
+
+
+def _open_layout(path: str, ref: str) -> Image:
+    from boxwise.image.layout import read_oci_layout
+    from boxwise.image.store import open_store
+
+    base, tag = _split_tag(path)
+    target = Path(base)
+    if not target.exists():
+        raise UserError(f"{base}: no such OCI image layout (folder or tar)")
+    return read_oci_layout(open_store(target), ref, tag)
+
+
+def _open_bare(ref: str) -> Image:
+    from boxwise.image.store import open_store
+
+    target = Path(ref)
+    if target.exists():
+        store = open_store(target)
+        if store.exists("manifest.json"):
+            from boxwise.image.archive import read_docker_archive
+
+            image = read_docker_archive(store, ref)
+            image.guess = f"docker-archive:{ref}"
+            return image
+        if store.exists("index.json"):
+            from boxwise.image.layout import read_oci_layout
+
+            image = read_oci_layout(store, ref)
+            image.guess = f"oci:{ref}"
+            return image
+        raise UserError(f"{ref}: neither a docker-archive (manifest.json) nor an OCI layout (index.json)")
+    from boxwise.image.daemon import read_engine_image
+
+    image = read_engine_image(ref, ref)
+    image.guess = f"docker://{ref}"
+    return image
+
+
+def open_image(ref: str) -> Image:
+    """Read the image a reference names (metadata now; layer indexes on demand)."""
+    if ref.startswith("docker://"):
+        from boxwise.image.daemon import read_engine_image
+
+        return read_engine_image(ref.removeprefix("docker://"), ref)
+    if ref.startswith("docker-archive:"):
+        return _open_archive(ref.removeprefix("docker-archive:").removeprefix("//"), ref)
+    if ref.startswith("oci:"):
+        return _open_layout(ref.removeprefix("oci:").removeprefix("//"), ref)
+    if ref.startswith(("registry://", "oci-archive:", "podman://")):
+        scheme = ref.split(":", 1)[0]
+        raise UserError(
+            f"{ref}: {scheme} references cannot be read here; use docker://, docker-archive: or oci:"
+        )
+    if not ref:
+        raise UserError("empty image reference; give docker://NAME, docker-archive:PATH or oci:PATH")
+    return _open_bare(ref)
+
+
+def layer_index(layer: Layer, cache: object | None = None) -> list[Entry]:
+    """Every tar header of a layer, in tar order: from memory, the cache, or the blob itself."""
+    from boxwise.image.cache import IndexCache
+    from boxwise.image.tarindex import file_reader, read_index
+
+    if layer.entries is not None:
+        return layer.entries
+    store = cache if isinstance(cache, IndexCache) else IndexCache()
+    entries = store.get(layer.diff_id)
+    if entries is None:
+        if layer.opener is None:
+            raise UserError(f"layer {layer.diff_id}: no bytes to read it from; read the image again")
+        what = layer.location or layer.diff_id
+        with layer.opener() as handle:
+            entries = read_index(file_reader(handle), what)
+        store.put(layer.diff_id, entries)
+    return entries
+
+
+def load_indexes(
+    image: Image, progress: Callable[[int, int], None] | None = None, cache: object | None = None
+) -> list[list[Entry]]:
+    """The file index of every layer, base first; `progress(done, total)` after each layer."""
+    from boxwise.image.cache import IndexCache
+
+    store = cache if isinstance(cache, IndexCache) else IndexCache()
+    indexes = []
+    for number, layer in enumerate(image.layers, start=1):
+        indexes.append(layer_index(layer, store))
+        if progress is not None:
+            progress(number, len(image.layers))
+    return indexes

@@ -1,0 +1,115 @@
+"""`boxwise inspect REF`: size, layers and both efficiency accountings of an image."""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from boxwise.analyze.efficiency import Analysis, analyze
+from boxwise.errors import UserError
+
+TOP_INEFFICIENT = 20
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr while layers are read, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    with Progress(
+        TextColumn("reading layers"), BarColumn(), MofNCompleteColumn(), console=Console(stderr=True)
+    ) as bar:
+        task = bar.add_task("layers", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def read_analysis(ref: str) -> Analysis:
+    """Open and analyse an image; every failure to read it is one UserError line."""
+    from boxwise.image import open_image
+
+    try:
+        image = open_image(ref)
+        if image.guess:
+            print(f"boxwise: reading '{ref}' as {image.guess}", file=sys.stderr)
+        with _progress() as progress:
+            return analyze(image, progress=progress)
+    except OSError as exc:
+        raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None
+    except MemoryError:
+        raise UserError(f"{ref}: the image index does not fit in memory") from None
+
+
+def _percent(ratio: float) -> str:
+    if math.isnan(ratio):
+        return "NaN %"
+    if math.isinf(ratio):
+        return "+Inf %"
+    return f"{ratio * 100:.4f} %"
+
+
+def render(analysis: Analysis) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from boxwise.gate import human_bytes
+
+    console = Console(highlight=False)
+    title = analysis.name or analysis.ref
+    console.print(f"[bold]{title}[/bold]  ({analysis.source}: {analysis.ref})")
+    console.print(f"  total size:        {human_bytes(analysis.size_bytes)} ({analysis.size_bytes} bytes)")
+    for label, acct in (("dive", analysis.dive), ("exact", analysis.exact)):
+        console.print(
+            f"  {label + ' accounting:':<19}efficiency {_percent(acct.efficiency)}, "
+            f"wasted {human_bytes(acct.wasted_bytes)} ({acct.wasted_bytes} bytes), "
+            f"user-wasted {_percent(acct.user_wasted_percent)}"
+        )
+    table = Table(title="Layers", title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("size", justify="right")
+    table.add_column("buildpack / layer")
+    table.add_column("command", overflow="fold")
+    for layer in analysis.layers:
+        owner = "/".join(part for part in (layer.buildpack, layer.layer_name) if part) or ""
+        table.add_row(
+            str(layer.index), human_bytes(layer.size_bytes), owner, layer.command.replace("\n", "↵")
+        )
+    console.print(table)
+    if analysis.dive.files:
+        files = Table(title=f"Inefficient files (dive), top {TOP_INEFFICIENT}", title_justify="left")
+        files.add_column("count", justify="right")
+        files.add_column("wasted", justify="right")
+        files.add_column("path", overflow="fold")
+        for row in analysis.dive.files[:TOP_INEFFICIENT]:
+            files.add_row(str(row.count), human_bytes(row.size_bytes), row.path)
+        console.print(files)
+    else:
+        console.print("Inefficient files (dive): none")
+    for layer in analysis.layers[1:]:
+        if not layer.largest_files:
+            continue
+        largest = Table(title=f"Largest files of layer {layer.index}", title_justify="left")
+        largest.add_column("size", justify="right")
+        largest.add_column("path", overflow="fold")
+        for path, size in layer.largest_files:
+            largest.add_row(human_bytes(size), path)
+        console.print(largest)
+
+
+def run_inspect(args: argparse.Namespace) -> int:
+    analysis = read_analysis(args.ref)
+    if getattr(args, "format", "text") == "json":
+        sys.stdout.write(analysis.dumps() + "\n")
+    else:
+        render(analysis)
+    return 0

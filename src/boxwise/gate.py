@@ -1,0 +1,371 @@
+"""dive's CI rules (plus `highestImageBytes`) → a Verdict: each rule PASS, FAIL or SKIP.
+
+Same rule names, defaults, value formats (`0.9`, `20MB`, `20MiB`, `disabled`), strictness (equality
+passes), NaN behaviour (a NaN ratio never fails, +Inf always does) as dive 0.13.1. Precedence, per
+rule: command-line flag > rules file (`--ci-config`, default `.dive-ci` at the repo root) >
+`[tool.boxwise.gate]` in pyproject.toml > default. A missing or null key falls through to the next
+level, as in dive. A misconfigured value is one error line naming the key and why (exit 2).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from boxwise.errors import UserError
+
+DEFAULTS = {
+    "lowestEfficiency": "0.9",
+    "highestWastedBytes": "disabled",
+    "highestUserWastedPercent": "0.1",
+    "highestImageBytes": "disabled",
+}
+RULE_NAMES = tuple(sorted(DEFAULTS))  # dive prints rules in key order
+RATIO_RULES = {"lowestEfficiency", "highestUserWastedPercent"}
+ACCOUNTINGS = ("dive", "exact")
+
+# go-humanize v1.0.1 ParseBytes units
+_UNITS = {"": 1, "b": 1}
+for _power, _letter in enumerate("kmgtpe", start=1):
+    _UNITS[f"{_letter}b"] = _UNITS[_letter] = 1000**_power
+    _UNITS[f"{_letter}ib"] = _UNITS[f"{_letter}i"] = 1024**_power
+_GO_FLOAT = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+_GO_SPECIAL = {"inf": math.inf, "infinity": math.inf, "nan": math.nan}
+
+
+def parse_float(text: str) -> float:
+    """Go's strconv.ParseFloat for the decimal forms a rules file holds."""
+    if _GO_FLOAT.match(text):
+        return float(text)
+    sign, word = (text[0], text[1:]) if text[:1] in ("+", "-") else ("", text)
+    special = _GO_SPECIAL.get(word.lower())
+    if special is None:
+        raise ValueError(f'strconv.ParseFloat: parsing "{text}": invalid syntax')
+    return -special if sign == "-" else special
+
+
+def parse_bytes(text: str) -> int:
+    """go-humanize's ParseBytes: `20MB` = 20 000 000, `20MiB` = 20 971 520, `1,000` = 1000."""
+    end = 0
+    while end < len(text) and (text[end].isdigit() or text[end] in ".,"):
+        end += 1
+    number = text[:end].replace(",", "")
+    if not _GO_FLOAT.match(number):
+        raise ValueError(f'strconv.ParseFloat: parsing "{number}": invalid syntax')
+    unit = text[end:].strip().lower()
+    if unit not in _UNITS:
+        raise ValueError(f"unhandled size name: {unit}")
+    value = float(number) * _UNITS[unit]
+    if value >= 2.0**64:
+        raise ValueError(f"too large: {text}")
+    return int(value)
+
+
+def go_float(value: float) -> str:
+    """Go's %v of a float64 (shortest round-trip form: `1`, `0.9949906224452174`, `+Inf`)."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value))
+    return repr(value)
+
+
+def human_bytes(size: int) -> str:
+    """go-humanize's Bytes (SI): `14 kB`, `1.0 kB`, `2.0 MB`, `0 B`."""
+    if size < 10:
+        return f"{size} B"
+    exponent = min(math.floor(math.log(size) / math.log(1000)), 6)
+    value = math.floor(size / 1000**exponent * 10 + 0.5) / 10
+    unit = ("B", "kB", "MB", "GB", "TB", "PB", "EB")[exponent]
+    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
+
+
+@dataclass
+class Rule:
+    name: str
+    value: str  # as written (`0.9`, `20MB`, `disabled`)
+    source: str  # where the value came from: a flag, a file, pyproject.toml or the default
+    threshold: float | None = None  # None: disabled
+
+
+@dataclass
+class Rules:
+    rules: list[Rule]
+    accounting: str = "dive"
+    config_path: str | None = None  # the rules file read, if any
+
+
+@dataclass
+class RuleResult:
+    name: str
+    status: str  # PASS | FAIL | SKIP
+    figure: float | None
+    threshold: float | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        from boxwise.analyze.efficiency import ratio_json
+
+        figure = None if self.figure is None else ratio_json(self.figure)
+        return {
+            "name": self.name,
+            "status": self.status,
+            "figure": figure,
+            "threshold": self.threshold,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Verdict:
+    ref: str
+    accounting: str
+    results: list[RuleResult] = field(default_factory=list)
+    config_path: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(result.status != "FAIL" for result in self.results)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ref": self.ref,
+            "passed": self.passed,
+            "status": "PASS" if self.passed else "FAIL",
+            "accounting": self.accounting,
+            "config_path": self.config_path,
+            "rules": [result.to_json() for result in self.results],
+        }
+
+
+def _as_text(value: Any) -> str | None:
+    """A rules-file or pyproject value as dive's config layer reads it: a string; None if absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def read_rules_file(path: Path) -> dict[str, Any]:
+    """The `rules:` mapping of a `.dive-ci` file (YAML); keys matched case-insensitively later."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the rules file ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{path}: not UTF-8 text; a .dive-ci file is YAML") from None
+    try:
+        import yaml  # comes with pre-commit; imported only when a rules file exists
+    except ImportError:  # pragma: no cover - pre-commit is a dependency
+        yaml = None
+    if yaml is not None:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            line = getattr(getattr(exc, "problem_mark", None), "line", None)
+            where = f" at line {line + 1}" if line is not None else ""
+            raise UserError(f"{path}: not valid YAML{where}; fix the .dive-ci file") from None
+    else:
+        data = _mini_yaml(text)
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping with a `rules:` key, as dive's .dive-ci")
+    for key, value in data.items():
+        if str(key).lower() == "rules":
+            if value is None:
+                return {}
+            if not isinstance(value, dict):
+                raise UserError(f"{path}: `rules:` must be a mapping of rule names to values")
+            return value
+    return {}
+
+
+def _mini_yaml(text: str) -> dict[str, Any]:
+    """The subset of YAML a .dive-ci uses: `rules:` and indented `key: value` lines."""
+    data: dict[str, Any] = {}
+    current: dict[str, Any] | None = None
+    for raw in text.splitlines():
+        line = raw.split(" #", 1)[0].rstrip()
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, _, value = line.strip().partition(":")
+        value = value.strip().strip("'\"") if value.strip() not in ("", "~", "null") else None
+        if not raw[0].isspace():
+            current = {} if value is None else None
+            data[key] = current if value is None else value
+        elif current is not None:
+            current[key] = value
+    return data
+
+
+def _lookup(table: Mapping[str, Any], name: str) -> Any:
+    for key, value in table.items():
+        if str(key).lower() == name.lower():
+            return value
+    return None
+
+
+def _flag(flags: Mapping[str, Any] | argparse.Namespace, name: str) -> Any:
+    if isinstance(flags, argparse.Namespace):
+        return getattr(flags, name, None)
+    return flags.get(name)
+
+
+def _threshold(name: str, value: str) -> float | None:
+    if value == "disabled":
+        return None
+    if name in RATIO_RULES:
+        number = parse_float(value)
+        if not 0 <= number <= 1:
+            raise ValueError(f"{name} config value is outside allowed range (0-1), given '{value}'")
+        return number
+    return float(parse_bytes(value))
+
+
+def load_rules(
+    settings: Any, ci_config_path: str | Path | None, flags: Mapping[str, Any] | argparse.Namespace
+) -> Rules:
+    """The rules in force: flag > rules file > [tool.boxwise.gate] > default, checked."""
+    root = Path(getattr(settings, "root", None) or Path.cwd())
+    gate_table: Mapping[str, Any] = getattr(settings, "gate", None) or {}
+    if ci_config_path is not None:
+        path: Path | None = Path(ci_config_path)
+        if not path.is_file():  # type: ignore[union-attr]
+            raise UserError(f"{ci_config_path}: no such rules file; fix --ci-config or create it")
+    else:
+        path = root / ".dive-ci"
+        if not path.is_file():
+            path = None
+    file_rules = read_rules_file(path) if path is not None else {}
+    origin = str(path) if path is not None else ""
+    rules, errors = [], []
+    for name in RULE_NAMES:
+        candidates = (
+            (_as_text(_flag(flags, name)), f"--{name}"),
+            (_as_text(_lookup(file_rules, name)), f"{origin} rules.{name}"),
+            (_as_text(gate_table.get(name)), f"pyproject.toml [tool.boxwise.gate] {name}"),
+            (DEFAULTS[name], "default"),
+        )
+        value, source = next((v, s) for v, s in candidates if v is not None)
+        try:
+            rules.append(Rule(name, value, source, _threshold(name, value)))
+        except ValueError as exc:
+            errors.append(f"{source}: invalid value '{value}' ({exc})")
+    accounting = _as_text(_flag(flags, "accounting")) or _as_text(gate_table.get("accounting")) or "dive"
+    if accounting not in ACCOUNTINGS:
+        errors.append(f"pyproject.toml [tool.boxwise.gate] accounting: '{accounting}' is not dive or exact")
+    if errors:
+        raise UserError("misconfigured gate rules: " + "; ".join(errors))
+    return Rules(rules=rules, accounting=accounting, config_path=str(path) if path else None)
+
+
+def _figures(analysis: Any, accounting: str) -> dict[str, float]:
+    from boxwise.analyze.efficiency import Analysis, ratio_from_json
+
+    data = analysis.to_json() if isinstance(analysis, Analysis) else analysis
+    block = data if accounting == "dive" else data["exact"]
+    return {
+        "lowestEfficiency": float(block["efficiency"]),
+        "highestWastedBytes": float(block["wasted_bytes"]),
+        "highestUserWastedPercent": ratio_from_json(block["user_wasted_percent"]),
+        "highestImageBytes": float(data["size_bytes"]),
+    }
+
+
+_FAIL_MESSAGES = {
+    "lowestEfficiency": "image efficiency is too low (efficiency={f} < threshold={t})",
+    "highestWastedBytes": "too many bytes wasted (wasted-bytes={f} > threshold={t})",
+    "highestUserWastedPercent": (
+        "too many bytes wasted, relative to the user bytes added (%-user-wasted-bytes={f} > threshold={t})"
+    ),
+    "highestImageBytes": "image is too large (size-bytes={f} > threshold={t})",
+}
+
+
+def evaluate(analysis: Any, rules: Rules) -> Verdict:
+    """Each rule against the analysis (an Analysis or its JSON dict). Equality passes."""
+    figures = _figures(analysis, rules.accounting)
+    ref = analysis.ref if hasattr(analysis, "ref") else str(analysis.get("ref", ""))
+    verdict = Verdict(ref=ref, accounting=rules.accounting, config_path=rules.config_path)
+    for rule in rules.rules:
+        figure = figures[rule.name]
+        if rule.threshold is None:
+            verdict.results.append(RuleResult(rule.name, "SKIP", figure, None, "rule disabled"))
+            continue
+        # NaN compares false: a NaN figure never fails, as in dive
+        failed = rule.threshold > figure if rule.name == "lowestEfficiency" else figure > rule.threshold
+        shown = {"f": go_float(figure), "t": go_float(rule.threshold)}
+        if failed:
+            message = _FAIL_MESSAGES[rule.name].format(**shown)
+        else:
+            op = ">=" if rule.name == "lowestEfficiency" else "<="
+            label = {"lowestEfficiency": "efficiency", "highestWastedBytes": "wasted-bytes"}.get(
+                rule.name, "size-bytes" if rule.name == "highestImageBytes" else "%-user-wasted-bytes"
+            )
+            message = f"{label}={shown['f']} {op} threshold={shown['t']}"
+        verdict.results.append(
+            RuleResult(rule.name, "FAIL" if failed else "PASS", figure, rule.threshold, message)
+        )
+    return verdict
+
+
+def render_text(verdict: Verdict, analysis: Any) -> str:
+    from boxwise.analyze.efficiency import Analysis
+
+    data = analysis.to_json() if isinstance(analysis, Analysis) else analysis
+    figures = _figures(data, verdict.accounting)
+    lines = [
+        f"Image: {verdict.ref} ({verdict.accounting} accounting)",
+        f"  rules: {verdict.config_path or 'defaults, pyproject.toml and flags'}",
+        f"  efficiency: {figures['lowestEfficiency'] * 100:2.4f} %",
+        f"  wastedBytes: {int(figures['highestWastedBytes'])} bytes"
+        f" ({human_bytes(int(figures['highestWastedBytes']))})",
+        f"  userWastedPercent: {_percent(figures['highestUserWastedPercent'])}",
+        f"  imageBytes: {data['size_bytes']} bytes ({human_bytes(data['size_bytes'])})",
+        "Results:",
+    ]
+    for result in verdict.results:
+        lines.append(f"  {result.status}: {result.name}: {result.message}")
+    counts = {status: sum(r.status == status for r in verdict.results) for status in ("PASS", "FAIL", "SKIP")}
+    lines.append(
+        f"Result:{'PASS' if verdict.passed else 'FAIL'} [Total:{len(verdict.results)}] "
+        f"[Passed:{counts['PASS']}] [Failed:{counts['FAIL']}] [Skipped:{counts['SKIP']}]"
+    )
+    return "\n".join(lines)
+
+
+def _percent(ratio: float) -> str:
+    if math.isnan(ratio):
+        return "NaN %"
+    if math.isinf(ratio):
+        return "+Inf %"
+    return f"{ratio * 100:2.4f} %"
+
+
+def run_gate(args: argparse.Namespace) -> int:
+    import json
+
+    from boxwise.analyze.command import read_analysis
+    from boxwise.config import load_settings, print_warnings
+
+    settings = load_settings()
+    print_warnings(settings)
+    rules = load_rules(settings, args.ci_config, args)
+    analysis = read_analysis(args.ref)
+    verdict = evaluate(analysis, rules)
+    if getattr(args, "format", "text") == "json":
+        print(json.dumps(verdict.to_json(), indent=2))
+    else:
+        print(render_text(verdict, analysis))
+    sys.stdout.flush()
+    return 0 if verdict.passed else 1

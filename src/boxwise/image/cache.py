@@ -1,0 +1,100 @@
+"""Per-layer file index cache, keyed by diff_id, under the user cache folder.
+
+A base layer shared by many images is read once across runs. An entry is one file written to a
+temporary name and renamed into place (atomic); it carries a checksum of its own body, and an
+entry that fails to parse or check is deleted and rebuilt, never trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from boxwise.image.model import Entry
+
+FORMAT = "boxwise-layer-index/1"
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+def cache_root() -> Path:
+    """`$XDG_CACHE_HOME/boxwise` (default `~/.cache/boxwise`)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "boxwise"
+
+
+class IndexCache:
+    """Layer indexes by diff_id. A cache that cannot be written is simply not used."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.folder = (root or cache_root()) / "layer-index"
+
+    def _path(self, diff_id: str) -> Path | None:
+        if not _DIGEST.match(diff_id):
+            return None
+        return self.folder / diff_id.replace(":", "-")
+
+    def has(self, diff_id: str) -> bool:
+        path = self._path(diff_id)
+        return path is not None and path.is_file()
+
+    def get(self, diff_id: str) -> list[Entry] | None:
+        path = self._path(diff_id)
+        if path is None:
+            return None
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        entries = _decode(data, diff_id)
+        if entries is None:
+            # corrupt or foreign: never trusted, removed so the next run rebuilds it
+            with contextlib.suppress(OSError):
+                path.unlink()
+        return entries
+
+    def put(self, diff_id: str, entries: list[Entry]) -> None:
+        path = self._path(diff_id)
+        if path is None:
+            return
+        body = json.dumps([list(entry) for entry in entries], separators=(",", ":")).encode(
+            "utf-8", "surrogateescape"
+        )
+        header = json.dumps(
+            {"format": FORMAT, "diff_id": diff_id, "sha256": hashlib.sha256(body).hexdigest()}
+        ).encode()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(header + b"\n" + body)
+                os.replace(tmp, path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError:
+            return  # a read-only or full cache folder costs speed, never correctness
+
+
+def _decode(data: bytes, diff_id: str) -> list[Entry] | None:
+    header, sep, body = data.partition(b"\n")
+    if not sep:
+        return None
+    try:
+        meta = json.loads(header)
+        if (
+            not isinstance(meta, dict)
+            or meta.get("format") != FORMAT
+            or meta.get("diff_id") != diff_id
+            or meta.get("sha256") != hashlib.sha256(body).hexdigest()
+        ):
+            return None
+        rows = json.loads(body.decode("utf-8", "surrogateescape"))
+        return [Entry(*row) for row in rows]
+    except (ValueError, TypeError):
+        return None

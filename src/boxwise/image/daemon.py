@@ -1,0 +1,209 @@
+"""`docker://NAME[:TAG]`: an image in the Docker engine, through the Docker SDK.
+
+`docker inspect` first gives the layers' diff_ids. When every layer's index is already in the cache
+and the engine's history pairs up with the layers unambiguously, nothing more is read. Otherwise
+the image is streamed once with `get_image` (the bytes of `docker save`), and each layer's headers
+are indexed as they pass; no layer and never the whole image is held in memory.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from boxwise.errors import UserError
+from boxwise.image.cache import IndexCache
+from boxwise.image.model import MEDIA_DOCKER_LAYER, Image, Layer, diff_ids, layer_commands, load_json
+from boxwise.image.store import MAX_JSON
+from boxwise.image.tarindex import BLOCK, Reader, chunk_stream, iter_entries, limited, read_index
+
+STREAM_CHUNK = 1 << 20
+
+
+def _client() -> Any:
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except DockerException as exc:
+        host = os.environ.get("DOCKER_HOST") or "the local socket"
+        reason = str(exc).split("\n", 1)[0][:200]
+        raise UserError(
+            f"no Docker engine answers at {host} ({reason}); start one or set DOCKER_HOST"
+        ) from None
+    return client
+
+
+def read_engine_image(name: str, ref: str, cache: IndexCache | None = None) -> Image:
+    from docker.errors import APIError, ImageNotFound
+
+    if not name:
+        raise UserError(f"{ref}: no image name; give docker://NAME[:TAG]")
+    cache = cache or IndexCache()
+    client = _client()
+    try:
+        try:
+            inspect = client.api.inspect_image(name)
+        except ImageNotFound:
+            raise UserError(f"{name}: the Docker engine has no such image; build or pull it first") from None
+        except APIError as exc:
+            raise UserError(f"{name}: the engine refused to inspect it ({exc.explanation})") from None
+        ids = [str(i) for i in (inspect.get("RootFS") or {}).get("Layers") or []]
+        tags = inspect.get("RepoTags") or []
+        image = None
+        if ids and all(cache.has(i) for i in ids):
+            image = _from_inspect(client, name, ref, inspect, ids, cache)
+        if image is None:
+            image = _stream(client, name, ref, cache)
+        image.name = tags[0] if tags else name
+        return image
+    finally:
+        client.close()
+
+
+def _from_inspect(
+    client: Any, name: str, ref: str, inspect: dict[str, Any], ids: list[str], cache: IndexCache
+) -> Image | None:
+    """The image from `inspect` + `history` alone, when every layer index is cached.
+
+    The engine's history does not say which items are empty layers; a zero size is ambiguous
+    (a layer holding only a whiteout is 0 bytes too), so that case falls back to streaming.
+    """
+    items = list(reversed(client.api.history(name)))
+    if sum(1 for item in items if item.get("Size", 0) > 0) != len(ids):
+        return None
+    history = [
+        {"created_by": item.get("CreatedBy") or "", "empty_layer": item.get("Size", 0) == 0} for item in items
+    ]
+    for item in history:
+        if not item["empty_layer"]:
+            item.pop("empty_layer")
+    config = {
+        "architecture": inspect.get("Architecture"),
+        "os": inspect.get("Os"),
+        "created": inspect.get("Created"),
+        "config": inspect.get("Config") or {},
+        "rootfs": {"type": "layers", "diff_ids": ids},
+        "history": history,
+    }
+    commands = layer_commands(config, len(ids))
+    layers = []
+    for index, diff_id in enumerate(ids):
+        entries = cache.get(diff_id)
+        if entries is None:  # a corrupt entry was dropped: read the image the long way
+            return None
+        layers.append(
+            Layer(
+                diff_id, diff_id, MEDIA_DOCKER_LAYER, -1, commands[index], entries=entries, location=diff_id
+            )
+        )
+    return Image(ref, _manifest(inspect.get("Id", ""), layers), config, layers, source="docker")
+
+
+def _manifest(config_digest: str, layers: list[Layer]) -> dict[str, Any]:
+    return {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": config_digest},
+        "layers": [{"mediaType": la.media_type, "digest": la.digest, "size": la.size} for la in layers],
+    }
+
+
+def _is_layer(name: str, head: bytes) -> bool:
+    if name.endswith((".tar", ".tar.gz", ".tgz")):
+        return True
+    if "blobs/" not in name:
+        return False
+    stripped = head.lstrip()
+    return not stripped.startswith((b"{", b"[")) and (
+        head.startswith(b"\x1f\x8b")
+        or len(head) < BLOCK
+        or head[257:262] == b"ustar"
+        or not head.strip(b"\0")
+    )
+
+
+def _stream(client: Any, name: str, ref: str, cache: IndexCache) -> Image:
+    from docker.errors import APIError
+
+    try:
+        chunks = client.api.get_image(name, chunk_size=STREAM_CHUNK)
+    except APIError as exc:
+        raise UserError(f"{name}: the engine cannot save it ({exc.explanation})") from None
+    source = chunk_stream(iter(chunks))
+    documents: dict[str, bytes] = {}
+    indexes: dict[str, list] = {}
+    links: dict[str, str] = {}
+    what = f"docker://{name}"
+    for member in iter_entries(source, what):
+        if member.typeflag in ("1", "2"):
+            links[member.path] = member.linkname
+            continue
+        if member.typeflag not in ("0", "\x00", "7"):
+            continue
+        data: Reader = limited(source, member.size)
+        head = data.read(BLOCK)
+        data.unread(head)
+        if _is_layer(member.path, head):
+            indexes[member.path] = read_index(data, f"{what}: {member.path}")
+        elif member.size <= MAX_JSON:
+            documents[member.path] = data.read(member.size)
+    return _assemble(ref, name, documents, indexes, links, cache)
+
+
+def _resolve(path: str, links: dict[str, str]) -> str:
+    import posixpath
+
+    for _ in range(16):
+        target = links.get(path)
+        if target is None:
+            return path
+        path = posixpath.normpath(posixpath.join(posixpath.dirname(path), target))
+    return path
+
+
+def _assemble(
+    ref: str,
+    name: str,
+    documents: dict[str, bytes],
+    indexes: dict[str, list],
+    links: dict[str, str],
+    cache: Any,
+) -> Image:
+    what = f"docker://{name}"
+    if "manifest.json" not in documents:
+        raise UserError(f"{what}: the engine's export has no manifest.json; the engine is not compatible")
+    manifest_list = load_json(documents["manifest.json"], f"{what}: manifest.json")
+    entry = manifest_list[0] if isinstance(manifest_list, list) and manifest_list else {}
+    config_name = entry.get("Config")
+    if config_name not in documents:
+        raise UserError(f"{what}: the engine's export lacks its config; the engine is not compatible")
+    config = load_json(documents[config_name], f"{what}: config")
+    ids = diff_ids(config)
+    names = entry.get("Layers") or []
+    if len(ids) != len(names):
+        raise UserError(f"{what}: {len(names)} layers but {len(ids)} diff_ids in the engine's export")
+    commands = layer_commands(config, len(names))
+    layers = []
+    for index, layer_name in enumerate(names):
+        entries = indexes.get(_resolve(layer_name, links))
+        if entries is None:
+            raise UserError(f"{what}: layer '{layer_name}' missing from the engine's export")
+        cache.put(ids[index], entries)
+        layers.append(
+            Layer(
+                ids[index],
+                ids[index],
+                MEDIA_DOCKER_LAYER,
+                -1,
+                commands[index],
+                entries=entries,
+                location=layer_name,
+            )
+        )
+    import hashlib
+
+    config_digest = "sha256:" + hashlib.sha256(documents[config_name]).hexdigest()
+    return Image(ref, _manifest(config_digest, layers), config, layers, source="docker")

@@ -1,0 +1,120 @@
+"""OCI image layouts (`oci-layout`, `index.json`, `blobs/<alg>/<hex>`), as a folder or a tar."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+from boxwise.errors import UserError
+from boxwise.image.archive import check_digest
+from boxwise.image.model import MEDIA_OCI_LAYER, Image, Layer, diff_ids, layer_commands, load_json
+from boxwise.image.store import Store
+
+INDEX_TYPES = {
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+}
+REF_NAME = "org.opencontainers.image.ref.name"
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
+
+
+def blob_name(digest: str, what: str) -> str:
+    alg, _, hexpart = digest.partition(":")
+    if not alg or not hexpart or "/" in digest or ".." in digest:
+        raise UserError(f"{what}: bad digest '{digest}'; the layout is corrupt")
+    return f"blobs/{alg}/{hexpart}"
+
+
+def _read_blob(store: Store, descriptor: dict[str, Any], what: str) -> bytes:
+    digest = descriptor.get("digest")
+    if not isinstance(digest, str):
+        raise UserError(f"{store.label}: {what} has no digest; the layout is corrupt")
+    data = store.read(blob_name(digest, store.label))
+    check_digest(data, digest, f"{store.label}: {what} {digest}")
+    return data
+
+
+def _pick(manifests: list[Any], tag: str | None, label: str) -> dict[str, Any]:
+    candidates = [m for m in manifests if isinstance(m, dict)]
+    if not candidates:
+        raise UserError(f"{label}: the index lists no images")
+    if tag is not None:
+        for item in candidates:
+            names = (
+                (item.get("annotations") or {}).get(REF_NAME),
+                (item.get("annotations") or {}).get("io.containerd.image.name"),
+            )
+            if tag in names or any(isinstance(n, str) and n.endswith(f":{tag}") for n in names):
+                return item
+        raise UserError(f"{label}: no image tagged '{tag}' in index.json")
+    if len(candidates) == 1:
+        return candidates[0]
+    arch = _ARCH.get(platform.machine(), platform.machine())
+    for item in candidates:
+        plat = item.get("platform") or {}
+        if plat.get("os") == "linux" and plat.get("architecture") == arch:
+            return item
+    return candidates[0]
+
+
+def read_oci_layout(store: Store, ref: str, tag: str | None = None) -> Image:
+    if not store.exists("index.json"):
+        raise UserError(f"{store.label}: no index.json; not an OCI image layout")
+    index = load_json(store.read("index.json"), f"{store.label}: index.json")
+    descriptor = _pick((index or {}).get("manifests") or [], tag, f"{store.label}: index.json")
+    name = (descriptor.get("annotations") or {}).get(REF_NAME)
+    for _ in range(8):  # nested indexes (Docker with the containerd store writes one)
+        data = _read_blob(store, descriptor, "manifest")
+        document = load_json(data, f"{store.label}: manifest {descriptor.get('digest')}")
+        if not isinstance(document, dict):
+            raise UserError(f"{store.label}: manifest {descriptor.get('digest')} is not an object")
+        if document.get("mediaType") in INDEX_TYPES or "manifests" in document:
+            descriptor = _pick(document.get("manifests") or [], None, f"{store.label}: nested index")
+            continue
+        return _image(store, ref, document, name)
+    raise UserError(f"{store.label}: indexes nested too deep; the layout is corrupt")
+
+
+def _image(store: Store, ref: str, manifest: dict[str, Any], name: str | None) -> Image:
+    config_descriptor = manifest.get("config")
+    descriptors = manifest.get("layers")
+    if not isinstance(config_descriptor, dict) or not isinstance(descriptors, list):
+        raise UserError(f"{store.label}: the manifest lacks config or layers; the layout is corrupt")
+    config = load_json(_read_blob(store, config_descriptor, "config"), f"{store.label}: config")
+    if not isinstance(config, dict):
+        raise UserError(f"{store.label}: the config is not an object; the layout is corrupt")
+    ids = diff_ids(config)
+    if len(ids) != len(descriptors):
+        raise UserError(
+            f"{store.label}: the manifest lists {len(descriptors)} layers but the config has"
+            f" {len(ids)} diff_ids; the layout is corrupt"
+        )
+    commands = layer_commands(config, len(descriptors))
+    layers = []
+    for index, descriptor in enumerate(descriptors):
+        digest = descriptor.get("digest") if isinstance(descriptor, dict) else None
+        if not isinstance(digest, str):
+            raise UserError(f"{store.label}: layer {index} has no digest; the layout is corrupt")
+        path = blob_name(digest, store.label)
+        if not store.exists(path):
+            raise UserError(
+                f"{store.label}: layer blob {digest} is listed but absent; the layout is incomplete"
+            )
+        media_type = str(descriptor.get("mediaType") or MEDIA_OCI_LAYER)
+        if not media_type.endswith(("gzip", "zstd")) and digest != ids[index]:
+            raise UserError(
+                f"{store.label}: digest mismatch for uncompressed layer {digest}"
+                f" (config diff_id {ids[index]})"
+            )
+        layers.append(
+            Layer(
+                digest=digest,
+                diff_id=ids[index],
+                media_type=media_type,
+                size=store.size(path),
+                created_by=commands[index],
+                opener=lambda path=path: store.open(path),  # type: ignore[misc]
+                location=f"{store.label}:{path}",
+            )
+        )
+    return Image(ref=ref, manifest=manifest, config=config, layers=layers, source="oci", name=name)

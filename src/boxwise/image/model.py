@@ -1,0 +1,171 @@
+"""The image model: a manifest, a config and a list of layers, wherever the image lives.
+
+Plain values only. The readers in `archive`, `layout` and `daemon` build them; the build stage
+builds them for the images it writes; the analysis never cares where an image came from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO, NamedTuple
+
+MEDIA_OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+MEDIA_OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+MEDIA_DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
+MEDIA_DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+# tar type bytes whose entries carry no data, whatever their header size says (as Go's reader).
+HEADER_ONLY_TYPES = frozenset("123456")
+_KINDS = {
+    "0": "file",
+    "\x00": "file",
+    "7": "file",
+    "1": "hardlink",
+    "2": "symlink",
+    "3": "char",
+    "4": "block",
+    "5": "dir",
+    "6": "fifo",
+}
+
+
+class Entry(NamedTuple):
+    """One tar header of a layer: what a file index holds (never file contents).
+
+    `path` is the cleaned name, relative, without a leading `/` (`etc/passwd`); whiteouts keep
+    their `.wh.` prefix. `size` is the header size (0 for directories, links, devices).
+    """
+
+    path: str
+    size: int
+    typeflag: str = "0"
+    mode: int = 0o644
+    uid: int = 0
+    gid: int = 0
+    linkname: str = ""
+
+    @property
+    def kind(self) -> str:
+        if self.is_dir:
+            return "dir"
+        return _KINDS.get(self.typeflag, "other")
+
+    @property
+    def is_dir(self) -> bool:
+        # Go's FileInfo: the dir type byte, or S_IFDIR in the mode (Docker writes type bits there).
+        return self.typeflag == "5" or (self.mode & ~0o7777) == 0o040000
+
+    @property
+    def is_whiteout(self) -> bool:
+        return self.path.rpartition("/")[2].startswith(".wh.")
+
+
+@dataclass
+class History:
+    """One `config.history[]` item."""
+
+    created_by: str = ""
+    empty_layer: bool = False
+    created: str | None = None
+    comment: str | None = None
+
+
+@dataclass
+class Layer:
+    """One layer of an image, as the manifest and config describe it.
+
+    `digest` is the blob's digest as stored (the compressed one for gzip layers; for an
+    uncompressed layer it equals `diff_id`). `size` is the stored blob size in bytes, -1 when
+    unknown. `created_by` is the matching non-empty history command, None when the config has no
+    history entry left for this layer. `entries`, when set, is the file index already read (the
+    engine reader fills it while streaming); otherwise `opener` gives the blob's bytes.
+    """
+
+    digest: str
+    diff_id: str
+    media_type: str = MEDIA_OCI_LAYER
+    size: int = -1
+    created_by: str | None = None
+    opener: Callable[[], BinaryIO] | None = field(default=None, repr=False, compare=False)
+    entries: list[Entry] | None = field(default=None, repr=False, compare=False)
+    # Where the layer came from inside its container (archive member name), for messages.
+    location: str = ""
+
+
+@dataclass
+class Image:
+    """An image: its manifest, its config, its layers (base first) and the reference it came from."""
+
+    ref: str
+    manifest: dict[str, Any]
+    config: dict[str, Any]
+    layers: list[Layer]
+    source: str = ""  # docker | docker-archive | oci | build
+    guess: str | None = None  # how a bare reference was resolved, said to the user
+    name: str | None = None  # a tag or name the place gave the image, when it had one
+
+    @property
+    def labels(self) -> dict[str, str]:
+        labels = (self.config.get("config") or {}).get("Labels") or {}
+        return labels if isinstance(labels, dict) else {}
+
+    @property
+    def history(self) -> list[History]:
+        return parse_history(self.config)
+
+
+def parse_history(config: dict[str, Any]) -> list[History]:
+    items = config.get("history") or []
+    if not isinstance(items, list):
+        return []
+    history = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        history.append(
+            History(
+                created_by=str(item.get("created_by") or ""),
+                empty_layer=bool(item.get("empty_layer", False)),
+                created=item.get("created"),
+                comment=item.get("comment"),
+            )
+        )
+    return history
+
+
+def layer_commands(config: dict[str, Any], layer_count: int) -> list[str | None]:
+    """The history command of each layer: non-empty history items matched in order (as dive)."""
+    commands: list[str | None] = [None] * layer_count
+    index = 0
+    for item in parse_history(config):
+        if item.empty_layer:
+            continue
+        if index >= layer_count:
+            break
+        commands[index] = item.created_by
+        index += 1
+    return commands
+
+
+def diff_ids(config: dict[str, Any]) -> list[str]:
+    rootfs = config.get("rootfs") or {}
+    ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
+    return [str(i) for i in ids] if isinstance(ids, list) else []
+
+
+def dive_command(created_by: str | None) -> str:
+    """A layer's command as dive shows it: one leading `/bin/sh -c ` removed, `(missing)` if none."""
+    if created_by is None:
+        return "(missing)"
+    return created_by.removeprefix("/bin/sh -c ")
+
+
+def load_json(data: bytes, what: str) -> Any:
+    from boxwise.errors import UserError
+
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{what}: not valid JSON ({exc}); the image is corrupt, save it again") from None

@@ -1,0 +1,166 @@
+"""Where the files of an image container live: a folder, or a tar read in place.
+
+A tar is walked once, header by header (its members' data are skipped by seeking), into a table
+of member offsets; a member is then read with pread from that offset. Nothing is extracted.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from boxwise.errors import UserError
+from boxwise.image.tarindex import file_section, iter_entries
+
+MAX_JSON = 64 << 20  # a manifest, index or config larger than this is not one
+
+
+class SectionIO(io.RawIOBase):
+    """Bytes [offset, offset+length) of a file, as a seekable read-only file object."""
+
+    def __init__(self, path: str | Path, offset: int, length: int) -> None:
+        self._fd = os.open(path, os.O_RDONLY)
+        self._offset = offset
+        self._length = length
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        size = min(len(buffer), self._length - self._pos)
+        if size <= 0:
+            return 0
+        data = os.pread(self._fd, size, self._offset + self._pos)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._length}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def tell(self) -> int:
+        return self._pos
+
+    def close(self) -> None:
+        if not self.closed:
+            os.close(self._fd)
+        super().close()
+
+
+@dataclass(frozen=True)
+class _Member:
+    offset: int
+    size: int
+    typeflag: str
+    linkname: str
+
+
+class Store:
+    """Named files of an image container (`manifest.json`, `blobs/sha256/…`)."""
+
+    label: str
+
+    def exists(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def size(self, name: str) -> int:
+        raise NotImplementedError
+
+    def open(self, name: str) -> BinaryIO:
+        raise NotImplementedError
+
+    def read(self, name: str) -> bytes:
+        if not self.exists(name):
+            raise UserError(f"{self.label}: '{name}' is missing; the image is incomplete, save it again")
+        if self.size(name) > MAX_JSON:
+            raise UserError(f"{self.label}: '{name}' is {self.size(name)} bytes, too large for metadata")
+        with self.open(name) as handle:
+            return handle.read()
+
+
+class DirStore(Store):
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.label = str(root)
+
+    def _path(self, name: str) -> Path:
+        cleaned = posixpath.normpath(name)
+        if cleaned.startswith(("../", "/")) or cleaned == "..":
+            raise UserError(f"{self.label}: '{name}' points outside the image folder; the image is not safe")
+        return self.root / cleaned
+
+    def exists(self, name: str) -> bool:
+        return self._path(name).is_file()
+
+    def size(self, name: str) -> int:
+        return self._path(name).stat().st_size
+
+    def open(self, name: str) -> BinaryIO:
+        return open(self._path(name), "rb")
+
+
+class TarStore(Store):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.label = str(path)
+        self.members: dict[str, _Member] = {}
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            raise UserError(f"{path}: cannot read it ({exc.strerror})") from None
+        try:
+            total = os.fstat(fd).st_size
+            if os.pread(fd, 2, 0) == b"\x1f\x8b":
+                raise UserError(
+                    f"{path}: a gzip-compressed archive; gunzip it first (docker save writes plain tar)"
+                )
+            source = file_section(fd, 0, total)
+            for entry in iter_entries(source, str(path)):
+                self.members[entry.path] = _Member(source.pos, entry.size, entry.typeflag, entry.linkname)
+        finally:
+            os.close(fd)
+
+    def _resolve(self, name: str) -> _Member | None:
+        name = posixpath.normpath(name)
+        for _ in range(16):  # docker save links repeated layers: `<id>/layer.tar -> ../<id2>/layer.tar`
+            member = self.members.get(name)
+            if member is None:
+                return None
+            if member.typeflag == "2":
+                name = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
+            elif member.typeflag == "1":
+                name = posixpath.normpath(member.linkname)
+            else:
+                return member if member.typeflag in ("0", "\x00", "7") else None
+        return None
+
+    def exists(self, name: str) -> bool:
+        return self._resolve(name) is not None
+
+    def size(self, name: str) -> int:
+        member = self._resolve(name)
+        return member.size if member else 0
+
+    def open(self, name: str) -> BinaryIO:
+        member = self._resolve(name)
+        if member is None:
+            raise UserError(f"{self.label}: '{name}' is missing; the image is incomplete, save it again")
+        if member.offset + member.size > self.path.stat().st_size:
+            raise UserError(f"{self.label}: '{name}' is cut short; the archive is truncated, save it again")
+        return SectionIO(self.path, member.offset, member.size)  # type: ignore[return-value]
+
+
+def open_store(path: Path) -> Store:
+    if path.is_dir():
+        return DirStore(path)
+    return TarStore(path)
