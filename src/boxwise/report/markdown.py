@@ -111,17 +111,20 @@ def _gate_section(data: ReportData) -> Section | None:
         return None
     icons = {"pass": "✅ pass", "fail": "❌ fail", "skip": "➖ skip"}
     rows = [
-        f"| {md_code(rule['name'])} | {md_cell(_figure(rule['figure']))} | "
-        f"{md_cell(_figure(rule['threshold']))} | {icons.get(rule['status'], md_cell(rule['status']))} |"
+        f"| {md_code(rule['name'])} | {md_cell(_figure(rule['figure'], rule['name']))} | "
+        f"{md_cell(_figure(rule['threshold'], rule['name']))} | "
+        f"{icons.get(rule['status'], md_cell(rule['status']))} |"
         for rule in rules
     ]
     header = ["| rule | figure | threshold | result |", "|:--|--:|--:|:--|"]
     return Section("Gate rules", header, rows, "No gate rules are configured.")
 
 
-def _figure(value: Any) -> str:
+def _figure(value: Any, rule: str) -> str:
     if value is None:
         return DASH
+    if rule.endswith("Bytes") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return human_bytes(value)
     if isinstance(value, float):
         return f"{value:.4f}".rstrip("0").rstrip(".")
     return str(value)
