@@ -1,0 +1,28 @@
+"""pip-install's build: requirements.txt into the launch layer `packages`, keyed on its inputs.
+
+The key is the sha256 of the requirements files (with their -r/-c includes), the Python version
+and the run image digest. An unchanged key keeps the restored layer as it is (the platform then
+reuses its bytes); a changed key empties the layer first, so removed packages do not linger. pip's
+download cache lives in the cache-only layer `pip-cache`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pylayer
+
+
+def build(app_dir: str, layers_dir: str) -> None:
+    inputs = pylayer.dependency_inputs(app_dir)
+    layer = os.path.join(layers_dir, "packages")
+    generation = pylayer.pip_cache_generation(layers_dir)
+    if not pylayer.keep_or_reset(layers_dir, "packages", inputs):
+        files = pylayer.requirement_files(app_dir, "requirements.txt")
+        cache = os.path.join(layers_dir, "pip-cache")
+        os.makedirs(cache, exist_ok=True)
+        pylayer.pip_install(layer, cache, ["-r", files[0]])
+        pylayer.finish_packages_layer(layer)
+        generation = pylayer.layer_key(inputs)
+    pylayer.declare_packages(layers_dir, "packages", inputs)
+    pylayer.declare_pip_cache(layers_dir, generation)

@@ -1,0 +1,103 @@
+"""pyproject-toml-install's build: the project's dependencies into the launch layer `packages`,
+and the project itself installed in place (it runs from the app folder, which is its own layer).
+
+Installing the project in place means a `.pth` file pointing at the app folder (or its `src/`),
+a small dist-info (so `importlib.metadata` finds the project and its entry points) and one
+launcher script per `[project.scripts]` entry. So a code-only change never touches this layer:
+its key is the sha256 of pyproject.toml and requirements files, the Python version and the run
+image digest. Dependencies that an earlier buildpack (pip-install) installed are on PYTHONPATH, so
+pip says "already satisfied" and does not install them twice.
+
+A project whose dependencies are dynamic (`dynamic = ["dependencies"]`, or no `[project]` table,
+as with Poetry) is installed whole with `pip install .`; its key then also covers the source tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import sys
+
+import pylayer
+
+SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".tox", ".mypy_cache"}
+
+
+def _normal_name(name: str) -> str:
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
+def source_tree_sha(app_dir: str) -> str:
+    digest = hashlib.sha256()
+    for folder, dirs, files in os.walk(app_dir):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
+        for name in sorted(files):
+            path = os.path.join(folder, name)
+            digest.update(os.path.relpath(path, app_dir).encode() + b"\0")
+            digest.update(pylayer.sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def script_text(target: str) -> str:
+    module, _, func = target.partition(":")
+    func = func.strip() or "main"
+    head, _, attrs = func.partition(".")
+    call = head + (f".{attrs}" if attrs else "")
+    return f"#!{sys.executable}\nimport sys\nfrom {module.strip()} import {head}\nsys.exit({call}())\n"
+
+
+def install_in_place(app_dir: str, layer: str, project: dict) -> None:
+    """The project as an in-place install: a .pth to its source, a dist-info, its scripts."""
+    site = pylayer.site_dir(layer)
+    os.makedirs(site, exist_ok=True)
+    src = os.path.join(app_dir, "src")
+    source = src if os.path.isdir(src) else app_dir
+    name = str(project.get("name") or os.path.basename(app_dir.rstrip("/")) or "app")
+    version = str(project.get("version") or "0")
+    dist = os.path.join(site, f"{_normal_name(name)}-{version}.dist-info")
+    os.makedirs(dist, exist_ok=True)
+    with open(os.path.join(site, f"_{_normal_name(name)}_boxwise.pth"), "w", encoding="utf-8") as handle:
+        handle.write(source + "\n")
+    with open(os.path.join(dist, "METADATA"), "w", encoding="utf-8") as handle:
+        handle.write(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    with open(os.path.join(dist, "INSTALLER"), "w", encoding="utf-8") as handle:
+        handle.write("boxwise\n")
+    scripts = project.get("scripts") or {}
+    if scripts:
+        with open(os.path.join(dist, "entry_points.txt"), "w", encoding="utf-8") as handle:
+            handle.write("[console_scripts]\n")
+            handle.writelines(f"{key} = {value}\n" for key, value in scripts.items())
+        bin_dir = os.path.join(layer, "bin")
+        os.makedirs(bin_dir, exist_ok=True)
+        for key, value in scripts.items():
+            path = os.path.join(bin_dir, key)
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(script_text(str(value)))
+            os.chmod(path, 0o755)
+    print(f"installed {name} {version} in place (runs from {source})", flush=True)
+
+
+def build(app_dir: str, layers_dir: str) -> None:
+    data = pylayer.read_toml(os.path.join(app_dir, "pyproject.toml"))
+    project = data.get("project") if isinstance(data.get("project"), dict) else None
+    dynamic_deps = project is None or "dependencies" in (project.get("dynamic") or [])
+    inputs = pylayer.dependency_inputs(app_dir)
+    if dynamic_deps:
+        inputs["source tree"] = source_tree_sha(app_dir)
+    layer = os.path.join(layers_dir, "packages")
+    generation = pylayer.pip_cache_generation(layers_dir)
+    if not pylayer.keep_or_reset(layers_dir, "packages", inputs):
+        cache = os.path.join(layers_dir, "pip-cache")
+        os.makedirs(cache, exist_ok=True)
+        if dynamic_deps:
+            pylayer.pip_install(layer, cache, ["."])
+        else:
+            deps = [str(dep) for dep in project.get("dependencies") or []]
+            if deps:
+                pylayer.pip_install(layer, cache, deps)
+            install_in_place(app_dir, layer, project)
+        pylayer.finish_packages_layer(layer)
+        generation = pylayer.layer_key(inputs)
+    pylayer.declare_packages(layers_dir, "packages", inputs)
+    pylayer.declare_pip_cache(layers_dir, generation)

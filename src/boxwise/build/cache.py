@@ -1,0 +1,98 @@
+"""The layer cache: per-app layer metadata plus layer tars by diff_id, written atomically.
+
+Layout under the cache folder (default `$XDG_CACHE_HOME/boxwise`):
+
+    blobs/sha256/<hex>.tar          layer tars (boxwise's reproducible tars), shared by all apps
+    apps/<name>-<hash>/layers.json  what the last good build of that app left, per buildpack layer:
+                                    {bp: {layer: {sha, data, launch, build, cache}}}
+
+Every file is written to a temporary name and renamed, so an interrupted build (Ctrl-C, engine
+gone) leaves the cache as the last good build wrote it. A blob whose sha256 does not match its
+name, or unreadable metadata, is discarded; the layer is then rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "boxwise"
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return f"sha256:{digest.hexdigest()}"
+
+
+@dataclass(frozen=True)
+class LayerCache:
+    root: Path
+    app_key: str
+
+    @classmethod
+    def for_app(cls, root: Path, app_dir: Path) -> LayerCache:
+        app_dir = app_dir.resolve()
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", app_dir.name) or "app"
+        key = hashlib.sha256(str(app_dir).encode()).hexdigest()[:12]
+        return cls(root, f"{name}-{key}")
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "blobs" / "sha256"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.root / "apps" / self.app_key / "layers.json"
+
+    def blob_path(self, diff_id: str) -> Path:
+        return self.blobs / f"{diff_id.removeprefix('sha256:')}.tar"
+
+    def has_blob(self, diff_id: str) -> bool:
+        return self.blob_path(diff_id).is_file()
+
+    def verified_blob(self, diff_id: str) -> Path | None:
+        """The blob for diff_id if it is there and its bytes match; a corrupt one is removed."""
+        path = self.blob_path(diff_id)
+        if not path.is_file():
+            return None
+        if file_sha256(path) != diff_id:
+            path.unlink(missing_ok=True)
+            return None
+        return path
+
+    def load(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """The last good build's layers; empty when there is none or it cannot be read."""
+        try:
+            data = json.loads(self.metadata_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def save(self, layers: dict[str, dict[str, dict[str, Any]]]) -> None:
+        write_atomic(self.metadata_path, json.dumps(layers, indent=1, sort_keys=True).encode())
+
+    def tmp_dir(self) -> Path:
+        folder = self.root / "tmp"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder

@@ -1,0 +1,48 @@
+"""`boxwise build APP`: the CLI face of `build_app`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from boxwise.build.options import BuildOptions
+from boxwise.config import load_settings, print_warnings
+
+DEFAULT_BASE = "boxwise-python:bookworm"
+
+
+def options_from_args(args: argparse.Namespace, settings_build: dict) -> BuildOptions:
+    """Flags first, then `[tool.boxwise.build]`, then boxwise's defaults."""
+
+    def pick(flag: str, key: str, default: object = None) -> object:
+        value = getattr(args, flag, None)
+        return value if value is not None else settings_build.get(key, default)
+
+    cache = pick("cache", "cache")
+    ca_cert = pick("ca_cert", "ca-cert")
+    app = Path(args.app).resolve()
+    return BuildOptions(
+        base=str(pick("base", "base", DEFAULT_BASE)),
+        tag=getattr(args, "tag", None) or f"boxwise/{app.name.lower() or 'app'}:latest",
+        output=getattr(args, "output", None) or "docker",
+        cache_dir=Path(str(cache)) if cache else None,
+        network=str(pick("network", "network", "host")),
+        ca_cert=Path(str(ca_cert)) if ca_cert else None,
+        run_image=pick("run_image", "run-image"),  # type: ignore[arg-type]
+        builder=pick("builder", "builder"),  # type: ignore[arg-type]
+        runner=getattr(args, "runner", None) or "docker",
+    )
+
+
+def run_build(args: argparse.Namespace) -> int:
+    from boxwise.build.lifecycle import build_app
+
+    settings = load_settings(Path(args.app))
+    print_warnings(settings)
+    result = build_app(args.app, options_from_args(args, settings.build))
+    for layer in result.layers:
+        print(f"  {layer.line()}  {layer.diff_id[:19]}  {layer.size} bytes")
+    default = result.default_process
+    if default:
+        print(f"  process {default.type}: {' '.join(default.command + default.args)}")
+    return 0

@@ -1,0 +1,66 @@
+"""The values that go in and out of a build: options, the per-layer report, the result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How to build one app. `base` is the run base image; the buildpacks run in `builder`."""
+
+    base: str = "boxwise-python:bookworm"
+    tag: str | None = None
+    output: str = "docker"  # docker | docker-archive:PATH | oci:PATH
+    cache_dir: Path | None = None
+    network: str = "host"
+    ca_cert: Path | None = None
+    run_image: str | None = None
+    builder: str | None = None
+    runner: str = "docker"
+    quiet: bool = False  # no build log on stdout (the log is still in BuildResult.log)
+
+
+@dataclass(frozen=True)
+class LayerReport:
+    """One exported layer and why it is what it is."""
+
+    buildpack: str  # buildpack id, or "app" for the app layer
+    name: str
+    diff_id: str
+    size: int
+    status: str  # "reused" | "rebuilt"
+    reason: str  # "key unchanged", "requirements.txt changed", "no cached layer", ...
+
+    def line(self) -> str:
+        mark = "reused (key unchanged)" if self.status == "reused" else f"rebuilt: {self.reason}"
+        return f"{self.buildpack}:{self.name}: {mark}"
+
+
+@dataclass(frozen=True)
+class Process:
+    type: str
+    command: list[str]
+    args: list[str] = field(default_factory=list)
+    default: bool = False
+    buildpack: str = ""
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What `build_app` made: where the image went, its ID, and each layer's story."""
+
+    ref: str  # docker://NAME, docker-archive:PATH or oci:PATH
+    image_id: str  # sha256 of the config: the engine's image ID
+    manifest_digest: str
+    tag: str | None
+    layers: list[LayerReport]
+    processes: list[Process]
+    buildpacks: list[str]
+    seconds: float
+    log: list[str] = field(default_factory=list)
+
+    @property
+    def default_process(self) -> Process | None:
+        return next((p for p in self.processes if p.default), self.processes[0] if self.processes else None)

@@ -1,0 +1,132 @@
+"""Where the buildpacks run: a container of the build image, through the Docker SDK.
+
+Files go in and out with put_archive/get_archive only (never bind mounts), so a remote engine
+(`DOCKER_HOST=tcp://docker:2375`, GitLab's docker:dind) works the same as the local socket.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets as random_tokens
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from boxwise.errors import UserError
+
+
+def connect() -> Any:
+    """A Docker SDK client for the engine of DOCKER_HOST (or the local socket), or one clear error."""
+    import docker
+    import docker.errors
+
+    where = os.environ.get("DOCKER_HOST") or "the local socket /var/run/docker.sock"
+    try:
+        client = docker.from_env(timeout=600)
+        client.ping()
+    except (docker.errors.DockerException, OSError) as exc:
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise UserError(
+            f"no Docker engine answers at {where} ({reason}); start one (bash scripts/engine.sh) "
+            "or set DOCKER_HOST"
+        ) from None
+    return client
+
+
+def thin_archives_work(client: Any) -> bool:
+    """Whether `docker load` may skip layers the engine has (classic store, not containerd's)."""
+    info = client.info()
+    status = " ".join(str(item) for pair in info.get("DriverStatus") or [] for item in pair)
+    return "containerd.snapshotter" not in status and info.get("Driver") != "overlayfs"
+
+
+class BuildContainer:
+    """One container of the build image, kept alive (`sleep`) while the lifecycle execs in it."""
+
+    def __init__(self, client: Any, image: str, network: str, name_hint: str) -> None:
+        self.client = client
+        self.image = image
+        self.network = network
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name_hint)[:40] or "app"
+        self.name = f"boxwise-build-{safe}-{random_tokens.token_hex(4)}"
+        self.container: Any = None
+
+    def __enter__(self) -> BuildContainer:
+        import docker.errors
+
+        try:
+            self.container = self.client.containers.create(
+                self.image,
+                entrypoint=["/bin/sh", "-c", "while :; do sleep 3600; done"],
+                command=[],
+                name=self.name,
+                network_mode=self.network,
+                user="0",
+                working_dir="/",
+                detach=True,
+                labels={"boxwise.build": "1"},
+            )
+            self.container.start()
+        except docker.errors.APIError as exc:
+            self.close()
+            raise UserError(
+                f"--builder {self.image}: cannot start a build container ({exc.explanation or exc}); "
+                "the build image needs /bin/sh and python3 (and --network must exist on the engine)"
+            ) from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self.container is not None:
+            # The engine may be gone already (that may be why we are here).
+            with contextlib.suppress(Exception):
+                self.container.remove(force=True)
+            self.container = None
+
+    def put(self, tar: Path | bytes, dest: str = "/") -> None:
+        if isinstance(tar, Path):
+            with open(tar, "rb") as data:
+                ok = self.container.put_archive(dest, data)
+        else:
+            ok = self.container.put_archive(dest, tar)
+        if not ok:
+            raise RuntimeError(f"the engine refused to copy files into {self.name}:{dest}")
+
+    def get(self, path: str, dest: Path) -> None:
+        """The folder or file at `path` as the engine's tar stream, written to `dest`."""
+        stream, _ = self.container.get_archive(path, chunk_size=1 << 20)
+        with open(dest, "wb") as out:
+            for chunk in stream:
+                out.write(chunk)
+
+    def read_file(self, path: str) -> bytes:
+        import io
+        import tarfile
+
+        stream, _ = self.container.get_archive(path)
+        data = b"".join(stream)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            member = next(m for m in tar.getmembers() if m.isreg())
+            handle = tar.extractfile(member)
+            return handle.read() if handle else b""
+
+    def exec(self, command: list[str], env: dict[str, str], on_line: Callable[[str], None]) -> int:
+        api = self.client.api
+        exec_id = api.exec_create(self.container.id, command, environment=env, workdir="/workspace", user="0")
+        for line in _lines(api.exec_start(exec_id, stream=True)):
+            on_line(line)
+        return int(api.exec_inspect(exec_id).get("ExitCode") or 0)
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[str]:
+    pending = b""
+    for chunk in chunks:
+        pending += chunk
+        while b"\n" in pending:
+            line, pending = pending.split(b"\n", 1)
+            yield line.decode("utf-8", "replace").rstrip("\r")
+    if pending:
+        yield pending.decode("utf-8", "replace")
