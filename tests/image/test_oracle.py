@@ -1,0 +1,191 @@
+"""boxwise's numbers against the real dive 0.13.1, to the byte, and exact accounting by hand."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from boxwise.analyze.efficiency import analyze
+from boxwise.gate import evaluate, load_rules
+from boxwise.image import open_image
+
+from .archives import docker_archive, oci_layout
+from .conftest import DiveRun, run_dive
+
+pytestmark = pytest.mark.engine
+
+DIVE_RULES = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent")
+
+
+def _percent(ratio: float | str | None) -> str:
+    if ratio is None:
+        return "NaN"
+    if ratio == "+Inf":
+        return "+Inf"
+    return f"{ratio * 100:2.4f}"
+
+
+def assert_same_as_dive(ours: dict, dive: DiveRun) -> None:
+    image = dive.json["image"]
+    assert ours["size_bytes"] == image["sizeBytes"]
+    assert ours["efficiency"] == image["efficiencyScore"]
+    assert ours["wasted_bytes"] == image["inefficientBytes"]
+    mine = [(f["path"], f["count"], f["size_bytes"]) for f in ours["inefficient_files"]]
+    theirs = [(f["file"], f["count"], f["sizeBytes"]) for f in image["fileReference"] or []]
+    if len(theirs) <= 12:
+        assert mine == theirs
+    else:
+        # above 12 items Go's pdqsort orders ties unstably: same sizes in order, same rows overall
+        assert [row[2] for row in mine] == [row[2] for row in theirs]
+        assert sorted(mine) == sorted(theirs)
+    assert len(ours["layers"]) == len(dive.json["layer"])
+    for layer, theirs_layer in zip(ours["layers"], dive.json["layer"], strict=True):
+        assert layer["size_bytes"] == theirs_layer["sizeBytes"]
+        assert layer["command"] == theirs_layer["command"]
+        if layer["command"] != "(missing)":
+            assert layer["diff_id"] == theirs_layer["digestId"]
+    assert _percent(ours["user_wasted_percent"]) == dive.user_wasted
+    verdict = evaluate(ours, load_rules(None, None, {})).to_json()
+    statuses = {rule["name"]: rule["status"] for rule in verdict["rules"]}
+    assert {name: statuses[name] for name in DIVE_RULES} == dive.rule_status()
+    assert (dive.ci_code == 0) == all(statuses[name] != "FAIL" for name in DIVE_RULES)
+
+
+def inspect(ref: str) -> dict:
+    return analyze(open_image(ref)).to_json()
+
+
+# --- images built in the real engine -------------------------------------------------------------
+
+# exact accounting, by hand: bytes a user could save, and the rows that make them up
+EXACT = {
+    "overwrite": (10_000, [("/data.bin", 1, 10_000)]),
+    "rmfile": (10_000, [("/data.bin", 1, 10_000)]),
+    "rmdir": (9_000, [("/d/x6k", 1, 6_000), ("/d/y3k", 1, 3_000)]),
+    "onelayer": (0, []),
+    "opaque": (9_000, [("/d/x6k", 1, 6_000), ("/d/y3k", 1, 3_000)]),
+    "chmod": (20_000, [("/data.bin", 2, 20_000)]),  # the chmod copy-up and the ln copy-up
+    "chown": (9_000, [("/d/x6k", 1, 6_000), ("/d/y3k", 1, 3_000)]),
+}
+
+
+@pytest.mark.parametrize(
+    "case", ["overwrite", "rmfile", "rmdir", "onelayer", "opaque", "chmod", "chown", "manywhiteouts"]
+)
+def test_engine_image_matches_dive(case: str, engine_archives: dict[str, Path], engine_dive) -> None:
+    ours = inspect(f"docker-archive:{engine_archives[case]}")
+    assert_same_as_dive(ours, engine_dive[case])
+    if case in EXACT:
+        wasted, files = EXACT[case]
+        assert ours["exact"]["wasted_bytes"] == wasted
+        assert [(f["path"], f["count"], f["size_bytes"]) for f in ours["exact"]["files"]] == files
+        size = ours["size_bytes"]
+        assert ours["exact"]["efficiency"] == pytest.approx((size - wasted) / size)
+
+
+def test_known_dive_figures(engine_archives: dict[str, Path]) -> None:
+    """The figures the dive spec measured on the same Dockerfiles (a check of the oracle itself)."""
+    overwrite = inspect(f"docker-archive:{engine_archives['overwrite']}")
+    assert overwrite["wasted_bytes"] == 14_000
+    assert overwrite["inefficient_files"] == [{"path": "/data.bin", "count": 2, "size_bytes": 14_000}]
+    assert overwrite["layers"][-1]["size_bytes"] == 4_000
+    rmdir = inspect(f"docker-archive:{engine_archives['rmdir']}")
+    assert rmdir["wasted_bytes"] == 0  # dive never counts a deleted directory
+    assert rmdir["exact"]["wasted_bytes"] == 9_000
+    onelayer = inspect(f"docker-archive:{engine_archives['onelayer']}")
+    assert onelayer["efficiency"] == 1.0 and onelayer["user_wasted_percent"] is None
+    many = inspect(f"docker-archive:{engine_archives['manywhiteouts']}")
+    assert len(many["inefficient_files"]) == 150
+    assert many["exact"]["wasted_bytes"] == sum(len(f"{i}\n") for i in range(1, 151))
+
+
+def test_engine_source_matches_archive(engine_archives: dict[str, Path], tmp_path: Path, monkeypatch) -> None:
+    """docker:// reads the same numbers as the saved archive, cold (streamed) and warm (cache)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    archive = inspect(f"docker-archive:{engine_archives['chmod']}")
+    cold = inspect("docker://boxwise-test-image-chmod:latest")
+    warm = inspect("docker://boxwise-test-image-chmod:latest")
+    assert list((tmp_path / "cache" / "boxwise" / "layer-index").iterdir())
+    for ours in (cold, warm):
+        for key in ("size_bytes", "efficiency", "wasted_bytes", "user_wasted_percent", "inefficient_files"):
+            assert ours[key] == archive[key]
+        assert ours["exact"] == archive["exact"]
+        assert [(la["diff_id"], la["command"]) for la in ours["layers"]] == [
+            (la["diff_id"], la["command"]) for la in archive["layers"]
+        ]
+
+
+# --- archives written by hand, for what a Dockerfile cannot make ---------------------------------
+
+HANDMADE = {
+    # whiteout of a path that never existed: dive stops that layer's walk and leaks a -1
+    "ghost": [[("f", "a", 100), ("f", "b", 50)], [("w", "ghost"), ("f", "b", 200)]],
+    "wh0": [[("w", "foo"), ("f", "z", 100)], [("f", "z", 100)]],
+    "implicitdir": [[("f", "x/f1", 100)], [("w", "x")], [("f", "x", 10)]],
+    "explicitdir": [[("d", "x"), ("f", "x/f1", 100)], [("w", "x")], [("f", "x", 10)]],
+    "implicit2": [[("d", "x"), ("f", "x/f1", 100)], [("f", "x/f2", 50)], [("w", "x")], [("f", "x", 10)]],
+    "nested": [
+        [("d", "n"), ("d", "n/m"), ("f", "n/m/deep", 700), ("f", "n/top", 300)],
+        [("w", "n")],
+        [("f", "n", 5)],
+    ],
+    "emptydir": [[("d", "e"), ("f", "k", 100)], [("d", "e")]],
+    "ties": [[("f", "p", 100), ("f", "q", 100), ("f", "r", 100)]] * 2,
+    "links": [[("f", "t", 1000)], [("h", "hl", "t"), ("l", "sl", "t")], [("h", "hl", "t"), ("l", "sl", "t")]],
+    "inf": [[("f", "a", 100)], [("w", "a")]],
+    "userlayers": [[("f", "base1", 1000)], [("f", "base2", 3000)], [("f", "app", 500), ("f", "base1", 1000)]],
+    "opaque": [[("d", "o"), ("f", "o/old", 500)], [("d", "o"), ("o", "o"), ("f", "o/new", 100)]],
+    "manyties": [[("f", f"t{n:02d}", 10) for n in range(20)]] * 2,
+}
+
+HANDMADE_EXACT = {
+    "ghost": 50,
+    "implicitdir": 100,
+    "nested": 1000,
+    "emptydir": 0,
+    "links": 0,
+    "inf": 100,
+    "opaque": 500,
+    "userlayers": 1000,
+}
+
+
+# every case in the legacy layout; the Docker 25+ `blobs/` layout, plain and gzip, on a few
+LAYOUT_CASES = [(case, "legacy") for case in sorted(HANDMADE)] + [
+    (case, layout) for case in ("manyties", "nested", "opaque", "ties") for layout in ("blobs", "gzip-blobs")
+]
+
+
+@pytest.mark.parametrize(("case", "layout"), LAYOUT_CASES)
+def test_handmade_archive_matches_dive(case: str, layout: str, tmp_path: Path, dive_workdir: Path) -> None:
+    archive = docker_archive(
+        tmp_path / f"{case}.tar", HANDMADE[case], blobs=layout != "legacy", gzip_layers=layout == "gzip-blobs"
+    )
+    ours = inspect(f"docker-archive:{archive}")
+    assert_same_as_dive(ours, run_dive(archive, dive_workdir))
+    if case in HANDMADE_EXACT:
+        assert ours["exact"]["wasted_bytes"] == HANDMADE_EXACT[case]
+
+
+def test_no_history_is_missing_commands(tmp_path: Path, dive_workdir: Path) -> None:
+    archive = docker_archive(tmp_path / "nohist.tar", HANDMADE["ties"], commands=[])
+    ours = inspect(str(archive))
+    assert [layer["command"] for layer in ours["layers"]] == ["(missing)", "(missing)"]
+    assert ours["resolved_as"] == f"docker-archive:{archive}"
+    assert_same_as_dive(ours, run_dive(archive, dive_workdir))
+
+
+def test_oci_layout_folder_and_gzip(tmp_path: Path) -> None:
+    """An OCI layout (not readable by dive) gives the numbers of the same layers as an archive."""
+    layers = HANDMADE["nested"]
+    folder = oci_layout(tmp_path / "layout", layers)
+    archive = docker_archive(tmp_path / "same.tar", layers)
+    from_layout, from_archive = inspect(f"oci:{folder}"), inspect(f"docker-archive:{archive}")
+    for key in ("size_bytes", "efficiency", "wasted_bytes", "inefficient_files", "exact"):
+        assert from_layout[key] == from_archive[key]
+    assert from_layout["layers"][0]["media_type"].endswith("+gzip")
+    assert inspect(f"oci:{folder}:v1")["size_bytes"] == from_archive["size_bytes"]
+    assert inspect(str(folder))["resolved_as"] == f"oci:{folder}"
+    assert math.isclose(from_layout["efficiency"], from_archive["efficiency"])
