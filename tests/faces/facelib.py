@@ -13,6 +13,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "gitlab-ci" / "boxwise.yml"
@@ -23,6 +24,8 @@ README = REPO / "README.md"
 # for it with this checkout's template, so the snippet runs as written, offline.
 GITLAB_HOST = "gitlab.example.com"
 SAMPLE_ORIGIN = f"https://{GITLAB_HOST}/acme/shop.git"
+# Variables of the CI running these tests must not leak into the pipelines the tests run.
+CI_PREFIXES = ("CI_", "GITLAB_", "GITHUB_", "BOXWISE_", "RUNNER_")
 
 # Two apps with no third-party dependencies, so that building them needs no package index.
 SAMPLE_APPS: dict[str, str] = {
@@ -76,9 +79,11 @@ def run_boxwise(*args: str, cwd: Path, env: dict[str, str] | None = None) -> sub
 
 
 def tool_env() -> dict[str, str]:
-    """The environment with this Python's scripts (boxwise, check-jsonschema) first on PATH."""
+    """This machine's environment minus CI variables, with this Python's scripts first on PATH."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(CI_PREFIXES)}
     scripts = str(Path(sys.executable).parent)
-    return {**os.environ, "PATH": f"{scripts}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env["PATH"] = f"{scripts}{os.pathsep}{env.get('PATH', '')}"
+    return env
 
 
 def require_tool(name: str) -> str:
@@ -127,3 +132,36 @@ def load_fakeapi() -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def install_pipeline(repo: Path, snippet: str, inputs: dict[str, str]) -> Path:
+    """Commit `snippet` as the repo's .gitlab-ci.yml, with `inputs` added to its includes.
+
+    Every `include: project:` is answered from gitlab-ci-local's include cache, which is filled
+    with this checkout's gitlab-ci/boxwise.yml: the snippet runs as written, with no GitLab.
+    """
+    pipeline = yaml.safe_load(snippet)
+    for include in pipeline["include"]:
+        include.setdefault("inputs", {}).update(inputs)
+        if "project" in include:
+            cached = repo / ".gitlab-ci-local" / "includes" / GITLAB_HOST / include["project"]
+            cached = cached / include.get("ref", "HEAD") / include["file"]
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(TEMPLATE, cached)
+    with (repo / ".git" / "info" / "exclude").open("a") as exclude:
+        exclude.write(".gitlab-ci-local/\nboxwise-*\n")
+    commit_files(repo, {".gitlab-ci.yml": yaml.safe_dump(pipeline, sort_keys=False)}, "ci")
+    return repo / ".gitlab-ci.yml"
+
+
+def gitlab_ci_local(
+    repo: Path, *args: str, variables: dict[str, str] | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
+    """Run gitlab-ci-local on the host shell (the job image is the machine itself)."""
+    command = [require_tool("gitlab-ci-local"), "--force-shell-executor", "--no-color"]
+    for key, value in (variables or {}).items():
+        command += ["--variable", f"{key}={value}"]
+    env = {**tool_env(), "GCL_IGNORE_PREDEFINED_VARS": ",".join(variables or {})}
+    return subprocess.run(
+        [*command, *args], cwd=repo, env=env, capture_output=True, text=True, timeout=timeout
+    )

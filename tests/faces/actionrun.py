@@ -1,0 +1,151 @@
+"""Run the `run:` steps of a composite action.yml the way a GitHub runner does, on this machine.
+
+Expressions are substituted as the runner would for the few contexts the action uses
+(`inputs.*`, `github.action_path`, `github.token`, `steps.<id>.outputs.*`); any other
+expression fails the test, so the action cannot silently depend on something not emulated.
+Each step runs as `bash --noprofile --norc -eo pipefail` with the runner's files
+(GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH, GITHUB_STEP_SUMMARY) and GITHUB_PATH/GITHUB_ENV
+carried to the later steps.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+@dataclass
+class Runner:
+    """One job's worth of runner state: its files, environment and step outputs."""
+
+    workspace: Path
+    temp: Path
+    action_path: Path
+    token: str
+    env: dict[str, str]
+    outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    path_additions: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+
+    def file(self, name: str) -> Path:
+        path = self.temp / "_runner_file_commands" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        return path
+
+
+def load_action(path: Path) -> dict[str, Any]:
+    return yaml.safe_load(path.read_text())
+
+
+def _evaluate(expression: str, runner: Runner, inputs: dict[str, str]) -> str:
+    if expression == "github.action_path":
+        return str(runner.action_path)
+    if expression == "github.token":
+        return runner.token
+    if match := re.fullmatch(r"inputs\.([\w-]+)", expression):
+        return inputs[match.group(1)]
+    if match := re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", expression):
+        return runner.outputs.get(match.group(1), {}).get(match.group(2), "")
+    raise AssertionError(f"action.yml uses an expression the test runner does not emulate: {expression}")
+
+
+def substitute(text: str, runner: Runner, inputs: dict[str, str]) -> str:
+    return EXPRESSION.sub(lambda m: _evaluate(m.group(1), runner, inputs), text)
+
+
+def resolve_inputs(action: dict[str, Any], given: dict[str, str], runner: Runner) -> dict[str, str]:
+    unknown = set(given) - set(action["inputs"])
+    assert not unknown, f"inputs not declared in action.yml: {sorted(unknown)}"
+    resolved = {}
+    for name, spec in action["inputs"].items():
+        default = str(spec.get("default", ""))
+        resolved[name] = given.get(name, substitute(default, runner, {}))
+    return resolved
+
+
+def _parse_file_command(text: str) -> dict[str, str]:
+    """`name=value` and `name<<DELIM ... DELIM` lines, as in GITHUB_OUTPUT and GITHUB_ENV."""
+    values: dict[str, str] = {}
+    lines = text.splitlines()
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            body = []
+            while lines[index] != delimiter:
+                body.append(lines[index])
+                index += 1
+            index += 1
+            values[name] = "\n".join(body)
+        elif "=" in line:
+            name, value = line.split("=", 1)
+            values[name] = value
+    return values
+
+
+def run_step(
+    step: dict[str, Any], runner: Runner, inputs: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    assert step.get("shell") == "bash", "every run step of a composite action needs `shell: bash`"
+    assert "if" not in step, "step conditions are not emulated; branch in the script instead"
+    script = substitute(step["run"], runner, inputs)
+    output, github_env = runner.file(f"output-{len(runner.logs)}"), runner.file("env")
+    step_env = {key: substitute(str(value), runner, inputs) for key, value in step.get("env", {}).items()}
+    env = {
+        **runner.env,
+        **_parse_file_command(github_env.read_text()),
+        **step_env,
+        "GITHUB_OUTPUT": str(output),
+        "GITHUB_ENV": str(github_env),
+        "GITHUB_PATH": str(runner.file("path")),
+        "GITHUB_STEP_SUMMARY": str(runner.file("step_summary")),
+        "GITHUB_ACTION_PATH": str(runner.action_path),
+        "GITHUB_WORKSPACE": str(runner.workspace),
+        "RUNNER_TEMP": str(runner.temp),
+    }
+    added = [line for line in runner.file("path").read_text().splitlines() if line]
+    env["PATH"] = os.pathsep.join([*reversed(added), runner.env["PATH"]])
+    script_file = runner.temp / f"step-{len(runner.logs)}.sh"
+    script_file.write_text(script)
+    result = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script_file)],
+        cwd=runner.workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    runner.logs.append(f"$ {step.get('name', step.get('id', 'step'))}\n{result.stdout}{result.stderr}")
+    if step.get("id"):
+        runner.outputs[step["id"]] = _parse_file_command(output.read_text())
+    return result
+
+
+def run_action(
+    action: dict[str, Any], runner: Runner, given: dict[str, str], first_step: int = 0
+) -> dict[str, str]:
+    """Run the action's steps from `first_step` on; its outputs, as the workflow would see them."""
+    inputs = resolve_inputs(action, given, runner)
+    for step in action["runs"]["steps"][first_step:]:
+        result = run_step(step, runner, inputs)
+        if result.returncode != 0:
+            raise StepFailed(result.returncode, "\n".join(runner.logs))
+    return {name: substitute(spec["value"], runner, inputs) for name, spec in action["outputs"].items()}
+
+
+class StepFailed(Exception):
+    def __init__(self, code: int, log: str) -> None:
+        super().__init__(f"step exited {code}\n{log}")
+        self.code = code
+        self.log = log

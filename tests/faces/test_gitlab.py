@@ -1,0 +1,196 @@
+"""The GitLab face: gitlab-ci/boxwise.yml run for real by gitlab-ci-local on a sample repo.
+
+The pipelines are the README's snippets as written; the include is resolved from gitlab-ci-local's
+include cache, filled with this checkout's template (no GitLab server is reachable here). The only
+inputs the tests add are the ones that say where this machine's boxwise and engine are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+from facelib import (
+    COMPONENT,
+    TEMPLATE,
+    check_jsonschema,
+    commit_files,
+    git,
+    gitlab_ci_local,
+    install_pipeline,
+    readme_yaml_blocks,
+)
+
+SECTION = "GitLab CI"
+# Where boxwise and the engine are on this machine (a real runner uses the input defaults:
+# python:3.12-slim + pip install, and a docker:dind service).
+LOCAL_INPUTS = {"engine": "host", "install": "boxwise --version", "image-prefix": ""}
+
+
+def snippet(kind: str) -> str:
+    """The README's bare include, its include with inputs, or its component include."""
+    blocks = readme_yaml_blocks(SECTION)
+    chosen = {
+        "bare": [b for b in blocks if "project:" in b and "inputs:" not in b],
+        "inputs": [b for b in blocks if "project:" in b and "inputs:" in b],
+        "component": [b for b in blocks if "component:" in b],
+    }[kind]
+    assert len(chosen) == 1, f"README ## {SECTION} should hold exactly one {kind} include snippet"
+    return chosen[0]
+
+
+def mr_variables(base: str) -> dict[str, str]:
+    return {
+        "CI_PIPELINE_SOURCE": "merge_request_event",
+        "CI_MERGE_REQUEST_IID": "7",
+        "CI_MERGE_REQUEST_DIFF_BASE_SHA": base,
+        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main",
+    }
+
+
+# ------------------------------------------------------------------------------ static checks
+
+
+def test_the_component_is_the_same_file_as_the_include() -> None:
+    assert COMPONENT.read_bytes() == TEMPLATE.read_bytes(), "cp gitlab-ci/boxwise.yml gitlab-ci/templates/"
+
+
+def test_both_documents_of_the_template_validate_and_every_input_has_a_default(tmp_path: Path) -> None:
+    header_text, body_text = TEMPLATE.read_text().split("\n---\n")
+    header = yaml.safe_load(header_text)
+    inputs = header["spec"]["inputs"]
+    assert {"apps", "base-image", "builder-image", "post", "image-prefix", "engine", "fan-out"} <= set(inputs)
+    assert all("default" in spec for spec in inputs.values()), "a bare include must work"
+    assert inputs["image-prefix"]["default"] == "$CI_REGISTRY_IMAGE"
+    assert inputs["engine"]["default"] == "dind"
+
+    # check-jsonschema cannot read a two-document file (check-jsonschema#561): validate each half.
+    (tmp_path / "header.yml").write_text(header_text)
+    (tmp_path / "body.yml").write_text(body_text)
+    for half in ("header.yml", "body.yml"):
+        result = check_jsonschema("vendor.gitlab-ci", tmp_path / half, transform="gitlab-ci")
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_readme_snippet_is_a_valid_gitlab_ci_file(tmp_path: Path) -> None:
+    for number, block in enumerate(readme_yaml_blocks(SECTION)):
+        path = tmp_path / f"snippet{number}.gitlab-ci.yml"
+        path.write_text(block)
+        result = check_jsonschema("vendor.gitlab-ci", path, transform="gitlab-ci")
+        assert result.returncode == 0, f"README snippet {number}:\n{block}\n{result.stdout}{result.stderr}"
+
+
+# ------------------------------------------------------------------------------ which jobs run
+
+
+def jobs_that_run(repo: Path, variables: dict[str, str] | None = None) -> set[str]:
+    result = gitlab_ci_local(repo, "--list-json", variables=variables)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return {job["name"] for job in json.loads(result.stdout) if job["when"] != "never"}
+
+
+def test_bare_include_runs_in_merge_requests_and_on_the_default_branch_only(sample_repo: Path) -> None:
+    install_pipeline(sample_repo, snippet("bare"), {})
+    base = git(sample_repo, "rev-parse", "HEAD").strip()
+
+    assert jobs_that_run(sample_repo) == {"boxwise-detect", "boxwise-build"}  # main is the default branch
+    assert jobs_that_run(sample_repo, mr_variables(base)) == {"boxwise-detect", "boxwise-build"}
+    git(sample_repo, "checkout", "-q", "-b", "feature")
+    assert jobs_that_run(sample_repo) == set()  # a branch pipeline: the MR pipeline does the work
+
+
+def test_fan_out_replaces_the_build_job_by_a_child_pipeline(sample_repo: Path) -> None:
+    install_pipeline(sample_repo, snippet("inputs"), {})
+    base = git(sample_repo, "rev-parse", "HEAD").strip()
+    assert jobs_that_run(sample_repo, mr_variables(base)) == {
+        "boxwise-detect",
+        "boxwise-plan",
+        "boxwise-apps",
+    }
+
+
+# ------------------------------------------------------------------------------ jobs, for real
+
+
+def job_passed(output: str, job: str) -> bool:
+    return re.search(rf"PASS\s+{re.escape(job)}\s*$", output, re.M) is not None
+
+
+def job_failed(output: str, job: str) -> bool:
+    return re.search(rf"FAIL\s+{re.escape(job)}\s*$", output, re.M) is not None
+
+
+def test_detect_job_passes_and_leaves_a_codequality_report(sample_repo: Path) -> None:
+    install_pipeline(sample_repo, snippet("bare"), LOCAL_INPUTS)
+    base = git(sample_repo, "rev-parse", "HEAD").strip()
+    result = gitlab_ci_local(sample_repo, "boxwise-detect", variables=mr_variables(base))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert job_passed(result.stdout, "boxwise-detect"), result.stdout
+    report = json.loads((sample_repo / "boxwise-detect-codequality.json").read_text())
+    assert report == []  # the sample apps are clean
+
+
+def test_detect_job_fails_on_a_lint_error_and_still_leaves_the_report(sample_repo: Path) -> None:
+    install_pipeline(sample_repo, snippet("bare"), LOCAL_INPUTS)
+    base = git(sample_repo, "rev-parse", "HEAD").strip()
+    leak = "--index-url https://deploy:s3cr3t@pypi.example.com/simple\nflask==3.0.3\n"
+    commit_files(sample_repo, {"apps/api/requirements.txt": leak}, "private index")
+
+    result = gitlab_ci_local(sample_repo, "boxwise-detect", variables=mr_variables(base))
+    assert job_failed(result.stdout, "boxwise-detect"), result.stdout
+    report = json.loads((sample_repo / "boxwise-detect-codequality.json").read_text())
+    errors = [entry for entry in report if entry["location"]["path"] == "apps/api/requirements.txt"]
+    assert errors and all(entry["severity"] in ("major", "critical", "blocker") for entry in errors)
+
+
+def test_plan_job_triggers_a_no_op_child_pipeline_when_no_app_changed(sample_repo: Path) -> None:
+    install_pipeline(sample_repo, snippet("inputs"), LOCAL_INPUTS)
+    commit_files(sample_repo, {"docs/README.md": "not an app\n"}, "docs only")
+    base = git(sample_repo, "rev-parse", "HEAD~1").strip()
+
+    result = gitlab_ci_local(sample_repo, "--needs", "boxwise-apps", variables=mr_variables(base))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert job_passed(result.stdout, "boxwise-plan"), result.stdout
+    assert "[boxwise-apps] -> boxwise-no-app-changed" in result.stdout
+    assert job_passed(result.stdout, "boxwise-no-app-changed"), result.stdout
+    assert "boxwise-build-apps-" not in result.stdout
+
+
+@pytest.mark.engine
+def test_build_job_builds_the_changed_app_and_leaves_the_reports(sample_repo: Path, engine: str) -> None:
+    install_pipeline(sample_repo, snippet("bare"), LOCAL_INPUTS)
+    base = git(sample_repo, "rev-parse", "HEAD").strip()
+    commit_files(sample_repo, {"apps/api/api/__main__.py": "print('api v2')\n"}, "api v2")
+
+    result = gitlab_ci_local(sample_repo, "boxwise-build", variables=mr_variables(base), timeout=1500)
+    assert job_passed(result.stdout, "boxwise-build"), result.stdout + result.stderr
+    for report in ("boxwise-junit.xml", "boxwise-codequality.json", "boxwise-metrics.txt"):
+        assert (sample_repo / report).is_file(), f"{report} missing"
+    assert (sample_repo / "boxwise-metrics.txt").read_text().rstrip().endswith("# EOF")
+    summary = json.loads((sample_repo / "boxwise-report.json").read_text())
+    assert "apps/api" in json.dumps(summary)
+    assert "apps/worker" not in json.dumps(summary)  # untouched by the change
+
+
+@pytest.mark.engine
+def test_fan_out_child_pipeline_builds_each_changed_app_in_its_own_job(
+    sample_repo: Path, engine: str
+) -> None:
+    install_pipeline(sample_repo, snippet("inputs"), LOCAL_INPUTS)
+    base = git(sample_repo, "rev-parse", "HEAD").strip()
+    commit_files(sample_repo, {"apps/worker/worker/__main__.py": "print('worker v2')\n"}, "worker v2")
+
+    result = gitlab_ci_local(
+        sample_repo, "--needs", "boxwise-apps", variables=mr_variables(base), timeout=1500
+    )
+    assert "[boxwise-apps] -> boxwise-build-apps-worker" in result.stdout, result.stdout
+    assert "boxwise-build-apps-api" not in result.stdout
+    assert job_passed(result.stdout, "boxwise-build-apps-worker"), result.stdout + result.stderr
+    artifacts = sample_repo / ".gitlab-ci-local" / "artifacts"
+    assert (
+        any(path.name == "boxwise-report.json" for path in artifacts.rglob("*"))
+        or (sample_repo / "boxwise-report.json").is_file()
+    )

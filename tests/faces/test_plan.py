@@ -1,0 +1,142 @@
+"""`boxwise plan`: which apps a change touches, as JSON, a GitHub matrix or a GitLab child pipeline."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from facelib import check_jsonschema, commit_files, git, require_tool, run_boxwise, tool_env
+
+NO_CI = {
+    "CI_MERGE_REQUEST_DIFF_BASE_SHA": "",
+    "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "",
+    "GITHUB_BASE_REF": "",
+}
+
+
+def plan(repo: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return run_boxwise("plan", *args, cwd=repo, env={**NO_CI, **(env or {})})
+
+
+def test_outside_a_change_every_app_is_planned(sample_repo: Path) -> None:
+    result = plan(sample_repo)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [app["name"] for app in report["apps"]] == ["apps/api", "apps/worker"]
+    assert report["changed_since"] is None
+
+
+def test_a_change_to_one_app_plans_only_that_app(sample_repo: Path) -> None:
+    base = git(sample_repo, "rev-parse", "HEAD").strip()
+    commit_files(sample_repo, {"apps/worker/worker/__main__.py": "print('worker v2')\n"}, "worker v2")
+
+    result = plan(sample_repo, "--format", "github-matrix", "--changed-since", base)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"include": [{"app": "apps/worker", "slug": "apps-worker"}]}
+    assert result.stdout.count("\n") == 1  # one line, as $GITHUB_OUTPUT needs
+
+
+def test_the_merge_request_base_comes_from_the_gitlab_variables(sample_repo: Path) -> None:
+    base = git(sample_repo, "rev-parse", "HEAD").strip()
+    commit_files(sample_repo, {"apps/api/api/__main__.py": "print('api v2')\n"}, "api v2")
+
+    result = plan(sample_repo, env={"CI_MERGE_REQUEST_DIFF_BASE_SHA": base})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [app["name"] for app in report["apps"]] == ["apps/api"]
+    assert report["changed_since"] == base
+
+
+def test_named_apps_skip_git(sample_repo: Path) -> None:
+    result = plan(sample_repo, "--apps", "apps/worker", "--format", "github-matrix")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["include"] == [{"app": "apps/worker", "slug": "apps-worker"}]
+
+
+def test_no_change_gives_an_empty_matrix_and_a_valid_no_op_child_pipeline(sample_repo: Path) -> None:
+    matrix = plan(sample_repo, "--format", "github-matrix", "--changed-since", "HEAD")
+    assert matrix.returncode == 0, matrix.stderr
+    assert matrix.stdout.strip() == '{"include":[]}'  # what the README workflow's `if:` compares
+
+    child = sample_repo / "child.yml"
+    result = plan(sample_repo, "--format", "gitlab-child", "--changed-since", "HEAD", "--output", str(child))
+    assert result.returncode == 0, result.stderr
+    jobs = {name: job for name, job in yaml.safe_load(child.read_text()).items()}
+    assert list(jobs) == ["boxwise-no-app-changed"]
+    checked = check_jsonschema("vendor.gitlab-ci", child, transform="gitlab-ci")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    # The no-op pipeline really runs.
+    (sample_repo / ".gitlab-ci.yml").write_text(child.read_text())
+    ran = subprocess.run(
+        [require_tool("gitlab-ci-local"), "--force-shell-executor", "--no-color"],
+        cwd=sample_repo,
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=300,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "no app changed" in ran.stdout
+
+
+def test_child_pipeline_has_one_build_job_per_app_with_the_plan_jobs_settings(sample_repo: Path) -> None:
+    child = sample_repo / "child.yml"
+    env = {
+        "BOXWISE_ENGINE": "dind",
+        "BOXWISE_DIND_IMAGE": "docker:27-dind",
+        "BOXWISE_JOB_IMAGE": "python:3.12-slim",
+        "BOXWISE_INSTALL": "python3 -m pip install --quiet boxwise",
+        "BOXWISE_LOWEST_EFFICIENCY": "0.9",
+        "BOXWISE_IMAGE_PREFIX": "registry.example.com/acme/shop",
+        "BOXWISE_POST": "auto",
+        "BOXWISE_BASE": "",
+    }
+    result = plan(sample_repo, "--format", "gitlab-child", "--output", str(child), env=env)
+    assert result.returncode == 0, result.stderr
+    pipeline = yaml.safe_load(child.read_text())
+    assert sorted(pipeline) == ["boxwise-build-apps-api", "boxwise-build-apps-worker"]
+
+    api = pipeline["boxwise-build-apps-api"]
+    assert api["image"] == "python:3.12-slim"
+    assert api["services"] == [{"name": "docker:27-dind", "alias": "docker"}]
+    assert api["variables"]["DOCKER_HOST"] == "tcp://docker:2375"
+    assert api["before_script"] == ["python3 -m pip install --quiet boxwise"]
+    command = api["script"][0]
+    assert command.startswith("boxwise ci --apps apps/api ")
+    assert "--lowestEfficiency 0.9" in command
+    assert "--tag-prefix registry.example.com/acme/shop" in command
+    assert "--base" not in command  # an empty setting leaves the repo's configuration in charge
+    assert set(api["artifacts"]["reports"]) == {"junit", "codequality", "metrics"}
+
+    checked = check_jsonschema("vendor.gitlab-ci", child, transform="gitlab-ci")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_runners_engine_means_no_dind_service(sample_repo: Path) -> None:
+    child = sample_repo / "child.yml"
+    host = {"BOXWISE_ENGINE": "host"}
+    result = plan(sample_repo, "--format", "gitlab-child", "--output", str(child), env=host)
+    assert result.returncode == 0, result.stderr
+    for job in yaml.safe_load(child.read_text()).values():
+        assert "services" not in job
+        assert "DOCKER_HOST" not in job["variables"]
+        assert "image" not in job
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["--changed-since", "main;rm -rf /"], {}, "--changed-since"),
+        (["--format", "gitlab-child"], {"BOXWISE_ENGINE": "podman"}, "BOXWISE_ENGINE"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(sample_repo: Path, args: list[str], env: dict, says: str) -> None:
+    result = plan(sample_repo, *args, env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert says in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
