@@ -1,0 +1,166 @@
+"""`boxwise gate`: dive's CI rules, checked against the real dive on the same archive and rules."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import run_boxwise
+
+from boxwise.errors import UserError
+from boxwise.gate import human_bytes, load_rules, parse_bytes
+
+from .archives import docker_archive
+from .conftest import run_dive
+
+# overwrite: busybox base (1 982 256 B) + 10 000 B file overwritten by 4 000 B: wasted 14 000
+OVERWRITE = [[("f", "bin/busybox", 1_982_256)], [("f", "data.bin", 10_000)], [("f", "data.bin", 4_000)]]
+ONELAYER = [[("f", "bin/busybox", 1_982_256)]]
+
+
+@pytest.fixture(scope="module")
+def overwrite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return docker_archive(tmp_path_factory.mktemp("gate") / "overwrite.tar", OVERWRITE)
+
+
+def _statuses(stdout: str) -> dict[str, str]:
+    return {name: status for status, name in re.findall(r"(PASS|FAIL|SKIP): (\w+)", stdout)}
+
+
+RULE_CASES = [
+    ("rules:\n  highestWastedBytes: 14000\n  highestUserWastedPercent: 1\n", []),  # equality passes
+    (
+        'rules:\n  highestWastedBytes: 14kB\n  highestUserWastedPercent: "1.0"\n  lowestEfficiency: 0.995\n',
+        [],
+    ),
+    (
+        "rules:\n  highestWastedBytes: 13999\n"
+        "  highestUserWastedPercent: disabled\n  lowestEfficiency: disabled\n",
+        [],
+    ),
+    (
+        "rules:\n  highestWastedBytes: 20MB\n  highestUserWastedPercent: 1\n",
+        ["--highestUserWastedPercent", "0.5", "--highestWastedBytes", "1KiB"],  # flags win over the file
+    ),
+    ("rules:\n  highestWastedBytes:\n", []),  # null falls back to the default (disabled)
+    ("rules:\n  lowestefficiency: 0.999\n", []),  # keys are case-insensitive, as viper's
+    ("rules:\n  lowestEfficiency: 0.999\n", ["--lowestEfficiency", "0.5"]),
+    ("plugins: {}\nlowestEfficiency: 0.999\n", []),  # only `rules:` counts
+    ("rules:\n  lowest-efficiency: 0.999\n", []),  # snake case is ignored by 0.13.1
+]
+
+
+@pytest.mark.parametrize(("rules", "flags"), RULE_CASES)
+def test_gate_agrees_with_dive(rules: str, flags: list[str], overwrite: Path, tmp_path: Path) -> None:
+    config = tmp_path / ".dive-ci"
+    config.write_text(rules)
+    dive = run_dive(overwrite, tmp_path, config, *flags)
+    ours = run_boxwise(
+        "gate", f"docker-archive:{overwrite}", "--ci-config", str(config), *flags, cwd=tmp_path
+    )
+    dive_statuses = _statuses(re.sub(r"\x1b\[[0-9;]*m", "", dive.ci_stdout))
+    our_statuses = _statuses(ours.stdout)
+    assert our_statuses.pop("highestImageBytes") == "SKIP"
+    assert our_statuses == dive_statuses, ours.stdout
+    assert ours.returncode == dive.ci_code, ours.stderr
+
+
+def test_gate_reads_repo_root_dive_ci_and_pyproject(overwrite: Path, make_git_repo) -> None:
+    repo = make_git_repo(
+        {
+            ".dive-ci": "rules:\n  highestWastedBytes: 13999\n",
+            "pyproject.toml": (
+                "[tool.boxwise.gate]\nhighestUserWastedPercent = 1\nlowestEfficiency = 0.5\n"
+                'highestImageBytes = "1MB"\n'
+            ),
+        }
+    )
+    (repo / "sub").mkdir()
+    result = run_boxwise("gate", f"docker-archive:{overwrite}", "--format", "json", cwd=repo / "sub")
+    assert result.returncode == 1
+    verdict = json.loads(result.stdout)
+    rules = {rule["name"]: rule for rule in verdict["rules"]}
+    assert rules["highestWastedBytes"]["status"] == "FAIL"  # from .dive-ci at the repo root
+    assert rules["highestWastedBytes"]["threshold"] == 13_999
+    assert rules["highestWastedBytes"]["figure"] == 14_000
+    assert rules["highestUserWastedPercent"]["status"] == "PASS"  # 1.0 == 1: equality passes
+    assert rules["lowestEfficiency"]["status"] == "PASS"
+    assert rules["highestImageBytes"]["status"] == "FAIL"  # 1 996 256 > 1 000 000
+    assert verdict["passed"] is False and verdict["accounting"] == "dive"
+
+
+def test_exact_accounting_changes_the_figures(overwrite: Path, tmp_path: Path) -> None:
+    args = ("gate", f"docker-archive:{overwrite}", "--highestWastedBytes", "10000", "--format", "json")
+    dive = run_boxwise(*args, "--highestUserWastedPercent", "disabled", cwd=tmp_path)
+    exact = run_boxwise(
+        *args, "--highestUserWastedPercent", "disabled", "--accounting", "exact", cwd=tmp_path
+    )
+    assert dive.returncode == 1 and exact.returncode == 0  # dive counts 14 000; 10 000 can be saved
+    wasted = {r["name"]: r["figure"] for r in json.loads(exact.stdout)["rules"]}["highestWastedBytes"]
+    assert wasted == 10_000
+
+
+def test_nan_never_fails_and_text_output(tmp_path: Path) -> None:
+    archive = docker_archive(tmp_path / "one.tar", ONELAYER)
+    result = run_boxwise(
+        "gate", str(archive), "--lowestEfficiency", "1", "--highestUserWastedPercent", "0", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "userWastedPercent: NaN %" in result.stdout
+    assert "PASS: highestUserWastedPercent" in result.stdout
+    assert "Result:PASS" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("rules", "key"),
+    [
+        ('rules:\n  highestUserWastedPercent: ""\n', "highestUserWastedPercent"),
+        ("rules:\n  highestWastedBytes: 10%\n", "highestWastedBytes"),
+        ("rules:\n  lowestEfficiency: 1.5\n", "lowestEfficiency"),
+        ("rules:\n  lowestEfficiency: true\n", "lowestEfficiency"),
+    ],
+)
+def test_misconfigured_rule_is_exit_2_naming_the_key(
+    rules: str, key: str, overwrite: Path, tmp_path: Path
+) -> None:
+    config = tmp_path / "rules.yml"
+    config.write_text(rules)
+    dive = run_dive(overwrite, tmp_path, config)
+    assert "CI Misconfigured" in dive.ci_stdout  # dive agrees the value is wrong
+    result = run_boxwise("gate", str(overwrite), "--ci-config", str(config), cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0] and str(config) in lines[0], result.stderr
+
+
+def test_misconfigured_flag_pyproject_and_missing_file(
+    overwrite: Path, tmp_path: Path, make_git_repo
+) -> None:
+    flag = run_boxwise("gate", str(overwrite), "--highestWastedBytes", "lots", cwd=tmp_path)
+    assert flag.returncode == 2 and "--highestWastedBytes" in flag.stderr
+    missing = run_boxwise("gate", str(overwrite), "--ci-config", str(tmp_path / "nope"), cwd=tmp_path)
+    assert missing.returncode == 2 and "nope" in missing.stderr
+    repo = make_git_repo({"pyproject.toml": '[tool.boxwise.gate]\naccounting = "fuzzy"\n'})
+    bad = run_boxwise("gate", str(overwrite), cwd=repo)
+    assert bad.returncode == 2 and "accounting" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_value_formats() -> None:
+    assert parse_bytes("20MB") == parse_bytes("20Mb") == parse_bytes("20 mb") == 20_000_000
+    assert parse_bytes("20MiB") == 20 * 1024 * 1024
+    assert parse_bytes("1,000") == 1000 and parse_bytes("1.5k") == 1500 and parse_bytes("7") == 7
+    for bad in ("", "10%", "-1", "MB"):
+        with pytest.raises(ValueError):
+            parse_bytes(bad)
+    assert [human_bytes(n) for n in (0, 9, 14_000, 1005, 1_996_256)] == [
+        "0 B",
+        "9 B",
+        "14 kB",
+        "1.0 kB",
+        "2.0 MB",
+    ]
+    with pytest.raises(UserError, match="highestUserWastedPercent"):
+        load_rules(None, None, {"highestUserWastedPercent": "10%"})
