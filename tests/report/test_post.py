@@ -257,3 +257,42 @@ def test_github_body_is_cut_to_the_comment_limit(fake_api, analyses, tmp_path) -
     assert "This report was cut to fit the 65,536-character comment limit of GitHub" in body
     assert body.rstrip().endswith(MARKER_API)
     assert body.count("<details>") == body.count("</details>")
+
+
+# --- a real image -----------------------------------------------------------------------------------
+
+
+def test_real_image_report_is_posted_then_edited(fake_api, saved_images, engine, tmp_path) -> None:
+    fake_api.add_merge_request("5", 7)
+    env = gitlab_env(fake_api)
+    args = (
+        "report",
+        f"docker-archive:{saved_images['new']}",
+        "--baseline",
+        f"docker-archive:{saved_images['baseline']}",
+        "--app",
+        "shop",
+        "--post",
+        "gitlab",
+        "--highestUserWastedPercent",
+        "0.5",
+        "--lowestEfficiency",
+        "0.99",
+    )
+    first = run_boxwise(*args, cwd=tmp_path, env=env)
+    assert first.returncode == 1, first.stderr  # 97.8 % is below the 99 % asked for
+    assert "created the shop comment" in first.stderr
+    body = fake_api.state.notes[("5", "7")][0]["body"]
+    assert body.startswith("### boxwise · `shop` · ❌ gate failed: lowestEfficiency\n")
+    assert "| layers | 4 | 3 | +1 |" in body
+    assert "| 1 | 0 B | ±0 B | `/bin/busybox --install -s /bin` | yes |" in body
+    assert "| `/data/big.bin` | 205 kB | new |" in body
+    assert "| `/data/app.txt` | 5.00 kB | +4.00 kB |" in body
+    assert "| 2 | 50.0 kB | `/data/waste.bin` |" in body
+
+    second = run_boxwise(*args[:-2], cwd=tmp_path, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "updated the shop comment" in second.stderr
+    notes = fake_api.state.notes[("5", "7")]
+    assert len(notes) == 1 and "✅ gate passed" in notes[0]["body"]
+    assert_no_token(first, env["BOXWISE_GITLAB_TOKEN"])

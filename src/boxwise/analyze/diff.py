@@ -217,26 +217,27 @@ def render_text(diff: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """An image's analysis JSON and final file view, from one read of its layer indexes."""
+    from boxwise.analyze.efficiency import analyze
+    from boxwise.errors import UserError
+    from boxwise.image import load_indexes, open_image
+
+    try:
+        image = open_image(ref)
+        indexes = load_indexes(image)
+    except OSError as exc:
+        raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None
+    analysis = analyze(image, indexes).to_json()
+    view = final_view([(entry.path, entry.size, entry.is_dir) for entry in entries] for entries in indexes)
+    return analysis, view
+
+
 def diff_images(baseline_ref: str, new_ref: str) -> dict[str, Any]:
     """Open and analyse both images and compare them, file views included."""
-    from boxwise.analyze.efficiency import analyze
-    from boxwise.image import open_image
-
-    analyses, views = [], []
-    for ref in (baseline_ref, new_ref):
-        image = open_image(ref)
-        analysis = analyze(image).to_json()
-        analysis.setdefault("ref", ref)
-        analyses.append(analysis)
-        views.append(image_file_view(image))
-    return diff_analyses(analyses[0], analyses[1], views[0], views[1])
-
-
-def image_file_view(image: Any) -> dict[str, int] | None:
-    """The final path → size view of an opened image, through the image model's layer index."""
-    from boxwise.image import layer_entries  # type: ignore[attr-defined]
-
-    return final_view(layer_entries(image))
+    baseline, baseline_files = read_image(baseline_ref)
+    new, new_files = read_image(new_ref)
+    return diff_analyses(baseline, new, baseline_files, new_files)
 
 
 def run_diff(args: argparse.Namespace) -> int:

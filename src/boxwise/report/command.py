@@ -46,14 +46,9 @@ def load_analysis(ref: str) -> tuple[dict[str, Any], dict[str, int] | None]:
             )
         analysis.setdefault("ref", ref)
         return analysis, None
-    from boxwise.analyze.diff import image_file_view
-    from boxwise.analyze.efficiency import analyze
-    from boxwise.image import open_image
+    from boxwise.analyze.diff import read_image
 
-    image = open_image(ref)
-    analysis = analyze(image).to_json()
-    analysis.setdefault("ref", ref)
-    return analysis, image_file_view(image)
+    return read_image(ref)
 
 
 def target_branch(env: Mapping[str, str]) -> str:
@@ -89,13 +84,12 @@ def load_baseline(
     return analysis, files, None
 
 
-def evaluate_gate(analysis: dict[str, Any], args: argparse.Namespace, settings: Any) -> dict[str, Any] | None:
+def evaluate_gate(analysis: dict[str, Any], args: argparse.Namespace, settings: Any) -> dict[str, Any]:
     """The gate's verdict JSON for this analysis, with the same rules `boxwise gate` would use."""
-    try:
-        from boxwise.gate import evaluate_json  # type: ignore[attr-defined]
-    except ImportError:  # the gate stage is not in this build: the report says "not gated"
-        return None
-    return evaluate_json(analysis, args, settings)
+    from boxwise.gate import evaluate, load_rules
+
+    rules = load_rules(settings, getattr(args, "ci_config", None), args)
+    return evaluate(analysis, rules).to_json()
 
 
 def lint_findings(settings: Any, app: Any) -> list[dict[str, Any]]:
@@ -152,14 +146,15 @@ def gather(
         how = "no --baseline given and no `baseline` template in [tool.boxwise]"
     baseline, base_files, note = load_baseline(base_ref, how or "")
     diff = diff_analyses(baseline, analysis, base_files, files) if baseline is not None else None
-    rules_file = getattr(args, "ci_config", None) or (
-        ".dive-ci" if (settings.root / ".dive-ci").exists() else None
-    )
+    verdict = evaluate_gate(analysis, args, settings)
+    rules_file = verdict.get("config_path")
+    if rules_file:
+        rules_file = os.path.relpath(rules_file, settings.root).replace(os.sep, "/")
     return ReportData(
         app=app_name,
         ref=ref,
         analysis=analysis,
-        verdict=evaluate_gate(analysis, args, settings),
+        verdict=verdict,
         baseline_ref=base_ref,
         baseline=baseline,
         baseline_note=note,
