@@ -1,0 +1,105 @@
+"""`boxwise report` in a repo: the baseline convention, no baseline, the app's lint findings."""
+
+from __future__ import annotations
+
+import shutil
+
+from conftest import run_boxwise
+
+PYPROJECT = """\
+[tool.boxwise]
+baseline = "docker-archive:{baselines}/{{app}}-{{branch}}.tar"
+"""
+
+
+def make_repo(make_git_repo, tmp_path, saved_images):
+    baselines = tmp_path / "baselines"
+    baselines.mkdir()
+    repo = make_git_repo(
+        {
+            "pyproject.toml": PYPROJECT.format(baselines=baselines),
+            "apps/api/requirements.txt": "flask==3.0.3\nnumpy\n",
+            "apps/api/app.py": "print('hi')\n",
+            "apps/worker/requirements.txt": "celery==5.4.0\n",
+        }
+    )
+    return repo, baselines
+
+
+def test_baseline_comes_from_the_convention_for_the_target_branch(
+    make_git_repo, tmp_path, saved_images, engine, clean_env
+) -> None:
+    repo, baselines = make_repo(make_git_repo, tmp_path, saved_images)
+    shutil.copy(saved_images["baseline"], baselines / "apps-api-release-2.0.tar")
+    result = run_boxwise(
+        "report",
+        f"docker-archive:{saved_images['new']}",
+        "--app",
+        "apps/api",
+        "--format",
+        "markdown",
+        "--highestUserWastedPercent",
+        "disabled",
+        cwd=repo,
+        env={"CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "release/2.0"},
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert text.startswith("### boxwise · `apps/api` · ✅ gate passed\n")
+    assert f"Compared with the baseline `docker-archive:{baselines}/apps-api-release-2.0.tar`." in text
+    assert "| layers | 4 | 3 | +1 |" in text
+    # the app's own lint findings, and only its own
+    assert "| `apps/api/requirements.txt` | 2 | `unpinned` | warning |" in text
+    assert "celery" not in text and "apps/worker" not in text
+
+
+def test_missing_baseline_is_said_and_is_not_an_error(
+    make_git_repo, tmp_path, saved_images, engine, clean_env
+) -> None:
+    repo, baselines = make_repo(make_git_repo, tmp_path, saved_images)
+    result = run_boxwise(
+        "report",
+        f"docker-archive:{saved_images['new']}",
+        "--format",
+        "markdown",
+        "--highestUserWastedPercent",
+        "disabled",
+        cwd=repo / "apps" / "worker",  # the app is the one holding the working folder
+        env={"GITHUB_BASE_REF": "main"},
+    )
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert text.startswith("### boxwise · `apps/worker` · ✅ gate passed\n")
+    missing = f"docker-archive:{baselines}/apps-worker-main.tar"
+    assert f"> **No baseline to compare with:** {missing} could not be read" in text
+    assert "| image size | 2.24 MB | — | — |" in text
+    assert "Not compared: no baseline to compare with." in text
+    assert "<!-- boxwise:report app=apps/worker -->" in text
+
+
+def test_terminal_report_is_the_default(make_git_repo, tmp_path, saved_images, engine, clean_env) -> None:
+    repo, _ = make_repo(make_git_repo, tmp_path, saved_images)
+    result = run_boxwise(
+        "report",
+        f"docker-archive:{saved_images['new']}",
+        "--baseline",
+        f"docker-archive:{saved_images['baseline']}",
+        "--app",
+        "apps/api",
+        cwd=repo,
+    )
+    assert result.returncode == 1, result.stderr  # dive's default 10 % user-wasted rule fails
+    assert "apps/api  gate failed: highestUserWastedPercent" in result.stdout
+    assert "image size" in result.stdout and "2.24 MB" in result.stdout
+    assert "/data/big.bin" in result.stdout
+    assert "apps/api/requirements.txt:2  warning  unpinned" in result.stdout
+    assert "<!--" not in result.stdout
+
+
+def test_bad_gate_value_is_one_line_exit_2(analyses) -> None:
+    result = run_boxwise(
+        "report", str(analyses["new"]), "--lowestEfficiency", "lots", cwd=analyses["new"].parent
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("boxwise: error: misconfigured gate rules: --lowestEfficiency")
+    assert "Traceback" not in result.stderr
