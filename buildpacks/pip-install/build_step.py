@@ -21,7 +21,7 @@ def build(app_dir: str, layers_dir: str) -> None:
         files = pylayer.requirement_files(app_dir, "requirements.txt")
         cache = os.path.join(layers_dir, "pip-cache")
         os.makedirs(cache, exist_ok=True)
-        pylayer.pip_install(layer, cache, ["-r", files[0]])
+        pylayer.pip_install(layer, cache, ["-r", files[0]], files)
         pylayer.finish_packages_layer(layer)
         generation = pylayer.layer_key(inputs)
     pylayer.declare_packages(layers_dir, "packages", inputs)

@@ -32,7 +32,8 @@ _INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(
 
 
 def fail(message: str, code: int = 1) -> None:
-    print(f"ERROR: {message}", file=sys.stderr, flush=True)
+    # stdout, like pip's own output, so the build log keeps the order things happened in
+    print(f"ERROR: {message}", flush=True)
     sys.exit(code)
 
 
@@ -132,7 +133,20 @@ def dependency_inputs(app_dir: str) -> dict[str, str]:
         inputs["pyproject.toml"] = sha256_file(os.path.join(app_dir, "pyproject.toml"))
     inputs["python"] = platform.python_version()
     inputs["base image"] = run_image_digest()
+    inputs["buildpack"] = buildpack_code_sha()
     return inputs
+
+
+def buildpack_code_sha() -> str:
+    """A new buildpack version (its code) makes new layers, as a new base image does."""
+    folder = os.environ.get("CNB_BUILDPACK_DIR") or os.path.dirname(os.path.abspath(__file__))
+    digest = hashlib.sha256()
+    for name in ("build_step.py", "pylayer.py"):
+        try:
+            digest.update(sha256_file(os.path.join(folder, name)).encode())
+        except OSError:
+            continue
+    return digest.hexdigest()[:16]
 
 
 def layer_key(inputs: dict[str, str]) -> str:
@@ -164,8 +178,11 @@ def site_dir(prefix: str) -> str:
     return sysconfig.get_path("purelib", vars={"base": prefix, "platbase": prefix})
 
 
-def pip_install(prefix: str, cache_dir: str, args: list[str]) -> None:
-    """pip install into `prefix`; pip's own output goes to the build log; failing pip fails the build."""
+def pip_install(prefix: str, cache_dir: str, args: list[str], req_files: list[str] | None = None) -> None:
+    """pip install into `prefix`; pip's own output goes to the build log; failing pip fails the build.
+
+    When pip fails on a requirement, the build also names the file and line it came from.
+    """
     command = [
         *pip_command(),
         "install",
@@ -183,10 +200,44 @@ def pip_install(prefix: str, cache_dir: str, args: list[str]) -> None:
     ]
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     print("$ pip install " + " ".join(args), flush=True)
-    result = subprocess.run(command, env=env)
-    if result.returncode != 0:
+    output: list[str] = []
+    merged = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    with subprocess.Popen(command, env=env, **merged) as pip:
+        assert pip.stdout is not None
+        for line in pip.stdout:
+            print(line, end="", flush=True)
+            output.append(line)
+    if pip.returncode != 0:
         shutil.rmtree(prefix, ignore_errors=True)
-        fail(f"pip install failed (exit {result.returncode}); see pip's message above", result.returncode)
+        where = failing_line(output, req_files or [])
+        if where:
+            print(f"ERROR: {where}", flush=True)
+        fail(f"pip install failed (exit {pip.returncode}); see pip's message above", pip.returncode)
+
+
+_FAILED_REQ = re.compile(
+    r"(?:satisfies the requirement|distribution found for|Invalid requirement:)"
+    r"\s+'?([A-Za-z0-9][A-Za-z0-9._-]*)"
+)
+
+
+def failing_line(output: list[str], req_files: list[str]) -> str | None:
+    """`requirements.txt:3: <line>` for the requirement pip failed on, when a file names it."""
+    names = [m.group(1).lower() for line in output for m in [_FAILED_REQ.search(line)] if m]
+    if not names:
+        return None
+    wanted = re.sub(r"[-_.]+", "-", names[-1])
+    for rel in req_files:
+        try:
+            with open(rel, encoding="utf-8", errors="replace") as handle:
+                lines = handle.read().splitlines()
+        except OSError:
+            continue
+        for number, text in enumerate(lines, 1):
+            head = re.split(r"[\s;<>=!~\[@]", text.strip(), maxsplit=1)[0]
+            if re.sub(r"[-_.]+", "-", head.lower()) == wanted:
+                return f"{rel}:{number}: {text.strip()}"
+    return None
 
 
 def write_env(layer: str, scope: str, name: str, value: str) -> None:

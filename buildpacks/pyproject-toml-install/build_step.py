@@ -1,7 +1,7 @@
 """pyproject-toml-install's build: the project's dependencies into the launch layer `packages`,
 and the project itself installed in place (it runs from the app folder, which is its own layer).
 
-Installing the project in place means a `.pth` file pointing at the app folder (or its `src/`),
+Installing the project in place means its source folder (the app folder, or its `src/`) on PYTHONPATH,
 a small dist-info (so `importlib.metadata` finds the project and its entry points) and one
 launcher script per `[project.scripts]` entry. So a code-only change never touches this layer:
 its key is the sha256 of pyproject.toml and requirements files, the Python version and the run
@@ -48,7 +48,7 @@ def script_text(target: str) -> str:
 
 
 def install_in_place(app_dir: str, layer: str, project: dict) -> None:
-    """The project as an in-place install: a .pth to its source, a dist-info, its scripts."""
+    """The project as an in-place install: its source on PYTHONPATH, a dist-info, its scripts."""
     site = pylayer.site_dir(layer)
     os.makedirs(site, exist_ok=True)
     src = os.path.join(app_dir, "src")
@@ -57,8 +57,8 @@ def install_in_place(app_dir: str, layer: str, project: dict) -> None:
     version = str(project.get("version") or "0")
     dist = os.path.join(site, f"{_normal_name(name)}-{version}.dist-info")
     os.makedirs(dist, exist_ok=True)
-    with open(os.path.join(site, f"_{_normal_name(name)}_boxwise.pth"), "w", encoding="utf-8") as handle:
-        handle.write(source + "\n")
+    # PYTHONPATH entries do not read .pth files, so the source folder goes on PYTHONPATH itself.
+    pylayer.write_env(layer, "env", "PYTHONPATH.append", source)
     with open(os.path.join(dist, "METADATA"), "w", encoding="utf-8") as handle:
         handle.write(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
     with open(os.path.join(dist, "INSTALLER"), "w", encoding="utf-8") as handle:

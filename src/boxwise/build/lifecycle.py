@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tarfile
 import time
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ DRIVER_PATH = "/cnb/lifecycle/driver.py"
 PLAN_PATH = "/cnb/lifecycle/plan.json"
 # Never exported as app files: VCS data and bytecode (not reproducible, rebuilt at run time).
 ALWAYS_EXCLUDED = (".git", "__pycache__")
+# What the install buildpacks print when pip failed on one line of a requirements file.
+_REQ_LINE = re.compile(r"^ERROR: [^\s:]+:\d+: ")
 
 
 @dataclass
@@ -248,6 +251,9 @@ def _failure_message(app_dir: Path, code: int, log: BuildLog) -> str:
     failed = next(
         (line for line in reversed(log.lines) if line.startswith("build: ") and "failed" in line), ""
     )
+    where = next((line[7:] for line in reversed(log.lines) if _REQ_LINE.match(line)), None)
+    if where:
+        return f"{app_dir}/{where}: pip cannot install it (see pip's message above); fix the requirement"
     if "pip-install" in failed:
         return f"{app_dir / 'requirements.txt'}: pip install failed (see pip's message above); fix it"
     if "pyproject-toml-install" in failed:
