@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from facelib import SAMPLE_APPS, SAMPLE_ORIGIN, git
+from facelib import REPO, SAMPLE_APPS, SAMPLE_ORIGIN, git
 
 
 @pytest.fixture
@@ -15,3 +16,13 @@ def sample_repo(make_git_repo: Callable[..., Path]) -> Path:
     repo = make_git_repo(SAMPLE_APPS, name="shop")
     git(repo, "remote", "add", "origin", SAMPLE_ORIGIN)
     return repo
+
+
+@pytest.fixture(scope="session")
+def python_base(engine: str) -> str:
+    """boxwise's default run base image (Debian minbase + python3), made once per machine."""
+    script = REPO / "scripts" / "base-image.sh"
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        pytest.fail(f"scripts/base-image.sh failed: {result.stdout}{result.stderr}")
+    return "boxwise-python:bookworm"

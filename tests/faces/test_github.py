@@ -171,7 +171,7 @@ def fake_github() -> Iterator:
 
 @pytest.mark.engine
 def test_ci_mode_builds_the_changed_app_comments_once_and_sets_the_outputs(
-    pull_request: tuple[Path, Path], installed_path: list[str], tmp_path: Path, fake_github, engine: str
+    pull_request: tuple[Path, Path], installed_path: list[str], tmp_path: Path, fake_github, python_base: str
 ) -> None:
     repo, event = pull_request
     token = fake_github.state.github_token
@@ -204,7 +204,7 @@ def test_ci_mode_builds_the_changed_app_comments_once_and_sets_the_outputs(
 
 @pytest.mark.engine
 def test_comment_false_posts_nothing_but_still_writes_the_summary(
-    pull_request: tuple[Path, Path], installed_path: list[str], tmp_path: Path, fake_github, engine: str
+    pull_request: tuple[Path, Path], installed_path: list[str], tmp_path: Path, fake_github, python_base: str
 ) -> None:
     repo, event = pull_request
     token = fake_github.state.github_token

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from facelib import (
     git,
     gitlab_ci_local,
     install_pipeline,
+    load_fakeapi,
     readme_yaml_blocks,
 )
 
@@ -159,25 +161,46 @@ def test_plan_job_triggers_a_no_op_child_pipeline_when_no_app_changed(sample_rep
     assert "boxwise-build-apps-" not in result.stdout
 
 
+@pytest.fixture
+def fake_gitlab() -> Iterator:
+    server = load_fakeapi().FakeServer().start()
+    server.add_merge_request("5", 7)
+    yield server
+    server.stop()
+
+
 @pytest.mark.engine
-def test_build_job_builds_the_changed_app_and_leaves_the_reports(sample_repo: Path, engine: str) -> None:
+def test_build_job_builds_the_changed_app_reports_and_comments(
+    sample_repo: Path, python_base: str, fake_gitlab
+) -> None:
     install_pipeline(sample_repo, snippet("bare"), LOCAL_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
     commit_files(sample_repo, {"apps/api/api/__main__.py": "print('api v2')\n"}, "api v2")
+    token = fake_gitlab.state.gitlab_token
+    variables = {
+        **mr_variables(base),
+        "CI_API_V4_URL": f"{fake_gitlab.url}/api/v4",
+        "CI_MERGE_REQUEST_PROJECT_ID": "5",
+        "GITLAB_TOKEN": token,
+    }
 
-    result = gitlab_ci_local(sample_repo, "boxwise-build", variables=mr_variables(base), timeout=1500)
-    assert job_passed(result.stdout, "boxwise-build"), result.stdout + result.stderr
+    result = gitlab_ci_local(sample_repo, "boxwise-build", variables=variables, timeout=1500)
+    log = result.stdout + result.stderr
+    assert job_passed(result.stdout, "boxwise-build"), log
     for report in ("boxwise-junit.xml", "boxwise-codequality.json", "boxwise-metrics.txt"):
         assert (sample_repo / report).is_file(), f"{report} missing"
     assert (sample_repo / "boxwise-metrics.txt").read_text().rstrip().endswith("# EOF")
-    summary = json.loads((sample_repo / "boxwise-report.json").read_text())
-    assert "apps/api" in json.dumps(summary)
-    assert "apps/worker" not in json.dumps(summary)  # untouched by the change
+    built = json.dumps(json.loads((sample_repo / "boxwise-report.json").read_text()))
+    assert "apps/api" in built
+    assert "apps/worker" not in built  # untouched by the change
+    notes = fake_gitlab.state.notes[("5", "7")]
+    assert len(notes) == 1 and "apps/api" in notes[0]["body"]
+    assert token not in log
 
 
 @pytest.mark.engine
 def test_fan_out_child_pipeline_builds_each_changed_app_in_its_own_job(
-    sample_repo: Path, engine: str
+    sample_repo: Path, python_base: str
 ) -> None:
     install_pipeline(sample_repo, snippet("inputs"), LOCAL_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
