@@ -137,17 +137,27 @@ def load_fakeapi() -> ModuleType:
 def install_pipeline(repo: Path, snippet: str, inputs: dict[str, str]) -> Path:
     """Commit `snippet` as the repo's .gitlab-ci.yml, with `inputs` added to its includes.
 
-    Every `include: project:` is answered from gitlab-ci-local's include cache, which is filled
-    with this checkout's gitlab-ci/boxwise.yml: the snippet runs as written, with no GitLab.
+    Every `include: project:` (and `component:`) is answered from gitlab-ci-local's include cache,
+    filled with this checkout's gitlab-ci/boxwise.yml (templates/boxwise.yml): the snippet runs
+    as written, with no GitLab server.
     """
     pipeline = yaml.safe_load(snippet)
     for include in pipeline["include"]:
         include.setdefault("inputs", {}).update(inputs)
+        includes = repo / ".gitlab-ci-local" / "includes" / GITLAB_HOST
         if "project" in include:
-            cached = repo / ".gitlab-ci-local" / "includes" / GITLAB_HOST / include["project"]
-            cached = cached / include.get("ref", "HEAD") / include["file"]
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(TEMPLATE, cached)
+            cached = includes / include["project"] / include.get("ref", "HEAD") / include["file"]
+            source = TEMPLATE
+        elif "component" in include:
+            # $CI_SERVER_FQDN/<project path>/<component>@<version> -> <project>/<version>/templates/
+            address, version = include["component"].split("@")
+            project, name = address.split("/", 1)[1].rsplit("/", 1)
+            cached = includes / project / version / "templates" / f"{name}.yml"
+            source = COMPONENT
+        else:
+            continue
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, cached)
     with (repo / ".git" / "info" / "exclude").open("a") as exclude:
         exclude.write(".gitlab-ci-local/\nboxwise-*\n")
     commit_files(repo, {".gitlab-ci.yml": yaml.safe_dump(pipeline, sort_keys=False)}, "ci")

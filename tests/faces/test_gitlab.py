@@ -135,6 +135,14 @@ def test_detect_job_passes_and_leaves_a_codequality_report(sample_repo: Path) ->
     assert report == []  # the sample apps are clean
 
 
+def test_component_snippet_gives_the_same_jobs_and_runs(sample_repo: Path) -> None:
+    install_pipeline(sample_repo, snippet("component"), LOCAL_INPUTS)
+    base = git(sample_repo, "rev-parse", "HEAD").strip()
+    assert jobs_that_run(sample_repo, mr_variables(base)) == {"boxwise-detect", "boxwise-build"}
+    result = gitlab_ci_local(sample_repo, "boxwise-detect", variables=mr_variables(base))
+    assert job_passed(result.stdout, "boxwise-detect"), result.stdout + result.stderr
+
+
 def test_detect_job_fails_on_a_lint_error_and_still_leaves_the_report(sample_repo: Path) -> None:
     install_pipeline(sample_repo, snippet("bare"), LOCAL_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
