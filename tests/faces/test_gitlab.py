@@ -26,6 +26,8 @@ from facelib import (
     readme_yaml_blocks,
 )
 
+from boxwise import __version__
+
 SECTION = "GitLab CI"
 # Where boxwise and the engine are on this machine (a real runner uses the input defaults:
 # python:3.12-slim + pip install, and a docker:dind service).
@@ -68,6 +70,8 @@ def test_both_documents_of_the_template_validate_and_every_input_has_a_default(t
     assert all("default" in spec for spec in inputs.values()), "a bare include must work"
     assert inputs["image-prefix"]["default"] == "$CI_REGISTRY_IMAGE"
     assert inputs["engine"]["default"] == "dind"
+    # The include installs the boxwise of its own version, as the action installs its own ref.
+    assert inputs["install"]["default"].endswith(f"boxwise=={__version__}")
 
     # check-jsonschema cannot read a two-document file (check-jsonschema#561): validate each half.
     (tmp_path / "header.yml").write_text(header_text)
