@@ -84,12 +84,17 @@ def load_baseline(
     return analysis, files, None
 
 
-def evaluate_gate(analysis: dict[str, Any], args: argparse.Namespace, settings: Any) -> dict[str, Any]:
-    """The gate's verdict JSON for this analysis, with the same rules `boxwise gate` would use."""
-    from boxwise.gate import evaluate, load_rules
+def gate_rules(args: argparse.Namespace, settings: Any) -> Any:
+    """The gate rules `boxwise gate` would use with these flags; UserError when misconfigured."""
+    from boxwise.gate import load_rules
 
-    rules = load_rules(settings, getattr(args, "ci_config", None), args)
-    return evaluate(analysis, rules).to_json()
+    return load_rules(settings, getattr(args, "ci_config", None), args)
+
+
+def evaluate(analysis: dict[str, Any], rules: Any) -> Any:
+    from boxwise.gate import evaluate as evaluate_rules
+
+    return evaluate_rules(analysis, rules)
 
 
 def lint_findings(settings: Any, app: Any) -> list[dict[str, Any]]:
@@ -118,45 +123,55 @@ def _ref_name(ref: str) -> str:
     return re.split(r"[:@]", tail.removesuffix(".json"))[0] or "image"
 
 
+def resolve_baseline(
+    explicit: str | None,
+    settings: Any,
+    app_key: str,
+    env: Mapping[str, str],
+    default_template: str | None = None,
+) -> tuple[str | None, str]:
+    """(baseline ref, why there is none): --baseline, else the template for the target branch."""
+    if explicit:
+        return explicit, ""
+    template = settings.baseline or default_template
+    if template:
+        return baseline_ref(template, app_key, target_branch(env)), ""
+    return None, "no --baseline given and no `baseline` template in [tool.boxwise]"
+
+
 def gather(
     ref: str,
     args: argparse.Namespace,
     settings: Any,
     app: Any = None,
-    env: Mapping[str, str] | None = None,
+    baseline: tuple[str | None, str] | None = None,
     analysis: dict[str, Any] | None = None,
     files: dict[str, int] | None = None,
 ) -> ReportData:
     """Everything one app's report shows: analysis, baseline and diff, verdict, lint findings."""
     from boxwise.analyze.diff import diff_analyses
 
-    env = os.environ if env is None else env
+    app_name = getattr(args, "app", None) or (app.name if app is not None else _ref_name(ref))
+    if baseline is None:
+        app_key = app.slug if app is not None else app_name
+        baseline = resolve_baseline(getattr(args, "baseline", None), settings, app_key, os.environ)
+    rules = gate_rules(args, settings)  # misconfigured rules fail before any image is read
     if analysis is None:
         analysis, files = load_analysis(ref)
-    app_name = getattr(args, "app", None) or (app.name if app is not None else _ref_name(ref))
-    if args.baseline:
-        base_ref, how = args.baseline, None
-    elif settings.baseline:
-        base_ref = baseline_ref(
-            settings.baseline, app.slug if app is not None else app_name, target_branch(env)
-        )
-        how = None
-    else:
-        base_ref = None
-        how = "no --baseline given and no `baseline` template in [tool.boxwise]"
-    baseline, base_files, note = load_baseline(base_ref, how or "")
-    diff = diff_analyses(baseline, analysis, base_files, files) if baseline is not None else None
-    verdict = evaluate_gate(analysis, args, settings)
-    rules_file = verdict.get("config_path")
+    base_ref, how = baseline
+    base_analysis, base_files, note = load_baseline(base_ref, how)
+    diff = diff_analyses(base_analysis, analysis, base_files, files) if base_analysis is not None else None
+    verdict_json = evaluate(analysis, rules).to_json()
+    rules_file = verdict_json.get("config_path")
     if rules_file:
         rules_file = os.path.relpath(rules_file, settings.root).replace(os.sep, "/")
     return ReportData(
         app=app_name,
         ref=ref,
         analysis=analysis,
-        verdict=verdict,
+        verdict=verdict_json,
         baseline_ref=base_ref,
-        baseline=baseline,
+        baseline=base_analysis,
         baseline_note=note,
         diff=diff,
         findings=lint_findings(settings, app) if app is not None else [],
