@@ -184,8 +184,14 @@ def load_ignore(app_dir: Path) -> Callable[[str], bool]:
 # ----------------------------------------------------------------------------------- discovery
 
 
-def _rel(root: Path, path: Path) -> str:
-    rel = os.path.relpath(path, root).replace(os.sep, "/")
+def rel_path(root: Path, path: Path | str) -> str:
+    """`path` relative to `root`, POSIX style, `.` for the root itself (fast for paths inside it)."""
+    root_text, path_text = os.fspath(root), os.fspath(path)
+    if path_text == root_text:
+        return "."
+    if path_text.startswith(root_text.rstrip(os.sep) + os.sep):
+        return path_text[len(root_text.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+    rel = os.path.relpath(path_text, root_text).replace(os.sep, "/")
     return "." if rel in ("", ".") else rel
 
 
@@ -209,7 +215,7 @@ def _holds_app_marker(folder: Path, names: set[str]) -> bool:
 
 
 def _is_app_folder(settings: Settings, folder: Path, names: set[str] | None = None) -> bool:
-    rel = _rel(settings.root, folder)
+    rel = rel_path(settings.root, folder)
     if settings.apps:
         return matches_any(rel, settings.apps)
     if names is None:
@@ -251,7 +257,7 @@ def discover_apps(settings: Settings, under: Path | None = None) -> list[App]:
     top = (under or settings.root).resolve()
     apps: list[App] = []
     for folder, names in _walk_folders(top):
-        rel = _rel(settings.root, folder)
+        rel = rel_path(settings.root, folder)
         if _excluded(settings, rel):
             continue
         if _is_app_folder(settings, folder, names):
@@ -268,12 +274,12 @@ def app_of(settings: Settings, path: Path) -> App | None:
     path = Path(os.path.abspath(path))
     folder = path if path.is_dir() else path.parent
     root = settings.root
-    rel = _rel(root, folder)
+    rel = rel_path(root, folder)
     if rel.startswith("../") or rel == ".." or _skipped_path(rel):
         return None
     while True:
         if _is_app_folder(settings, folder):
-            rel = _rel(root, folder)
+            rel = rel_path(root, folder)
             return None if _excluded(settings, rel) else App(rel, folder)
         if folder == root or folder.parent == folder:
             return None
@@ -284,10 +290,12 @@ def apps_for_paths(settings: Settings, paths: Iterable[str | Path]) -> list[App]
     """The apps the given repos, app folders or files belong to (what pre-commit passes)."""
     found: dict[str, App] = {}
     for given in paths:
-        path = Path(os.path.abspath(given))
+        absolute = Path(os.path.abspath(given))
+        # the repo root is a resolved path: resolve the folder part the same way (not a symlinked file)
+        path = Path(os.path.realpath(absolute.parent)) / absolute.name if absolute.name else absolute
         if not os.path.lexists(path):
             raise UserError(f"{given}: no such file or folder; pass a repo, an app folder or files in it")
-        rel = _rel(settings.root, path)
+        rel = rel_path(settings.root, path)
         if rel == ".." or rel.startswith("../"):
             raise UserError(f"{given}: outside the repo {settings.root}; run boxwise detect once per repo")
         if path.is_dir() and not path.is_symlink():

@@ -13,17 +13,13 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from boxwise.apps import IGNORE_FILES, MARKERS, App, apps_for_paths, ignore_matcher, parse_ignore
+from boxwise.apps import IGNORE_FILES, MARKERS, App, apps_for_paths, ignore_matcher, parse_ignore, rel_path
 from boxwise.config import Settings, load_settings, print_warnings
 from boxwise.errors import UserError
 from boxwise.lint.detection import Builder, detect_app, load_builder, load_rules
 from boxwise.lint.files import read_text
 from boxwise.lint.findings import RULES, Finding, exit_code, finding, unique
 from boxwise.lint.render import AppReport
-
-
-def _rel(settings: Settings, path: Path) -> str:
-    return os.path.relpath(path, settings.root).replace(os.sep, "/")
 
 
 def _ignore(settings: Settings, app: App) -> tuple[list[Finding], object]:
@@ -33,7 +29,7 @@ def _ignore(settings: Settings, app: App) -> tuple[list[Finding], object]:
         path = app.path / name
         if not os.path.lexists(path):
             continue
-        text, problems = read_text(path, _rel(settings, path))
+        text, problems = read_text(path, rel_path(settings.root, path))
         findings += problems
         if text is not None:
             rules += parse_ignore(text)
@@ -66,10 +62,10 @@ def lint_app(settings: Settings, app: App, builder: Builder, rules: dict[str, Mo
     if os.path.lexists(requirements):
         findings += lint_requirements(requirements, settings.root, app.path)
     if os.path.lexists(pyproject):
-        findings += lint_pyproject(pyproject, _rel(settings, pyproject))
+        findings += lint_pyproject(pyproject, rel_path(settings.root, pyproject))
     default = rules["procfile-run"].default_process(str(app.path)) if "procfile-run" in rules else None
     if os.path.lexists(procfile):
-        findings += lint_procfile(procfile, _rel(settings, procfile), default)
+        findings += lint_procfile(procfile, rel_path(settings.root, procfile), default)
     elif detection.passed and default is None:
         findings.append(
             finding(

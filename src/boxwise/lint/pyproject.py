@@ -9,6 +9,7 @@ from typing import Any
 from boxwise.config import tomllib
 from boxwise.lint.files import read_text, redact
 from boxwise.lint.findings import Finding, finding
+from boxwise.lint.requirements import is_simple_requirement
 
 _POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -90,14 +91,16 @@ def lint_pyproject(path: Path, rel: str) -> list[Finding]:
                 'add [build-system] with requires = ["hatchling"], build-backend = "hatchling.build"',
             )
         )
-    from packaging.requirements import InvalidRequirement, Requirement
-
     for where, dep in _dependencies(data):
         if not isinstance(dep, str):
             findings.append(
                 finding(rel, None, "dependency-syntax", f"{where}: {dep!r} is not a string", "quote it")
             )
             continue
+        if is_simple_requirement(dep):
+            continue  # valid as written; packaging is only imported for the others
+        from packaging.requirements import InvalidRequirement, Requirement
+
         try:
             Requirement(dep)
         except InvalidRequirement as exc:
