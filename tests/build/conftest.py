@@ -1,0 +1,37 @@
+"""Fixtures of the build tests: the real base image (debootstrap, cached per machine) and cleanup."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .helpers import BASE, PREFIX
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def base_image(engine: str) -> str:
+    """boxwise-python:bookworm, made by scripts/base-image.sh (about 40 s once per machine)."""
+    result = subprocess.run(["bash", str(REPO / "scripts" / "base-image.sh")], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"scripts/base-image.sh failed: {result.stdout}{result.stderr}")
+    return BASE
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_test_images() -> Iterator[None]:
+    """Remove the images these tests tagged (only ours: the boxwise-test-build/ prefix)."""
+    yield
+    import docker
+
+    with contextlib.suppress(docker.errors.DockerException):
+        client = docker.from_env()
+        for image in client.images.list(name=f"{PREFIX}/*"):
+            for tag in image.tags:
+                if tag.startswith(f"{PREFIX}/"):
+                    client.images.remove(tag, force=True)

@@ -1,0 +1,108 @@
+"""Each kind of app builds into an image that runs and answers (real engine, real pip, real PyPI)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .helpers import PREFIX, WEB_APP, build, build_ok, http_get_from_image, run_image, write_app
+
+
+def test_requirements_app_answers_http_and_its_config_is_clean(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "req-app",
+        {
+            "requirements.txt": "six==1.16.0\nidna==3.7\n",
+            "Procfile": "web: python3 app.py six idna\nworker: python3 -c 'print(1)'\n",
+            "app.py": WEB_APP,
+        },
+    )
+    tag = f"{PREFIX}/req-app:1"
+    out = build_ok(app, tag, tmp_path / "cache")
+    assert "pip-install:packages: rebuilt: no cached layer" in out
+    assert "Successfully installed" in out  # pip's own output is in the build log
+
+    assert http_get_from_image(docker_client, tag, "req-app") == "hello from boxwise (six 1.16.0, idna 3.7)\n"
+
+    config = docker_client.images.get(tag).attrs["Config"]
+    assert config["User"] == "1000:1000"
+    assert config["WorkingDir"] == "/workspace"
+    assert config["Entrypoint"] == ["python3", "app.py", "six", "idna"]  # web is the default process
+    env = dict(item.split("=", 1) for item in config["Env"])
+    assert env["PYTHONPATH"].startswith("/layers/pip-install/packages/")
+    for build_only in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "SOURCE_DATE_EPOCH", "HOME"):
+        assert build_only not in env
+    lifecycle = json.loads(config["Labels"]["io.buildpacks.lifecycle.metadata"])
+    layers = lifecycle["buildpacks"][0]["layers"]
+    assert lifecycle["buildpacks"][0]["key"] == "pip-install"
+    assert set(layers) == {"packages"}  # the pip download cache is never exported
+    assert layers["packages"]["data"]["inputs"]["python"].startswith("3.")
+    processes = json.loads(config["Labels"]["io.buildpacks.build.metadata"])["processes"]
+    assert {p["type"] for p in processes} == {"web", "worker"}
+
+    # pip, setuptools and wheel are not shipped: the app did not ask for them.
+    code, output = run_image(docker_client, tag, ["python3", "-c", "import pip"])
+    assert code != 0 and "No module named 'pip'" in output
+
+
+def test_pyproject_app_runs_its_script_and_shares_dependencies_with_requirements(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "pp-app",
+        {
+            "pyproject.toml": (
+                '[project]\nname = "hello-pp"\nversion = "1.2.0"\ndependencies = ["six==1.16.0"]\n\n'
+                '[project.scripts]\nhello-pp = "hello_pp.cli:main"\n'
+            ),
+            "requirements.txt": "six==1.16.0\nidna==3.7\n",
+            "src/hello_pp/__init__.py": "",
+            "src/hello_pp/cli.py": (
+                "import importlib.metadata, idna, six\n"
+                "def main():\n"
+                "    print('hello-pp', importlib.metadata.version('hello-pp'), six.__file__)\n"
+                "    return 0\n"
+            ),
+        },
+    )
+    tag = f"{PREFIX}/pp-app:1"
+    out = build_ok(app, tag, tmp_path / "cache")
+    assert "no Procfile: the app runs as the first [project.scripts] entry (hello-pp)" in out
+    # pyproject-toml-install ran first; pip-install found six already installed.
+    assert "Requirement already satisfied: six==1.16.0" in out
+    code, output = run_image(docker_client, tag)
+    assert code == 0, output
+    assert output.startswith("hello-pp 1.2.0 /layers/pyproject-toml-install/packages/")
+
+
+def test_procfile_only_app_answers_http(base_image: str, docker_client, tmp_path: Path) -> None:
+    app = write_app(tmp_path / "proc-app", {"Procfile": "web: python3 app.py\n", "app.py": WEB_APP})
+    tag = f"{PREFIX}/proc-app:1"
+    out = build_ok(app, tag, tmp_path / "cache")
+    assert "detect: group 3 passed: procfile-run@0.1.0" in out
+    assert http_get_from_image(docker_client, tag, "proc-app") == "hello from boxwise ()\n"
+
+
+def test_app_without_procfile_runs_as_its_module(base_image: str, docker_client, tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path / "mod-app",
+        {
+            "requirements.txt": "six==1.16.0\n",
+            "greet/__init__.py": "",
+            "greet/__main__.py": "import six\nprint('hello from greet, six', six.__version__)\n",
+        },
+    )
+    tag = f"{PREFIX}/mod-app:1"
+    out = build_ok(app, tag, tmp_path / "cache")
+    assert "no Procfile: the app runs as python3 -m greet" in out
+    assert run_image(docker_client, tag) == (0, "hello from greet, six 1.16.0\n")
+
+
+def test_app_with_nothing_to_start_fails_and_says_what_to_add(base_image: str, tmp_path: Path) -> None:
+    app = write_app(tmp_path / "lib-only", {"requirements.txt": "six==1.16.0\n", "README.md": "no code\n"})
+    result = build(app, f"{PREFIX}/lib-only:1", tmp_path / "cache")
+    assert result.returncode == 2
+    assert "nothing to start: add a Procfile" in result.stdout
+    assert result.stderr.count("\n") == 1 and "add a Procfile" in result.stderr
