@@ -23,8 +23,9 @@ CHUNK = 1 << 20
 # A pax record or GNU long name larger than this is not a real name: the tar is corrupt.
 MAX_META = 1 << 20
 # gzip bomb guard: more than this many bytes out, at more than this ratio to the bytes in.
-BOMB_BYTES = 2 << 30
-BOMB_RATIO = 500
+BOMB_BYTES = 1 << 30
+BOMB_RATIO = 200
+GZIP_IN_CHUNK = 1 << 16  # small reads keep the bytes-in count close to what was inflated
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -192,7 +193,7 @@ def gzip_stream(raw: Reader, what: str) -> Reader:
             if inflater.unconsumed_tail:
                 data = inflater.unconsumed_tail
             else:
-                data = raw.read(CHUNK)
+                data = raw.read(GZIP_IN_CHUNK)
                 state["in"] += len(data)
                 if not data:
                     state["eof"] = True
@@ -216,6 +217,7 @@ def gzip_stream(raw: Reader, what: str) -> Reader:
                     # another gzip member follows (concatenated gzip is still one stream)
                     next_inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
                     raw.unread(rest)
+                    state["in"] -= len(rest)  # read again by the next member: count it once
                     swap(next_inflater)
                 else:
                     state["eof"] = True
