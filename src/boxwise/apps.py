@@ -4,15 +4,21 @@ An app is a folder holding `requirements.txt`, `pyproject.toml` (one with a `[pr
 `[build-system]` table: a `pyproject.toml` that only holds `[tool.*]` settings, like a monorepo
 root's, does not make an app) or `Procfile`. `[tool.boxwise] apps = [globs]` replaces that
 discovery, `exclude = [globs]` drops apps (globs are repo-relative; `*` stays within one folder,
-`**` crosses folders). Discovery never descends into `.git`, virtualenvs, `node_modules`, caches
-or build output, and never follows a symlinked folder.
+`**` crosses folders; a glob naming a folder covers what is in it). Discovery never descends
+into `.git`, virtualenvs, `node_modules`, caches or build output, nor follows a symlinked folder.
 
 `App` fields:
 
 - `name`: the app folder relative to the repo root, POSIX style (`apps/api`; `.` for the root).
+  It is the app's identity everywhere: output, JSON, `--apps`.
 - `path`: the app folder, absolute.
-- `slug`: (property) a name fit for an image or a CI job: `apps/api` → `apps-api`; the root
-  app takes the repo folder's name.
+- `slug` (property): a name fit for an image or a CI job: `apps/api` → `apps-api`; the root app
+  takes the repo folder's name.
+
+Entry points: `discover_apps(settings)`, `apps_for_paths(settings, paths)` (what `boxwise detect`
+and pre-commit pass), `app_of(settings, path)`, `changed_files(root, since_ref)` and
+`apps_touched(settings, changed)` (for `ci`/`plan`), `load_ignore(app_dir)` (what the build
+leaves out of the app layer).
 
 Only the standard library is imported at module level: this runs on every `boxwise detect`.
 GitPython is imported inside `changed_files` alone.
@@ -223,8 +229,13 @@ def _is_app_folder(settings: Settings, folder: Path, names: set[str] | None = No
     return _holds_app_marker(folder, names)
 
 
+def _matches_with_parents(rel: str, patterns: Iterable[str]) -> bool:
+    """A glob that names a folder covers everything in it."""
+    return any(matches_any(prefix, patterns) for prefix in _parents_and_self(rel))
+
+
 def _excluded(settings: Settings, rel: str) -> bool:
-    return bool(settings.exclude) and any(matches_any(p, settings.exclude) for p in _parents_and_self(rel))
+    return bool(settings.exclude) and _matches_with_parents(rel, settings.exclude)
 
 
 def _walk_folders(top: Path) -> Iterator[tuple[Path, set[str]]]:
@@ -311,4 +322,47 @@ def apps_for_paths(settings: Settings, paths: Iterable[str | Path]) -> list[App]
             app = app_of(settings, path)
             if app is not None:
                 found[app.name] = app
+    return sorted(found.values(), key=lambda app: app.name)
+
+
+# ------------------------------------------------------------------------------------- changes
+
+
+def changed_files(root: Path, since_ref: str) -> list[str]:
+    """Repo-relative paths changed between the merge base of `since_ref` and HEAD.
+
+    Renames count as a deletion plus an addition, so the app a file left is touched too.
+    """
+    import git  # GitPython: only the ci/plan commands pay for it
+
+    try:
+        repo = git.Repo(root)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise UserError(f"{root}: not a git repository; run boxwise in a clone to compare changes") from None
+    try:
+        bases = repo.merge_base(since_ref, "HEAD")
+    except git.GitCommandError:
+        raise UserError(
+            f"{since_ref}: not a commit in {root}; fetch it first (git fetch origin <branch>) "
+            "or pass another --changed-since"
+        ) from None
+    if not bases:
+        raise UserError(
+            f"{since_ref}: shares no history with HEAD in {root}; in a shallow CI clone fetch more "
+            "history (GIT_DEPTH=0 or git fetch --unshallow)"
+        )
+    output = repo.git.diff("--name-only", "--no-renames", "-z", f"{bases[0].hexsha}..HEAD")
+    return sorted({name for name in output.split("\0") if name})
+
+
+def apps_touched(settings: Settings, changed: Iterable[str]) -> list[App]:
+    """The apps under which a changed file lies; a change to a `shared` glob touches every app."""
+    changed = [name.replace(os.sep, "/").strip("/") for name in changed]
+    if settings.shared and any(_matches_with_parents(name, settings.shared) for name in changed):
+        return discover_apps(settings)
+    found: dict[str, App] = {}
+    for name in changed:
+        app = app_of(settings, settings.root / name)
+        if app is not None:
+            found[app.name] = app
     return sorted(found.values(), key=lambda app: app.name)
