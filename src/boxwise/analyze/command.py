@@ -72,9 +72,11 @@ def render(analysis: Analysis) -> None:
         console.print(
             f"  {label + ' accounting:':<19}efficiency {_percent(acct.efficiency)}, "
             f"wasted {human_bytes(acct.wasted_bytes)} ({acct.wasted_bytes} bytes), "
-            f"user-wasted {_percent(acct.user_wasted_percent)}"
+            f"user-wasted {_percent(acct.user_wasted_percent)}",
+            soft_wrap=True,
         )
-    table = Table(title="Layers", title_justify="left")
+    console.print("[bold]Layers[/bold]")
+    table = Table()
     table.add_column("#", justify="right")
     table.add_column("size", justify="right")
     table.add_column("buildpack / layer")
@@ -86,7 +88,8 @@ def render(analysis: Analysis) -> None:
         )
     console.print(table)
     if analysis.dive.files:
-        files = Table(title=f"Inefficient files (dive), top {TOP_INEFFICIENT}", title_justify="left")
+        console.print(f"[bold]Inefficient files (dive accounting), top {TOP_INEFFICIENT}[/bold]")
+        files = Table()
         files.add_column("count", justify="right")
         files.add_column("wasted", justify="right")
         files.add_column("path", overflow="fold")
@@ -94,11 +97,12 @@ def render(analysis: Analysis) -> None:
             files.add_row(str(row.count), human_bytes(row.size_bytes), row.path)
         console.print(files)
     else:
-        console.print("Inefficient files (dive): none")
+        console.print("[bold]Inefficient files (dive accounting):[/bold] none")
     for layer in analysis.layers[1:]:
         if not layer.largest_files:
             continue
-        largest = Table(title=f"Largest files of layer {layer.index}", title_justify="left")
+        console.print(f"[bold]Largest files of layer {layer.index}[/bold]")
+        largest = Table()
         largest.add_column("size", justify="right")
         largest.add_column("path", overflow="fold")
         for path, size in layer.largest_files:
