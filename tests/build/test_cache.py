@@ -1,0 +1,114 @@
+"""Layer reuse: a code-only change keeps the dependency layer byte for byte; a requirements change
+rebuilds it from empty; a failed build leaves a cache the next build uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .helpers import PREFIX, build, build_ok, layer_ids, run_image, write_app
+
+MAIN = "import six\nprint('v1', six.__version__)\n"
+
+
+def simple_app(folder: Path, requirements: str) -> Path:
+    files = {"requirements.txt": requirements, "Procfile": "web: python3 main.py\n", "main.py": MAIN}
+    return write_app(folder, files)
+
+
+def test_code_change_reuses_the_dependency_layer_and_a_requirements_change_rebuilds_it(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "cached-app",
+        {
+            "requirements.txt": "six==1.16.0\nidna==3.7\n",
+            "Procfile": "web: python3 main.py\n",
+            "main.py": MAIN,
+        },
+    )
+    cache = tmp_path / "cache"
+    tag = f"{PREFIX}/cached-app:1"
+    build_ok(app, tag, cache)
+    first = layer_ids(docker_client, tag)
+
+    (app / "main.py").write_text(MAIN.replace("v1", "v2"))
+    out = build_ok(app, tag, cache)
+    second = layer_ids(docker_client, tag)
+    assert "pip-install:packages: reused (key unchanged)" in out
+    assert "$ pip install" not in out  # pip did not even run
+    assert "app:app: rebuilt: app files changed" in out
+    assert second[:-1] == first[:-1]  # base + dependency layer: the same diff_ids
+    assert second[-1] != first[-1]
+    assert run_image(docker_client, tag) == (0, "v2 1.16.0\n")
+
+    (app / "requirements.txt").write_text("six==1.16.0\n")
+    out = build_ok(app, tag, cache)
+    assert "pip-install:packages: rebuilt: requirements.txt changed" in out
+    assert layer_ids(docker_client, tag)[-2] != first[-2]
+    code, output = run_image(docker_client, tag, ["python3", "-c", "import idna"])
+    assert code != 0 and "No module named 'idna'" in output  # the removed package is gone
+
+
+def test_an_included_requirements_file_is_part_of_the_key(base_image: str, tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path / "included",
+        {
+            "requirements.txt": "-r requirements/base.txt\n",
+            "requirements/base.txt": "six==1.16.0\n",
+            "Procfile": "web: python3 -c 'import six'\n",
+        },
+    )
+    cache = tmp_path / "cache"
+    build_ok(app, f"{PREFIX}/included:1", cache)
+    (app / "requirements" / "base.txt").write_text("six==1.16.0\nidna==3.7\n")
+    out = build_ok(app, f"{PREFIX}/included:1", cache)
+    assert "pip-install:packages: rebuilt: requirements/base.txt changed" in out
+    assert "Successfully installed idna-3.7" in out
+
+
+def test_a_broken_requirement_fails_with_pips_message_and_the_line_and_the_cache_survives(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    good = "six==1.16.0\n"
+    app = write_app(
+        tmp_path / "broken", {"requirements.txt": good, "Procfile": "web: python3 main.py\n", "main.py": MAIN}
+    )
+    cache = tmp_path / "cache"
+    tag = f"{PREFIX}/broken:1"
+    build_ok(app, tag, cache)
+    image_before = docker_client.images.get(tag).id
+
+    (app / "requirements.txt").write_text(good + "boxwise-no-such-package-xyz==1.0\n")
+    result = build(app, tag, cache)
+    assert result.returncode == 2
+    assert (
+        "No matching distribution found for boxwise-no-such-package-xyz==1.0" in result.stdout
+    )  # pip's words
+    assert result.stderr.count("\n") == 1
+    assert "requirements.txt:2: boxwise-no-such-package-xyz==1.0" in result.stderr
+    assert docker_client.images.get(tag).id == image_before  # the failed build wrote no image
+
+    (app / "requirements.txt").write_text(good)
+    out = build_ok(app, tag, cache)
+    assert "pip-install:packages: reused (key unchanged)" in out
+
+
+def test_a_corrupt_cached_layer_is_discarded_and_rebuilt(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "corrupt",
+        {"requirements.txt": "six==1.16.0\n", "Procfile": "web: python3 main.py\n", "main.py": MAIN},
+    )
+    cache = tmp_path / "cache"
+    tag = f"{PREFIX}/corrupt:1"
+    build_ok(app, tag, cache)
+    dependency_layer = layer_ids(docker_client, tag)[-2]
+    blob = cache / "blobs" / "sha256" / f"{dependency_layer.removeprefix('sha256:')}.tar"
+    blob.write_bytes(blob.read_bytes()[:1000])  # as a crash mid-copy would leave it
+
+    out = build_ok(app, tag, cache)
+    assert "cached layer missing or corrupt; it will be rebuilt" in out
+    assert "pip-install:packages: rebuilt: no cached layer" in out
+    assert layer_ids(docker_client, tag)[-2] == dependency_layer  # rebuilt to the very same bytes
+    assert run_image(docker_client, tag) == (0, "v1 1.16.0\n")
