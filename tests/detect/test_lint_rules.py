@@ -175,3 +175,26 @@ def test_config_can_disable_rules_and_warns_about_unknown_keys_and_rules(make_gi
     assert report.code == 0
     assert "unknown key 'tool.boxwise.image-prefx'" in report.stderr
     assert "unknown lint rule 'no-such-rule'" in report.stderr
+
+
+def test_pins_compare_by_normalised_name_version_and_markers(make_git_repo) -> None:
+    requirements = (
+        "Django==4.2.0\n"
+        "django==4.2\n"  # the same version written shorter: no conflict
+        "zope.interface==6.0\n"
+        "zope-interface==6.1\n"  # the same project (PEP 503 name), another version
+        "numpy==1.26.4 ; python_version >= '3.9'\n"
+        "numpy==1.24.4 ; python_version < '3.9'\n"  # other markers: both can stand
+    )
+    repo = make_git_repo({"apps/a/requirements.txt": requirements, "apps/a/Procfile": PROCFILE})
+    report = detect_json(repo)
+    assert report.rules() == [("apps/a/requirements.txt", 4, "conflicting-pins")]
+    assert "zope-interface is pinned to 6.1 here and to 6.0" in report.finding("conflicting-pins")["message"]
+
+
+def test_a_pyproject_without_a_project_table(make_git_repo) -> None:
+    pyproject = '[build-system]\nrequires = ["poetry-core"]\nbuild-backend = "poetry.core.masonry.api"\n'
+    repo = make_git_repo({"apps/a/pyproject.toml": pyproject, "apps/a/Procfile": PROCFILE})
+    report = detect_json(repo)
+    assert report.rules() == [("apps/a/pyproject.toml", None, "project-name")]
+    assert "no [project] table" in report.finding("project-name")["message"]

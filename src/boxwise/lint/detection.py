@@ -51,7 +51,7 @@ class Builder:
 
 @dataclass
 class Detection:
-    """What detection found for one app (JSON-friendly through `to_dict`)."""
+    """What detection found for one app."""
 
     group: list[str] = field(default_factory=list)  # the buildpacks that will build the app
     reasons: dict[str, str] = field(default_factory=dict)  # every buildpack tried -> why pass/fail
@@ -64,9 +64,6 @@ class Detection:
     @property
     def failed(self) -> dict[str, str]:
         return {bp: why for bp, why in self.reasons.items() if bp not in self.group}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"group": self.group, "failed": self.failed, "plans": self.plans}
 
 
 def load_builder(directory: Path | None = None) -> Builder:
