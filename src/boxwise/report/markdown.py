@@ -140,7 +140,7 @@ def _layer_section(data: ReportData) -> Section:
                 continue  # shown as the rebuilt layer that replaced it
             if status == "removed":
                 change = human_bytes(-layer["size_bytes"], signed=True)
-                rows.append(f"| {DASH} | {DASH} | {change} | {md_code(layer['made_by'])} | removed |")
+                rows.append(f"| {DASH} | {DASH} | {change} | {md_code(layer['made_by']) or DASH} | removed |")
                 continue
             if status == "unchanged":
                 change, reused = "±0 B", "yes"
@@ -150,7 +150,7 @@ def _layer_section(data: ReportData) -> Section:
                 change, reused = "new", "no"
             rows.append(
                 f"| {layer['index']} | {human_bytes(layer['size_bytes'])} | {change} | "
-                f"{md_code(layer['made_by'])} | {reused} |"
+                f"{md_code(layer['made_by']) or DASH} | {reused} |"
             )
     else:
         from boxwise.analyze.diff import layer_maker
@@ -158,7 +158,7 @@ def _layer_section(data: ReportData) -> Section:
         for layer in data.analysis.get("layers") or []:
             rows.append(
                 f"| {layer.get('index')} | {human_bytes(layer.get('size_bytes'))} | {DASH} | "
-                f"{md_code(layer_maker(layer))} | {DASH} |"
+                f"{md_code(layer_maker(layer)) or DASH} | {DASH} |"
             )
     added = sum(1 for layer in (data.diff or {}).get("layers", []) if layer["status"] == "added")
     count = len(data.analysis.get("layers") or [])

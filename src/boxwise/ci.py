@@ -1,0 +1,267 @@
+"""`boxwise ci`: detect, build, gate and report every app a change touches.
+
+In a merge/pull request: the apps touched between the merge base with the target branch and
+HEAD (or `--apps`) are built, gated against the rules, compared with their baseline and reported
+(one comment per app). Outside one (a branch pipeline): every app is built and kept as the
+baseline of that branch for later merge requests. One summary table at the end. Exit 0 all
+passed, 1 an app failed its build or gate, 2 misconfiguration.
+
+Images are built as `{prefix}{slug}:ci-{commit}`, prefix `--tag-prefix`, else `[tool.boxwise]
+image-prefix`, else `boxwise/`. The baseline of an app is `[tool.boxwise] baseline` resolved for
+the target branch, else the engine image `docker://{prefix}{slug}:{branch}`; a branch pipeline
+compares with its branch's previous baseline, then keeps the new image there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from boxwise.errors import UserError
+
+DEFAULT_PREFIX = "boxwise/"
+
+
+@dataclass
+class AppOutcome:
+    """One app's line of the summary: its report, or why it has none."""
+
+    name: str
+    report: Any = None  # ReportData
+    error: str | None = None  # the build (or analysis) failed: one line
+    kept_as: str | None = None  # where the image was kept as a baseline
+
+    @property
+    def failed(self) -> bool:
+        from boxwise.report.model import verdict_passed
+
+        return self.error is not None or verdict_passed(self.report.verdict) is False
+
+
+def in_merge_request(env: Mapping[str, str]) -> bool:
+    return bool(env.get("CI_MERGE_REQUEST_IID") or env.get("GITHUB_BASE_REF"))
+
+
+def _safe_tag(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:128] or "latest"
+
+
+def current_branch(root: Path, env: Mapping[str, str]) -> str:
+    for name in ("CI_COMMIT_BRANCH", "GITHUB_REF_NAME", "CI_COMMIT_REF_NAME"):
+        if env.get(name):
+            return env[name]
+    result = subprocess.run(
+        ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=root, capture_output=True, text=True
+    )
+    branch = result.stdout.strip()
+    return branch if result.returncode == 0 and branch and branch != "HEAD" else "main"
+
+
+def _short_commit(root: Path, env: Mapping[str, str]) -> str:
+    for name in ("CI_COMMIT_SHORT_SHA", "CI_COMMIT_SHA", "GITHUB_SHA"):
+        if env.get(name):
+            return env[name][:8]
+    result = subprocess.run(
+        ["git", "rev-parse", "--short=8", "HEAD"], cwd=root, capture_output=True, text=True
+    )
+    return result.stdout.strip() or "head"
+
+
+def _prefix(args: argparse.Namespace, settings: Any) -> str:
+    return args.tag_prefix or settings.image_prefix or DEFAULT_PREFIX
+
+
+def choose_apps(
+    args: argparse.Namespace, settings: Any, env: Mapping[str, str]
+) -> tuple[list[Any], str | None]:
+    """(apps to build, the ref the change was measured against or None for "every app")."""
+    from boxwise.plan import changed_since_from_env, make_plan
+
+    if args.apps:
+        plan = make_plan(settings, args.apps, None)
+        found = {app.name for app in plan.apps} | {app.slug for app in plan.apps}
+        missing = [name for name in args.apps if name.strip("/") not in found]
+        if missing or not plan.apps:
+            raise UserError(
+                f"--apps {' '.join(missing or args.apps)}: no such app in {settings.root}; "
+                "name app folders relative to the repo root (see `boxwise plan`)"
+            )
+        return list(plan.apps), None
+    since = args.changed_since or changed_since_from_env(env)
+    plan = make_plan(settings, None, since)
+    return list(plan.apps), since
+
+
+def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> str:
+    """Build the app with the build stage's own option precedence; the image reference made."""
+    from boxwise.build.command import options_from_args
+    from boxwise.build.lifecycle import build_app
+
+    build_args = argparse.Namespace(
+        app=str(app.path),
+        base=args.base,
+        tag=tag,
+        output="docker",
+        cache=None,
+        ca_cert=None,
+        network=None,
+        run_image=None,
+        builder=None,
+        runner="docker",
+    )
+    return build_app(app.path, options_from_args(build_args, settings.build)).ref
+
+
+def keep_baseline(image_ref: str, target: str) -> str:
+    """Keep a built engine image where later merge requests look for their baseline."""
+    import docker
+
+    name = image_ref.removeprefix("docker://")
+    client = docker.from_env()
+    try:
+        image = client.images.get(name)
+        if target.startswith("docker://"):
+            repository, _, tag = target.removeprefix("docker://").rpartition(":")
+            if not repository or "/" in tag:
+                repository, tag = target.removeprefix("docker://"), "latest"
+            image.tag(repository, tag)
+            return target
+        if target.startswith("docker-archive:"):
+            path = Path(target.removeprefix("docker-archive:"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.partial")
+            with partial.open("wb") as handle:
+                for chunk in image.save(named=True):
+                    handle.write(chunk)
+            partial.replace(path)
+            return target
+    finally:
+        client.close()
+    raise UserError(
+        f"{target}: boxwise ci can keep baselines as docker:// or docker-archive: only; "
+        "change [tool.boxwise] baseline or push the image yourself"
+    )
+
+
+def run_app(
+    app: Any, args: argparse.Namespace, settings: Any, env: Mapping[str, str], in_mr: bool
+) -> AppOutcome:
+    from boxwise.report.command import gather, resolve_baseline
+
+    prefix = _prefix(args, settings)
+    branch = current_branch(settings.root, env)
+    # never the baseline's own name: the baseline must still be there to compare with
+    tag = f"{prefix}{app.slug}:ci-{_short_commit(settings.root, env)}"
+    print(f"boxwise ci: {app.name}: building {tag}", file=sys.stderr)
+    try:
+        ref = build_one(app, args, settings, tag)
+    except UserError as exc:
+        return AppOutcome(app.name, error=f"build failed: {exc}")
+    default_template = f"docker://{prefix}{{app}}:{{branch}}"
+    baseline = resolve_baseline(None, settings, app.slug, env, default_template)
+    if not in_mr:
+        # a branch pipeline is its own baseline: compare with the previous run of the branch
+        baseline = resolve_baseline(None, settings, app.slug, {"CI_COMMIT_BRANCH": branch}, default_template)
+    report_args = argparse.Namespace(**{**vars(args), "app": app.name})
+    try:
+        report = gather(ref, report_args, settings, app, baseline=baseline)
+    except UserError as exc:
+        return AppOutcome(app.name, error=f"cannot analyse {ref}: {exc}")
+    outcome = AppOutcome(app.name, report=report)
+    if not in_mr and baseline[0]:
+        try:
+            outcome.kept_as = keep_baseline(ref, baseline[0])
+        except (UserError, OSError) as exc:
+            print(f"boxwise ci: warning: {app.name}: baseline not kept: {exc}", file=sys.stderr)
+        except Exception as exc:  # docker errors: say so, the build itself succeeded
+            print(
+                f"boxwise ci: warning: {app.name}: baseline not kept: {type(exc).__name__}", file=sys.stderr
+            )
+    return outcome
+
+
+def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from boxwise.report.format import DASH, human_bytes, percent
+    from boxwise.report.model import failed_rules, verdict_passed
+
+    table = Table(title="boxwise ci", title_justify="left")
+    for name, justify in (
+        ("app", "left"),
+        ("result", "left"),
+        ("size", "right"),
+        ("change", "right"),
+        ("efficiency", "right"),
+        ("wasted", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for outcome in outcomes:
+        report = outcome.report
+        if report is None:
+            table.add_row(outcome.name, f"[bold red]{outcome.error}[/]", DASH, DASH, DASH, DASH)
+            continue
+        passed = verdict_passed(report.verdict)
+        if passed is False:
+            result = (
+                "[bold red]gate failed: " + ", ".join(r["name"] for r in failed_rules(report.verdict)) + "[/]"
+            )
+        else:
+            result = "[green]passed[/]"
+        change = DASH
+        if report.diff is not None:
+            change = human_bytes(report.diff["change"]["size_bytes"], signed=True)
+        analysis = report.analysis
+        table.add_row(
+            outcome.name,
+            result,
+            human_bytes(analysis.get("size_bytes")),
+            change,
+            percent(analysis.get("efficiency")),
+            human_bytes(analysis.get("wasted_bytes")),
+        )
+    width = None if getattr(out, "isatty", lambda: False)() else 120
+    Console(file=out, highlight=False, width=width).print(table)
+
+
+def run_ci(args: argparse.Namespace) -> int:
+    from boxwise.config import load_settings, print_warnings
+    from boxwise.report.command import gate_rules, publish
+    from boxwise.report.markdown import render_markdown
+    from boxwise.report.terminal import render_terminal
+
+    settings = load_settings()
+    print_warnings(settings)
+    env = dict(os.environ)
+    gate_rules(args, settings)  # misconfigured rules: exit 2 before anything is built
+    in_mr = in_merge_request(env) or bool(args.changed_since)
+    apps, since = choose_apps(args, settings, env)
+    if since:
+        print(f"boxwise ci: {len(apps)} app(s) changed since {since}", file=sys.stderr)
+    if not apps:
+        print("boxwise ci: no app is touched by this change; nothing to build", file=sys.stderr)
+        return 0
+    outcomes = [run_app(app, args, settings, env, in_mr) for app in apps]
+    reports = [o.report for o in outcomes if o.report is not None]
+    markdown = "\n".join(render_markdown(report) for report in reports)
+    for report in reports:
+        render_terminal(report, sys.stdout)
+        print()
+    summary_table(outcomes, sys.stdout)
+    for outcome in outcomes:
+        if outcome.error:
+            print(f"boxwise ci: {outcome.name}: {outcome.error}", file=sys.stderr)
+        if outcome.kept_as:
+            print(f"boxwise ci: {outcome.name}: kept as the baseline {outcome.kept_as}", file=sys.stderr)
+    post_code = publish(reports, args, markdown) if reports else 0
+    if post_code == 2:
+        return 2
+    return 1 if any(o.failed for o in outcomes) or post_code else 0

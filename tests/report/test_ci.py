@@ -1,0 +1,150 @@
+"""`boxwise ci` on a real git repo and the real engine: only the touched apps build."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import git, run_boxwise
+
+from .conftest import gitlab_env
+
+APPS = {
+    "pyproject.toml": '[tool.boxwise]\napps = ["apps/*"]\nshared = ["libs/**"]\n',
+    "libs/common.txt": "shared by every app\n",
+}
+for _name in ("api", "worker", "web"):
+    APPS[f"apps/{_name}/Procfile"] = f"web: python3 -m {_name}\n"
+    APPS[f"apps/{_name}/{_name}/__init__.py"] = ""
+    APPS[f"apps/{_name}/{_name}/__main__.py"] = f"print('{_name}')\n"
+
+
+@pytest.fixture(scope="session")
+def python_base(engine: str) -> str:
+    """boxwise's default run base image (Debian minbase + python3), made once per machine."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "base-image.sh"
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        pytest.fail(f"scripts/base-image.sh failed: {result.stdout}{result.stderr}")
+    return "boxwise-python:bookworm"
+
+
+@pytest.fixture
+def prefix(docker_client) -> Iterator[str]:
+    """A tag prefix of this test's own; its images are removed afterwards (only those)."""
+    name = f"boxwise-test-report-ci-{uuid.uuid4().hex[:8]}/"
+    yield name
+    for image in docker_client.images.list():
+        for tag in image.tags:
+            if tag.startswith(name):
+                docker_client.images.remove(tag, noprune=False)
+
+
+def built_apps(stderr: str) -> list[str]:
+    return [
+        line.split(":")[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("boxwise ci:") and ": building " in line
+    ]
+
+
+def test_only_the_touched_app_builds_and_is_compared_with_its_baseline(
+    make_git_repo, python_base, prefix, docker_client, tmp_path, clean_env
+) -> None:
+    repo = make_git_repo(APPS)
+    main = run_boxwise(
+        "ci", "--tag-prefix", prefix, "--post", "none", cwd=repo, env={"CI_COMMIT_BRANCH": "main"}
+    )
+    assert main.returncode == 0, main.stderr
+    assert built_apps(main.stderr) == ["apps/api", "apps/web", "apps/worker"]  # a branch pipeline builds all
+    for slug in ("apps-api", "apps-web", "apps-worker"):
+        assert docker_client.images.get(f"{prefix}{slug}:main")  # kept as the baseline
+        assert f"kept as the baseline docker://{prefix}{slug}:main" in main.stderr
+    main_api_id = docker_client.images.get(f"{prefix}apps-api:main").id
+
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "apps/api/api/__main__.py").write_text("print('api, version two')\n")
+    git(repo, "commit", "-q", "-am", "api: say more")
+    (repo / "apps/web/web/__main__.py").write_text("print('not committed: not part of the change')\n")
+    out = tmp_path / "report.json"
+    result = run_boxwise(
+        "ci",
+        "--changed-since",
+        "main",
+        "--tag-prefix",
+        prefix,
+        "--post",
+        "none",
+        "--json",
+        str(out),
+        cwd=repo,
+    )
+    assert result.returncode == 0, result.stderr
+    assert built_apps(result.stderr) == ["apps/api"]
+    assert "1 app(s) changed since main" in result.stderr
+    document = json.loads(out.read_text())
+    assert [app["app"] for app in document["apps"]] == ["apps/api"]
+    api = document["apps"][0]
+    assert api["baseline_ref"] == f"docker://{prefix}apps-api:main"
+    assert api["diff"]["change"]["size_bytes"] == len("print('api, version two')\n") - len("print('api')\n")
+    rows = api["diff"]["layers"]
+    # the base is reused; only the app layer was rebuilt, and it replaced the baseline's one
+    assert [(row["status"], row["made_by"]) for row in rows] == [
+        ("unchanged", ""),
+        ("added", "app"),
+        ("removed", "app"),
+    ]
+    assert rows[1]["replaces"] == 1 and rows[1]["change_bytes"] == 13
+    assert "apps/api" in result.stdout and "passed" in result.stdout  # the summary table
+    # the merge request's build did not overwrite the baseline
+    assert docker_client.images.get(f"{prefix}apps-api:main").id == main_api_id
+
+
+def test_a_shared_change_builds_every_app_and_posts_one_comment_each(
+    make_git_repo, python_base, prefix, fake_api, clean_env
+) -> None:
+    repo = make_git_repo(APPS)
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "libs/common.txt").write_text("changed\n")
+    git(repo, "commit", "-q", "-am", "libs: change")
+    fake_api.add_merge_request("5", 7)
+    env = gitlab_env(fake_api)
+    result = run_boxwise("ci", "--changed-since", "main", "--tag-prefix", prefix, cwd=repo, env=env)
+    assert result.returncode == 0, result.stderr
+    assert built_apps(result.stderr) == ["apps/api", "apps/web", "apps/worker"]
+    bodies = [note["body"] for note in fake_api.state.notes[("5", "7")]]
+    assert len(bodies) == 3
+    for app, body in zip(("apps/api", "apps/web", "apps/worker"), bodies, strict=True):
+        assert body.startswith(f"### boxwise · `{app}` · ✅ gate passed")
+        assert f"<!-- boxwise:report app={app} -->" in body
+        assert "**No baseline to compare with:**" in body  # main never kept one here
+    again = run_boxwise("ci", "--changed-since", "main", "--tag-prefix", prefix, cwd=repo, env=env)
+    assert again.returncode == 0, again.stderr
+    assert len(fake_api.state.notes[("5", "7")]) == 3  # edited, not added
+
+
+def test_gate_or_build_failure_exits_1_and_misconfiguration_2(
+    make_git_repo, python_base, prefix, clean_env
+) -> None:
+    repo = make_git_repo({**APPS, "apps/empty/README.md": "no app here\n"})
+    gate = run_boxwise(
+        "ci", "--apps", "apps/api", "--tag-prefix", prefix, "--highestImageBytes", "1MB", cwd=repo
+    )
+    assert gate.returncode == 1, gate.stderr
+    assert "gate failed: highestImageBytes" in gate.stdout
+
+    build = run_boxwise("ci", "--apps", "apps/empty", "apps/web", "--tag-prefix", prefix, cwd=repo)
+    assert build.returncode == 1
+    assert "boxwise ci: apps/empty: build failed:" in build.stderr
+    assert built_apps(build.stderr) == ["apps/empty", "apps/web"]  # one failure does not stop the rest
+    assert "Traceback" not in build.stderr
+
+    for bad in (["--apps", "apps/nope"], ["--lowestEfficiency", "lots"], ["--changed-since", "no-such-ref"]):
+        result = run_boxwise("ci", "--tag-prefix", prefix, *bad, cwd=repo)
+        assert result.returncode == 2, (bad, result.stderr)
+        assert result.stderr.strip().splitlines()[-1].startswith("boxwise: error: ")
+        assert built_apps(result.stderr) == []
