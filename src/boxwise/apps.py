@@ -33,9 +33,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from boxwise.config import Settings
 from boxwise.errors import UserError
+
+if TYPE_CHECKING:
+    from boxwise.lint.findings import Finding
 
 MARKERS = ("requirements.txt", "pyproject.toml", "Procfile")
 # Folders that are never app source: VCS data, virtualenvs, dependency trees, caches, build output.
@@ -163,27 +167,34 @@ def ignore_matcher(rules: list[tuple[bool, re.Pattern[str]]]) -> Callable[[str],
     return excluded
 
 
+def read_ignore_files(app_dir: Path, root: Path) -> tuple[list[tuple[bool, re.Pattern[str]]], list[Finding]]:
+    """The rules of the app's `.dockerignore` then `.boxwiseignore`, and findings for unreadable ones."""
+    from boxwise.lint.files import read_text
+
+    rules: list[tuple[bool, re.Pattern[str]]] = []
+    problems: list[Finding] = []
+    for name in IGNORE_FILES:
+        path = app_dir / name
+        if not os.path.lexists(path):
+            continue
+        text, found = read_text(path, rel_path(root, path))
+        problems += found
+        if text is not None:
+            rules += parse_ignore(text)
+    return rules, problems
+
+
 def load_ignore(app_dir: Path) -> Callable[[str], bool]:
     """What the app's `.dockerignore` then `.boxwiseignore` exclude, as `excluded(rel_path) -> bool`.
 
     `rel_path` is relative to the app folder, POSIX style. The build exports the app folder minus
-    these paths; lint warns about secrets that are not excluded. An unreadable ignore file is a
-    UserError naming it.
+    these paths; lint warns about secrets that are not excluded. An ignore file that cannot be
+    read is a UserError naming it (lint reports it as a finding instead).
     """
-    rules: list[tuple[bool, re.Pattern[str]]] = []
-    for name in IGNORE_FILES:
-        path = app_dir / name
-        try:
-            if not stat.S_ISREG(path.stat().st_mode):
-                raise UserError(f"{path}: not a regular file; an ignore file must be a text file")
-            text = path.read_bytes().decode("utf-8-sig")
-        except FileNotFoundError:
-            continue
-        except UnicodeDecodeError:
-            raise UserError(f"{path}: not UTF-8 text; save it as UTF-8") from None
-        except OSError as exc:
-            raise UserError(f"{path}: cannot read it ({exc.strerror}); check the file") from None
-        rules.extend(parse_ignore(text))
+    rules, problems = read_ignore_files(app_dir, app_dir)
+    if problems:
+        first = problems[0]
+        raise UserError(f"{app_dir / first.path}: {first.message}; {first.fix}")
     return ignore_matcher(rules)
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from boxwise.apps import App, apps_for_paths, discover_apps, load_ignore
 from boxwise.config import load_settings
+from boxwise.errors import UserError
 
 from .helpers import detect_json
 
@@ -125,3 +128,16 @@ def test_ignore_files_follow_dockerignore_rules(tmp_path: Path) -> None:
     assert excluded("a/b/__pycache__/x.pyc")
     assert excluded("docs/index.md") and not excluded("docs/sub/index.md")
     assert excluded(".env") and not excluded("app.py")
+
+
+def test_an_unreadable_ignore_file_is_named(make_git_repo) -> None:
+    repo = make_git_repo({"apps/a/Procfile": "web: x\n", "apps/a/.boxwiseignore": b"\xff.env\n"})
+    (repo / "apps/a/.dockerignore").mkdir()
+    with pytest.raises(UserError, match=r"apps/a/\.dockerignore: is a folder"):
+        load_ignore(repo / "apps/a")
+    report = detect_json(repo)
+    assert report.code == 2
+    assert report.rules() == [
+        ("apps/a/.boxwiseignore", 1, "encoding"),
+        ("apps/a/.dockerignore", None, "unreadable"),
+    ]

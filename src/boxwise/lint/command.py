@@ -13,27 +13,12 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from boxwise.apps import IGNORE_FILES, MARKERS, App, apps_for_paths, ignore_matcher, parse_ignore, rel_path
+from boxwise.apps import MARKERS, App, apps_for_paths, ignore_matcher, read_ignore_files, rel_path
 from boxwise.config import Settings, load_settings, print_warnings
 from boxwise.errors import UserError
 from boxwise.lint.detection import Builder, detect_app, load_builder, load_rules
-from boxwise.lint.files import read_text
 from boxwise.lint.findings import RULES, Finding, exit_code, finding, unique
 from boxwise.lint.render import AppReport
-
-
-def _ignore(settings: Settings, app: App) -> tuple[list[Finding], object]:
-    rules = []
-    findings: list[Finding] = []
-    for name in IGNORE_FILES:
-        path = app.path / name
-        if not os.path.lexists(path):
-            continue
-        text, problems = read_text(path, rel_path(settings.root, path))
-        findings += problems
-        if text is not None:
-            rules += parse_ignore(text)
-    return findings, ignore_matcher(rules)
 
 
 def lint_app(settings: Settings, app: App, builder: Builder, rules: dict[str, ModuleType]) -> AppReport:
@@ -76,9 +61,9 @@ def lint_app(settings: Settings, app: App, builder: Builder, rules: dict[str, Mo
                 "add a Procfile with `web: <command>`, or a __main__.py",
             )
         )
-    ignore_findings, excluded = _ignore(settings, app)
+    ignore_rules, ignore_findings = read_ignore_files(app.path, settings.root)
     findings += ignore_findings
-    findings += lint_contents(app.path, app.name, excluded)  # type: ignore[arg-type]
+    findings += lint_contents(app.path, app.name, ignore_matcher(ignore_rules))
     report.findings = [item for item in unique(findings) if item.rule not in settings.lint_disable]
     return report
 
