@@ -314,10 +314,6 @@ def _write_output(
             archive.unlink(missing_ok=True)
         return f"docker://{image.tag}" if image.tag else image.image_id
     kind, _, where = output.partition(":")
-    if kind not in ("docker-archive", "oci") or not where:
-        raise UserError(
-            f"--output {output}: not a place boxwise writes; use docker, docker-archive:PATH or oci:PATH"
-        )
     if any(layer.path is None for layer in base_blobs):
         base = load_base(client, base.ref, cache, need_layers=True)
         return _write_output(options, client, image, base, cache, log)
@@ -326,6 +322,14 @@ def _write_output(
     else:
         write_oci_layout(full, Path(where))
     return output
+
+
+def check_output(output: str) -> None:
+    kind, _, where = output.partition(":")
+    if output != "docker" and (kind not in ("docker-archive", "oci") or not where):
+        raise UserError(
+            f"--output {output}: not a place boxwise writes; use docker, docker-archive:PATH or oci:PATH"
+        )
 
 
 def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> BuildResult:
@@ -337,6 +341,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         raise UserError(f"{app_dir}: no such app folder; give the folder that holds the app's files")
     if options.runner != "docker":
         raise UserError("--runner local: not available in this version; use --runner docker with an engine")
+    check_output(options.output)
     secrets = build_secrets.collect(options.ca_cert)
     log = BuildLog(options.quiet, list(secrets.needles))
     cache = LayerCache.for_app(options.cache_dir or default_cache_dir(), app_dir)

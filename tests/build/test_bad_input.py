@@ -1,0 +1,37 @@
+"""Bad input and a missing engine: one clear line, exit code 2, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .helpers import PREFIX, build, write_app
+
+
+def test_no_engine_is_one_clear_line(tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app", {"Procfile": "web: python3 -c pass\n"})
+    result = build(app, f"{PREFIX}/no-engine:1", tmp_path / "cache", env={"DOCKER_HOST": "tcp://127.0.0.1:9"})
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("boxwise: error: no Docker engine answers at tcp://127.0.0.1:9")
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_missing_base_image_names_the_flag_and_the_script(engine: str, tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app", {"Procfile": "web: python3 -c pass\n"})
+    result = build(app, f"{PREFIX}/nobase:1", tmp_path / "cache", "--run-image", "boxwise-test-build/none:0")
+    assert result.returncode == 2
+    assert "--run-image boxwise-test-build/none:0: no such image in the engine" in result.stderr
+
+
+def test_unreadable_ca_cert_is_named(engine: str, tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app", {"Procfile": "web: python3 -c pass\n"})
+    result = build(app, f"{PREFIX}/noca:1", tmp_path / "cache", "--ca-cert", str(tmp_path / "missing.pem"))
+    assert result.returncode == 2
+    assert f"{tmp_path / 'missing.pem'}: cannot read --ca-cert" in result.stderr
+
+
+def test_unknown_output_place_is_named(base_image: str, tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app", {"Procfile": "web: python3 -c pass\n"})
+    result = build(app, f"{PREFIX}/out:1", tmp_path / "cache", "--output", "ftp://somewhere")
+    assert result.returncode == 2
+    assert "--output ftp://somewhere: not a place boxwise writes" in result.stderr
