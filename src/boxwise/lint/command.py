@@ -79,6 +79,8 @@ def _write(args: argparse.Namespace, reports: list[AppReport]) -> None:
     from boxwise.lint import render
 
     out = sys.stdout
+    if hasattr(out, "reconfigure"):
+        out.reconfigure(errors="backslashreplace")  # a non-UTF-8 terminal never makes a traceback
     handle = None
     if args.output:
         try:

@@ -138,7 +138,7 @@ def render_text(reports: Sequence[AppReport], out: IO[str], color: bool | None =
             line.append(f"  {item.rule}  {item.message}")
             console.print(line)
             console.print(Text(f"      fix: {item.fix}", style="dim"))
-    total = counts(item for report in reports for item in unique(report.findings))
+    total = counts(unique(item for report in reports for item in report.findings))
     apps = f"{len(reports)} app" + ("" if len(reports) == 1 else "s")
     summary = f"{apps}, {total[ERROR]} error(s), {total[WARNING]} warning(s)"
     console.print(Text(summary, style="bold red" if total[ERROR] else "bold"))

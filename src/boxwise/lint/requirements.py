@@ -111,7 +111,7 @@ def _check_urls(state: _State, rel: str, line: int, text: str) -> None:
                 rel,
                 line,
                 "url-credentials",
-                f"a URL carries credentials ({scheme}://****@{host}/…): a secret committed to the repo",
+                f"a URL carries credentials ({scheme}://****@{host}/...): a secret committed to the repo",
                 CREDENTIALS_FIX,
             )
         )
@@ -228,7 +228,7 @@ def _include(state: _State, rel: str, line: int, target: str, stack: list[Path],
     path = Path(os.path.normpath(current.parent / os.path.expanduser(target)))
     kind = "-c" if constraint else "-r"
     if path in stack:
-        chain = " → ".join(rel_path(state.root, p) for p in [*stack[stack.index(path) :], path])
+        chain = " -> ".join(rel_path(state.root, p) for p in [*stack[stack.index(path) :], path])
         state.findings.append(
             finding(
                 rel,
