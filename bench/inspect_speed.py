@@ -1,0 +1,181 @@
+"""boxwise inspect vs dive 0.13.1, side by side in one run: wall time and peak memory (RSS).
+
+Cases (images are built once and kept, named boxwise-bench-inspect-*):
+  s2i archive   a ~500 MB image made the s2i way (Debian python3 base, a venv with numpy and
+                pandas installed, then `chown -R` of it), as a `docker save` archive
+  s2i engine    the same image read from the engine (dive pays for `docker save`; boxwise reads
+                `docker inspect`, then the per-layer index cache or one streamed save)
+  whiteouts     a 20 000-file base layer plus a layer with 2 000 whiteouts (a hand-written archive)
+
+boxwise is timed with a cold cache (a fresh XDG_CACHE_HOME) and warm (the same again).
+
+    python bench/inspect_speed.py [--repeat N] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BASE = os.environ.get("BOXWISE_BASE_IMAGE", "boxwise-python:bookworm")
+S2I = "boxwise-bench-inspect-s2i:latest"
+DOCKERFILE = f"""FROM {BASE}
+COPY wheels /tmp/wheels
+RUN python3 -m venv /opt/app-root && /opt/app-root/bin/pip install --no-index --find-links /tmp/wheels \\
+    numpy pandas && rm -rf /tmp/wheels
+RUN chown -R 1001:0 /opt/app-root
+"""
+
+
+def run_measured(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
+    """(wall seconds, peak RSS in MiB, exit code) of one child process, measured with wait4."""
+    started = time.perf_counter()
+    child = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})}
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    elapsed = time.perf_counter() - started
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return elapsed, usage.ru_maxrss // 1024, child.returncode
+
+
+def ensure_s2i_image(workdir: Path) -> None:
+    import docker
+
+    client = docker.from_env(timeout=1200)
+    try:
+        client.images.get(S2I)
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    try:
+        client.images.get(BASE)
+    except docker.errors.ImageNotFound:
+        subprocess.run(["bash", str(REPO / "scripts" / "base-image.sh")], check=True)
+    context = workdir / "s2i-context"
+    context.mkdir(parents=True, exist_ok=True)
+    # wheels fetched on the host (its pip config and CA), so the image build needs no network or CA
+    subprocess.run(
+        [sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "--python-version", "3.11",
+         "--platform", "manylinux2014_x86_64", "-d", str(context / "wheels"), "numpy", "pandas"],
+        check=True,
+    )  # fmt: skip
+    (context / "Dockerfile").write_text(DOCKERFILE)
+    client.images.build(path=str(context), tag=S2I, network_mode="host", rm=True)
+
+
+def save(image: str, path: Path) -> Path:
+    if not path.exists():
+        subprocess.run(["docker", "save", image, "-o", str(path)], check=True)
+    return path
+
+
+def whiteout_archive(path: Path, files: int = 20_000, whiteouts: int = 2_000) -> Path:
+    """A legacy docker-archive: a base layer of `files` small files, then `whiteouts` deletions."""
+    if path.exists():
+        return path
+    import hashlib
+
+    def layer(names: list[tuple[str, int]]) -> bytes:
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for name, size in names:
+                info = tarfile.TarInfo(name)
+                info.size = size
+                if name.endswith("/"):
+                    info.type = tarfile.DIRTYPE
+                tar.addfile(info, io.BytesIO(b"x" * size) if size else None)
+        return buffer.getvalue()
+
+    base_names = [(f"d{n // 500:03d}/", 0) for n in range(0, files, 500)]
+    base_names += [(f"d{n // 500:03d}/f{n:05d}", 100) for n in range(files)]
+    step = files // whiteouts
+    upper = [(f"d{n // 500:03d}/.wh.f{n:05d}", 0) for n in range(0, files, step)][:whiteouts]
+    layers = [layer(base_names), layer(upper)]
+    ids = ["sha256:" + hashlib.sha256(data).hexdigest() for data in layers]
+    config = json.dumps(
+        {
+            "rootfs": {"type": "layers", "diff_ids": ids},
+            "history": [{"created_by": "base"}, {"created_by": "rm"}],
+        }
+    ).encode()
+    with tarfile.open(path, "w") as tar:
+        for name, data in (("0/layer.tar", layers[0]), ("1/layer.tar", layers[1]), ("config.json", config)):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        manifest = json.dumps([{"Config": "config.json", "Layers": ["0/layer.tar", "1/layer.tar"]}]).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(manifest)
+        tar.addfile(info, io.BytesIO(manifest))
+    return path
+
+
+def median_run(args: list[str], repeat: int, env: dict[str, str] | None = None, fresh_cache: bool = False):
+    # exit 1 is a rule failing in dive's CI mode: still a complete analysis
+    times, peaks = [], []
+    for _ in range(repeat):
+        run_env = dict(env or {})
+        if fresh_cache:
+            run_env["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="boxwise-bench-cache-")
+        elapsed, peak, code = run_measured(args, run_env)
+        if code not in (0, 1):
+            raise SystemExit(f"failed ({code}): {' '.join(args)}")
+        times.append(elapsed)
+        peaks.append(peak)
+    return statistics.median(times), max(peaks)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "boxwise-bench-inspect")
+    parser.add_argument("--only", choices=["s2i", "whiteouts"], default=None)
+    args = parser.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    boxwise = [sys.executable, "-m", "boxwise", "inspect", "--format", "json"]
+    dive_env = {"CI": "true"}
+    warm_cache = tempfile.mkdtemp(prefix="boxwise-bench-warm-")
+    cases = []
+    if args.only in (None, "s2i"):
+        ensure_s2i_image(args.workdir)
+        archive = save(S2I, args.workdir / "s2i.tar")
+        size_mb = archive.stat().st_size / 1e6
+        cases.append((f"s2i archive ({size_mb:.0f} MB)", ["dive", "--source", "docker-archive", str(archive)],
+                      [*boxwise, f"docker-archive:{archive}"]))  # fmt: skip
+        cases.append((f"s2i engine ({size_mb:.0f} MB)", ["dive", "--source", "docker", S2I],
+                      [*boxwise, f"docker://{S2I}"]))  # fmt: skip
+    if args.only in (None, "whiteouts"):
+        archive = whiteout_archive(args.workdir / "whiteouts.tar")
+        cases.append(("20k files + 2k whiteouts", ["dive", "--source", "docker-archive", str(archive)],
+                      [*boxwise, f"docker-archive:{archive}"]))  # fmt: skip
+    rows = []
+    for label, dive_args, boxwise_args in cases:
+        dive_time, dive_peak = median_run(dive_args, args.repeat, dive_env)
+        cold_time, cold_peak = median_run(boxwise_args, args.repeat, fresh_cache=True)
+        median_run(boxwise_args, 1, {"XDG_CACHE_HOME": warm_cache})  # fill the warm cache
+        warm_time, warm_peak = median_run(boxwise_args, args.repeat, {"XDG_CACHE_HOME": warm_cache})
+        rows.append((label, dive_time, dive_peak, cold_time, cold_peak, warm_time, warm_peak))
+        print(f"measured {label}", file=sys.stderr)
+    print("| case | dive s | dive MiB | boxwise cold s (x dive) | MiB | boxwise warm s (x dive) | MiB |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, dt, dp, ct, cp, wt, wp in rows:
+        cold, warm = f"{ct:.2f} ({ct / dt:.3f}x)", f"{wt:.2f} ({wt / dt:.3f}x)"
+        print(f"| {label} | {dt:.2f} | {dp} | {cold} | {cp} | {warm} | {wp} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
