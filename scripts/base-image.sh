@@ -63,6 +63,8 @@ if [ $force = 1 ] || [ ! -s "$rootfs_tar" ]; then
   rm -rf "$work/root"/var/lib/apt/lists/* "$work/root"/var/cache/apt/* \
     "$work/root"/usr/share/doc/* "$work/root"/usr/share/man/* "$work/root"/usr/share/info/* \
     "$work/root"/var/log/* "$work/root"/tmp/*
+  # `python` as well as `python3`, as python-is-python3 gives it: Procfiles often say `python`.
+  ln -sf python3 "$work/root/usr/bin/python"
   # Point apt at Debian's own mirror inside the image, whatever this machine uses.
   echo "deb http://deb.debian.org/debian $suite main" >"$work/root/etc/apt/sources.list"
   # Written to a temporary name and renamed, so an interrupted run never leaves a half tar.
