@@ -198,3 +198,26 @@ def test_a_pyproject_without_a_project_table(make_git_repo) -> None:
     report = detect_json(repo)
     assert report.rules() == [("apps/a/pyproject.toml", None, "project-name")]
     assert "no [project] table" in report.finding("project-name")["message"]
+
+
+def test_credentials_are_found_in_every_file_and_in_comments_never_repeated(make_git_repo) -> None:
+    repo = make_git_repo(
+        {
+            "apps/a/requirements.txt": "# old: --index-url https://me:hunter2@pypi.corp.example/simple\nx==1\n",
+            "apps/a/Procfile": "web: app --db postgres://app:hunter2@db.internal/app\n",
+            "apps/a/pyproject.toml": (
+                '[project]\nname = "a"\nversion = "1"\n'
+                'dependencies = ["lib @ https://oauth2:hunter2@git.example/lib.zip"]\n'
+                "[build-system]\nrequires = []\n"
+            ),
+            "apps/b/Procfile": "web: app --db ${DATABASE_URL} --cache redis://${REDIS_USER}:${REDIS_PASSWORD}@r/0\n",
+        }
+    )
+    report = detect_json(repo)
+    assert report.rules() == [
+        ("apps/a/Procfile", 1, "url-credentials"),
+        ("apps/a/pyproject.toml", 4, "url-credentials"),
+        ("apps/a/requirements.txt", 1, "url-credentials"),
+    ]
+    assert "hunter2" not in str(report.data)
+    assert "postgres://****@db.internal/" in report.finding("url-credentials")["message"]

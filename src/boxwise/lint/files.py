@@ -16,6 +16,13 @@ from boxwise.lint.findings import Finding, finding
 # one on every commit would make the hook slow for nothing.
 MAX_BYTES = 1 << 20
 _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*)://([^/@\s'\"]+)@([^/\s'\"]*)")
+_ENV_REF = re.compile(r"\$\{[A-Za-z0-9_]+\}")
+CREDENTIALS_FIX = (
+    "remove the credentials from the file (and its history) and revoke them; give them to the build "
+    "only: ${VARS} that pip or the process expands, e.g. https://${PIP_USER}:${PIP_TOKEN}@host/simple, "
+    "or a .netrc"
+)
 
 
 def redact(text: str) -> str:
@@ -77,3 +84,27 @@ def read_text(path: Path, rel: str) -> tuple[str | None, list[Finding]]:
                 "save the file as UTF-8",
             )
         ]
+
+
+def credential_findings(rel: str, text: str) -> list[Finding]:
+    """`scheme://user:secret@host` on any line, comments included: a secret committed to the repo."""
+    findings = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if "@" not in line:
+            continue
+        for match in _URL.finditer(line):
+            scheme, userinfo, host = match.group(1).lower(), match.group(2), match.group(3)
+            if not _ENV_REF.sub("", userinfo).replace(":", ""):
+                continue  # only ${VAR} references: the secret stays in the environment
+            if "ssh" in scheme and ":" not in userinfo:
+                continue  # git+ssh://git@host: a user name, not a secret
+            findings.append(
+                finding(
+                    rel,
+                    number,
+                    "url-credentials",
+                    f"a URL carries credentials ({scheme}://****@{host}/...): a secret committed to the repo",
+                    CREDENTIALS_FIX,
+                )
+            )
+    return findings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from boxwise.lint.files import read_text, redact
+from boxwise.lint.files import credential_findings, read_text, redact
 from boxwise.lint.findings import Finding, finding
 
 _LINE = re.compile(r"^([^:\s]*)\s*:(.*)$")
@@ -17,7 +17,7 @@ def lint_procfile(path: Path, rel: str, default_process: list[str] | None) -> li
     text, problems = read_text(path, rel)
     if text is None:
         return problems
-    findings: list[Finding] = []
+    findings = credential_findings(rel, text)
     seen: dict[str, int] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
@@ -68,7 +68,7 @@ def lint_procfile(path: Path, rel: str, default_process: list[str] | None) -> li
                     f"give it one, e.g. `{name}: python -m myapp`",
                 )
             )
-    if "web" not in seen and default_process is None and not any(f.severity == "error" for f in findings):
+    if "web" not in seen and default_process is None and not any(f.rule.startswith("procfile-") for f in findings):
         findings.append(
             finding(
                 rel,

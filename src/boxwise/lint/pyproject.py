@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.config import tomllib
-from boxwise.lint.files import read_text, redact
+from boxwise.lint.files import credential_findings, read_text, redact
 from boxwise.lint.findings import Finding, finding
 from boxwise.lint.requirements import is_simple_requirement
 
@@ -52,7 +52,7 @@ def lint_pyproject(path: Path, rel: str) -> list[Finding]:
         reason = redact(_POSITION.sub("", message).strip())
         return [finding(rel, line, "toml-syntax", f"not valid TOML: {reason}{where}", "fix the TOML syntax")]
     lines = text.splitlines()
-    findings: list[Finding] = []
+    findings = credential_findings(rel, text)
     project = data.get("project")
     project_line = _line_of(lines, "[project]")
     if not isinstance(project, dict):

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from boxwise.apps import rel_path
-from boxwise.lint.files import read_text, redact
+from boxwise.lint.files import credential_findings, read_text, redact
 from boxwise.lint.findings import Finding, finding
 
 # pip's requirements-file options: those that take a value, and plain flags.
@@ -38,8 +38,6 @@ FLAG_OPTIONS = {"--no-index", "--pre", "--prefer-binary", "--require-hashes"}
 PER_REQUIREMENT = {"--hash", "--config-settings", "--global-option"}
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
-_URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*)://([^/@\s]+)@([^/\s]*)")
-_ENV_REF = re.compile(r"\$\{[A-Za-z0-9_]+\}")
 _HASH = re.compile(r"^[a-z0-9]+:[0-9a-fA-F]+$")
 # name==version with a plain release (and pre/post/dev) version: always valid PEP 508.
 _SIMPLE_PIN = re.compile(
@@ -49,11 +47,6 @@ _SIMPLE_PIN = re.compile(
 _VERSION_CLAUSE = r"\s*(?:==|!=|>=|<=|~=|<|>)\s*\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?\s*"
 _SIMPLE_REQUIREMENT = re.compile(
     rf"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\s*(?:{_VERSION_CLAUSE}(?:,{_VERSION_CLAUSE})*)?\Z"
-)
-
-CREDENTIALS_FIX = (
-    "remove the credentials from the file and revoke them; give them to the build only, e.g. "
-    "--extra-index-url https://${PIP_USER}:${PIP_TOKEN}@host/simple (pip expands ${VARS}) or a .netrc"
 )
 
 
@@ -97,24 +90,6 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
         if line:
             result.append((start, line))
     return result
-
-
-def _check_urls(state: _State, rel: str, line: int, text: str) -> None:
-    for match in _URL.finditer(text):
-        scheme, userinfo, host = match.group(1).lower(), match.group(2), match.group(3)
-        if not _ENV_REF.sub("", userinfo).replace(":", ""):
-            continue  # only ${VAR} references: the secret stays in the environment
-        if "ssh" in scheme and ":" not in userinfo:
-            continue  # git+ssh://git@host: a user name, not a secret
-        state.findings.append(
-            finding(
-                rel,
-                line,
-                "url-credentials",
-                f"a URL carries credentials ({scheme}://****@{host}/...): a secret committed to the repo",
-                CREDENTIALS_FIX,
-            )
-        )
 
 
 def _split_options(tokens: list[str]) -> tuple[list[tuple[str, str | None]], str | None]:
@@ -264,7 +239,6 @@ def _include(state: _State, rel: str, line: int, target: str, stack: list[Path],
 
 
 def _lint_line(state: _State, rel: str, line: int, text: str, stack: list[Path], constraint: bool) -> None:
-    _check_urls(state, rel, line, text)
     try:
         tokens = shlex.split(text, posix=True) if text.startswith("-") else text.split()
     except ValueError as exc:
@@ -307,6 +281,7 @@ def _lint_file(state: _State, path: Path, stack: list[Path], constraint: bool) -
     state.findings.extend(problems)
     if text is None:
         return
+    state.findings.extend(credential_findings(rel, text))
     stack.append(path)
     for line, content in logical_lines(text):
         _lint_line(state, rel, line, content, stack, constraint)
