@@ -6,9 +6,9 @@ HEAD (or `--apps`) are built, gated against the rules, compared with their basel
 baseline of that branch for later merge requests. One summary table at the end. Exit 0 all
 passed, 1 an app failed its build or gate, 2 misconfiguration.
 
-Images are built as `{prefix}{slug}:ci-{commit}`, prefix `--tag-prefix`, else `[tool.boxwise]
-image-prefix`, else `boxwise/`. The baseline of an app is `[tool.boxwise] baseline` resolved for
-the target branch, else the engine image `docker://{prefix}{slug}:{branch}`; a branch pipeline
+Images are built as `PREFIX/SLUG:ci-COMMIT`, PREFIX `--tag-prefix`, else `[tool.boxwise]
+image-prefix`, else `boxwise`. The baseline of an app is `[tool.boxwise] baseline` resolved for
+the target branch, else the engine image `docker://PREFIX/SLUG:BRANCH`; a branch pipeline
 compares with its branch's previous baseline, then keeps the new image there.
 """
 
@@ -26,7 +26,7 @@ from typing import Any
 
 from boxwise.errors import UserError
 
-DEFAULT_PREFIX = "boxwise/"
+DEFAULT_PREFIX = "boxwise"
 
 
 @dataclass
@@ -74,8 +74,10 @@ def _short_commit(root: Path, env: Mapping[str, str]) -> str:
     return result.stdout.strip() or "head"
 
 
-def _prefix(args: argparse.Namespace, settings: Any) -> str:
-    return args.tag_prefix or settings.image_prefix or DEFAULT_PREFIX
+def image_name(args: argparse.Namespace, settings: Any, slug: str) -> str:
+    """`PREFIX/SLUG`: the prefix is a repository path such as `$CI_REGISTRY_IMAGE` or `boxwise`."""
+    prefix = args.tag_prefix or settings.image_prefix or DEFAULT_PREFIX
+    return f"{prefix.rstrip('/')}/{slug}"
 
 
 def choose_apps(
@@ -119,7 +121,62 @@ def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> st
     return build_app(app.path, options_from_args(build_args, settings.build)).ref
 
 
-def keep_baseline(image_ref: str, target: str) -> str:
+def registry_host(name: str) -> str | None:
+    """The registry a repository name points at (`registry.example.com/a/b` → its host), else None."""
+    first, slash, _ = name.partition("/")
+    if slash and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+def _split_name(name: str) -> tuple[str, str]:
+    repository, colon, tag = name.rpartition(":")
+    if not colon or "/" in tag:
+        return name, "latest"
+    return repository, tag
+
+
+def registry_auth(host: str, env: Mapping[str, str]) -> dict[str, str] | None:
+    """GitLab's job credentials for its own registry; else the engine's `docker login` applies."""
+    if host == env.get("CI_REGISTRY") and env.get("CI_REGISTRY_USER") and env.get("CI_REGISTRY_PASSWORD"):
+        return {"username": env["CI_REGISTRY_USER"], "password": env["CI_REGISTRY_PASSWORD"]}
+    return None
+
+
+def fetch_baseline(ref: str | None, env: Mapping[str, str]) -> str | None:
+    """Pull a `docker://` baseline that lives in a registry and is not in the engine yet.
+
+    Returns why it could not be pulled (the report then says there is no baseline), else None.
+    """
+    if not ref or not ref.startswith("docker://"):
+        return None
+    name = ref.removeprefix("docker://")
+    host = registry_host(name)
+    if host is None:
+        return None
+    import docker
+
+    try:
+        client = docker.from_env()
+    except docker.errors.DockerException as exc:
+        return f"{name} could not be pulled (no engine: {type(exc).__name__})"
+    try:
+        try:
+            client.images.get(name)
+            return None
+        except docker.errors.ImageNotFound:
+            pass
+        repository, tag = _split_name(name)
+        try:
+            client.images.pull(repository, tag=tag, auth_config=registry_auth(host, env))
+        except docker.errors.APIError as exc:
+            return f"{name} could not be pulled ({exc.explanation or exc.status_code})"
+        return None
+    finally:
+        client.close()
+
+
+def keep_baseline(image_ref: str, target: str, env: Mapping[str, str]) -> str:
     """Keep a built engine image where later merge requests look for their baseline."""
     import docker
 
@@ -128,10 +185,15 @@ def keep_baseline(image_ref: str, target: str) -> str:
     try:
         image = client.images.get(name)
         if target.startswith("docker://"):
-            repository, _, tag = target.removeprefix("docker://").rpartition(":")
-            if not repository or "/" in tag:
-                repository, tag = target.removeprefix("docker://"), "latest"
+            repository, tag = _split_name(target.removeprefix("docker://"))
             image.tag(repository, tag)
+            host = registry_host(repository)
+            if host is not None:  # a registry name: later merge-request jobs pull it from there
+                for line in client.images.push(
+                    repository, tag=tag, auth_config=registry_auth(host, env), stream=True, decode=True
+                ):
+                    if isinstance(line, dict) and line.get("error"):
+                        raise UserError(f"{target}: push failed ({line['error']}); log in to the registry")
             return target
         if target.startswith("docker-archive:"):
             path = Path(target.removeprefix("docker-archive:"))
@@ -155,21 +217,24 @@ def run_app(
 ) -> AppOutcome:
     from boxwise.report.command import gather, resolve_baseline
 
-    prefix = _prefix(args, settings)
+    name = image_name(args, settings, app.slug)
     branch = current_branch(settings.root, env)
     # never the baseline's own name: the baseline must still be there to compare with
-    tag = f"{prefix}{app.slug}:ci-{_short_commit(settings.root, env)}"
+    tag = f"{name}:ci-{_short_commit(settings.root, env)}"
     print(f"boxwise ci: {app.name}: building {tag}", file=sys.stderr)
     try:
         ref = build_one(app, args, settings, tag)
     except UserError as exc:
         return AppOutcome(app.name, error=f"build failed: {exc}")
-    default_template = f"docker://{prefix}{{app}}:{{branch}}"
+    default_template = f"docker://{name}:{{branch}}"
     baseline = resolve_baseline(None, settings, app.slug, env, default_template)
     if not in_mr:
         # a branch pipeline is its own baseline: compare with the previous run of the branch
         baseline = resolve_baseline(None, settings, app.slug, {"CI_COMMIT_BRANCH": branch}, default_template)
     report_args = argparse.Namespace(**{**vars(args), "app": app.name})
+    unpulled = fetch_baseline(baseline[0], env)
+    if unpulled:
+        print(f"boxwise ci: {app.name}: no baseline: {unpulled}", file=sys.stderr)
     try:
         report = gather(ref, report_args, settings, app, baseline=baseline)
     except UserError as exc:
@@ -177,7 +242,7 @@ def run_app(
     outcome = AppOutcome(app.name, report=report)
     if not in_mr and baseline[0]:
         try:
-            outcome.kept_as = keep_baseline(ref, baseline[0])
+            outcome.kept_as = keep_baseline(ref, baseline[0], env)
         except (UserError, OSError) as exc:
             print(f"boxwise ci: warning: {app.name}: baseline not kept: {exc}", file=sys.stderr)
         except Exception as exc:  # docker errors: say so, the build itself succeeded

@@ -148,3 +148,51 @@ def test_gate_or_build_failure_exits_1_and_misconfiguration_2(
         assert result.returncode == 2, (bad, result.stderr)
         assert result.stderr.strip().splitlines()[-1].startswith("boxwise: error: ")
         assert built_apps(result.stderr) == []
+
+
+def test_baseline_is_pushed_to_a_registry_and_pulled_by_a_later_merge_request(
+    make_git_repo, python_base, local_registry, docker_client, clean_env
+) -> None:
+    repo = make_git_repo(APPS)
+    prefix = f"{local_registry}/boxwise-test-report-ci-{uuid.uuid4().hex[:8]}"
+    baseline = f"{prefix}/apps-api:main"
+    try:
+        main = run_boxwise(
+            "ci", "--apps", "apps/api", "--tag-prefix", prefix, cwd=repo, env={"CI_COMMIT_BRANCH": "main"}
+        )
+        assert main.returncode == 0, main.stderr
+        assert f"kept as the baseline docker://{baseline}" in main.stderr
+        pushed_id = docker_client.images.get(baseline).id
+        for (
+            image
+        ) in docker_client.images.list():  # a fresh engine, as in the next CI job: only the registry has it
+            for tag in image.tags:
+                if tag.startswith(prefix):
+                    docker_client.images.remove(tag)
+
+        git(repo, "checkout", "-q", "-b", "feature")
+        (repo / "apps/api/api/__main__.py").write_text("print('api 2')\n")
+        git(repo, "commit", "-q", "-am", "api 2")
+        env = {"CI_MERGE_REQUEST_IID": "3", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"}
+        result = run_boxwise(
+            "ci", "--changed-since", "main", "--tag-prefix", prefix, "--post", "none", cwd=repo, env=env
+        )
+        assert result.returncode == 0, result.stderr
+        assert "no baseline" not in result.stderr.lower()
+        assert docker_client.images.get(baseline).id == pushed_id  # pulled back from the registry
+        assert "+2 B" in result.stdout  # 'api 2' against 'api'
+
+        # a baseline the registry does not hold: said once, and the report goes on without it
+        other = f"{prefix}-never-built"
+        missing = run_boxwise(
+            "ci", "--changed-since", "main", "--tag-prefix", other, "--post", "none", cwd=repo, env=env
+        )
+        assert missing.returncode == 0, missing.stderr
+        assert (
+            f"boxwise ci: apps/api: no baseline: {other}/apps-api:main could not be pulled" in missing.stderr
+        )
+    finally:
+        for image in docker_client.images.list():
+            for tag in image.tags:
+                if tag.startswith(prefix):
+                    docker_client.images.remove(tag)
