@@ -39,15 +39,13 @@ PER_REQUIREMENT = {"--hash", "--config-settings", "--global-option"}
 
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _HASH = re.compile(r"^[a-z0-9]+:[0-9a-fA-F]+$")
-# name==version with a plain release (and pre/post/dev) version: always valid PEP 508.
-_SIMPLE_PIN = re.compile(
-    r"([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*==\s*"
-    r"(\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?)\Z"
-)
-_VERSION_CLAUSE = r"\s*(?:==|!=|>=|<=|~=|<|>)\s*\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?\s*"
-_SIMPLE_REQUIREMENT = re.compile(
-    rf"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?\s*(?:{_VERSION_CLAUSE}(?:,{_VERSION_CLAUSE})*)?\Z"
-)
+# A project name, and a plain release version (with pre/post/dev parts): the shapes that are
+# valid PEP 508 by construction, so most lines never need packaging's parser.
+_NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
+_VERSION = r"\d+(?:\.\d+)*(?:(?:a|b|rc)\d+)?(?:\.post\d+)?(?:\.dev\d+)?"
+_CLAUSE = rf"\s*(?:==|!=|>=|<=|~=|<|>)\s*{_VERSION}\s*"
+_SIMPLE_PIN = re.compile(rf"({_NAME})\s*==\s*({_VERSION})\Z")
+_SIMPLE_REQUIREMENT = re.compile(rf"{_NAME}\s*(?:{_CLAUSE}(?:,{_CLAUSE})*)?\Z")
 
 
 @dataclass
