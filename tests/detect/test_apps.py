@@ -141,3 +141,17 @@ def test_an_unreadable_ignore_file_is_named(make_git_repo) -> None:
         ("apps/a/.boxwiseignore", 1, "encoding"),
         ("apps/a/.dockerignore", None, "unreadable"),
     ]
+
+
+def test_outside_a_git_repo_the_current_folder_is_the_root(tmp_path: Path) -> None:
+    for name in ("api", "web"):
+        (tmp_path / "apps" / name).mkdir(parents=True)
+        (tmp_path / "apps" / name / "Procfile").write_text("web: python -m app\n")
+    report = detect_json(tmp_path, "apps/web", "apps/api/Procfile")
+    assert list(report.apps) == ["apps/api", "apps/web"]
+    assert report.code == 0
+    # run from elsewhere, the path's own folder is the root
+    (tmp_path / "elsewhere").mkdir()
+    report = detect_json(tmp_path / "elsewhere", str(tmp_path / "apps/api"))
+    assert list(report.apps) == ["."]
+    assert report.apps["."]["group"] == ["procfile-run"]

@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 
 from boxwise.apps import MARKERS, App, apps_for_paths, ignore_matcher, read_ignore_files, rel_path
-from boxwise.config import Settings, load_settings, print_warnings
+from boxwise.config import Settings, find_repo_root, load_settings, print_warnings
 from boxwise.errors import UserError
 from boxwise.lint.detection import Builder, detect_app, load_builder, load_rules
 from boxwise.lint.findings import RULES, Finding, exit_code, finding, unique
@@ -69,10 +69,15 @@ def lint_app(settings: Settings, app: App, builder: Builder, rules: dict[str, Mo
 
 
 def _settings_for(paths: list[str]) -> Settings:
-    start = Path(paths[0]) if paths else Path.cwd()
-    if not os.path.lexists(start):
+    """The settings of the repo around the current folder, or around the first path outside it."""
+    here = find_repo_root(Path.cwd())
+    if not paths:
+        return load_settings(here)
+    first = Path(paths[0])
+    if not os.path.lexists(first):
         raise UserError(f"{paths[0]}: no such file or folder; pass a repo, an app folder or files in it")
-    return load_settings(start)
+    inside = not rel_path(here, os.path.realpath(first)).startswith("../")
+    return load_settings(here if inside else first)
 
 
 def _write(args: argparse.Namespace, reports: list[AppReport]) -> None:
