@@ -313,6 +313,7 @@ def run_ci(args: argparse.Namespace) -> int:
         print(f"boxwise ci: {len(apps)} app(s) changed since {since}", file=sys.stderr)
     if not apps:
         print("boxwise ci: no app is touched by this change; nothing to build", file=sys.stderr)
+        publish([], args, "boxwise: no app is touched by this change; nothing was built.\n")
         return 0
     outcomes = [run_app(app, args, settings, env, in_mr) for app in apps]
     reports = [o.report for o in outcomes if o.report is not None]
@@ -326,7 +327,7 @@ def run_ci(args: argparse.Namespace) -> int:
             print(f"boxwise ci: {outcome.name}: {outcome.error}", file=sys.stderr)
         if outcome.kept_as:
             print(f"boxwise ci: {outcome.name}: kept as the baseline {outcome.kept_as}", file=sys.stderr)
-    post_code = publish(reports, args, markdown) if reports else 0
+    post_code = publish(reports, args, markdown)
     if post_code == 2:
         return 2
     return 1 if any(o.failed for o in outcomes) or post_code else 0

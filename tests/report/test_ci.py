@@ -7,6 +7,7 @@ import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import pytest
 from conftest import git, run_boxwise
@@ -142,6 +143,33 @@ def test_gate_or_build_failure_exits_1_and_misconfiguration_2(
     assert "boxwise ci: apps/empty: build failed:" in build.stderr
     assert built_apps(build.stderr) == ["apps/empty", "apps/web"]  # one failure does not stop the rest
     assert "Traceback" not in build.stderr
+
+    # a change that touches no app builds nothing, and still leaves the report files CI expects
+    git(repo, "checkout", "-q", "-b", "docs")
+    (repo / "README.md").write_text("docs only\n")
+    git(repo, "add", "README.md")
+    git(repo, "commit", "-q", "-m", "docs")
+    out = repo.parent / "nothing"
+    nothing = run_boxwise(
+        "ci",
+        "--changed-since",
+        "main",
+        "--tag-prefix",
+        prefix,
+        "--junit",
+        str(out / "j.xml"),
+        "--metrics",
+        str(out / "m.txt"),
+        "--codequality",
+        str(out / "cq.json"),
+        cwd=repo,
+    )
+    assert nothing.returncode == 0, nothing.stderr
+    assert "no app is touched by this change; nothing to build" in nothing.stderr
+    assert built_apps(nothing.stderr) == []
+    assert (out / "m.txt").read_text().endswith("# EOF\n")
+    assert json.loads((out / "cq.json").read_text()) == []
+    assert ET.parse(out / "j.xml").getroot().get("tests") == "0"
 
     for bad in (["--apps", "apps/nope"], ["--lowestEfficiency", "lots"], ["--changed-since", "no-such-ref"]):
         result = run_boxwise("ci", "--tag-prefix", prefix, *bad, cwd=repo)

@@ -224,6 +224,8 @@ def publish(reports: Sequence[ReportData], args: argparse.Namespace, markdown: s
     write_artifacts(args, reports)
     for line in write_github(reports, markdown):
         print(line)
+    if not reports:  # nothing to comment on: artifacts only, so CI finds the files it expects
+        return 0
     return post_reports(reports, args.post, args.strict)
 
 
