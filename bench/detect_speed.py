@@ -51,19 +51,10 @@ def make_monorepo(root: Path, count: int) -> None:
     subprocess.run(["git", "init", "-q", str(root)], check=True)
 
 
-def median_seconds(command: list[str], cwd: Path, runs: int) -> tuple[float, int]:
-    # As installed by pip (pre-commit's way), modules load from compiled bytecode: allow it to be
-    # written, and do one warm-up run that is not counted.
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    times = []
-    code = 0
-    for _ in range(runs + 1):
-        started = time.perf_counter()
-        code = subprocess.run(
-            command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        ).returncode
-        times.append(time.perf_counter() - started)
-    return statistics.median(times[1:]), code
+def run_once(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
+    started = time.perf_counter()
+    code = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started, code.returncode
 
 
 def main() -> int:
@@ -71,6 +62,9 @@ def main() -> int:
     parser.add_argument("--apps", type=int, default=200)
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
+    # As installed by pip (pre-commit's way), modules load from compiled bytecode: allow it to be
+    # written; the warm-up round is not counted.
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryDirectory(prefix="boxwise-bench-detect-") as tmp:
         root = Path(tmp)
         make_monorepo(root, args.apps)
@@ -87,15 +81,23 @@ def main() -> int:
                 0.15,
             ),
         ]
+        # Round-robin: each round runs every command once, so a busy moment slows all rows alike.
+        times: list[list[float]] = [[] for _ in rows]
+        codes = [0] * len(rows)
+        for round_number in range(args.runs + 1):
+            for index, (_, command, _) in enumerate(rows):
+                seconds, codes[index] = run_once(command, root, env)
+                if round_number:
+                    times[index].append(seconds)
         print(f"{'command':<42} {'median':>8} {'target':>8}  exit")
         failed = False
-        for label, command, target in rows:
-            median, code = median_seconds(command, root, args.runs)
+        for (label, _, target), samples, code in zip(rows, times, codes, strict=True):
+            median = statistics.median(samples)
             verdict = "" if target is None else ("ok" if median <= target else "SLOW")
             failed |= verdict == "SLOW"
             target_text = "" if target is None else f"{target:.2f} s"
             print(f"{label:<42} {median:>6.3f} s {target_text:>8}  {code} {verdict}")
-        print(f"({args.runs} runs each, median wall time, Python {sys.version.split()[0]})")
+        print(f"({args.runs} rounds, median wall time, Python {sys.version.split()[0]})")
     return 1 if failed else 0
 
 
