@@ -17,7 +17,11 @@ IGNORE_FIX = "add it to the app's .dockerignore or .boxwiseignore (or remove it 
 
 
 def _walk(app_dir: Path, excluded: Callable[[str], bool]) -> Iterator[tuple[str, bool]]:
-    """(path relative to the app, is_dir) of every entry the build would export, pruning early."""
+    """(path relative to the app, is_dir) of the entries the build would export.
+
+    Ignored paths are pruned; dependency trees, caches, build output and virtualenvs are listed
+    but never entered (walking them on every commit would cost more than it finds).
+    """
     stack = [""]
     while stack:
         prefix = stack.pop()
