@@ -221,3 +221,20 @@ def test_credentials_are_found_in_every_file_and_in_comments_never_repeated(make
     ]
     assert "hunter2" not in str(report.data)
     assert "postgres://****@db.internal/" in report.finding("url-credentials")["message"]
+
+
+def test_dev_and_test_requirements_files_are_linted_but_not_held_to_pins(make_git_repo) -> None:
+    repo = make_git_repo(
+        {
+            "apps/a/requirements.txt": "click==8.1.7\n",
+            "apps/a/requirements-dev.txt": "-r requirements.txt\npytest\nclick==8.0.0\nnot valid!\n",
+            "apps/a/requirements/test.txt": "--index-url https://u:tok@pypi.example/simple\n",
+            "apps/a/Procfile": PROCFILE,
+        }
+    )
+    report = detect_json(repo)
+    assert report.rules() == [
+        ("apps/a/requirements-dev.txt", 3, "conflicting-pins"),
+        ("apps/a/requirements-dev.txt", 4, "requirements-syntax"),
+        ("apps/a/requirements/test.txt", 1, "url-credentials"),
+    ]  # `pytest` unpinned is fine: dev requirements never reach the image

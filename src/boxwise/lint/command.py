@@ -26,7 +26,7 @@ def lint_app(settings: Settings, app: App, builder: Builder, rules: dict[str, Mo
     from boxwise.lint.contents import lint_contents
     from boxwise.lint.procfile import lint_procfile
     from boxwise.lint.pyproject import lint_pyproject
-    from boxwise.lint.requirements import lint_requirements
+    from boxwise.lint.requirements import lint_requirements, requirement_files
 
     detection = detect_app(builder, rules, app.path)
     report = AppReport(app.name, app.slug, detection.group, detection.failed)
@@ -44,8 +44,8 @@ def lint_app(settings: Settings, app: App, builder: Builder, rules: dict[str, Mo
             )
         )
     requirements, pyproject, procfile = (app.path / name for name in MARKERS)
-    if os.path.lexists(requirements):
-        findings += lint_requirements(requirements, settings.root, app.path)
+    for path in requirement_files(app.path):
+        findings += lint_requirements(path, settings.root, app.path, in_image=path == requirements)
     if os.path.lexists(pyproject):
         findings += lint_pyproject(pyproject, rel_path(settings.root, pyproject))
     default = rules["procfile-run"].default_process(str(app.path)) if "procfile-run" in rules else None

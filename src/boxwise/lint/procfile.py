@@ -68,7 +68,11 @@ def lint_procfile(path: Path, rel: str, default_process: list[str] | None) -> li
                     f"give it one, e.g. `{name}: python -m myapp`",
                 )
             )
-    if "web" not in seen and default_process is None and not any(f.rule.startswith("procfile-") for f in findings):
+    if (
+        "web" not in seen
+        and default_process is None
+        and not any(f.rule.startswith("procfile-") for f in findings)
+    ):
         findings.append(
             finding(
                 rel,

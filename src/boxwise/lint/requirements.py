@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import shlex
@@ -286,11 +287,28 @@ def _lint_file(state: _State, path: Path, stack: list[Path], constraint: bool) -
     stack.pop()
 
 
-def lint_requirements(path: Path, root: Path, app_dir: Path) -> list[Finding]:
-    """Findings for `path` and every file it includes (paths in findings relative to `root`)."""
+def requirement_files(app_dir: Path) -> list[Path]:
+    """The app's requirements files: requirements.txt (what the image gets) first, then the
+    other `requirements*.txt` and `requirements/*.txt` (dev, test: linted, never installed)."""
+    found = []
+    for folder, pattern in ((app_dir, "requirements*.txt"), (app_dir / "requirements", "*.txt")):
+        try:
+            names = sorted(os.listdir(folder))
+        except OSError:
+            continue
+        found += [folder / name for name in names if fnmatch.fnmatchcase(name, pattern)]
+    main = app_dir / "requirements.txt"
+    return sorted(found, key=lambda path: path != main)
+
+
+def lint_requirements(path: Path, root: Path, app_dir: Path, in_image: bool = True) -> list[Finding]:
+    """Findings for `path` and every file it includes (paths in findings relative to `root`).
+
+    `in_image`: pip installs this file into the image, so an unpinned requirement is a warning.
+    """
     state = _State(root=root, app_dir=app_dir)
     _lint_file(state, Path(os.path.normpath(path)), [], constraint=False)
-    for rel, line, name, spec in state.unpinned:
+    for rel, line, name, spec in state.unpinned if in_image else ():
         if canonical_name(name) in state.constrained:
             continue
         what = f"only a range ({spec})" if spec else "no version"
