@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -26,3 +26,17 @@ def python_base(engine: str) -> str:
     if result.returncode != 0:
         pytest.fail(f"scripts/base-image.sh failed: {result.stdout}{result.stderr}")
     return "boxwise-python:bookworm"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_face_images() -> Iterator[None]:
+    """The images the face tests build are named boxwise-test-faces/...; remove them afterwards."""
+    yield
+    listed = subprocess.run(
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "boxwise-test-faces/*"],
+        capture_output=True,
+        text=True,
+    )
+    names = [name for name in listed.stdout.split() if name.startswith("boxwise-test-faces/")]
+    if names:
+        subprocess.run(["docker", "rmi", "--force", *names], capture_output=True)

@@ -159,7 +159,7 @@ def install_pipeline(repo: Path, snippet: str, inputs: dict[str, str]) -> Path:
         cached.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, cached)
     with (repo / ".git" / "info" / "exclude").open("a") as exclude:
-        exclude.write(".gitlab-ci-local/\nboxwise-*\n")
+        exclude.write(".gitlab-ci-local/\n.gitlab-ci-local-variables.yml\nboxwise-*\n")
     commit_files(repo, {".gitlab-ci.yml": yaml.safe_dump(pipeline, sort_keys=False)}, "ci")
     return repo / ".gitlab-ci.yml"
 
@@ -167,11 +167,13 @@ def install_pipeline(repo: Path, snippet: str, inputs: dict[str, str]) -> Path:
 def gitlab_ci_local(
     repo: Path, *args: str, variables: dict[str, str] | None = None, timeout: int = 600
 ) -> subprocess.CompletedProcess[str]:
-    """Run gitlab-ci-local on the host shell (the job image is the machine itself)."""
-    command = [require_tool("gitlab-ci-local"), "--force-shell-executor", "--no-color"]
-    for key, value in (variables or {}).items():
-        command += ["--variable", f"{key}={value}"]
-    env = {**tool_env(), "GCL_IGNORE_PREDEFINED_VARS": ",".join(variables or {})}
-    return subprocess.run(
-        [*command, *args], cwd=repo, env=env, capture_output=True, text=True, timeout=timeout
-    )
+    """Run gitlab-ci-local on the host shell (the job image is the machine itself).
+
+    The pipeline variables go in .gitlab-ci-local-variables.yml rather than `--variable`, so
+    that a child pipeline sees them too, as merge-request variables are seen in GitLab.
+    """
+    variables = variables or {}
+    (repo / ".gitlab-ci-local-variables.yml").write_text(yaml.safe_dump(variables))
+    command = [require_tool("gitlab-ci-local"), "--force-shell-executor", "--no-color", *args]
+    env = {**tool_env(), "GCL_IGNORE_PREDEFINED_VARS": ",".join(variables)}
+    return subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=timeout)

@@ -31,7 +31,7 @@ from boxwise import __version__
 SECTION = "GitLab CI"
 # Where boxwise and the engine are on this machine (a real runner uses the input defaults:
 # python:3.12-slim + pip install, and a docker:dind service).
-LOCAL_INPUTS = {"engine": "host", "install": "boxwise --version", "image-prefix": ""}
+LOCAL_INPUTS = {"engine": "host", "install": "boxwise --version", "image-prefix": "boxwise-test-faces"}
 
 
 def snippet(kind: str) -> str:
@@ -121,8 +121,10 @@ def test_fan_out_replaces_the_build_job_by_a_child_pipeline(sample_repo: Path) -
 # ------------------------------------------------------------------------------ jobs, for real
 
 
-def job_passed(output: str, job: str) -> bool:
-    return re.search(rf"PASS\s+{re.escape(job)}\s*$", output, re.M) is not None
+def job_passed(output: str, job: str, parent: str | None = None) -> bool:
+    """The job's PASS line; a child-pipeline job is shown as `[trigger job] -> job`."""
+    name = re.escape(f"[{parent}] -> {job}" if parent else job)
+    return re.search(rf"PASS\s+{name}\s*$", output, re.M) is not None
 
 
 def job_failed(output: str, job: str) -> bool:
@@ -165,11 +167,11 @@ def test_plan_job_triggers_a_no_op_child_pipeline_when_no_app_changed(sample_rep
     commit_files(sample_repo, {"docs/README.md": "not an app\n"}, "docs only")
     base = git(sample_repo, "rev-parse", "HEAD~1").strip()
 
-    result = gitlab_ci_local(sample_repo, "--needs", "boxwise-apps", variables=mr_variables(base))
+    result = gitlab_ci_local(sample_repo, variables=mr_variables(base))
     assert result.returncode == 0, result.stdout + result.stderr
     assert job_passed(result.stdout, "boxwise-plan"), result.stdout
     assert "[boxwise-apps] -> boxwise-no-app-changed" in result.stdout
-    assert job_passed(result.stdout, "boxwise-no-app-changed"), result.stdout
+    assert job_passed(result.stdout, "boxwise-no-app-changed", parent="boxwise-apps"), result.stdout
     assert "boxwise-build-apps-" not in result.stdout
 
 
@@ -211,21 +213,29 @@ def test_build_job_builds_the_changed_app_reports_and_comments(
 
 
 @pytest.mark.engine
-def test_fan_out_child_pipeline_builds_each_changed_app_in_its_own_job(
-    sample_repo: Path, python_base: str
+def test_fan_out_child_pipeline_builds_the_changed_app_in_its_own_job_and_comments(
+    sample_repo: Path, python_base: str, fake_gitlab
 ) -> None:
     install_pipeline(sample_repo, snippet("inputs"), LOCAL_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
     commit_files(sample_repo, {"apps/worker/worker/__main__.py": "print('worker v2')\n"}, "worker v2")
+    variables = {
+        **mr_variables(base),
+        "CI_API_V4_URL": f"{fake_gitlab.url}/api/v4",
+        "CI_MERGE_REQUEST_PROJECT_ID": "5",
+        "GITLAB_TOKEN": fake_gitlab.state.gitlab_token,
+    }
 
-    result = gitlab_ci_local(
-        sample_repo, "--needs", "boxwise-apps", variables=mr_variables(base), timeout=1500
-    )
+    # The whole pipeline: gitlab-ci-local hands a job filter on to the child pipeline too.
+    result = gitlab_ci_local(sample_repo, variables=variables, timeout=1500)
     assert "[boxwise-apps] -> boxwise-build-apps-worker" in result.stdout, result.stdout
     assert "boxwise-build-apps-api" not in result.stdout
-    assert job_passed(result.stdout, "boxwise-build-apps-worker"), result.stdout + result.stderr
-    artifacts = sample_repo / ".gitlab-ci-local" / "artifacts"
-    assert (
-        any(path.name == "boxwise-report.json" for path in artifacts.rglob("*"))
-        or (sample_repo / "boxwise-report.json").is_file()
+    assert job_passed(result.stdout, "boxwise-build-apps-worker", parent="boxwise-apps"), result.stdout
+    report = (
+        sample_repo / ".gitlab-ci-local" / "artifacts" / "boxwise-build-apps-worker" / "boxwise-report.json"
     )
+    assert "apps/worker" in report.read_text()
+    for name in ("boxwise-junit.xml", "boxwise-codequality.json", "boxwise-metrics.txt"):
+        assert (sample_repo / name).is_file(), f"{name} missing"
+    notes = fake_gitlab.state.notes[("5", "7")]
+    assert len(notes) == 1 and "apps/worker" in notes[0]["body"]
