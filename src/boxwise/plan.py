@@ -32,6 +32,7 @@ JSON_FILE = "boxwise-report.json"
 # BOXWISE_* variable of the plan job -> the `boxwise ci` flag it becomes in every child job.
 CI_FLAG_VARIABLES: tuple[tuple[str, str], ...] = (
     ("BOXWISE_BASE", "--base"),
+    ("BOXWISE_BUILDER", "--builder"),
     ("BOXWISE_IMAGE_PREFIX", "--tag-prefix"),
     ("BOXWISE_POST", "--post"),
     ("BOXWISE_LOWEST_EFFICIENCY", "--lowestEfficiency"),
