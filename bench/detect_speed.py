@@ -2,6 +2,8 @@
 
 Targets (issue 2, §7): median <= 0.3 s wall for 200 apps, <= 0.15 s for one app. Every command
 runs in a fresh process, as pre-commit runs it, in the same run as the `python -c pass` floor.
+Output goes to a pipe (plain text, as pre-commit without colour gets it); the "styled" rows make
+rich render it as for a terminal.
 
     python bench/detect_speed.py [--apps 200] [--runs 15]
 """
@@ -73,8 +75,10 @@ def main() -> int:
             ("python -c pass", [sys.executable, "-c", "pass"], None),
             (f"detect, {args.apps} apps, json", [*boxwise, "--format", "json"], 0.3),
             (f"detect, {args.apps} apps, text", boxwise, 0.3),
+            (f"detect, {args.apps} apps, text styled by rich", ["env", "FORCE_COLOR=1", *boxwise], 0.3),
             (f"detect, {args.apps} apps, codequality", [*boxwise, "--format", "codequality"], 0.3),
             ("detect, 1 app, text", [*boxwise, "apps/app000"], 0.15),
+            ("detect, 1 app, text styled by rich", ["env", "FORCE_COLOR=1", *boxwise, "apps/app000"], 0.15),
             (
                 "detect, 1 app, 2 files (pre-commit)",
                 [*boxwise, "apps/app001/Procfile", "apps/app001/requirements.txt"],

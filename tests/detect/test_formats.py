@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 
+import pytest
 from conftest import run_boxwise  # tests/conftest.py: the shared runner
 
 FILES = {
@@ -91,15 +94,38 @@ def test_output_writes_the_report_to_a_file_and_exit_0_without_errors(make_git_r
     assert "\x1b[" not in (repo / "report.txt").read_text()
 
 
-def test_json_output_does_not_import_rich_docker_or_git(make_git_repo) -> None:
-    repo = make_git_repo(FILES)
+def heavy_modules(repo, *args: str, env: dict[str, str] | None = None) -> str:
+    """The heavy modules a `boxwise detect ARGS` run imported, as printed by the run itself."""
     code = (
         "import sys, runpy\n"
-        "sys.argv = ['boxwise', 'detect', '--format', 'json']\n"
+        f"sys.argv = ['boxwise', 'detect', *{list(args)!r}]\n"
         "try:\n    runpy.run_module('boxwise', run_name='__main__')\n"
         "except SystemExit:\n    pass\n"
         "heavy = sorted(m for m in ('rich', 'docker', 'git', 'requests') if m in sys.modules)\n"
         "print('HEAVY', heavy, file=sys.stderr)\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True)
-    assert "HEAVY []" in result.stderr, result.stderr
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    return result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [("--format", "json"), ("--format", "codequality"), ("--format", "github"), ()]
+)
+def test_machine_and_piped_output_import_no_rich_docker_or_git(make_git_repo, args: tuple[str, ...]) -> None:
+    repo = make_git_repo(FILES)
+    assert "HEAVY []" in heavy_modules(repo, *args, env={"FORCE_COLOR": ""})
+
+
+def test_text_on_a_terminal_is_styled_by_rich(make_git_repo) -> None:
+    repo = make_git_repo(FILES)
+    assert "HEAVY ['rich']" in heavy_modules(repo, env={"FORCE_COLOR": "1"})
+    styled = run_boxwise("detect", cwd=repo, env={"FORCE_COLOR": "1"})
+    assert "\x1b[" in styled.stdout
+    plain = run_boxwise("detect", cwd=repo, env={"FORCE_COLOR": ""})
+    assert re.sub(r"\x1b\[[0-9;]*m", "", styled.stdout) == plain.stdout

@@ -1,13 +1,13 @@
 """Findings (and detection results) as text, JSON, GitLab Code Quality or GitHub annotations.
 
 `codequality_entries` and `github_lines` take plain `Finding`s, so the MR report can reuse them.
-rich is imported inside `render_text` only: the other formats must stay fast.
+rich is imported by `render_text` only, and only for a terminal: every other output stays fast.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +46,8 @@ def counts(findings: Iterable[Finding]) -> Counter[str]:
 
 def fingerprint(item: Finding, occurrence: int = 0) -> str:
     """Stable across runs and line moves: rule, file, message (never the line number)."""
+    import hashlib  # only the codequality format needs it
+
     key = "\0".join((item.rule, item.path, item.message, str(occurrence)))
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
@@ -114,31 +116,48 @@ def render_github(reports: Sequence[AppReport]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def render_text(reports: Sequence[AppReport], out: IO[str], color: bool | None = None) -> None:
-    """Grouped by app: the detected group, why the other buildpacks did not pass, the findings."""
-    from rich.console import Console
-    from rich.text import Text
-
-    console = Console(file=out, soft_wrap=True, highlight=False, no_color=color is False)
+def text_lines(reports: Sequence[AppReport]) -> list[list[tuple[str, str]]]:
+    """The text report as lines of (text, rich style) segments, grouped by app."""
     styles = {ERROR: "bold red", WARNING: "yellow"}
+    lines: list[list[tuple[str, str]]] = []
     for report in reports:
-        head = Text(report.name, style="bold")
         if report.group:
-            head.append(": " + ", ".join(report.group), style="green")
+            lines.append([(report.name, "bold"), (": " + ", ".join(report.group), "green")])
         else:
-            head.append(": no buildpack group detects it", style="bold red")
-        console.print(head)
-        for buildpack, why in report.failed.items():
-            console.print(Text(f"  {buildpack}: {why}", style="dim"))
+            lines.append([(report.name, "bold"), (": no buildpack group detects it", "bold red")])
+        lines += [[(f"  {buildpack}: {why}", "dim")] for buildpack, why in report.failed.items()]
         for item in sorted(report.findings, key=sort_key):
-            line = Text("  ")
-            line.append(item.location, style="bold")
-            line.append("  ")
-            line.append(item.severity, style=styles.get(item.severity, ""))
-            line.append(f"  {item.rule}  {item.message}")
-            console.print(line)
-            console.print(Text(f"      fix: {item.fix}", style="dim"))
+            lines.append(
+                [
+                    ("  ", ""),
+                    (item.location, "bold"),
+                    ("  ", ""),
+                    (item.severity, styles.get(item.severity, "")),
+                    (f"  {item.rule}  {item.message}", ""),
+                ]
+            )
+            lines.append([(f"      fix: {item.fix}", "dim")])
     total = counts(unique(item for report in reports for item in report.findings))
     apps = f"{len(reports)} app" + ("" if len(reports) == 1 else "s")
     summary = f"{apps}, {total[ERROR]} error(s), {total[WARNING]} warning(s)"
-    console.print(Text(summary, style="bold red" if total[ERROR] else "bold"))
+    lines.append([(summary, "bold red" if total[ERROR] else "bold")])
+    return lines
+
+
+def render_text(reports: Sequence[AppReport], out: IO[str], color: bool | None = None) -> None:
+    """Grouped by app: the detected group, why the other buildpacks did not pass, the findings.
+
+    Styled with rich on a terminal (or with FORCE_COLOR; pre-commit gives hooks a terminal when
+    it shows colour); a pipe or file gets the same lines as plain text, without importing rich.
+    """
+    lines = text_lines(reports)
+    styled = color is not False and (color or out.isatty() or bool(os.environ.get("FORCE_COLOR")))
+    if not styled:
+        out.write("".join("".join(text for text, _ in line) + "\n" for line in lines))
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(file=out, soft_wrap=True, highlight=False, force_terminal=True if color else None)
+    for line in lines:
+        console.print(Text.assemble(*line))
