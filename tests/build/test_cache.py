@@ -3,9 +3,13 @@ rebuilds it from empty; a failed build leaves a cache the next build uses."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
-from .helpers import PREFIX, build, build_ok, layer_ids, run_image, write_app
+from .helpers import BASE, PREFIX, build, build_ok, layer_ids, run_image, write_app
 
 MAIN = "import six\nprint('v1', six.__version__)\n"
 
@@ -112,3 +116,35 @@ def test_a_corrupt_cached_layer_is_discarded_and_rebuilt(
     assert "pip-install:packages: rebuilt: no cached layer" in out
     assert layer_ids(docker_client, tag)[-2] == dependency_layer  # rebuilt to the very same bytes
     assert run_image(docker_client, tag) == (0, "v1 1.16.0\n")
+
+
+def test_an_interrupted_build_leaves_no_container_and_a_cache_the_next_build_uses(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    app = simple_app(tmp_path / "interrupted", "six==1.16.0\n")
+    cache = tmp_path / "cache"
+    tag = f"{PREFIX}/interrupted:1"
+    build_ok(app, tag, cache)
+
+    (app / "requirements.txt").write_text("six==1.16.0\nidna==3.7\n")
+    command = [sys.executable, "-m", "boxwise", "build", str(app), "--base", BASE, "--tag", tag]
+    child = subprocess.Popen(
+        [*command, "--cache", str(cache)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert child.stdout is not None
+    for line in child.stdout:
+        if line.startswith("$ pip install"):  # pip is running inside the build container
+            child.send_signal(signal.SIGINT)  # Ctrl-C
+            break
+    _, err = child.communicate(timeout=120)
+    assert child.returncode == 130, err
+    assert "boxwise: interrupted" in err
+    assert not docker_client.containers.list(all=True, filters={"name": "boxwise-build-interrupted-"})
+
+    (app / "requirements.txt").write_text("six==1.16.0\n")
+    out = build_ok(app, tag, cache)
+    assert "pip-install:packages: reused (key unchanged)" in out

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,35 @@ class LayerCache:
 
     def save(self, layers: dict[str, dict[str, dict[str, Any]]]) -> None:
         write_atomic(self.metadata_path, json.dumps(layers, indent=1, sort_keys=True).encode())
+
+    def collect_garbage(self, min_age_seconds: float = 3600.0) -> int:
+        """Remove blobs no app's last good build and no base image uses; returns how many.
+
+        Only blobs older than `min_age_seconds` go: a build running now (another app, another
+        process) may have written blobs it has not recorded yet.
+        """
+        used: set[str] = set()
+        for meta in (self.root / "apps").glob("*/layers.json"):
+            try:
+                data = json.loads(meta.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            for layers in (data.get("buildpacks") or {}).values():
+                used.update(str(entry.get("sha", "")).removeprefix("sha256:") for entry in layers.values())
+            used.add(str((data.get("app") or {}).get("sha", "")).removeprefix("sha256:"))
+        for base in (self.root / "bases").glob("*.json"):
+            try:
+                config = json.loads(base.read_bytes())
+            except (OSError, ValueError):
+                continue
+            used.update(d.removeprefix("sha256:") for d in (config.get("rootfs") or {}).get("diff_ids") or [])
+        removed = 0
+        cutoff = time.time() - min_age_seconds
+        for blob in self.blobs.glob("*.tar"):
+            if blob.stem not in used and blob.stat().st_mtime < cutoff:
+                blob.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def tmp_dir(self) -> Path:
         folder = self.root / "tmp"

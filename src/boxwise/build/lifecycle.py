@@ -29,7 +29,7 @@ from boxwise.build.cache import LayerCache, default_cache_dir
 from boxwise.build.imageconfig import APP_DIR, LAYERS_DIR, build_config, processes
 from boxwise.build.log import BuildLog
 from boxwise.build.options import BuildOptions, BuildResult, LayerReport
-from boxwise.build.runner import BuildContainer, connect, thin_archives_work
+from boxwise.build.runner import BuildContainer, connect, engine_errors, thin_archives_work
 from boxwise.errors import UserError
 from boxwise.image.export import (
     ExportImage,
@@ -362,7 +362,8 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         lambda dest: write_dir_layer(app_dir, APP_DIR, dest, excluded=_app_excluder(app_dir), mtime=epoch),
     )
     plan = builder.plan(APP_DIR, LAYERS_DIR, PLATFORM_DIR)
-    with log.progress("building"), BuildContainer(client, build_image, options.network, app_dir.name) as box:
+    container = BuildContainer(client, build_image, options.network, app_dir.name)
+    with log.progress("building"), engine_errors("the build"), container as box:
         log.status("restore: cached layers")
         box.put(_buildpacks_tar(builder, plan))
         box.put(app_blob.path)
@@ -403,8 +404,10 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     ]
     layers.append(ExportLayer(app_blob.diff_id, app_blob.size, app_blob.path))
     image = ExportImage(config, layers, options.tag)
-    ref = _write_output(options, client, image, base, cache, log)
+    with engine_errors("the export"):
+        ref = _write_output(options, client, image, base, cache, log)
     cache.save({"buildpacks": keep, "app": {"sha": app_blob.diff_id}})
+    cache.collect_garbage()
     seconds = time.monotonic() - started
     log.say(f"image: {ref}  id: {image.image_id}  ({seconds:.1f} s)")
     return BuildResult(

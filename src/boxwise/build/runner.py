@@ -34,6 +34,25 @@ def connect() -> Any:
     return client
 
 
+@contextlib.contextmanager
+def engine_errors(what: str) -> Iterator[None]:
+    """An engine that fails or goes away mid-build is one line, not a traceback; the cache is intact."""
+    import docker.errors
+    import requests.exceptions
+
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        raise UserError(
+            f"the engine refused {what} ({exc.explanation or exc}); the cache is intact, build again"
+        ) from None
+    except (requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
+        reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise UserError(
+            f"the engine went away during {what} ({reason}); the cache is intact, start it and build again"
+        ) from None
+
+
 def thin_archives_work(client: Any) -> bool:
     """Whether `docker load` may skip layers the engine has (classic store, not containerd's)."""
     info = client.info()
