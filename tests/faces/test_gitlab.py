@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -239,3 +241,36 @@ def test_fan_out_child_pipeline_builds_the_changed_app_in_its_own_job_and_commen
         assert (sample_repo / name).is_file(), f"{name} missing"
     notes = fake_gitlab.state.notes[("5", "7")]
     assert len(notes) == 1 and "apps/worker" in notes[0]["body"]
+
+
+@pytest.mark.engine
+def test_default_branch_pushes_the_baseline_a_merge_request_compares_with(
+    sample_repo: Path, python_base: str, registry: str, docker_client
+) -> None:
+    prefix = f"{registry}/boxwise-test-faces-{uuid.uuid4().hex[:8]}"
+    install_pipeline(sample_repo, snippet("bare"), {**LOCAL_INPUTS, "image-prefix": prefix})
+    try:
+        # The default branch's pipeline (gitlab-ci-local: a push to main, main being the default).
+        main = gitlab_ci_local(sample_repo, "boxwise-build", timeout=1500)
+        assert job_passed(main.stdout, "boxwise-build"), main.stdout + main.stderr
+        catalog = json.load(urllib.request.urlopen(f"http://{registry}/v2/_catalog"))["repositories"]
+        assert sorted(catalog) == [f"{prefix.split('/', 1)[1]}/apps-{app}" for app in ("api", "worker")]
+        remove_images(docker_client, prefix)  # the next job runs on a fresh engine: only the registry has it
+
+        git(sample_repo, "checkout", "-q", "-b", "feature")
+        base = git(sample_repo, "rev-parse", "HEAD").strip()
+        commit_files(sample_repo, {"apps/api/api/__main__.py": "print('api, longer')\n"}, "api v2")
+        variables = {**mr_variables(base), "CI_COMMIT_BRANCH": "", "CI_COMMIT_REF_NAME": "feature"}
+        result = gitlab_ci_local(sample_repo, "boxwise-build", variables=variables, timeout=1500)
+        assert job_passed(result.stdout, "boxwise-build"), result.stdout + result.stderr
+        assert "no baseline" not in result.stdout.lower()
+        assert docker_client.images.get(f"{prefix}/apps-api:main")  # pulled back as the baseline
+    finally:
+        remove_images(docker_client, prefix)
+
+
+def remove_images(docker_client, prefix: str) -> None:
+    for image in docker_client.images.list():
+        for tag in image.tags:
+            if tag.startswith(prefix):
+                docker_client.images.remove(tag, force=True)
