@@ -108,7 +108,8 @@ def layer_index(layer: Layer, cache: object | None = None) -> list[Entry]:
             raise UserError(f"layer {layer.diff_id}: no bytes to read it from; read the image again")
         what = layer.location or layer.diff_id
         with layer.opener() as handle:
-            entries = read_index(file_reader(handle), what)
+            fast = getattr(handle, "reader", None)  # a section of an archive on disk: pread, no seeks
+            entries = read_index(fast() if fast else file_reader(handle), what)
         store.put(layer.diff_id, entries)
     return entries
 

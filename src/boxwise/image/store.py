@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from boxwise.errors import UserError
-from boxwise.image.tarindex import file_section, iter_entries
+from boxwise.image.tarindex import Reader, file_section, iter_entries
 
 MAX_JSON = 64 << 20  # a manifest, index or config larger than this is not one
 
@@ -50,6 +50,10 @@ class SectionIO(io.RawIOBase):
 
     def tell(self) -> int:
         return self._pos
+
+    def reader(self) -> Reader:
+        """A tar-index reader over the same bytes: pread with read-ahead, free skips."""
+        return file_section(self._fd, self._offset + self._pos, self._length - self._pos)
 
     def close(self) -> None:
         if not self.closed:

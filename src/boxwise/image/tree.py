@@ -5,7 +5,7 @@ Kept apart from the accounting so the same walk order serves the dive figures an
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from boxwise.image.model import Entry
 
@@ -53,33 +53,63 @@ def layer_tree(entries: Sequence[Entry]) -> Node:
     """A layer's tree as dive builds it: missing parents implicit, `.wh..wh.*` never inserted."""
     root = Node()
     for entry in entries:
-        if entry.path == ".":
+        path = entry.path
+        if path == ".":
             continue
         node = root
-        for name in entry.path.split("/"):
-            if name.startswith(OPAQUE_PREFIX):
-                break
-            node = node.child(name)
-        else:
-            node.size = entry.size
-            node.is_dir = entry.is_dir
+        names = path.split("/")
+        if OPAQUE_PREFIX in path:
+            # insertion stops at a `.wh..wh.` component; the parents before it stay, as in dive
+            for name in names:
+                if name.startswith(OPAQUE_PREFIX):
+                    break
+                node = node.child(name)
+            else:
+                node.size = entry.size
+                node.is_dir = entry.is_dir
+            continue
+        for name in names:
+            children = node.children
+            if children is None:
+                children = node.children = {}
+            child = children.get(name)
+            if child is None:
+                child = children[name] = Node()
+            node = child
+        node.size = entry.size
+        node.is_dir = entry.typeflag == "5" or (entry.mode & ~0o7777) == 0o040000
     return root
 
 
-def walk(root: Node, leaves_only: bool) -> Iterator[tuple[list[str], Node]]:
-    """Nodes in dive's order: children by bytewise name, each before its parent; root excluded."""
-    # (path parts, node, children expanded?) on an explicit stack: no recursion limit on deep trees
-    stack: list[tuple[list[str], Node, bool]] = [([], root, False)]
-    while stack:
-        parts, node, expanded = stack.pop()
-        if node.children and not expanded:
-            stack.append((parts, node, True))
-            for name in sorted(node.children, reverse=True):
-                stack.append(([*parts, name], node.children[name], False))
+def layer_leaves(entries: Sequence[Entry]) -> list[tuple[str, int]]:
+    """The leaves of `layer_tree(entries)` as (`a/b/c`, size), in dive's walk order, without
+    building the tree: a leaf is a node that is no other node's ancestor, and dive's order
+    (children by bytewise name, depth first) is the sort order of paths with `/` ranked first."""
+    payload: dict[str, int] = {}
+    parents: set[str] = set()
+    for entry in entries:
+        path = entry.path
+        if path == ".":
             continue
-        if not parts or (leaves_only and node.children):
-            continue
-        yield parts, node
+        if OPAQUE_PREFIX in path:
+            names = path.split("/")
+            cut = next((i for i, name in enumerate(names) if name.startswith(OPAQUE_PREFIX)), None)
+            if cut is not None:
+                if cut == 0:
+                    continue
+                path = "/".join(names[:cut])  # the deepest node made before insertion stopped
+                payload.setdefault(path, 0)  # an implicit node keeps a payload it already has
+            else:
+                payload[path] = entry.size
+        else:
+            payload[path] = entry.size
+        parent = path.rpartition("/")[0]
+        while parent and parent not in parents:
+            parents.add(parent)
+            parent = parent.rpartition("/")[0]
+    found = [path for path in payload if path not in parents]
+    found.sort(key=lambda path: path.replace("/", "\0"))
+    return [(path, payload[path]) for path in found]
 
 
 def lookup(root: Node, parts: list[str]) -> Node | None:
@@ -91,17 +121,35 @@ def lookup(root: Node, parts: list[str]) -> Node | None:
     return node
 
 
+def _get_or_add(parent: Node, name: str) -> Node:
+    children = parent.children
+    if children is None:
+        children = parent.children = {}
+    node = children.get(name)
+    if node is None:
+        node = children[name] = Node()
+    return node
+
+
 def stack_layer(tree: Node, upper: Node) -> None:
-    """dive's FileTree.Stack: graft `upper` onto `tree` in walk order, whiteouts removing."""
-    for parts, node in walk(upper, leaves_only=False):
-        name = parts[-1]
+    """dive's FileTree.Stack: graft `upper` onto `tree` in dive's walk order (children first, by
+    name), a whiteout removing its path. Walking both trees together keeps the parent at hand."""
+    # (upper node, its name, the tree node its parent maps to, children done?)
+    stack: list[tuple[Node, str, Node, bool]] = [
+        (upper.children[name], name, tree, False) for name in sorted(upper.children or (), reverse=True)
+    ]
+    while stack:
+        node, name, parent, done = stack.pop()
+        children = node.children
+        if children and not done:
+            target = _get_or_add(parent, name)
+            stack.append((node, name, parent, True))
+            stack.extend((children[child], child, target, False) for child in sorted(children, reverse=True))
+            continue
         if name.startswith(WHITEOUT):
-            parent = lookup(tree, parts[:-1])
-            if parent is not None and parent.children:
+            if parent.children:
                 parent.children.pop(name[len(WHITEOUT) :], None)
             continue
-        target = tree
-        for part in parts:
-            target = target.child(part)
+        target = _get_or_add(parent, name)
         target.size = node.size
         target.is_dir = node.is_dir
