@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 import pytest
 from conftest import git, run_boxwise
 
-from .conftest import gitlab_env
+from .conftest import github_env, gitlab_env
 
 APPS = {
     "pyproject.toml": '[tool.boxwise]\napps = ["apps/*"]\nshared = ["libs/**"]\n',
@@ -224,3 +224,33 @@ def test_baseline_is_pushed_to_a_registry_and_pulled_by_a_later_merge_request(
             for tag in image.tags:
                 if tag.startswith(prefix):
                     docker_client.images.remove(tag)
+
+
+def test_github_pull_request_run_comments_and_fills_the_runner_files(
+    make_git_repo, python_base, prefix, fake_api, tmp_path, clean_env
+) -> None:
+    repo = make_git_repo(APPS)
+    git(repo, "checkout", "-q", "-b", "feature")
+    (repo / "apps/worker/worker/__main__.py").write_text("print('worker 2')\n")
+    git(repo, "commit", "-q", "-am", "worker 2")
+    fake_api.add_pull_request("shop/mono", 12)
+    summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
+    env = {
+        **github_env(fake_api, tmp_path),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(outputs),
+    }
+    result = run_boxwise(
+        "ci", "--changed-since", "main", "--tag-prefix", prefix, "--post", "github", cwd=repo, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert built_apps(result.stderr) == ["apps/worker"]
+    comments = fake_api.state.comments[("shop/mono", "12")]
+    assert len(comments) == 1 and "<!-- boxwise:report app=apps/worker -->" in comments[0]["body"]
+    assert summary.read_text().startswith("### boxwise · `apps/worker` · ✅ gate passed")
+    written = outputs.read_text().splitlines()
+    assert "verdict=pass" in written
+    assert any(line.startswith("size-bytes=") and int(line.split("=")[1]) > 100_000_000 for line in written)
+    apps = json.loads(next(line for line in written if line.startswith("apps=")).removeprefix("apps="))
+    assert [app["app"] for app in apps] == ["apps/worker"]
+    assert env["GITHUB_TOKEN"] not in result.stdout + result.stderr

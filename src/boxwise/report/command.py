@@ -1,8 +1,8 @@
 """`boxwise report REF [--baseline REF]`: the merge-request report, its artifacts and its comment.
 
-REF is an image reference (docker://, docker-archive:, oci:, registry://) or a `.json` file saved
-by `boxwise inspect --format json`. Exit 0 when the gate passes (or there is no gate), 1 when it
-fails, 2 on bad input; a comment that cannot be posted is a warning unless `--strict`.
+REF is an image reference (docker://, docker-archive:, oci:, or a bare name or path) or a `.json`
+file saved by `boxwise inspect --format json`. Exit 0 when the gate passes, 1 when it fails, 2 on
+bad input; a comment that cannot be posted is a warning unless `--strict`.
 """
 
 from __future__ import annotations
