@@ -120,6 +120,29 @@ def test_fan_out_replaces_the_build_job_by_a_child_pipeline(sample_repo: Path) -
     }
 
 
+def resolved_jobs(repo: Path) -> dict:
+    result = gitlab_ci_local(repo, "--preview")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return yaml.safe_load(result.stdout[result.stdout.index("---") :])
+
+
+def test_default_engine_is_a_dind_service_and_post_false_posts_nothing(sample_repo: Path) -> None:
+    install_pipeline(sample_repo, snippet("bare"), {"post": False})
+    build = resolved_jobs(sample_repo)["boxwise-build"]
+    assert build["services"] == [{"name": "docker:27-dind", "alias": "docker"}]
+    assert build["variables"]["DOCKER_HOST"] == "tcp://docker:2375"
+    assert build["variables"]["BOXWISE_POST"] == "none"
+    assert build["image"] == {"name": "python:3.12-slim"}
+
+
+def test_engine_host_uses_the_runners_docker_host(sample_repo: Path) -> None:
+    install_pipeline(sample_repo, snippet("bare"), {"engine": "host"})
+    build = resolved_jobs(sample_repo)["boxwise-build"]
+    assert "services" not in build
+    assert "DOCKER_HOST" not in build["variables"]
+    assert build["variables"]["BOXWISE_POST"] == "auto"
+
+
 # ------------------------------------------------------------------------------ jobs, for real
 
 

@@ -94,6 +94,7 @@ def test_child_pipeline_has_one_build_job_per_app_with_the_plan_jobs_settings(sa
         "BOXWISE_IMAGE_PREFIX": "registry.example.com/acme/shop",
         "BOXWISE_POST": "auto",
         "BOXWISE_BASE": "",
+        "BOXWISE_BUILDER": "registry.example.com/tools/builder:1",
     }
     result = plan(sample_repo, "--format", "gitlab-child", "--output", str(child), env=env)
     assert result.returncode == 0, result.stderr
@@ -109,6 +110,7 @@ def test_child_pipeline_has_one_build_job_per_app_with_the_plan_jobs_settings(sa
     assert command.startswith("boxwise ci --apps apps/api ")
     assert "--lowestEfficiency 0.9" in command
     assert "--tag-prefix registry.example.com/acme/shop" in command
+    assert "--builder registry.example.com/tools/builder:1" in command
     assert "--base" not in command  # an empty setting leaves the repo's configuration in charge
     assert set(api["artifacts"]["reports"]) == {"junit", "codequality", "metrics"}
 
@@ -132,6 +134,8 @@ def test_the_runners_engine_means_no_dind_service(sample_repo: Path) -> None:
     [
         (["--changed-since", "main;rm -rf /"], {}, "--changed-since"),
         (["--format", "gitlab-child"], {"BOXWISE_ENGINE": "podman"}, "BOXWISE_ENGINE"),
+        (["--apps", "apps/nope"], {}, "apps/nope"),
+        (["--output", "/proc/boxwise-plan.json"], {}, "/proc/boxwise-plan.json"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(sample_repo: Path, args: list[str], env: dict, says: str) -> None:
