@@ -136,7 +136,10 @@ class FileSection(Reader):
         elif size >= self._readahead:
             data = os.pread(self._fd, size, self._offset + pos)
         else:
-            self._window = os.pread(self._fd, min(self._readahead, self._length - pos), self._offset + pos)
+            # after a long skip (a big file's data) the next header is likely alone: read little
+            far = pos - (self._window_start + len(self._window)) > self._readahead
+            ahead = 4096 if far else self._readahead
+            self._window = os.pread(self._fd, min(max(ahead, size), self._length - pos), self._offset + pos)
             self._window_start = pos
             data = self._window[:size]
         self.pos = pos + len(data)
@@ -436,7 +439,11 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
         start = source.pos
         if (typeflag == "0" or typeflag == "\x00") and name.endswith("/"):
             typeflag = "5"
-        yield Entry(clean_path(name, what), size, typeflag, mode, uid, gid, linkname)
+        if "//" in name or name[:1] == "." or "/." in name or name[:1] == "/" or not name:
+            path = clean_path(name, what)
+        else:
+            path = name.rstrip("/")  # already clean: the usual `usr/lib/x` or `usr/lib/`
+        yield Entry(path, size, typeflag, mode, uid, gid, linkname)
         # the consumer may have read some of the data (an outer archive's member): skip the rest
         if size and typeflag not in HEADER_ONLY_TYPES:
             padded = size + (-size % BLOCK) - (source.pos - start)
