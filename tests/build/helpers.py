@@ -137,3 +137,12 @@ def archive_files(archive: Path) -> dict[str, dict[str, bytes]]:
                         files[member.name] = layer.extractfile(member).read()
             layers[name] = files
     return layers
+
+
+def assert_dive_efficient(client: Any, tag: str, tmp: Path) -> None:
+    """dive's efficiency score of the image (saved from the engine) is at least 0.999."""
+    archive = save(client, tag, tmp / f"{tag.replace('/', '_').replace(':', '_')}.tar")
+    try:
+        assert dive_efficiency(archive, tmp) >= 0.999
+    finally:
+        archive.unlink()

@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .helpers import PREFIX, WEB_APP, build, build_ok, http_get_from_image, run_image, write_app
+from .helpers import (
+    PREFIX,
+    WEB_APP,
+    assert_dive_efficient,
+    build,
+    build_ok,
+    http_get_from_image,
+    run_image,
+    write_app,
+)
 
 
 def test_requirements_app_answers_http_and_its_config_is_clean(
@@ -45,6 +54,7 @@ def test_requirements_app_answers_http_and_its_config_is_clean(
     # pip, setuptools and wheel are not shipped: the app did not ask for them.
     code, output = run_image(docker_client, tag, ["python3", "-c", "import pip"])
     assert code != 0 and "No module named 'pip'" in output
+    assert_dive_efficient(docker_client, tag, tmp_path)
 
 
 def test_pyproject_app_runs_its_script_and_shares_dependencies_with_requirements(
@@ -75,6 +85,7 @@ def test_pyproject_app_runs_its_script_and_shares_dependencies_with_requirements
     code, output = run_image(docker_client, tag)
     assert code == 0, output
     assert output.startswith("hello-pp 1.2.0 /layers/pyproject-toml-install/packages/")
+    assert_dive_efficient(docker_client, tag, tmp_path)
 
 
 def test_procfile_only_app_answers_http(base_image: str, docker_client, tmp_path: Path) -> None:
@@ -83,6 +94,7 @@ def test_procfile_only_app_answers_http(base_image: str, docker_client, tmp_path
     out = build_ok(app, tag, tmp_path / "cache")
     assert "detect: group 3 passed: procfile-run@0.1.0" in out
     assert http_get_from_image(docker_client, tag, "proc-app") == "hello from boxwise ()\n"
+    assert_dive_efficient(docker_client, tag, tmp_path)
 
 
 def test_app_without_procfile_runs_as_its_module(base_image: str, docker_client, tmp_path: Path) -> None:
@@ -98,6 +110,7 @@ def test_app_without_procfile_runs_as_its_module(base_image: str, docker_client,
     out = build_ok(app, tag, tmp_path / "cache")
     assert "no Procfile: the app runs as python3 -m greet" in out
     assert run_image(docker_client, tag) == (0, "hello from greet, six 1.16.0\n")
+    assert_dive_efficient(docker_client, tag, tmp_path)
 
 
 def test_app_with_nothing_to_start_fails_and_says_what_to_add(base_image: str, tmp_path: Path) -> None:
@@ -106,3 +119,43 @@ def test_app_with_nothing_to_start_fails_and_says_what_to_add(base_image: str, t
     assert result.returncode == 2
     assert "nothing to start: add a Procfile" in result.stdout
     assert result.stderr.count("\n") == 1 and "add a Procfile" in result.stderr
+
+
+SPARK_STUB = """\
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "pyspark"
+version = "0.0.1"
+
+[tool.setuptools]
+packages = ["pyspark"]
+"""
+SPARK_CHECK = """\
+import os, pyspark
+print(os.environ["SPARK_HOME"] == os.path.dirname(pyspark.__file__), os.environ["SPARK_HOME"])
+"""
+
+
+def test_a_spark_bundle_among_the_packages_sets_spark_home(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    # A stand-in for pyspark (the real one is 300 MB): a local package of that name, built by pip.
+    app = write_app(
+        tmp_path / "spark-app",
+        {
+            "requirements.txt": "six==1.16.0\n./vendor/pyspark\n",
+            "vendor/pyspark/pyproject.toml": SPARK_STUB,
+            "vendor/pyspark/pyspark/__init__.py": "__version__ = '0.0.1'\n",
+            "Procfile": "web: python3 check.py\n",
+            "check.py": SPARK_CHECK,
+        },
+    )
+    tag = f"{PREFIX}/spark-app:1"
+    out = build_ok(app, tag, tmp_path / "cache")
+    assert "Spark bundle found: SPARK_HOME=" in out
+    code, output = run_image(docker_client, tag)
+    assert code == 0, output
+    assert output.startswith("True /layers/pip-install/packages/") and output.rstrip().endswith("/pyspark")
