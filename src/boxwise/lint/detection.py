@@ -1,5 +1,8 @@
 """Run the buildpacks' detect rules against apps in this process, in builder.toml's order.
 
+The builder (buildpack folders and order) is read by `boxwise.build.builder`, the same reader the
+build uses.
+
 Each buildpack's rule lives in `buildpacks/<id>/detect_rule.py`, the very module its `bin/detect`
 runs inside a build. Here the module is loaded once and called per app, so detecting 200 apps
 costs no process at all. The group choice follows the CNB lifecycle: the first group in order
@@ -11,42 +14,16 @@ reverse), an optional buildpack that breaks that is dropped.
 from __future__ import annotations
 
 import importlib.util
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from boxwise.config import tomllib
+from boxwise.build.builder import Builder, load_builder
 from boxwise.errors import UserError
 
-
-def buildpacks_dir() -> Path:
-    """The buildpacks folder: inside the installed package, else at the repo root (editable)."""
-    package = Path(__file__).resolve().parents[1]
-    for candidate in (package / "buildpacks", package.parents[1] / "buildpacks"):
-        if (candidate / "builder.toml").is_file():
-            return candidate
-    raise UserError(f"{package}: the boxwise buildpacks are missing from this install; reinstall boxwise")
-
-
-@dataclass(frozen=True)
-class GroupEntry:
-    id: str
-    optional: bool = False
-
-
-@dataclass(frozen=True)
-class Builder:
-    path: Path
-    order: tuple[tuple[GroupEntry, ...], ...]
-
-    @property
-    def buildpack_ids(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for group in self.order:
-            for entry in group:
-                seen.setdefault(entry.id, None)
-        return list(seen)
+__all__ = ["Builder", "Detection", "detect_app", "load_builder", "load_rules"]
 
 
 @dataclass
@@ -66,24 +43,10 @@ class Detection:
         return {bp: why for bp, why in self.reasons.items() if bp not in self.group}
 
 
-def load_builder(directory: Path | None = None) -> Builder:
-    directory = directory or buildpacks_dir()
-    path = directory / "builder.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UserError(f"{path}: cannot read the builder ({exc}); reinstall boxwise") from None
-    order = tuple(
-        tuple(GroupEntry(entry["id"], bool(entry.get("optional", False))) for entry in group.get("group", []))
-        for group in data.get("order", [])
-    )
-    return Builder(path, order)
-
-
 def load_rule(builder: Builder, buildpack_id: str) -> ModuleType:
     """The buildpack's detect_rule.py as a module (loaded from its file; one copy of the rule)."""
-    path = builder.path.parent / buildpack_id / "detect_rule.py"
-    name = "boxwise_buildpack_" + buildpack_id.replace("-", "_").replace("/", "_").replace(".", "_")
+    path = builder.buildpacks[buildpack_id].folder / "detect_rule.py"
+    name = "boxwise_buildpack_" + re.sub(r"[^A-Za-z0-9_]", "_", buildpack_id)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None or not path.is_file():
         raise UserError(f"{path}: the detect rule of buildpack {buildpack_id} is missing; reinstall boxwise")
@@ -93,7 +56,7 @@ def load_rule(builder: Builder, buildpack_id: str) -> ModuleType:
 
 
 def load_rules(builder: Builder) -> dict[str, ModuleType]:
-    return {bp: load_rule(builder, bp) for bp in builder.buildpack_ids}
+    return {bp: load_rule(builder, bp) for bp in builder.buildpacks}
 
 
 def _entries(plans: dict[str, dict[str, Any]], bp: str, kind: str) -> list[dict[str, Any]]:
@@ -128,17 +91,19 @@ def detect_app(builder: Builder, rules: dict[str, ModuleType], app_dir: Path) ->
     detection = Detection()
     results: dict[str, tuple[bool, str, dict[str, Any]]] = {}
     for group in builder.order:
-        for entry in group:
-            if entry.id not in results:
-                results[entry.id] = rules[entry.id].detect(str(app_dir))
-                detection.reasons[entry.id] = results[entry.id][1]
-        if any(not results[e.id][0] for e in group if not e.optional):
+        ids = [entry["id"] for entry in group]
+        required = {entry["id"] for entry in group if not entry["optional"]}
+        for bp in ids:
+            if bp not in results:
+                results[bp] = rules[bp].detect(str(app_dir))
+                detection.reasons[bp] = results[bp][1]
+        if any(not results[bp][0] for bp in required):
             continue
-        passing = [e.id for e in group if results[e.id][0]]
+        passing = [bp for bp in ids if results[bp][0]]
         if not passing:
             continue
         plans = {bp: results[bp][2] for bp in passing}
-        chosen = _resolves(passing, plans, {e.id for e in group if not e.optional})
+        chosen = _resolves(passing, plans, required)
         if chosen:
             detection.group = chosen
             detection.plans = {bp: plans[bp] for bp in chosen}
