@@ -101,12 +101,15 @@ def test_known_dive_figures(engine_archives: dict[str, Path]) -> None:
     assert many["exact"]["wasted_bytes"] == sum(len(f"{i}\n") for i in range(1, 151))
 
 
-def test_engine_source_matches_archive(engine_archives: dict[str, Path], tmp_path: Path, monkeypatch) -> None:
+@pytest.mark.parametrize("case", ["chmod", "rmdir"])  # rmdir: a 0-byte layer (only a whiteout)
+def test_engine_source_matches_archive(
+    case: str, engine_archives: dict[str, Path], tmp_path: Path, monkeypatch
+) -> None:
     """docker:// reads the same numbers as the saved archive, cold (streamed) and warm (cache)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    archive = inspect(f"docker-archive:{engine_archives['chmod']}")
-    cold = inspect("docker://boxwise-test-image-chmod:latest")
-    warm = inspect("docker://boxwise-test-image-chmod:latest")
+    archive = inspect(f"docker-archive:{engine_archives[case]}")
+    cold = inspect(f"docker://boxwise-test-image-{case}:latest")
+    warm = inspect(f"docker://boxwise-test-image-{case}:latest")
     assert list((tmp_path / "cache" / "boxwise" / "layer-index").iterdir())
     for ours in (cold, warm):
         for key in ("size_bytes", "efficiency", "wasted_bytes", "user_wasted_percent", "inefficient_files"):

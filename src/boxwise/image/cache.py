@@ -68,18 +68,48 @@ class IndexCache:
         header = json.dumps(
             {"format": FORMAT, "diff_id": diff_id, "sha256": hashlib.sha256(body).hexdigest()}
         ).encode()
+        _write_atomically(path, header + b"\n" + body)
+
+    def _config_path(self, digest: str) -> Path | None:
+        if not _DIGEST.match(digest):
+            return None
+        return self.folder.parent / "config" / digest.replace(":", "-")
+
+    def get_config(self, digest: str) -> bytes | None:
+        """An image config by its digest (the image ID), only if its bytes still hash to it."""
+        path = self._config_path(digest)
+        if path is None:
+            return None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(header + b"\n" + body)
-                os.replace(tmp, path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
+            data = path.read_bytes()
         except OSError:
-            return  # a read-only or full cache folder costs speed, never correctness
+            return None
+        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            return None
+        return data
+
+    def put_config(self, digest: str, data: bytes) -> None:
+        path = self._config_path(digest)
+        if path is None or "sha256:" + hashlib.sha256(data).hexdigest() != digest:
+            return
+        _write_atomically(path, data)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        return  # a read-only or full cache folder costs speed, never correctness
 
 
 def _decode(data: bytes, diff_id: str) -> list[Entry] | None:

@@ -54,13 +54,35 @@ def read_engine_image(name: str, ref: str, cache: IndexCache | None = None) -> I
         tags = inspect.get("RepoTags") or []
         image = None
         if ids and all(cache.has(i) for i in ids):
-            image = _from_inspect(client, name, ref, inspect, ids, cache)
+            config_bytes = cache.get_config(str(inspect.get("Id", "")))
+            if config_bytes is not None:
+                image = _from_cache(ref, str(inspect["Id"]), config_bytes, cache)
+            if image is None:
+                image = _from_inspect(client, name, ref, inspect, ids, cache)
         if image is None:
             image = _stream(client, name, ref, cache)
         image.name = tags[0] if tags else name
         return image
     finally:
         client.close()
+
+
+def _from_cache(ref: str, config_digest: str, config_bytes: bytes, cache: IndexCache) -> Image | None:
+    """The image from its cached config (exact history) and cached layer indexes."""
+    config = load_json(config_bytes, f"{ref}: cached config")
+    ids = diff_ids(config)
+    commands = layer_commands(config, len(ids))
+    layers = []
+    for index, diff_id in enumerate(ids):
+        entries = cache.get(diff_id)
+        if entries is None:
+            return None
+        layers.append(
+            Layer(
+                diff_id, diff_id, MEDIA_DOCKER_LAYER, -1, commands[index], entries=entries, location=diff_id
+            )
+        )
+    return Image(ref, _manifest(config_digest, layers), config, layers, source="docker")
 
 
 def _from_inspect(
@@ -206,4 +228,5 @@ def _assemble(
     import hashlib
 
     config_digest = "sha256:" + hashlib.sha256(documents[config_name]).hexdigest()
+    cache.put_config(config_digest, documents[config_name])
     return Image(ref, _manifest(config_digest, layers), config, layers, source="docker")
