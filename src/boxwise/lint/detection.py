@@ -5,10 +5,10 @@ build uses.
 
 Each buildpack's rule lives in `buildpacks/<id>/detect_rule.py`, the very module its `bin/detect`
 runs inside a build. Here the module is loaded once and called per app, so detecting 200 apps
-costs no process at all. The group choice follows the CNB lifecycle: the first group in order
-whose required buildpacks all pass (and at least one passes) wins, keeping only the buildpacks
-that passed, and its build plan must resolve (every required entry has a provider and the
-reverse), an optional buildpack that breaks that is dropped.
+costs no process at all. The group choice is the one the build's driver makes with bin/detect:
+the first group in order whose required buildpacks all pass (and at least one passes) wins,
+keeping only the buildpacks that passed. (Each boxwise buildpack provides what it requires, so
+the build plan always resolves; the plans are kept for callers.)
 """
 
 from __future__ import annotations
@@ -59,33 +59,6 @@ def load_rules(builder: Builder) -> dict[str, ModuleType]:
     return {bp: load_rule(builder, bp) for bp in builder.buildpacks}
 
 
-def _entries(plans: dict[str, dict[str, Any]], bp: str, kind: str) -> list[dict[str, Any]]:
-    return plans.get(bp, {}).get(kind, [])
-
-
-def _resolves(group: list[str], plans: dict[str, dict[str, Any]], required: set[str]) -> list[str] | None:
-    """The group minus optional buildpacks whose plan does not resolve; None if a required one fails."""
-    members = list(group)
-    while True:
-        broken = None
-        for index, bp in enumerate(members):
-            plan = plans.get(bp, {})
-            provided_before = {
-                e["name"] for b in members[: index + 1] for e in _entries(plans, b, "provides")
-            }
-            required_after = {e["name"] for b in members[index:] for e in _entries(plans, b, "requires")}
-            if any(e["name"] not in required_after for e in plan.get("provides", [])) or any(
-                e["name"] not in provided_before for e in plan.get("requires", [])
-            ):
-                broken = bp
-                break
-        if broken is None:
-            return members
-        if broken in required:
-            return None
-        members.remove(broken)
-
-
 def detect_app(builder: Builder, rules: dict[str, ModuleType], app_dir: Path) -> Detection:
     """Try each group of the builder's order on the app; the first that passes is chosen."""
     detection = Detection()
@@ -102,10 +75,7 @@ def detect_app(builder: Builder, rules: dict[str, ModuleType], app_dir: Path) ->
         passing = [bp for bp in ids if results[bp][0]]
         if not passing:
             continue
-        plans = {bp: results[bp][2] for bp in passing}
-        chosen = _resolves(passing, plans, required)
-        if chosen:
-            detection.group = chosen
-            detection.plans = {bp: plans[bp] for bp in chosen}
-            return detection
+        detection.group = passing
+        detection.plans = {bp: results[bp][2] for bp in passing}
+        return detection
     return detection
