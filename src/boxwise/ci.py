@@ -300,7 +300,8 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
 def run_ci(args: argparse.Namespace) -> int:
     from boxwise.config import load_settings, print_warnings
     from boxwise.report.command import gate_rules, publish
-    from boxwise.report.markdown import render_markdown
+    from boxwise.report.markdown import render_failure, render_markdown
+    from boxwise.report.model import BuildFailure
     from boxwise.report.terminal import render_terminal
 
     settings = load_settings()
@@ -317,7 +318,8 @@ def run_ci(args: argparse.Namespace) -> int:
         return 0
     outcomes = [run_app(app, args, settings, env, in_mr) for app in apps]
     reports = [o.report for o in outcomes if o.report is not None]
-    markdown = "\n".join(render_markdown(report) for report in reports)
+    broken = [BuildFailure(o.name, o.name, o.error) for o in outcomes if o.error is not None]
+    markdown = "\n".join([*map(render_markdown, reports), *map(render_failure, broken)])
     for report in reports:
         render_terminal(report, sys.stdout)
         print()
@@ -327,7 +329,7 @@ def run_ci(args: argparse.Namespace) -> int:
             print(f"boxwise ci: {outcome.name}: {outcome.error}", file=sys.stderr)
         if outcome.kept_as:
             print(f"boxwise ci: {outcome.name}: kept as the baseline {outcome.kept_as}", file=sys.stderr)
-    post_code = publish(reports, args, markdown)
+    post_code = publish(reports, args, markdown, broken)
     if post_code == 2:
         return 2
     return 1 if any(o.failed for o in outcomes) or post_code else 0

@@ -180,3 +180,25 @@ def test_findings_and_failed_rules_become_github_annotations() -> None:
         "::error file=apps/api,title=boxwise gate highestImageBytes::"
         "apps/api: highestImageBytes: figure 52104999, threshold 50000000",
     ]
+
+
+def test_a_build_failure_is_a_failed_test_case_a_blocker_and_a_failed_app() -> None:
+    from boxwise.report.model import BuildFailure
+
+    broken = [BuildFailure("apps/empty", "apps/empty", "no buildpack group detects the app")]
+    root = ET.fromstring(junit_xml(two_apps(), broken))
+    assert (root.get("tests"), root.get("failures")) == ("7", "3")
+    case = next(c for c in root.iter("testcase") if c.get("classname") == "boxwise.gate.apps/empty")
+    assert case.get("name") == "build"
+    assert case.find("failure").get("message") == "no buildpack group detects the app"
+    entries = json.loads(codequality_json([], broken))
+    assert entries[0]["check_name"] == "boxwise-build" and entries[0]["severity"] == "blocker"
+    assert entries[0]["location"] == {"path": "apps/empty", "lines": {"begin": 1}}
+    document = json.loads(report_json(two_apps()[1:], broken))
+    assert document["passed"] is False
+    assert document["apps"][-1] == {
+        "app": "apps/empty",
+        "app_path": "apps/empty",
+        "passed": False,
+        "error": "no buildpack group detects the app",
+    }

@@ -129,7 +129,7 @@ def test_a_shared_change_builds_every_app_and_posts_one_comment_each(
 
 
 def test_gate_or_build_failure_exits_1_and_misconfiguration_2(
-    make_git_repo, python_base, prefix, clean_env
+    make_git_repo, python_base, prefix, fake_api, tmp_path, clean_env
 ) -> None:
     repo = make_git_repo({**APPS, "apps/empty/README.md": "no app here\n"})
     gate = run_boxwise(
@@ -138,11 +138,37 @@ def test_gate_or_build_failure_exits_1_and_misconfiguration_2(
     assert gate.returncode == 1, gate.stderr
     assert "gate failed: highestImageBytes" in gate.stdout
 
-    build = run_boxwise("ci", "--apps", "apps/empty", "apps/web", "--tag-prefix", prefix, cwd=repo)
+    fake_api.add_merge_request("5", 7)
+    junit = tmp_path / "junit.xml"
+    build = run_boxwise(
+        "ci",
+        "--apps",
+        "apps/empty",
+        "apps/web",
+        "--tag-prefix",
+        prefix,
+        "--junit",
+        str(junit),
+        cwd=repo,
+        env=gitlab_env(fake_api),
+    )
     assert build.returncode == 1
     assert "boxwise ci: apps/empty: build failed:" in build.stderr
     assert built_apps(build.stderr) == ["apps/empty", "apps/web"]  # one failure does not stop the rest
     assert "Traceback" not in build.stderr
+    # the failed app's comment says so (a stale "passed" report would mislead), the other is normal
+    bodies = {n["body"].splitlines()[0]: n["body"] for n in fake_api.state.notes[("5", "7")]}
+    assert set(bodies) == {
+        "### boxwise · `apps/empty` · 💥 build failed",
+        "### boxwise · `apps/web` · ✅ gate passed",
+    }
+    assert "<!-- boxwise:report app=apps/empty -->" in bodies["### boxwise · `apps/empty` · 💥 build failed"]
+    cases = {
+        c.get("name"): c
+        for c in ET.parse(junit).getroot().iter("testcase")
+        if "apps/empty" in c.get("classname")
+    }
+    assert list(cases) == ["build"] and cases["build"].find("failure") is not None
 
     # a change that touches no app builds nothing, and still leaves the report files CI expects
     git(repo, "checkout", "-q", "-b", "docs")

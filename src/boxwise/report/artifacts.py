@@ -16,7 +16,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from boxwise.errors import UserError
-from boxwise.report.model import ReportData, failed_rules, verdict_passed, verdict_rules
+from boxwise.report.model import BuildFailure, ReportData, failed_rules, verdict_passed, verdict_rules
 
 GATE_SEVERITY = "critical"  # a failed gate rule fails the pipeline
 
@@ -41,10 +41,22 @@ def _rule_text(rule: dict[str, Any]) -> str:
     return f"{text}; {rule['message']}" if rule["message"] else text
 
 
-def junit_xml(reports: Sequence[ReportData]) -> str:
-    """Each gate rule of each app is a test case; a failed rule is a failure naming figure and threshold."""
+def junit_xml(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> str:
+    """Each gate rule of each app is a test case; a failed rule is a failure naming figure and threshold.
+
+    An app that could not be built is one failed `build` test case.
+    """
     root = ET.Element("testsuites", name="boxwise gate")
     total = failures = skipped = 0
+    for failure in broken:
+        suite = ET.SubElement(root, "testsuite", name=f"boxwise gate: {failure.app}")
+        case = ET.SubElement(
+            suite, "testcase", classname=f"boxwise.gate.{failure.app}", name="build", time="0"
+        )
+        ET.SubElement(case, "failure", message=failure.message, type="build").text = failure.message
+        for key, value in (("tests", "1"), ("failures", "1"), ("errors", "0"), ("skipped", "0")):
+            suite.set(key, value)
+        total, failures = total + 1, failures + 1
     for report in reports:
         rules = verdict_rules(report.verdict)
         suite = ET.SubElement(root, "testsuite", name=f"boxwise gate: {report.app}")
@@ -110,8 +122,18 @@ def findings_codequality(findings: Iterable[dict[str, Any]]) -> list[dict[str, A
     return codequality_entries(_findings(findings))
 
 
-def codequality_json(reports: Sequence[ReportData]) -> str:
-    entries: list[dict[str, Any]] = []
+def build_codequality(failure: BuildFailure) -> dict[str, Any]:
+    return {
+        "description": f"{failure.app}: {failure.message}",
+        "check_name": "boxwise-build",
+        "fingerprint": _fingerprint("boxwise-build", failure.app),
+        "severity": "blocker",
+        "location": {"path": failure.app_path or ".", "lines": {"begin": 1}},
+    }
+
+
+def codequality_json(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> str:
+    entries: list[dict[str, Any]] = [build_codequality(failure) for failure in broken]
     for report in reports:
         entries += findings_codequality(report.findings)
         entries += gate_codequality(report)
@@ -134,7 +156,7 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def metrics_text(reports: Sequence[ReportData]) -> str:
+def metrics_text(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> str:
     """OpenMetrics text: one gauge family per figure, one sample per app, ending with `# EOF`."""
     lines: list[str] = []
     for name, help_text, key in METRICS:
@@ -152,13 +174,18 @@ def metrics_text(reports: Sequence[ReportData]) -> str:
 # --- JSON ------------------------------------------------------------------------------------------
 
 
-def report_json(reports: Sequence[ReportData]) -> str:
+def report_json(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> str:
     passed = [verdict_passed(r.verdict) for r in reports]
-    document = {"passed": all(p is not False for p in passed), "apps": [r.to_json() for r in reports]}
+    document = {
+        "passed": not broken and all(p is not False for p in passed),
+        "apps": [r.to_json() for r in reports] + [failure.to_json() for failure in broken],
+    }
     return json.dumps(document, indent=2) + "\n"
 
 
-def write_artifacts(args: Any, reports: Sequence[ReportData]) -> list[str]:
+def write_artifacts(
+    args: Any, reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()
+) -> list[str]:
     """Write the files the flags ask for; returns what was written, for the log."""
     written = []
     for flag, render in (
@@ -169,7 +196,7 @@ def write_artifacts(args: Any, reports: Sequence[ReportData]) -> list[str]:
     ):
         path = getattr(args, flag, None)
         if path:
-            _write(path, render(reports))
+            _write(path, render(reports, broken))
             written.append(str(path))
     return written
 
@@ -185,11 +212,15 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-def annotations(reports: Sequence[ReportData]) -> list[str]:
-    """Workflow commands: one annotation per lint finding and per failed gate rule."""
+def annotations(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> list[str]:
+    """Workflow commands: one annotation per build failure, lint finding and failed gate rule."""
     from boxwise.lint.render import github_lines
 
-    lines = []
+    lines = [
+        f"::error file={_escape_property(f.app_path or '.')},title=boxwise build::"
+        f"{_escape_data(f.app + ': ' + f.message)}"
+        for f in broken
+    ]
     for report in reports:
         lines += github_lines(_findings(report.findings))
         for rule in failed_rules(report.verdict):
@@ -199,12 +230,12 @@ def annotations(reports: Sequence[ReportData]) -> list[str]:
     return lines
 
 
-def github_outputs(reports: Sequence[ReportData]) -> dict[str, str]:
-    """size-bytes, efficiency, verdict (of the one app, or summed/worst over several) and a JSON list."""
-    verdicts = [verdict_passed(r.verdict) for r in reports]
+def github_outputs(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> dict[str, str]:
+    """size-bytes, efficiency (of the one app), the overall verdict and a JSON list of the apps."""
+    verdicts = [verdict_passed(r.verdict) for r in reports] + [False for _ in broken]
     overall = "fail" if False in verdicts else "pass" if verdicts and None not in verdicts else "none"
     outputs = {"verdict": overall}
-    if len(reports) == 1:
+    if len(reports) == 1 and not broken:
         outputs["size-bytes"] = str(reports[0].analysis.get("size_bytes", ""))
         outputs["efficiency"] = str(reports[0].analysis.get("efficiency", ""))
     outputs["apps"] = json.dumps(
@@ -216,14 +247,18 @@ def github_outputs(reports: Sequence[ReportData]) -> dict[str, str]:
                 "verdict": {True: "pass", False: "fail", None: "none"}[verdict_passed(r.verdict)],
             }
             for r in reports
-        ],
+        ]
+        + [{"app": f.app, "size-bytes": None, "efficiency": None, "verdict": "fail"} for f in broken],
         separators=(",", ":"),
     )
     return outputs
 
 
 def write_github(
-    reports: Sequence[ReportData], markdown: str, env: dict[str, str] | None = None
+    reports: Sequence[ReportData],
+    markdown: str,
+    env: dict[str, str] | None = None,
+    broken: Sequence[BuildFailure] = (),
 ) -> list[str]:
     """On a GitHub runner: summary, outputs; returns the annotation lines for stdout."""
     env = dict(os.environ if env is None else env)
@@ -235,14 +270,14 @@ def write_github(
     output = env.get("GITHUB_OUTPUT")
     if output:
         lines = []
-        for key, value in github_outputs(reports).items():
+        for key, value in github_outputs(reports, broken).items():
             if "\n" in value:
                 delimiter = f"boxwise_{secrets.token_hex(8)}"
                 lines.append(f"{key}<<{delimiter}\n{value}\n{delimiter}")
             else:
                 lines.append(f"{key}={value}")
         _append(output, "\n".join(lines) + "\n")
-    return annotations(reports)
+    return annotations(reports, broken)
 
 
 def _append(path: str, text: str) -> None:

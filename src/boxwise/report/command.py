@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.errors import UserError
-from boxwise.report.model import ReportData, marker, verdict_passed
+from boxwise.report.model import BuildFailure, ReportData, marker, verdict_passed
 
 # --- inputs ------------------------------------------------------------------------------------------
 
@@ -184,10 +184,14 @@ def gather(
 
 
 def post_reports(
-    reports: Sequence[ReportData], mode: str, strict: bool, env: Mapping[str, str] | None = None
+    reports: Sequence[ReportData],
+    mode: str,
+    strict: bool,
+    env: Mapping[str, str] | None = None,
+    broken: Sequence[BuildFailure] = (),
 ) -> int:
     """Post each app's comment; returns the exit code posting adds (0 unless --strict and it failed)."""
-    from boxwise.report.markdown import render_markdown
+    from boxwise.report.markdown import render_failure, render_markdown
     from boxwise.report.post import NoTarget, PostError, resolve_target, upsert_comment
 
     env = os.environ if env is None else env
@@ -199,15 +203,16 @@ def post_reports(
         if mode != "none":
             print(f"boxwise: report not posted: {target.reason}", file=sys.stderr)
         return 0
+    bodies = [(r.app, render_markdown(r, limit=target.limit, where=target.where)) for r in reports]
+    bodies += [(f.app, render_failure(f, limit=target.limit)) for f in broken]
     code = 0
-    for report in reports:
-        body = render_markdown(report, limit=target.limit, where=target.where)
+    for app, body in bodies:
         try:
-            posted = upsert_comment(target, marker(report.app), body)
+            posted = upsert_comment(target, marker(app), body)
         except PostError as exc:
             code = max(code, _post_failed(exc, strict))
             continue
-        print(f"boxwise: {posted.action} the {report.app} comment on {posted.what}", file=sys.stderr)
+        print(f"boxwise: {posted.action} the {app} comment on {posted.what}", file=sys.stderr)
     return code
 
 
@@ -217,16 +222,21 @@ def _post_failed(exc: Exception, strict: bool) -> int:
     return getattr(exc, "exit_code", 1) if strict else 0
 
 
-def publish(reports: Sequence[ReportData], args: argparse.Namespace, markdown: str) -> int:
+def publish(
+    reports: Sequence[ReportData],
+    args: argparse.Namespace,
+    markdown: str,
+    broken: Sequence[BuildFailure] = (),
+) -> int:
     """Artifacts, GitHub runner files and comments for reports already shown; the posting exit code."""
     from boxwise.report.artifacts import write_artifacts, write_github
 
-    write_artifacts(args, reports)
-    for line in write_github(reports, markdown):
+    write_artifacts(args, reports, broken)
+    for line in write_github(reports, markdown, broken=broken):
         print(line)
-    if not reports:  # nothing to comment on: artifacts only, so CI finds the files it expects
+    if not reports and not broken:  # nothing to comment on: artifacts only, the files CI expects
         return 0
-    return post_reports(reports, args.post, args.strict)
+    return post_reports(reports, args.post, args.strict, broken=broken)
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -16,7 +16,14 @@ from boxwise.report.format import (
     relative,
     signed_count,
 )
-from boxwise.report.model import ReportData, failed_rules, marker, verdict_passed, verdict_rules
+from boxwise.report.model import (
+    BuildFailure,
+    ReportData,
+    failed_rules,
+    marker,
+    verdict_passed,
+    verdict_rules,
+)
 
 GITLAB_LIMIT = 1_000_000
 GITHUB_LIMIT = 65_536
@@ -264,3 +271,17 @@ def _fit_rows(section: Section, room: int) -> str:
         else:
             high = mid - 1
     return best
+
+
+def render_failure(failure: BuildFailure, limit: int | None = None) -> str:
+    """The comment of an app whose image could not be built: it replaces the last good report."""
+    message = failure.message.replace("```", "` ` `")
+    if limit is not None and len(message) > limit // 2:
+        message = message[: limit // 2] + " …"
+    return (
+        f"### boxwise · `{md_cell(failure.app, 80)}` · 💥 build failed\n\n"
+        f"```text\n{message}\n```\n\n"
+        "No image, so no size, layers or gate for this change; the report comes back with the next "
+        "successful build.\n\n"
+        f"<sub>boxwise {__version__}</sub>\n\n{marker(failure.app)}\n"
+    )

@@ -47,6 +47,18 @@ class ReportData:
         }
 
 
+@dataclass(frozen=True)
+class BuildFailure:
+    """An app `boxwise ci` could not build (or analyse): reported instead of its image."""
+
+    app: str
+    app_path: str | None
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"app": self.app, "app_path": self.app_path, "passed": False, "error": self.message}
+
+
 def verdict_rules(verdict: dict[str, Any] | None) -> list[dict[str, Any]]:
     """The verdict's rules as {name, status, figure, threshold, message}; status is pass/fail/skip."""
     if not verdict:
