@@ -16,7 +16,7 @@ import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from boxwise.apps import App
@@ -56,12 +56,12 @@ class Plan:
 class ChildJobSpec:
     """What every generated GitLab job shares: where it runs and the flags given to `boxwise ci`."""
 
-    stage: str = "test"
     image: str = ""
     dind_image: str = ""  # empty: use the engine the runner gives (DOCKER_HOST)
     install: str = ""
     ci_flags: tuple[str, ...] = ()
-    tags: tuple[str, ...] = field(default_factory=tuple)
+    # A child pipeline has GitLab's default stages, whatever stage the parent's jobs use.
+    stage: str = "test"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> ChildJobSpec:
@@ -74,12 +74,10 @@ class ChildJobSpec:
         if engine not in ("dind", "host"):
             raise UserError(f"BOXWISE_ENGINE={engine!r}: the engine must be dind or host; fix the include")
         return cls(
-            stage=env.get("BOXWISE_CHILD_STAGE", "").strip() or "test",
             image=env.get("BOXWISE_JOB_IMAGE", "").strip(),
             dind_image=env.get("BOXWISE_DIND_IMAGE", "").strip() if engine == "dind" else "",
             install=env.get("BOXWISE_INSTALL", "").strip(),
             ci_flags=tuple(flags),
-            tags=tuple(env.get("BOXWISE_RUNNER_TAGS", "").split()),
         )
 
 
@@ -131,7 +129,7 @@ def make_plan(settings: Settings, names: Sequence[str] | None, changed_since: st
 
 
 def as_json(plan: Plan) -> str:
-    apps = [{"name": app.name, "slug": app.slug, "path": app.name} for app in plan.apps]
+    apps = [{"name": app.name, "slug": app.slug} for app in plan.apps]
     return json.dumps({"changed_since": plan.changed_since, "apps": apps}, indent=2) + "\n"
 
 
@@ -162,8 +160,6 @@ def _child_job(name: str, app: App, spec: ChildJobSpec) -> list[str]:
     lines = [f"{_yaml(name)}:", f"  stage: {_yaml(spec.stage)}"]
     if spec.image:
         lines.append(f"  image: {_yaml(spec.image)}")
-    if spec.tags:
-        lines.append("  tags: [" + ", ".join(_yaml(tag) for tag in spec.tags) + "]")
     variables = {"BOXWISE_APP": app.name, "GIT_DEPTH": "0"}
     if spec.dind_image:
         lines += ["  services:", f"    - name: {_yaml(spec.dind_image)}", "      alias: docker"]
