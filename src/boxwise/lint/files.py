@@ -15,7 +15,7 @@ from boxwise.lint.findings import Finding, finding
 # No requirements.txt, Procfile or pyproject.toml is anywhere near this size; reading a bigger
 # one on every commit would make the hook slow for nothing.
 MAX_BYTES = 1 << 20
-_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+# scheme://userinfo@host: the userinfo is what must never be committed nor printed.
 _URL = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*)://([^/@\s'\"]+)@([^/\s'\"]*)")
 _ENV_REF = re.compile(r"\$\{[A-Za-z0-9_]+\}")
 CREDENTIALS_FIX = (
@@ -27,7 +27,7 @@ CREDENTIALS_FIX = (
 
 def redact(text: str) -> str:
     """`text` with any `scheme://user:token@` part masked, so a finding never repeats a secret."""
-    return _URL_USERINFO.sub(r"\1****@", text)
+    return _URL.sub(r"\1://****@\3", text)
 
 
 def read_text(path: Path, rel: str) -> tuple[str | None, list[Finding]]:
