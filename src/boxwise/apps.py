@@ -215,13 +215,15 @@ def rel_path(root: Path, path: Path | str) -> str:
 def _is_project_pyproject(path: Path) -> bool:
     """True unless the file is valid TOML with only `[tool.*]` settings (a config, not an app)."""
     from boxwise.config import tomllib
+    from boxwise.lint.files import read_text
 
-    try:
-        if not stat.S_ISREG(path.stat().st_mode) or path.stat().st_size > 1 << 20:
-            return True
-        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    text, problems = read_text(path, path.name)
+    if text is None:
         return True  # let lint report what is wrong with it
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return True
     return "project" in data or "build-system" in data
 
 
