@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -217,7 +216,7 @@ def _is_project_pyproject(path: Path) -> bool:
     from boxwise.config import tomllib
     from boxwise.lint.files import read_text
 
-    text, problems = read_text(path, path.name)
+    text, _ = read_text(path, path.name)
     if text is None:
         return True  # let lint report what is wrong with it
     try:
