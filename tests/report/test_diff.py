@@ -102,3 +102,10 @@ def test_diff_of_a_missing_image_is_one_line(tmp_path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("boxwise: error: ")
     assert "nope.tar" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_diff_of_saved_analyses(analyses) -> None:
+    result = run_boxwise("diff", str(analyses["baseline"]), str(analyses["new"]))
+    assert result.returncode == 0, result.stderr
+    assert "size               48.3 MB -> 52.1 MB  (+3.79 MB)" in result.stdout
+    assert "files: not compared (no per-layer file index for one of the images)" in result.stdout

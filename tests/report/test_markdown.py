@@ -132,3 +132,10 @@ def test_cut_report_matches_snapshot() -> None:
 def test_report_under_the_limit_is_not_cut() -> None:
     data = full_report()
     assert render_markdown(data, limit=GITHUB_LIMIT) == render_markdown(data)
+
+
+def test_marker_cannot_be_closed_early_by_an_app_name() -> None:
+    from boxwise.report.model import marker
+
+    assert marker("apps/api") == "<!-- boxwise:report app=apps/api -->"
+    assert marker("odd-->name x") == "<!-- boxwise:report app=odd-__name_x -->"

@@ -233,15 +233,12 @@ def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
     return analysis, view
 
 
-def diff_images(baseline_ref: str, new_ref: str) -> dict[str, Any]:
-    """Open and analyse both images and compare them, file views included."""
-    baseline, baseline_files = read_image(baseline_ref)
-    new, new_files = read_image(new_ref)
-    return diff_analyses(baseline, new, baseline_files, new_files)
-
-
 def run_diff(args: argparse.Namespace) -> int:
-    diff = diff_images(args.baseline, args.new)
+    from boxwise.report.command import load_analysis  # images, or analyses saved as JSON
+
+    baseline, baseline_files = load_analysis(args.baseline)
+    new, new_files = load_analysis(args.new)
+    diff = diff_analyses(baseline, new, baseline_files, new_files)
     if args.format == "json":
         json.dump(diff, sys.stdout, indent=2)
         sys.stdout.write("\n")

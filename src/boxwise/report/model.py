@@ -6,6 +6,7 @@ can be rendered from fixed analyses in tests exactly as it is from a fresh build
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,8 +14,12 @@ MARKER_PREFIX = "<!-- boxwise:report app="
 
 
 def marker(app: str) -> str:
-    """The hidden HTML comment that identifies an app's comment on a merge request."""
-    return f"{MARKER_PREFIX}{app} -->"
+    """The hidden HTML comment that identifies an app's comment on a merge request.
+
+    The name is kept to characters that cannot end the comment early (`-->`) or break Markdown.
+    """
+    safe = re.sub(r"[^A-Za-z0-9._/@+-]", "_", app).replace("--", "-_")
+    return f"{MARKER_PREFIX}{safe} -->"
 
 
 @dataclass
