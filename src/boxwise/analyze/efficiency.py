@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boxwise.image.model import Entry, Image, dive_command
-from boxwise.image.tree import WHITEOUT, Node, layer_leaves, layer_tree, lookup, stack_layer
+from boxwise.image.tree import WHITEOUT, Node, layer_nodes, layer_tree, lookup, stack_layer, walk_key
 
 SCHEMA = "boxwise.inspect/1"
 LARGEST_FILES = 10
@@ -150,9 +150,31 @@ def _has_whiteout(entries: Sequence[Entry]) -> bool:
 
 
 def dive_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[float, int, list[FileWaste]]:
-    """Efficiency score, wasted bytes and inefficient files exactly as dive 0.13.1 computes them."""
-    records: dict[str, list[int]] = {}  # path -> [count, cum, min]; min starts at dive's -1 sentinel
-    order: list[str] = []  # paths in the order they reached their second occurrence
+    """Efficiency score, wasted bytes and inefficient files exactly as dive 0.13.1 computes them.
+
+    dive keeps a record (count, cumulative size, smallest size) for every path it visits. A path
+    visited once adds its size to both sums, so only paths visited again need a record here; a
+    layer without whiteouts is matched against the earlier layers with set operations.
+    """
+    first: dict[str, int] = {}  # path -> size at its first visit
+    records: dict[str, list[int]] = {}  # paths visited twice or more -> [count, cum, min]
+    order: list[str] = []  # paths in the order they reached their second visit
+    aborted: set[str] = set()  # paths whose record a failed whiteout look-up created (dive's -1)
+
+    def visit(path: str, size: int) -> None:
+        if path not in first:
+            first[path] = size
+            return
+        record = records.get(path)
+        if record is None:
+            record = records[path] = [1, first[path], first[path]]
+        record[0] += 1
+        record[1] += size
+        if size < record[2]:
+            record[2] = size
+        if record[0] == 2:
+            order.append(path)
+
     # The stacked tree of lower layers only sizes whiteouts: keep it up to the last layer that has one.
     last_whiteout = max((k for k, entries in enumerate(indexes) if _has_whiteout(entries)), default=-1)
     stacked: Node | None = None
@@ -160,36 +182,36 @@ def dive_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[float, int, lis
         tree = layer_tree(entries) if last_whiteout >= 0 and number < max(last_whiteout, 1) else None
         if stacked is None and tree is not None:
             stacked = tree.copy()  # dive sizes layer 0's whiteouts against layer 0 itself
-        for relative, size in layer_leaves(entries):
-            whiteout = ".wh." in relative and relative.rpartition("/")[2].startswith(WHITEOUT)
-            if whiteout:
-                head, _, name = relative.rpartition("/")
-                parts = [*head.split("/"), name[len(WHITEOUT) :]] if head else [name[len(WHITEOUT) :]]
-                path = "/" + "/".join(parts)
-            else:
-                path = "/" + relative
-            record = records.get(path)
-            if record is None:
-                record = records[path] = [0, 0, -1]
-            if whiteout:
-                previous = lookup(stacked, parts) if stacked is not None else None
+        payload, inner = layer_nodes(entries)
+        leaves = payload.keys() - inner
+        if not any(".wh." in path and path.rpartition("/")[2].startswith(WHITEOUT) for path in leaves):
+            sizes = {path: payload[path] for path in leaves}
+            for path in sorted(sizes.keys() & first.keys(), key=walk_key):
+                visit(path, sizes[path])
+            first = sizes | first  # first visits keep their size
+        else:
+            for leaf in sorted(leaves, key=walk_key):
+                head, _, name = leaf.rpartition("/")
+                if not name.startswith(WHITEOUT):
+                    visit(leaf, payload[leaf])
+                    continue
+                target = f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :]
+                previous = lookup(stacked, target.split("/")) if stacked is not None else None
                 if previous is None:
+                    if target not in first:
+                        aborted.add(target)
                     break  # dive's walk errors out here: the rest of this layer is never counted
-                size = previous.total() if previous.is_dir else 0
-            record[1] += size
-            if record[2] < 0 or size < record[2]:
-                record[2] = size
-            record[0] += 1
-            if record[0] == 2:
-                order.append(path)
+                visit(target, previous.total() if previous.is_dir else 0)
         if tree is not None and stacked is not None:
             stack_layer(stacked, tree)
-    total_min = sum(record[2] for record in records.values())
-    total_cum = sum(record[1] for record in records.values())
+    base = sum(first.values())
+    total_cum = base + sum(record[1] - first[path] for path, record in records.items())
+    total_min = base + sum(record[2] - first[path] for path, record in records.items())
+    total_min -= len(aborted - first.keys())
     efficiency = 1.0 if total_cum == 0 else total_min / total_cum
     # Go's sort.Sort ascending by cum (a stable insertion sort up to 12 items), printed reversed.
     ascending = sorted(order, key=lambda path: records[path][1])
-    files = [FileWaste(path, records[path][0], records[path][1]) for path in reversed(ascending)]
+    files = [FileWaste("/" + path, records[path][0], records[path][1]) for path in reversed(ascending)]
     return efficiency, sum(row.size_bytes for row in files), files
 
 

@@ -81,12 +81,15 @@ def layer_tree(entries: Sequence[Entry]) -> Node:
     return root
 
 
-def layer_leaves(entries: Sequence[Entry]) -> list[tuple[str, int]]:
-    """The leaves of `layer_tree(entries)` as (`a/b/c`, size), in dive's walk order, without
-    building the tree: a leaf is a node that is no other node's ancestor, and dive's order
-    (children by bytewise name, depth first) is the sort order of paths with `/` ranked first."""
-    payload: dict[str, int] = {}
-    parents: set[str] = set()
+def layer_nodes(entries: Sequence[Entry]) -> tuple[dict[str, int], set[str]]:
+    """The nodes of `layer_tree(entries)` without building it: {`a/b/c`: size} (the last entry at a
+    path wins; a node made only by a cut `.wh..wh.` path is 0) and the set of inner nodes. Its
+    leaves are the nodes that are no other node's ancestor."""
+    if not any(OPAQUE_PREFIX in entry.path for entry in entries):
+        payload = {entry.path: entry.size for entry in entries}
+        payload.pop(".", None)
+        return payload, ancestors(payload)
+    payload = {}
     for entry in entries:
         path = entry.path
         if path == ".":
@@ -94,22 +97,29 @@ def layer_leaves(entries: Sequence[Entry]) -> list[tuple[str, int]]:
         if OPAQUE_PREFIX in path:
             names = path.split("/")
             cut = next((i for i, name in enumerate(names) if name.startswith(OPAQUE_PREFIX)), None)
+            if cut == 0:
+                continue
             if cut is not None:
-                if cut == 0:
-                    continue
-                path = "/".join(names[:cut])  # the deepest node made before insertion stopped
-                payload.setdefault(path, 0)  # an implicit node keeps a payload it already has
-            else:
-                payload[path] = entry.size
-        else:
-            payload[path] = entry.size
-        parent = path.rpartition("/")[0]
-        while parent and parent not in parents:
-            parents.add(parent)
-            parent = parent.rpartition("/")[0]
-    found = [path for path in payload if path not in parents]
-    found.sort(key=lambda path: path.replace("/", "\0"))
-    return [(path, payload[path]) for path in found]
+                payload.setdefault("/".join(names[:cut]), 0)  # insertion stopped: an implicit node
+                continue
+        payload[path] = entry.size
+    return payload, ancestors(payload)
+
+
+def ancestors(paths: dict[str, int] | set[str]) -> set[str]:
+    """Every proper ancestor (`a`, `a/b` of `a/b/c`) of the given paths, level by level in C."""
+    found = {path.rpartition("/")[0] for path in paths}
+    frontier = found
+    while frontier:
+        frontier = {path.rpartition("/")[0] for path in frontier} - found
+        found |= frontier
+    found.discard("")
+    return found
+
+
+def walk_key(path: str) -> str:
+    """Sort key giving dive's walk order (children by bytewise name, depth first): `/` ranks first."""
+    return path.replace("/", "\0")
 
 
 def lookup(root: Node, parts: list[str]) -> Node | None:
