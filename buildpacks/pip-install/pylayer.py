@@ -159,18 +159,26 @@ def changed_inputs(old: dict, new: dict[str, str]) -> list[str]:
     return names
 
 
-def pip_command() -> list[str]:
-    """pip as the build image has it: its own `python3 -m pip`, else the wheel python3-venv ships."""
-    check = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True)
-    if check.returncode == 0:
-        return [sys.executable, "-m", "pip"]
+def pip_command() -> tuple[list[str], list[str]]:
+    """pip from a wheel (the python3-venv one, else ensurepip's), run with `python3 -S`.
+
+    `-S` keeps the interpreter's own site-packages off sys.path, so pip sees as installed only
+    what the layers on PYTHONPATH hold, and never uninstalls a package of the build image (or of
+    the machine, with --runner local) to put another version in the layer. Returns the command
+    and any extra `pip install` options it needs.
+    """
     wheels = sorted(
         glob.glob("/usr/share/python-wheels/pip-*.whl")
         + glob.glob(os.path.join(os.path.dirname(os.__file__), "ensurepip", "_bundled", "pip-*.whl"))
     )
-    if not wheels:
-        fail("the build image has no pip (neither `python3 -m pip` nor a pip wheel); install python3-venv")
-    return [sys.executable, os.path.join(wheels[-1], "pip")]
+    if wheels:
+        return [sys.executable, "-S", os.path.join(wheels[-1], "pip")], []
+    check = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True)
+    if check.returncode == 0:
+        # No wheel to run in isolation: ignore what is installed rather than touch it.
+        return [sys.executable, "-m", "pip"], ["--ignore-installed"]
+    fail("the build image has no pip (neither a pip wheel nor `python3 -m pip`); install python3-venv")
+    return [], []
 
 
 def site_dir(prefix: str) -> str:
@@ -183,9 +191,11 @@ def pip_install(prefix: str, cache_dir: str, args: list[str], req_files: list[st
 
     When pip fails on a requirement, the build also names the file and line it came from.
     """
+    pip, extra = pip_command()
     command = [
-        *pip_command(),
+        *pip,
         "install",
+        *extra,
         "--prefix",
         prefix,
         "--no-compile",  # no .pyc: they are not reproducible and are not needed to run

@@ -59,10 +59,47 @@ def _copy_hashed(src: Any, dest: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+def _copy_layer(opener: Any, dest: Path) -> str:
+    """A stored layer blob (plain or gzip) copied uncompressed to dest; its diff_id."""
+    import gzip
+
+    with opener() as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    with opener() as raw:  # opened again: a blob stream need not be seekable
+        if gzipped:
+            with gzip.GzipFile(fileobj=raw) as plain:
+                return _copy_hashed(plain, dest)
+        return _copy_hashed(raw, dest)
+
+
+def load_base_file(ref: str, cache: LayerCache, flag: str) -> BaseImage:
+    """A base from a docker-archive or OCI layout (no engine): its config and its layers as blobs."""
+    from boxwise.image import open_image
+    from boxwise.image.export import canonical_json
+
+    image = open_image(ref)
+    config_bytes = canonical_json(image.config)
+    image_id = str((image.manifest.get("config") or {}).get("digest") or "")
+    cache.blobs.mkdir(parents=True, exist_ok=True)
+    for layer in image.layers:
+        if cache.has_blob(layer.diff_id):
+            continue
+        if layer.opener is None:
+            raise UserError(f"{flag} {ref}: layer {layer.diff_id} cannot be read; save the image again")
+        got = _copy_layer(layer.opener, cache.blob_path(layer.diff_id))
+        if got != layer.diff_id:
+            cache.blob_path(layer.diff_id).unlink(missing_ok=True)
+            raise UserError(f"{flag} {ref}: a layer does not match its diff_id; save the image again")
+    return BaseImage(ref, image_id or f"sha256:{hashlib.sha256(config_bytes).hexdigest()}", config_bytes)
+
+
 def load_base(
     client: Any, ref: str, cache: LayerCache, *, need_layers: bool, flag: str = "--base"
 ) -> BaseImage:
     """The base's config (and, with need_layers, its layer blobs in the cache)."""
+    if ref.startswith(("docker-archive:", "oci:")):
+        return load_base_file(ref, cache, flag)
+    ref = ref.removeprefix("docker://")
     image_id = engine_image_id(client, ref, flag)
     config_path = cache.root / "bases" / f"{image_id.removeprefix('sha256:')}.json"
     if config_path.is_file():

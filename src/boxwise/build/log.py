@@ -12,8 +12,9 @@ from typing import Any
 
 
 class BuildLog:
-    def __init__(self, quiet: bool = False, masks: list[bytes] | None = None) -> None:
+    def __init__(self, quiet: bool = False, masks: list[bytes] | None = None, app_dir: str = "") -> None:
         self.lines: list[str] = []
+        self.app_dir = app_dir
         self.quiet = quiet
         self.masks = [m.decode("utf-8", "replace") for m in masks or [] if len(m) >= 6]
         self._status: Any = None

@@ -11,9 +11,20 @@ import os
 import secrets as random_tokens
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from boxwise.errors import UserError
+
+
+class BuildRoot(Protocol):
+    """Where the lifecycle runs: a build container, or a temporary root on this machine."""
+
+    def path(self, container_path: str) -> str: ...
+    def unmap(self, value: str) -> str: ...
+    def put(self, tar: Path | bytes, dest: str = "/") -> None: ...
+    def get(self, path: str, dest: Path) -> None: ...
+    def read_file(self, path: str) -> bytes: ...
+    def exec(self, command: list[str], env: dict[str, str], on_line: Callable[[str], None]) -> int: ...
 
 
 def connect() -> Any:
@@ -104,6 +115,13 @@ class BuildContainer:
             with contextlib.suppress(Exception):
                 self.container.remove(force=True)
             self.container = None
+
+    def path(self, container_path: str) -> str:
+        """Where a container path is, as the lifecycle inside sees it: the path itself."""
+        return container_path
+
+    def unmap(self, value: str) -> str:
+        return value
 
     def put(self, tar: Path | bytes, dest: str = "/") -> None:
         if isinstance(tar, Path):

@@ -1,0 +1,164 @@
+"""Restore and export of buildpack layers, with the layer cache.
+
+Reuse rule: a cached layer is restored into the build root with its metadata; when the buildpack
+writes back the same metadata (its key is unchanged), the cached tar is exported as it is, byte
+for byte, without reading the layer back out. Any other layer is read back (get_archive) and
+rewritten as a reproducible tar.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from boxwise.build.builder import Builder
+from boxwise.build.cache import LayerCache
+from boxwise.build.imageconfig import LAYERS_DIR
+from boxwise.build.log import BuildLog
+from boxwise.build.options import LayerReport
+from boxwise.build.runner import BuildRoot
+from boxwise.errors import UserError
+from boxwise.image.layer_writer import LayerBlob, normalize_tar
+
+
+@dataclass
+class Restored:
+    """What restore put into the container: per buildpack, per layer, the cached entry."""
+
+    layers: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+    def get(self, bp: str, name: str) -> dict[str, Any] | None:
+        return self.layers.get(bp, {}).get(name)
+
+
+def store_blob(cache: LayerCache, write: Any) -> LayerBlob:
+    """Write a layer with `write(dest)` to a temp file, then move it to the blob named by its diff_id."""
+    tmp = cache.tmp_dir() / f"layer-{os.getpid()}-{time.monotonic_ns()}.tar"
+    blob = write(tmp)
+    final = cache.blob_path(blob.diff_id)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.exists():
+        tmp.unlink(missing_ok=True)
+    else:
+        os.replace(tmp, final)
+    return LayerBlob(final, blob.diff_id, blob.size)
+
+
+def tar_bytes(files: dict[str, tuple[bytes, int]]) -> bytes:
+    """A small tar of {path: (content, mode)}; folders are made by the engine as it extracts."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name, (data, mode) in sorted(files.items()):
+            info = tarfile.TarInfo(name.lstrip("/"))
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _restore_toml(metadata: dict[str, Any]) -> bytes:
+    """A restored `<layer>.toml`: the metadata only, never `[types]` (the buildpack sets them again)."""
+    from boxwise.build.tomlw import dumps
+
+    return dumps({"metadata": metadata}).encode()
+
+
+def restore(container: BuildRoot, builder: Builder, cache: LayerCache, log: BuildLog) -> Restored:
+    """Put each cached layer's metadata (and, when its blob is intact, its contents) back."""
+    previous = cache.load().get("buildpacks") or {}
+    restored = Restored()
+    files: dict[str, tuple[bytes, int]] = {}
+    for bp_id, layers in previous.items():
+        bp = builder.buildpacks.get(bp_id)
+        if bp is None or not isinstance(layers, dict):
+            continue
+        for name, entry in sorted(layers.items()):
+            blob = cache.verified_blob(str(entry.get("sha", "")))
+            if blob is None:
+                log.say(f"restore: {bp_id}:{name}: cached layer missing or corrupt; it will be rebuilt")
+                continue
+            if entry.get("cache"):
+                container.put(blob, "/")
+            files[f"{LAYERS_DIR}/{bp.dir_name}/{name}.toml"] = (_restore_toml(entry.get("data") or {}), 0o644)
+            restored.layers.setdefault(bp_id, {})[name] = entry
+    if files:
+        container.put(tar_bytes(files), "/")
+    return restored
+
+
+def _reason(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
+    if old is None:
+        return "no cached layer"
+    old_inputs, new_inputs = old.get("inputs") or {}, new.get("inputs") or {}
+    if isinstance(old_inputs, dict) and isinstance(new_inputs, dict) and (old_inputs or new_inputs):
+        changed = [k for k in new_inputs if old_inputs.get(k) != new_inputs[k]]
+        changed += [f"{k} (removed)" for k in old_inputs if k not in new_inputs]
+        if changed:
+            return ", ".join(changed) + " changed"
+    return "layer metadata changed"
+
+
+def export_layers(
+    container: BuildRoot,
+    group: list[dict[str, Any]],
+    restored: Restored,
+    cache: LayerCache,
+    log: BuildLog,
+) -> tuple[list[dict[str, Any]], list[LayerReport], dict[str, dict[str, dict[str, Any]]]]:
+    """(launch layers for the image, reports, cache entries) for every layer the group declared."""
+    launch: list[dict[str, Any]] = []
+    reports: list[LayerReport] = []
+    keep: dict[str, dict[str, dict[str, Any]]] = {}
+    for bp in group:
+        for name in sorted(bp["layers"]):
+            layer = bp["layers"][name]
+            types = layer["types"]
+            if not (types["launch"] or types["cache"]):
+                continue
+            old = restored.get(bp["id"], name)
+            if old is not None and old.get("data") == layer["metadata"]:
+                diff_id, status, reason = str(old["sha"]), "reused", "key unchanged"
+                size = cache.blob_path(diff_id).stat().st_size
+            elif layer["has_dir"]:
+                log.status(f"export: reading layer {bp['id']}:{name}")
+                raw = cache.tmp_dir() / f"raw-{os.getpid()}.tar"
+                try:
+                    container.get(f"{LAYERS_DIR}/{bp['dir_name']}/{name}", raw)
+                    prefix = f"layers/{bp['dir_name']}/"
+                    blob = store_blob(
+                        cache,
+                        lambda dest, raw=raw, prefix=prefix: normalize_tar(
+                            raw, dest, rename=lambda member, prefix=prefix: prefix + member
+                        ),
+                    )
+                finally:
+                    raw.unlink(missing_ok=True)
+                diff_id, size, status = blob.diff_id, blob.size, "rebuilt"
+                reason = _reason(old.get("data") if old else None, layer["metadata"])
+            else:
+                raise UserError(
+                    f"buildpack {bp['id']} kept layer '{name}' without contents and boxwise has no cached "
+                    "copy of it; build again with an empty --cache folder"
+                )
+            entry = {"sha": diff_id, "data": layer["metadata"], **types}
+            keep.setdefault(bp["id"], {})[name] = entry
+            if types["launch"]:
+                launch.append(
+                    {
+                        "bp": bp["id"],
+                        "name": name,
+                        "diff_id": diff_id,
+                        "types": types,
+                        "data": layer["metadata"],
+                        "size": size,
+                    }
+                )
+                reports.append(LayerReport(bp["id"], name, diff_id, size, status, reason))
+            log.say(
+                f"layer {bp['id']}:{name}: "
+                + ("reused (key unchanged)" if status == "reused" else f"rebuilt: {reason}")
+            )
+    return launch, reports, keep

@@ -1,0 +1,90 @@
+"""The end of a build: the secrets check, then the image written where --output says."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from boxwise.build import secrets as build_secrets
+from boxwise.build.base import BaseImage, load_base
+from boxwise.build.cache import LayerCache
+from boxwise.build.log import BuildLog
+from boxwise.build.options import BuildOptions
+from boxwise.build.runner import thin_archives_work
+from boxwise.errors import UserError
+from boxwise.image.export import (
+    ExportImage,
+    ExportLayer,
+    load_into_engine,
+    write_docker_archive,
+    write_oci_layout,
+)
+
+
+def scan_for_secrets(
+    secrets: build_secrets.BuildSecrets, blobs: list[Path], config: bytes, cache: LayerCache
+) -> None:
+    if not (secrets.file_hashes or secrets.needles):
+        return
+    found = build_secrets.scan_config(config, secrets)
+    for blob in blobs:
+        hits = build_secrets.scan_layer(blob, secrets)
+        if hits:
+            blob.unlink(missing_ok=True)  # a layer holding a secret must not stay in the cache either
+        found += hits
+    if found:
+        raise UserError(
+            "build secret in the image, nothing was written: "
+            + "; ".join(sorted(set(found))[:5])
+            + "; remove it from the app folder or exclude it in .dockerignore"
+        )
+
+
+def write_output(
+    options: BuildOptions, client: Any, image: ExportImage, base: BaseImage, cache: LayerCache, log: BuildLog
+) -> str:
+    output = options.output or "docker"
+    base_blobs = [
+        ExportLayer(
+            d,
+            cache.blob_path(d).stat().st_size if cache.has_blob(d) else 0,
+            cache.blob_path(d) if cache.has_blob(d) else None,
+        )
+        for d in base.diff_ids
+    ]
+    full = ExportImage(image.config, [*base_blobs, *image.layers], image.tag)
+    if output == "docker":
+        # Thin (base layers left out) only when the base came from this engine and its store allows it.
+        thin = not base.ref.startswith(("docker-archive:", "oci:")) and thin_archives_work(client)
+        layers = (
+            [ExportLayer(layer.diff_id, layer.size, None) for layer in base_blobs] if thin else base_blobs
+        )
+        if not thin and any(layer.path is None for layer in layers):
+            load_base(client, base.ref, cache, need_layers=True)
+            return write_output(options, client, image, base, cache, log)
+        archive = cache.tmp_dir() / f"load-{os.getpid()}.tar"
+        try:
+            write_docker_archive(ExportImage(image.config, [*layers, *image.layers], image.tag), archive)
+            log.status("export: loading the image into the engine")
+            load_into_engine(client, archive)
+        finally:
+            archive.unlink(missing_ok=True)
+        return f"docker://{image.tag}" if image.tag else image.image_id
+    kind, _, where = output.partition(":")
+    if any(layer.path is None for layer in base_blobs):
+        base = load_base(client, base.ref, cache, need_layers=True)
+        return write_output(options, client, image, base, cache, log)
+    if kind == "docker-archive":
+        write_docker_archive(full, Path(where))
+    else:
+        write_oci_layout(full, Path(where))
+    return output
+
+
+def check_output(output: str) -> None:
+    kind, _, where = output.partition(":")
+    if output != "docker" and (kind not in ("docker-archive", "oci") or not where):
+        raise UserError(
+            f"--output {output}: not a place boxwise writes; use docker, docker-archive:PATH or oci:PATH"
+        )
