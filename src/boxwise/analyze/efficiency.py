@@ -14,6 +14,7 @@ the surviving copy never counted.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 from collections.abc import Callable, Sequence
@@ -21,7 +22,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boxwise.image.model import Entry, Image, dive_command
-from boxwise.image.tree import WHITEOUT, Node, layer_nodes, layer_tree, lookup, stack_layer, walk_key
+from boxwise.image.tree import (
+    WHITEOUT,
+    Node,
+    ancestors,
+    layer_nodes,
+    layer_tree,
+    lookup,
+    stack_layer,
+    walk_key,
+)
 
 SCHEMA = "boxwise.inspect/1"
 LARGEST_FILES = 10
@@ -215,97 +225,66 @@ def dive_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[float, int, lis
     return efficiency, sum(row.size_bytes for row in files), files
 
 
-class _Exact:
-    """The merged filesystem, layer by layer, counting every version something hides.
-
-    Nodes are also indexed by path (`a/b/c`), so adding an entry under a present directory costs
-    one dictionary look-up, whatever its depth.
-    """
-
-    def __init__(self) -> None:
-        self.root = Node(is_dir=True)
-        self.index: dict[str, Node] = {"": self.root}
-        self.waste: dict[str, list[int]] = {}  # path -> [versions hidden, bytes]
-
-    def _hide(self, path: str, node: Node) -> None:
-        stack = [(path, node)]
-        while stack:
-            here, current = stack.pop()
-            self.index.pop(here, None)
-            if current.size:
-                row = self.waste.setdefault("/" + here, [0, 0])
-                row[0] += 1
-                row[1] += current.size
-            if current.children:
-                stack.extend((f"{here}/{name}", child) for name, child in current.children.items())
-
-    def _detach(self, parent_path: str, name: str) -> None:
-        parent = self.index.get(parent_path)
-        if parent is not None and parent.children and name in parent.children:
-            self._hide(f"{parent_path}/{name}" if parent_path else name, parent.children.pop(name))
-
-    def _clear(self, path: str) -> None:
-        folder = self.index.get(path)
-        if folder is not None and folder.children:
-            for name, child in folder.children.items():
-                self._hide(f"{path}/{name}" if path else name, child)
-            folder.children = None
-
-    def _directory(self, path: str) -> Node:
-        """The directory at `path`, made (implicitly) if absent; a non-directory there is hidden."""
-        node = self.index.get(path)
-        if node is not None and node.is_dir:
-            return node
-        parent_path, _, name = path.rpartition("/")
-        parent = self._directory(parent_path) if path else self.root
-        if node is not None:
-            self._hide(path, parent.children.pop(name))  # type: ignore[union-attr]
-        node = parent.child(name)
-        node.is_dir = True
-        self.index[path] = node
-        return node
-
-    def add(self, path: str, size: int, is_dir: bool) -> None:
-        parent_path, _, name = path.rpartition("/")
-        parent = self._directory(parent_path)
-        node = parent.children.get(name) if parent.children else None
-        if node is not None and not (node.is_dir and is_dir):
-            # a new version hides the old one, and a directory replaced by a file all it held
-            self._hide(path, parent.children.pop(name))  # type: ignore[union-attr]
-            node = None
-        if node is None:
-            node = parent.child(name)
-            self.index[path] = node
-        node.size = size
-        node.is_dir = is_dir
-
-    def apply(self, entries: Sequence[Entry]) -> None:
-        content = []
-        for entry in entries:  # a layer's whiteouts act on the layers below it only: apply them first
-            path = entry.path
-            if path == ".":
-                continue
-            if ".wh." not in path:
-                content.append(entry)
-                continue
-            head, _, name = path.rpartition("/")
-            if name == OPAQUE:
-                self._clear(head)
-            elif name.startswith(WHITEOUT):
-                self._detach(head, name[len(WHITEOUT) :])
-            elif not any(part.startswith(WHITEOUT) for part in path.split("/")):
-                content.append(entry)
-        for entry in content:
-            self.add(entry.path, entry.size, entry.typeflag == "5" or (entry.mode & ~0o7777) == 0o040000)
+def _is_dir(entry: Entry) -> bool:
+    return entry.typeflag == "5" or (entry.mode & ~0o7777) == 0o040000
 
 
 def exact_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[int, list[FileWaste]]:
-    merged = _Exact()
-    for entries in indexes:
-        merged.apply(entries)
-    files = [FileWaste(path, row[0], row[1]) for path, row in merged.waste.items()]
-    files.sort(key=lambda row: (-row.size_bytes, row.path))
-    return sum(row.size_bytes for row in files), files
+    """Bytes hidden in the merged filesystem, per path: versions a higher layer overwrites,
+    whites out (the path or a parent), hides under an opaque directory, or replaces a parent of
+    (a file where a directory was, or the reverse). Only entries with bytes can waste any.
+
+    Layers are read from the top down, keeping what the layers above do as sets, so each layer
+    costs a few set operations rather than a walk per entry.
+    """
+    waste: dict[str, list[int]] = {}  # path -> [hidden versions, bytes]
+    above: set[str] = set()  # paths with an entry in a higher layer
+    gone: set[str] = set()  # paths whited out by a higher layer (and all below them)
+    covered: set[str] = set()  # opaque directories and non-directories above: all below is hidden
+    above_inner: set[str] = set()  # parents of paths above: a file here would be replaced
+    for entries in reversed(indexes):
+        content = [entry for entry in entries if ".wh." not in entry.path and entry.path != "."]
+        whiteouts, opaques = [], []
+        for entry in entries:
+            if ".wh." not in entry.path:
+                continue
+            head, _, name = entry.path.rpartition("/")
+            if name == OPAQUE:
+                opaques.append(head)
+            elif name.startswith(WHITEOUT):
+                whiteouts.append(f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :])
+            elif not any(part.startswith(WHITEOUT) for part in entry.path.split("/")):
+                content.append(entry)
+        sizes = {entry.path: entry.size for entry in content}
+        if len(sizes) < len(content):  # the same path twice in one layer: the last one wins
+            seen: dict[str, int] = {}
+            for entry in content:
+                if seen.get(entry.path):
+                    row = waste.setdefault("/" + entry.path, [0, 0])
+                    row[0] += 1
+                    row[1] += seen[entry.path]
+                seen[entry.path] = entry.size
+        files = {path for path, size in sizes.items() if size}
+        hidden = files & (above | gone | above_inner)
+        prefixes = (gone | covered) & ancestors(files)
+        if prefixes:
+            ordered = sorted(files)
+            for prefix in prefixes:
+                start = bisect.bisect_left(ordered, prefix + "/")
+                end = bisect.bisect_left(ordered, prefix + "0")  # "0" follows "/" in code point order
+                hidden.update(ordered[start:end])
+        for path in hidden:
+            row = waste.setdefault("/" + path, [0, 0])
+            row[0] += 1
+            row[1] += sizes[path]
+        above |= sizes.keys()
+        gone.update(whiteouts)
+        covered.update(opaques)
+        covered |= {entry.path for entry in content if not _is_dir(entry)}
+        above_inner |= ancestors(sizes)
+    rows = [FileWaste(path, row[0], row[1]) for path, row in waste.items()]
+    rows.sort(key=lambda row: (-row.size_bytes, row.path))
+    return sum(row.size_bytes for row in rows), rows
 
 
 def buildpack_layers(labels: dict[str, str]) -> dict[str, tuple[str | None, str]]:
