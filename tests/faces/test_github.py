@@ -23,6 +23,8 @@ from facelib import (
     tool_env,
 )
 
+from boxwise.plan import Plan, as_github_matrix
+
 SECTION = "GitHub Action"
 PR_NUMBER = 12
 GITHUB_REPOSITORY = "acme/shop"
@@ -67,6 +69,9 @@ def test_readme_workflow_fans_out_with_write_permission_and_only_declared_inputs
     build = workflow["jobs"]["build"]
     assert build["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
     assert build["needs"] == "plan"
+    # An empty matrix is an error on GitHub: the job is skipped on exactly what an empty plan prints.
+    empty = as_github_matrix(Plan((), None)).strip()
+    assert build["if"] == f"needs.plan.outputs.matrix != '{empty}'"
 
     declared = set(load_action(ACTION)["inputs"])
     steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
