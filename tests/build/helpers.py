@@ -14,6 +14,7 @@ from typing import Any
 
 from conftest import run_boxwise  # tests/conftest.py: the shared runner
 
+REPO = Path(__file__).resolve().parents[2]
 BASE = "boxwise-python:bookworm"
 PREFIX = "boxwise-test-build"
 
@@ -51,7 +52,8 @@ def write_app(folder: Path, files: dict[str, str]) -> Path:
 
 def build(app: Path, tag: str, cache: Path, *extra: str, env: dict[str, str] | None = None):
     args = ["build", str(app), "--base", BASE, "--tag", tag, "--cache", str(cache), *extra]
-    return run_boxwise(*args, env=env)
+    # This tree's boxwise, whichever copy the machine's python has installed.
+    return run_boxwise(*args, env={"PYTHONPATH": str(REPO / "src"), **(env or {})})
 
 
 def build_ok(app: Path, tag: str, cache: Path, *extra: str, env: dict[str, str] | None = None) -> str:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .helpers import BASE, PREFIX, build, build_ok, layer_ids, run_image, write_app
+from .helpers import BASE, PREFIX, REPO, build, build_ok, layer_ids, run_image, write_app
 
 MAIN = "import six\nprint('v1', six.__version__)\n"
 
@@ -133,7 +133,7 @@ def test_an_interrupted_build_leaves_no_container_and_a_cache_the_next_build_use
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO / "src")},
     )
     assert child.stdout is not None
     for line in child.stdout:
