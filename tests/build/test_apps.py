@@ -26,6 +26,11 @@ def test_requirements_app_answers_http_and_its_config_is_clean(
             "requirements.txt": "six==1.16.0\nidna==3.7\n",
             "Procfile": "web: python3 app.py six idna\nworker: python3 -c 'print(1)'\n",
             "app.py": WEB_APP,
+            ".dockerignore": "notes/\n",
+            ".boxwiseignore": "*.log\n",
+            "notes/todo.txt": "not for the image\n",
+            "debug.log": "not for the image either\n",
+            ".git/config": "[core]\n",
         },
     )
     tag = f"{PREFIX}/req-app:1"
@@ -50,6 +55,15 @@ def test_requirements_app_answers_http_and_its_config_is_clean(
     assert layers["packages"]["data"]["inputs"]["python"].startswith("3.")
     processes = json.loads(config["Labels"]["io.buildpacks.build.metadata"])["processes"]
     assert {p["type"] for p in processes} == {"web", "worker"}
+
+    code, listing = run_image(docker_client, tag, ["ls", "-A", "/workspace"])
+    assert code == 0 and listing.split() == [
+        ".boxwiseignore",
+        ".dockerignore",
+        "Procfile",
+        "app.py",
+        "requirements.txt",
+    ]
 
     # pip, setuptools and wheel are not shipped: the app did not ask for them.
     code, output = run_image(docker_client, tag, ["python3", "-c", "import pip"])
