@@ -11,23 +11,32 @@ from boxwise.config import load_settings, print_warnings
 DEFAULT_BASE = "boxwise-python:bookworm"
 
 
-def options_from_args(args: argparse.Namespace, settings_build: dict) -> BuildOptions:
-    """Flags first, then `[tool.boxwise.build]`, then boxwise's defaults."""
+def options_from_args(
+    args: argparse.Namespace, settings_build: dict, root: Path | None = None
+) -> BuildOptions:
+    """Flags first, then `[tool.boxwise.build]` (paths relative to the repo root), then defaults."""
 
     def pick(flag: str, key: str, default: object = None) -> object:
         value = getattr(args, flag, None)
         return value if value is not None else settings_build.get(key, default)
 
-    cache = pick("cache", "cache")
-    ca_cert = pick("ca_cert", "ca-cert")
+    def pick_path(flag: str, key: str) -> Path | None:
+        value = getattr(args, flag, None)
+        if value is not None:
+            return Path(value)
+        value = settings_build.get(key)
+        return (root or Path.cwd()) / str(value) if value else None
+
+    cache = pick_path("cache", "cache")
+    ca_cert = pick_path("ca_cert", "ca-cert")
     app = Path(args.app).resolve()
     return BuildOptions(
         base=str(pick("base", "base", DEFAULT_BASE)),
         tag=getattr(args, "tag", None) or f"boxwise/{app.name.lower() or 'app'}:latest",
         output=getattr(args, "output", None) or "docker",
-        cache_dir=Path(str(cache)) if cache else None,
+        cache_dir=cache,
         network=str(pick("network", "network", "host")),
-        ca_cert=Path(str(ca_cert)) if ca_cert else None,
+        ca_cert=ca_cert,
         run_image=pick("run_image", "run-image"),  # type: ignore[arg-type]
         builder=pick("builder", "builder"),  # type: ignore[arg-type]
         runner=getattr(args, "runner", None) or "docker",
@@ -39,7 +48,7 @@ def run_build(args: argparse.Namespace) -> int:
 
     settings = load_settings(Path(args.app))
     print_warnings(settings)
-    result = build_app(args.app, options_from_args(args, settings.build))
+    result = build_app(args.app, options_from_args(args, settings.build, settings.root))
     for layer in result.layers:
         print(f"  {layer.line()}  {layer.diff_id[:19]}  {layer.size} bytes")
     default = result.default_process
