@@ -28,6 +28,7 @@ from boxwise.plan import Plan, as_github_matrix
 SECTION = "GitHub Action"
 PR_NUMBER = 12
 GITHUB_REPOSITORY = "acme/shop"
+IMAGE_PREFIX = "boxwise-test-faces"  # the session removes what it builds under this name
 
 
 def readme_workflow() -> str:
@@ -184,7 +185,7 @@ def test_ci_mode_builds_the_changed_app_comments_once_and_sets_the_outputs(
         repo, event, installed_path, tmp_path, GITHUB_API_URL=f"{fake_github.url}/gh", GITHUB_TOKEN=token
     )
     action = load_action(ACTION)
-    inputs = {"token": token, "comment": "true", "lowest-efficiency": "0.5"}
+    inputs = {"token": token, "comment": "true", "lowest-efficiency": "0.5", "image-prefix": IMAGE_PREFIX}
     try:
         outputs = run_action(action, runner, inputs, first_step=1)
     except StepFailed as failed:
@@ -217,7 +218,8 @@ def test_comment_false_posts_nothing_but_still_writes_the_summary(
         repo, event, installed_path, tmp_path, GITHUB_API_URL=f"{fake_github.url}/gh", GITHUB_TOKEN=token
     )
     try:
-        run_action(load_action(ACTION), runner, {"token": token, "comment": "false"}, first_step=1)
+        inputs = {"token": token, "comment": "false", "image-prefix": IMAGE_PREFIX}
+        run_action(load_action(ACTION), runner, inputs, first_step=1)
     except StepFailed as failed:
         pytest.fail(failed.log)
     assert fake_github.state.comments[(GITHUB_REPOSITORY, str(PR_NUMBER))] == []
