@@ -102,8 +102,11 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     _add_image_ref(p)
     p.add_argument("--baseline", metavar="REF")
     p.add_argument("--app", metavar="NAME", help="the app the image was built from")
-    p.add_argument("--post", choices=["auto", "gitlab", "github", "none"], default="none")
-    p.add_argument("--strict", action="store_true", help="fail when the comment cannot be posted")
+    # default None: then [tool.boxwise.report] post/strict, else none/false
+    p.add_argument("--post", choices=["auto", "gitlab", "github", "none"], default=None)
+    p.add_argument(
+        "--strict", action="store_true", default=None, help="fail when the comment cannot be posted"
+    )
     p.add_argument("--format", choices=["text", "markdown"], default="text")
     _add_gate_rules(p)
     _add_artifacts(p)
@@ -114,9 +117,10 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")
     p.add_argument("--changed-since", metavar="REF", help="compare HEAD with this ref")
     p.add_argument("--base", metavar="REF")
-    p.add_argument("--tag-prefix", metavar="PREFIX")
-    p.add_argument("--post", choices=["auto", "gitlab", "github", "none"], default="auto")
-    p.add_argument("--strict", action="store_true")
+    p.add_argument("--tag-prefix", metavar="PREFIX", help="images are PREFIX/APP (default: boxwise)")
+    # default None: then [tool.boxwise.report] post/strict, else auto/false
+    p.add_argument("--post", choices=["auto", "gitlab", "github", "none"], default=None)
+    p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
     _add_gate_rules(p)
     _add_artifacts(p)
 

@@ -103,3 +103,28 @@ def test_bad_gate_value_is_one_line_exit_2(analyses) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("boxwise: error: misconfigured gate rules: --lowestEfficiency")
     assert "Traceback" not in result.stderr
+
+
+def test_posting_defaults_come_from_pyproject(make_git_repo, fake_api, analyses) -> None:
+    from .conftest import gitlab_env
+
+    repo = make_git_repo({"pyproject.toml": '[tool.boxwise.report]\npost = "gitlab"\nstrict = true\n'})
+    fake_api.add_merge_request("5", 7)
+    args = ("report", str(analyses["new"]), "--app", "api")
+    posted = run_boxwise(*args, cwd=repo, env=gitlab_env(fake_api))
+    assert posted.returncode == 0, posted.stderr
+    assert "created the api comment" in posted.stderr
+    # strict = true from the file: a wrong token now fails the command
+    failed = run_boxwise(*args, cwd=repo, env=gitlab_env(fake_api, token="glpat-wrong-0000"))
+    assert failed.returncode == 2
+    # and the flag still wins over the file
+    assert run_boxwise(*args, "--post", "none", cwd=repo, env=gitlab_env(fake_api)).returncode == 0
+    assert len(fake_api.state.notes[("5", "7")]) == 1
+
+    (repo / "pyproject.toml").write_text('[tool.boxwise.report]\npost = "always"\n')
+    bad = run_boxwise(*args, cwd=repo)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == (
+        f"boxwise: error: {repo / 'pyproject.toml'}: [tool.boxwise.report] post = 'always'; "
+        "use one of auto, gitlab, github, none"
+    )

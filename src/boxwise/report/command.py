@@ -216,6 +216,25 @@ def post_reports(
     return code
 
 
+POST_MODES = ("auto", "gitlab", "github", "none")
+
+
+def resolve_posting(args: argparse.Namespace, settings: Any, default: str) -> None:
+    """`--post`/`--strict`, else `[tool.boxwise.report] post`/`strict`, else the command's default."""
+    table = settings.report or {}
+    where = settings.root / "pyproject.toml"
+    if args.post is None:
+        args.post = table.get("post", default)
+        if args.post not in POST_MODES:
+            raise UserError(
+                f"{where}: [tool.boxwise.report] post = {args.post!r}; use one of {', '.join(POST_MODES)}"
+            )
+    if args.strict is None:
+        args.strict = table.get("strict", False)
+        if not isinstance(args.strict, bool):
+            raise UserError(f"{where}: [tool.boxwise.report] strict must be true or false")
+
+
 def _post_failed(exc: Exception, strict: bool) -> int:
     kind = "error" if strict else "warning"
     print(f"boxwise: {kind}: report not posted: {exc}", file=sys.stderr)
@@ -245,6 +264,7 @@ def run_report(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     print_warnings(settings)
+    resolve_posting(args, settings, "none")
     app = find_app(settings, args.app)
     if args.app and app is None:
         app_note = (
