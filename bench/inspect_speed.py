@@ -24,6 +24,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -37,16 +38,20 @@ RUN chown -R 1001:0 /opt/app-root
 """
 
 
-def run_measured(args: list[str], env: dict[str, str] | None = None) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS in MiB, exit code) of one child process, measured with wait4."""
+def run_measured(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, int]:
+    """(wall seconds, CPU seconds, peak RSS in MiB, exit code) of one child, measured with wait4."""
     started = time.perf_counter()
     child = subprocess.Popen(
         args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})}
     )
     _, status, usage = os.wait4(child.pid, 0)
     elapsed = time.perf_counter() - started
-    child.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss // 1024, child.returncode
+    return (
+        elapsed,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss // 1024,
+        os.waitstatus_to_exitcode(status),
+    )
 
 
 def ensure_s2i_image(workdir: Path) -> None:
@@ -121,19 +126,34 @@ def whiteout_archive(path: Path, files: int = 20_000, whiteouts: int = 2_000) ->
     return path
 
 
-def median_run(args: list[str], repeat: int, env: dict[str, str] | None = None, fresh_cache: bool = False):
-    # exit 1 is a rule failing in dive's CI mode: still a complete analysis
-    times, peaks = [], []
-    for _ in range(repeat):
-        run_env = dict(env or {})
-        if fresh_cache:
-            run_env["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="boxwise-bench-cache-")
-        elapsed, peak, code = run_measured(args, run_env)
-        if code not in (0, 1):
+@dataclass
+class Runs:
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+    peak: list[int] = field(default_factory=list)
+
+    def add(self, args: list[str], env: dict[str, str] | None = None) -> None:
+        wall, cpu, peak, code = run_measured(args, env)
+        if code not in (0, 1):  # 1 is a rule failing in dive's CI mode: still a complete analysis
             raise SystemExit(f"failed ({code}): {' '.join(args)}")
-        times.append(elapsed)
-        peaks.append(peak)
-    return statistics.median(times), max(peaks)
+        self.wall.append(wall)
+        self.cpu.append(cpu)
+        self.peak.append(peak)
+
+    def summary(self) -> tuple[float, float, int]:
+        return statistics.median(self.wall), statistics.median(self.cpu), max(self.peak)
+
+
+def compare(dive_args: list[str], boxwise_args: list[str], repeat: int) -> tuple[Runs, Runs, Runs]:
+    """dive, boxwise with a cold cache and boxwise warm, interleaved so they share the machine's load."""
+    dive, cold, warm = Runs(), Runs(), Runs()
+    warm_cache = tempfile.mkdtemp(prefix="boxwise-bench-warm-")
+    run_measured(boxwise_args, {"XDG_CACHE_HOME": warm_cache})  # fill the warm cache
+    for _ in range(repeat):
+        dive.add(dive_args, {"CI": "true"})
+        cold.add(boxwise_args, {"XDG_CACHE_HOME": tempfile.mkdtemp(prefix="boxwise-bench-cold-")})
+        warm.add(boxwise_args, {"XDG_CACHE_HOME": warm_cache})
+    return dive, cold, warm
 
 
 def main() -> int:
@@ -146,8 +166,10 @@ def main() -> int:
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     boxwise = [sys.executable, "-m", "boxwise", "inspect", "--format", "json"]
-    dive_env = {"CI": "true"}
-    warm_cache = tempfile.mkdtemp(prefix="boxwise-bench-warm-")
+    # measure this checkout, whatever boxwise the interpreter has installed
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO / "src"), os.environ.get("PYTHONPATH")])
+    )
     cases = []
     if args.only in (None, "s2i"):
         ensure_s2i_image(args.workdir)
@@ -161,19 +183,15 @@ def main() -> int:
         archive = whiteout_archive(args.workdir / "whiteouts.tar")
         cases.append(("20k files + 2k whiteouts", ["dive", "--source", "docker-archive", str(archive)],
                       [*boxwise, f"docker-archive:{archive}"]))  # fmt: skip
-    rows = []
+    print("| case | dive s (CPU s) | dive MiB | boxwise cold s (CPU s) | x dive | MiB "
+          "| boxwise warm s (CPU s) | x dive | MiB |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for label, dive_args, boxwise_args in cases:
-        dive_time, dive_peak = median_run(dive_args, args.repeat, dive_env)
-        cold_time, cold_peak = median_run(boxwise_args, args.repeat, fresh_cache=True)
-        median_run(boxwise_args, 1, {"XDG_CACHE_HOME": warm_cache})  # fill the warm cache
-        warm_time, warm_peak = median_run(boxwise_args, args.repeat, {"XDG_CACHE_HOME": warm_cache})
-        rows.append((label, dive_time, dive_peak, cold_time, cold_peak, warm_time, warm_peak))
-        print(f"measured {label}", file=sys.stderr)
-    print("| case | dive s | dive MiB | boxwise cold s (x dive) | MiB | boxwise warm s (x dive) | MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for label, dt, dp, ct, cp, wt, wp in rows:
-        cold, warm = f"{ct:.2f} ({ct / dt:.3f}x)", f"{wt:.2f} ({wt / dt:.3f}x)"
-        print(f"| {label} | {dt:.2f} | {dp} | {cold} | {cp} | {warm} | {wp} |")
+        dive, cold, warm = (runs.summary() for runs in compare(dive_args, boxwise_args, args.repeat))
+        cells = [label, f"{dive[0]:.2f} ({dive[1]:.2f})", str(dive[2])]
+        for wall, cpu, peak in (cold, warm):
+            cells += [f"{wall:.2f} ({cpu:.2f})", f"{wall / dive[0]:.3f}", str(peak)]
+        print("| " + " | ".join(cells) + " |", flush=True)
     return 0
 
 

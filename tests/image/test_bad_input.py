@@ -203,3 +203,9 @@ def test_corrupt_cache_entry_is_rebuilt(tmp_path: Path, workdir: Path) -> None:
     for entry in entries:  # rebuilt, and valid again
         diff_id = entry.name.replace("-", ":", 1)
         assert cache.get(diff_id) is not None
+
+
+def test_no_engine_over_tcp(workdir: Path) -> None:
+    """A tcp:// engine goes through the Docker SDK: same one line when nobody answers."""
+    result = inspect("docker://anything:latest", workdir, DOCKER_HOST="tcp://127.0.0.1:9")
+    assert_one_line(result, "no Docker engine", "tcp://127.0.0.1:9")

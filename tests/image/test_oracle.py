@@ -192,3 +192,19 @@ def test_oci_layout_folder_and_gzip(tmp_path: Path) -> None:
     assert inspect(f"oci:{folder}:v1")["size_bytes"] == from_archive["size_bytes"]
     assert inspect(str(folder))["resolved_as"] == f"oci:{folder}"
     assert math.isclose(from_layout["efficiency"], from_archive["efficiency"])
+
+
+def test_sdk_and_socket_engines_agree(engine_archives: dict[str, Path]) -> None:
+    """The Docker SDK (used for tcp://, TLS, ssh:// engines) and the plain socket client answer alike."""
+    from boxwise.image.engine import SdkEngine, SocketEngine
+
+    name = "boxwise-test-image-chmod:latest"
+    sdk, plain = SdkEngine(), SocketEngine("/var/run/docker.sock")
+    try:
+        assert sdk.inspect(name)["RootFS"] == plain.inspect(name)["RootFS"]
+        assert sdk.history(name) == plain.history(name)
+        saved = b"".join(sdk.save(name))
+        assert saved == b"".join(plain.save(name))
+        assert len(saved) == engine_archives["chmod"].stat().st_size
+    finally:
+        sdk.close()

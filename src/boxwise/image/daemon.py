@@ -1,4 +1,4 @@
-"""`docker://NAME[:TAG]`: an image in the Docker engine, through the Docker SDK.
+"""`docker://NAME[:TAG]`: an image in the Docker engine (see `engine` for how it is called).
 
 `docker inspect` first gives the layers' diff_ids. When every layer's index is already in the cache
 and the engine's history pairs up with the layers unambiguously, nothing more is read. Otherwise
@@ -8,7 +8,6 @@ are indexed as they pass; no layer and never the whole image is held in memory.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from boxwise.errors import UserError
@@ -20,36 +19,18 @@ from boxwise.image.tarindex import BLOCK, Reader, chunk_stream, iter_entries, li
 STREAM_CHUNK = 1 << 20
 
 
-def _client() -> Any:
-    import docker
-    from docker.errors import DockerException
-
-    try:
-        client = docker.from_env(timeout=600)
-        client.ping()
-    except DockerException as exc:
-        host = os.environ.get("DOCKER_HOST") or "the local socket"
-        reason = str(exc).split("\n", 1)[0][:200]
-        raise UserError(
-            f"no Docker engine answers at {host} ({reason}); start one or set DOCKER_HOST"
-        ) from None
-    return client
-
-
 def read_engine_image(name: str, ref: str, cache: IndexCache | None = None) -> Image:
-    from docker.errors import APIError, ImageNotFound
+    from boxwise.image.engine import NoSuchImage, connect
 
     if not name:
         raise UserError(f"{ref}: no image name; give docker://NAME[:TAG]")
     cache = cache or IndexCache()
-    client = _client()
+    engine = connect()
     try:
         try:
-            inspect = client.api.inspect_image(name)
-        except ImageNotFound:
+            inspect = engine.inspect(name)
+        except NoSuchImage:
             raise UserError(f"{name}: the Docker engine has no such image; build or pull it first") from None
-        except APIError as exc:
-            raise UserError(f"{name}: the engine refused to inspect it ({exc.explanation})") from None
         ids = [str(i) for i in (inspect.get("RootFS") or {}).get("Layers") or []]
         tags = inspect.get("RepoTags") or []
         image = None
@@ -58,13 +39,13 @@ def read_engine_image(name: str, ref: str, cache: IndexCache | None = None) -> I
             if config_bytes is not None:
                 image = _from_cache(ref, str(inspect["Id"]), config_bytes, cache)
             if image is None:
-                image = _from_inspect(client, name, ref, inspect, ids, cache)
+                image = _from_inspect(engine, name, ref, inspect, ids, cache)
         if image is None:
-            image = _stream(client, name, ref, cache)
+            image = _stream(engine, name, ref, cache)
         image.name = tags[0] if tags else name
         return image
     finally:
-        client.close()
+        engine.close()
 
 
 def _from_cache(ref: str, config_digest: str, config_bytes: bytes, cache: IndexCache) -> Image | None:
@@ -86,14 +67,14 @@ def _from_cache(ref: str, config_digest: str, config_bytes: bytes, cache: IndexC
 
 
 def _from_inspect(
-    client: Any, name: str, ref: str, inspect: dict[str, Any], ids: list[str], cache: IndexCache
+    engine: Any, name: str, ref: str, inspect: dict[str, Any], ids: list[str], cache: IndexCache
 ) -> Image | None:
     """The image from `inspect` + `history` alone, when every layer index is cached.
 
     The engine's history does not say which items are empty layers; a zero size is ambiguous
     (a layer holding only a whiteout is 0 bytes too), so that case falls back to streaming.
     """
-    items = list(reversed(client.api.history(name)))
+    items = list(reversed(engine.history(name)))
     if sum(1 for item in items if item.get("Size", 0) > 0) != len(ids):
         return None
     history = [
@@ -147,13 +128,8 @@ def _is_layer(name: str, head: bytes) -> bool:
     )
 
 
-def _stream(client: Any, name: str, ref: str, cache: IndexCache) -> Image:
-    from docker.errors import APIError
-
-    try:
-        chunks = client.api.get_image(name, chunk_size=STREAM_CHUNK)
-    except APIError as exc:
-        raise UserError(f"{name}: the engine cannot save it ({exc.explanation})") from None
+def _stream(engine: Any, name: str, ref: str, cache: IndexCache) -> Image:
+    chunks = engine.save(name)
     source = chunk_stream(iter(chunks))
     documents: dict[str, bytes] = {}
     indexes: dict[str, list] = {}
