@@ -9,7 +9,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from facelib import REPO, SAMPLE_APPS, SAMPLE_ORIGIN, git
+
+from .facelib import REPO, SAMPLE_APPS, SAMPLE_ORIGIN, git
 
 
 @pytest.fixture

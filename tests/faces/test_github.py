@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from actionrun import Runner, StepFailed, load_action, run_action, run_step
-from facelib import (
+
+from boxwise.plan import Plan, as_github_matrix
+
+from .actionrun import Runner, StepFailed, load_action, run_action, run_step
+from .facelib import (
     ACTION,
     REPO,
     actionlint,
@@ -22,8 +25,6 @@ from facelib import (
     readme_yaml_blocks,
     tool_env,
 )
-
-from boxwise.plan import Plan, as_github_matrix
 
 SECTION = "GitHub Action"
 PR_NUMBER = 12
@@ -117,7 +118,7 @@ def test_install_step_installs_boxwise_from_the_actions_own_ref(installed_path: 
 @pytest.fixture
 def pull_request(make_git_repo, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """A sample repo checked out on a PR branch whose base is origin/main, and its event payload."""
-    from facelib import SAMPLE_APPS
+    from .facelib import SAMPLE_APPS
 
     repo = make_git_repo(SAMPLE_APPS, name="shop")
     git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")

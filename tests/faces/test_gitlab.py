@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from facelib import (
+
+from boxwise import __version__
+
+from .facelib import (
     COMPONENT,
     TEMPLATE,
     check_jsonschema,
@@ -27,8 +30,6 @@ from facelib import (
     load_fakeapi,
     readme_yaml_blocks,
 )
-
-from boxwise import __version__
 
 SECTION = "GitLab CI"
 # Where boxwise and the engine are on this machine (a real runner uses the input defaults:

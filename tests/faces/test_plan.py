@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from facelib import check_jsonschema, commit_files, git, require_tool, run_boxwise, tool_env
+
+from .facelib import check_jsonschema, commit_files, git, require_tool, run_boxwise, tool_env
 
 NO_CI = {
     "CI_MERGE_REQUEST_DIFF_BASE_SHA": "",
