@@ -279,4 +279,5 @@ def test_github_pull_request_run_comments_and_fills_the_runner_files(
     assert any(line.startswith("size-bytes=") and int(line.split("=")[1]) > 100_000_000 for line in written)
     apps = json.loads(next(line for line in written if line.startswith("apps=")).removeprefix("apps="))
     assert [app["app"] for app in apps] == ["apps/worker"]
-    assert env["GITHUB_TOKEN"] not in result.stdout + result.stderr
+    for text in (result.stdout, result.stderr, summary.read_text(), outputs.read_text(), comments[0]["body"]):
+        assert env["GITHUB_TOKEN"] not in text

@@ -296,3 +296,17 @@ def test_real_image_report_is_posted_then_edited(fake_api, saved_images, engine,
     notes = fake_api.state.notes[("5", "7")]
     assert len(notes) == 1 and "✅ gate passed" in notes[0]["body"]
     assert_no_token(first, env["BOXWISE_GITLAB_TOKEN"])
+
+
+def test_github_secondary_rate_limit_403_is_waited_out(fake_api, analyses, tmp_path) -> None:
+    fake_api.add_pull_request("shop/mono", 12)
+    fake_api.fail("POST", "/comments", 403, retry_after="1")
+    started = time.monotonic()
+    result = report(analyses, github_env(fake_api, tmp_path), "--post", "github", "--strict")
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started >= 1.0
+    assert [(r.method, r.status) for r in fake_api.state.requests if r.method == "POST"] == [
+        ("POST", 403),
+        ("POST", 201),
+    ]
+    assert len(fake_api.state.comments[("shop/mono", "12")]) == 1

@@ -200,6 +200,13 @@ def _retry_after(response: Any) -> float | None:
         return None  # an HTTP date: fall back to our own backoff
 
 
+def _rate_limited(response: Any) -> bool:
+    """GitHub's secondary rate limit answers 403 with Retry-After (or no requests left)."""
+    if response.status_code != 403:
+        return False
+    return "Retry-After" in response.headers or response.headers.get("X-RateLimit-Remaining") == "0"
+
+
 def _problem(target: Target, status: int, method: str) -> str:
     if status == 401:
         return (
@@ -251,7 +258,7 @@ class Client:
                 status = response.status_code
                 if status < 400 or status in allow:
                     return response
-                if status == 429 or status >= 500:
+                if status == 429 or status >= 500 or _rate_limited(response):
                     last = f"{target.where} answered {status} {response.reason}"
                     asked = _retry_after(response)
                     wait = min(wait if asked is None else asked, MAX_WAIT_SECONDS)
