@@ -40,6 +40,14 @@ ENGINE_CASES: dict[str, str] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test reads layers afresh into its own cache folder (the CLI children inherit it)."""
+    cache = tmp_path_factory.mktemp("xdg-cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    return cache
+
+
 @dataclass
 class DiveRun:
     archive: Path
