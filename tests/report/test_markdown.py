@@ -139,3 +139,17 @@ def test_marker_cannot_be_closed_early_by_an_app_name() -> None:
 
     assert marker("apps/api") == "<!-- boxwise:report app=apps/api -->"
     assert marker("odd-->name x") == "<!-- boxwise:report app=odd-__name_x -->"
+
+
+def test_build_failure_comment_matches_snapshot() -> None:
+    from boxwise.report.markdown import render_failure
+    from boxwise.report.model import BuildFailure
+
+    failure = BuildFailure(
+        "apps/empty", "apps/empty", "build failed: apps/empty: no buildpack group detects it\n```x```"
+    )
+    text = render_failure(failure)
+    check_snapshot("build-failed.md", text)
+    assert text.startswith("### boxwise · `apps/empty` · 💥 build failed\n")
+    assert text.count("```") == 2  # the message cannot close the code block early
+    assert text.rstrip().endswith("<!-- boxwise:report app=apps/empty -->")

@@ -283,5 +283,5 @@ def render_failure(failure: BuildFailure, limit: int | None = None) -> str:
         f"```text\n{message}\n```\n\n"
         "No image, so no size, layers or gate for this change; the report comes back with the next "
         "successful build.\n\n"
-        f"<sub>boxwise {__version__}</sub>\n\n{marker(failure.app)}\n"
+        f"<sub>boxwise {__version__} · no image was built</sub>\n\n{marker(failure.app)}\n"
     )
