@@ -35,3 +35,12 @@ def test_unknown_output_place_is_named(base_image: str, tmp_path: Path) -> None:
     result = build(app, f"{PREFIX}/out:1", tmp_path / "cache", "--output", "ftp://somewhere")
     assert result.returncode == 2
     assert "--output ftp://somewhere: not a place boxwise writes" in result.stderr
+
+
+def test_a_file_base_with_the_docker_runner_says_to_name_a_builder(tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app", {"Procfile": "web: python3 -c pass\n"})
+    file_base = f"docker-archive:{tmp_path}/b.tar"
+    result = build(app, f"{PREFIX}/filebase:1", tmp_path / "cache", "--base", file_base)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "give --builder NAME, or use --runner local" in result.stderr

@@ -43,6 +43,8 @@ def engine_image_id(client: Any, ref: str, flag: str) -> str:
         raise UserError(
             f"{flag} {ref}: no such image in the engine; make it (bash scripts/base-image.sh) or pull it"
         ) from None
+    except docker.errors.APIError as exc:
+        raise UserError(f"{flag} {ref}: the engine cannot use this name ({exc.explanation or exc})") from None
 
 
 def _copy_hashed(src: Any, dest: Path) -> str:

@@ -209,6 +209,13 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     cache = LayerCache.for_app(options.cache_dir or default_cache_dir(), app_dir)
     builder = load_builder()
     epoch = source_date_epoch()
+    build_image = options.builder or options.base
+    if options.runner == "docker" and build_image.startswith(("docker-archive:", "oci:")):
+        flag = "--builder" if options.builder else "--base"
+        raise UserError(
+            f"{flag} {build_image}: the buildpacks run in a container of an engine image; "
+            "give --builder NAME, or use --runner local"
+        )
     client = connect() if _needs_engine(options) else None
     base = _load_base(client, options, cache)
     log.say(f"app: {app_dir}  base: {base.ref}  build secrets: {secrets.describe()}")
@@ -221,8 +228,9 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     if options.runner == "local":
         box: BuildContainer | LocalRoot = LocalRoot(app_dir.name)
     else:
-        build_image = options.builder or options.base
-        engine_image_id(client, build_image, "--builder" if options.builder else "--base")
+        flag = "--builder" if options.builder else "--base"
+        build_image = (options.builder or options.base).removeprefix("docker://")
+        engine_image_id(client, build_image, flag)
         box = BuildContainer(client, build_image, options.network, app_dir.name)
     with log.progress("building"), engine_errors("the build"), box:
         env = _driver_env(base, secrets, epoch, box)
