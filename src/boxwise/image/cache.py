@@ -13,7 +13,7 @@ import json
 import marshal
 import os
 import re
-import tempfile
+import time
 from pathlib import Path
 
 from boxwise.image.model import Entry
@@ -98,15 +98,17 @@ class IndexCache:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    """Write to a name of our own in the same folder, then rename over the entry (atomic)."""
+    tmp = path.parent / f".tmp-{os.getpid()}-{time.monotonic_ns()}-{path.name}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             os.replace(tmp, path)
         except BaseException:
-            os.unlink(tmp)
+            tmp.unlink(missing_ok=True)
             raise
     except OSError:
         return  # a read-only or full cache folder costs speed, never correctness
