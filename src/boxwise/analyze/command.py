@@ -39,10 +39,10 @@ def read_analysis(ref: str) -> Analysis:
     from boxwise.image import open_image
 
     try:
-        image = open_image(ref)
-        if image.guess:
-            print(f"boxwise: reading '{ref}' as {image.guess}", file=sys.stderr)
         with _progress() as progress:
+            image = open_image(ref, progress)
+            if image.guess:
+                print(f"boxwise: reading '{ref}' as {image.guess}", file=sys.stderr)
             return analyze(image, progress=progress)
     except OSError as exc:
         raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None

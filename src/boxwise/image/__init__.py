@@ -48,7 +48,10 @@ def _open_layout(path: str, ref: str) -> Image:
     return read_oci_layout(open_store(target), ref, tag)
 
 
-def _open_bare(ref: str) -> Image:
+Progress = Callable[[int, int], None]
+
+
+def _open_bare(ref: str, progress: Progress | None) -> Image:
     from boxwise.image.store import open_store
 
     target = Path(ref)
@@ -69,17 +72,20 @@ def _open_bare(ref: str) -> Image:
         raise UserError(f"{ref}: neither a docker-archive (manifest.json) nor an OCI layout (index.json)")
     from boxwise.image.daemon import read_engine_image
 
-    image = read_engine_image(ref, ref)
+    image = read_engine_image(ref, ref, progress=progress)
     image.guess = f"docker://{ref}"
     return image
 
 
-def open_image(ref: str) -> Image:
-    """Read the image a reference names (metadata now; layer indexes on demand)."""
+def open_image(ref: str, progress: Progress | None = None) -> Image:
+    """Read the image a reference names (metadata now; layer indexes on demand).
+
+    `progress(done, total)` is called per layer when the layers must be read right away (an
+    engine image streamed once)."""
     if ref.startswith("docker://"):
         from boxwise.image.daemon import read_engine_image
 
-        return read_engine_image(ref.removeprefix("docker://"), ref)
+        return read_engine_image(ref.removeprefix("docker://"), ref, progress=progress)
     if ref.startswith("docker-archive:"):
         return _open_archive(ref.removeprefix("docker-archive:").removeprefix("//"), ref)
     if ref.startswith("oci:"):
@@ -91,7 +97,7 @@ def open_image(ref: str) -> Image:
         )
     if not ref:
         raise UserError("empty image reference; give docker://NAME, docker-archive:PATH or oci:PATH")
-    return _open_bare(ref)
+    return _open_bare(ref, progress)
 
 
 def layer_index(layer: Layer, cache: object | None = None) -> list[Entry]:

@@ -8,6 +8,7 @@ are indexed as they pass; no layer and never the whole image is held in memory.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from boxwise.errors import UserError
@@ -19,7 +20,9 @@ from boxwise.image.tarindex import BLOCK, Reader, chunk_stream, iter_entries, li
 STREAM_CHUNK = 1 << 20
 
 
-def read_engine_image(name: str, ref: str, cache: IndexCache | None = None) -> Image:
+def read_engine_image(
+    name: str, ref: str, cache: IndexCache | None = None, progress: Callable[[int, int], None] | None = None
+) -> Image:
     from boxwise.image.engine import NoSuchImage, connect
 
     if not name:
@@ -41,7 +44,7 @@ def read_engine_image(name: str, ref: str, cache: IndexCache | None = None) -> I
             if image is None:
                 image = _from_inspect(engine, name, ref, inspect, ids, cache)
         if image is None:
-            image = _stream(engine, name, ref, cache)
+            image = _stream(engine, name, ref, cache, progress, len(ids))
         image.name = tags[0] if tags else name
         return image
     finally:
@@ -128,7 +131,14 @@ def _is_layer(name: str, head: bytes) -> bool:
     )
 
 
-def _stream(engine: Any, name: str, ref: str, cache: IndexCache) -> Image:
+def _stream(
+    engine: Any,
+    name: str,
+    ref: str,
+    cache: IndexCache,
+    progress: Callable[[int, int], None] | None,
+    layer_count: int,
+) -> Image:
     chunks = engine.save(name)
     source = chunk_stream(iter(chunks))
     documents: dict[str, bytes] = {}
@@ -146,6 +156,8 @@ def _stream(engine: Any, name: str, ref: str, cache: IndexCache) -> Image:
         data.unread(head)
         if _is_layer(member.path, head):
             indexes[member.path] = read_index(data, f"{what}: {member.path}")
+            if progress is not None:
+                progress(min(len(indexes), layer_count), layer_count)
         elif member.size <= MAX_JSON:
             documents[member.path] = data.read(member.size)
     return _assemble(ref, name, documents, indexes, links, cache)
