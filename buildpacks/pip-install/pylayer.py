@@ -1,8 +1,8 @@
-"""What the pip-install and pyproject-toml-install build steps share: keys, pip, layer files.
+"""What the build steps of boxwise's buildpacks share: keys, pip, layer and TOML files.
 
 Standard library only (it runs under the build image's python3, 3.11 or later for tomllib).
-pyproject-toml-install carries this same file (a symlink to here; boxwise and pack both copy the
-target into the build image).
+Each buildpack carries an identical copy (a buildpack folder must stand alone, as pack packages
+it); tests/build/test_buildpack_files.py keeps the copies identical.
 
 A dependency layer is a pip `--prefix` folder: its site-packages go on PYTHONPATH and its `bin/`
 on PATH through the layer's env files, so no pip, setuptools or wheel lands in the image unless
