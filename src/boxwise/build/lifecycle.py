@@ -222,9 +222,15 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
 
     # The app layer first: the build gets exactly the files the image will hold.
     excluded = _app_excluder(app_dir)
-    app_blob = store_blob(
-        cache, lambda dest: write_dir_layer(app_dir, APP_DIR, dest, excluded=excluded, mtime=epoch)
-    )
+    try:
+        app_blob = store_blob(
+            cache, lambda dest: write_dir_layer(app_dir, APP_DIR, dest, excluded=excluded, mtime=epoch)
+        )
+    except OSError as exc:
+        raise UserError(
+            f"{exc.filename or app_dir}: cannot read it ({exc.strerror}); fix its permissions "
+            "or exclude it in .dockerignore"
+        ) from None
     if options.runner == "local":
         box: BuildContainer | LocalRoot = LocalRoot(app_dir.name)
     else:
