@@ -310,3 +310,20 @@ def test_github_secondary_rate_limit_403_is_waited_out(fake_api, analyses, tmp_p
         ("POST", 201),
     ]
     assert len(fake_api.state.comments[("shop/mono", "12")]) == 1
+
+
+def test_gitlab_body_is_cut_to_its_million_character_limit(fake_api, analyses) -> None:
+    big = json.loads(analyses["new"].read_text())
+    big["layers"] = [
+        {"index": i, "diff_id": f"sha256:{i:064x}", "size_bytes": i, "command": f"RUN step {i} " + "y" * 90}
+        for i in range(12_000)
+    ]
+    analyses["new"].write_text(json.dumps(big))
+    fake_api.add_merge_request("5", 7)
+    result = report(analyses, gitlab_env(fake_api), "--post", "gitlab", "--strict", "--format", "markdown")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout) > 1_000_000
+    body = fake_api.state.notes[("5", "7")][0]["body"]
+    assert 900_000 < len(body) <= 1_000_000  # cut only as much as needed
+    assert "cut to fit the 1,000,000-character comment limit of GitLab" in body
+    assert body.rstrip().endswith(MARKER_API)
