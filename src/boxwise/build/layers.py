@@ -41,10 +41,10 @@ def store_blob(cache: LayerCache, write: Any) -> LayerBlob:
     blob = write(tmp)
     final = cache.blob_path(blob.diff_id)
     final.parent.mkdir(parents=True, exist_ok=True)
-    if final.exists():
-        tmp.unlink(missing_ok=True)
+    if final.is_file() and final.stat().st_size == blob.size:
+        tmp.unlink(missing_ok=True)  # the same bytes are there already
     else:
-        os.replace(tmp, final)
+        os.replace(tmp, final)  # new, or a leftover of an interrupted write: replaced
     return LayerBlob(final, blob.diff_id, blob.size)
 
 
@@ -119,7 +119,10 @@ def export_layers(
             if not (types["launch"] or types["cache"]):
                 continue
             old = restored.get(bp["id"], name)
-            if old is not None and old.get("data") == layer["metadata"]:
+            # Same metadata: the restored contents (cache=true) are still there untouched, or the
+            # buildpack left no contents (launch-only reuse); either way the cached tar is the layer.
+            same = old is not None and old.get("data") == layer["metadata"]
+            if same and (old.get("cache") or not layer["has_dir"]):
                 diff_id, status, reason = str(old["sha"]), "reused", "key unchanged"
                 size = cache.blob_path(diff_id).stat().st_size
             elif layer["has_dir"]:
@@ -157,8 +160,11 @@ def export_layers(
                     }
                 )
                 reports.append(LayerReport(bp["id"], name, diff_id, size, status, reason))
-            log.say(
-                f"layer {bp['id']}:{name}: "
-                + ("reused (key unchanged)" if status == "reused" else f"rebuilt: {reason}")
-            )
+            if not types["launch"]:  # cache only: never in the image, so no reuse story to tell
+                log.say(f"cache layer {bp['id']}:{name}: " + ("kept" if status == "reused" else "updated"))
+            else:
+                log.say(
+                    f"layer {bp['id']}:{name}: "
+                    + ("reused (key unchanged)" if status == "reused" else f"rebuilt: {reason}")
+                )
     return launch, reports, keep
