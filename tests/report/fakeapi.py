@@ -47,6 +47,8 @@ class FakeState:
     notes: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     comments: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
+    # called just before a comment is created: lets a test play a concurrent job
+    before_create: list[Any] = field(default_factory=list)
     requests: list[Recorded] = field(default_factory=list)
     next_id: int = 1000
 
@@ -71,7 +73,7 @@ class Handler(BaseHTTPRequestHandler):
     # --- plumbing -------------------------------------------------------------------------------
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+        data = b"" if status == 204 else json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -114,6 +116,14 @@ class Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._handle("PATCH")
 
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def _run_before_create(self, key: tuple[str, str]) -> None:
+        hooks, self.server.state.before_create = self.server.state.before_create, []
+        for hook in hooks:
+            hook(key)
+
     # --- GitLab ---------------------------------------------------------------------------------
 
     def _gitlab(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> None:
@@ -154,6 +164,7 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(400, {"message": "400 Bad request - body is missing"})
             if len(body["body"]) > 1_000_000:
                 return self._send(400, {"message": "Note is too long (maximum is 1000000 characters)"})
+            self._run_before_create(key)
             note = {
                 "id": state.new_id(),
                 "body": body["body"],
@@ -171,6 +182,14 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(403, {"message": "403 Forbidden"})
             note["body"] = body["body"]
             return self._send(200, note)
+        if len(segments) == 6 and method == "DELETE":
+            note = next((n for n in notes if str(n["id"]) == segments[5]), None)
+            if note is None:
+                return self._send(404, {"message": "404 Note Not Found"})
+            if note["author"]["id"] != state.gitlab_user["id"]:
+                return self._send(403, {"message": "403 Forbidden"})
+            notes.remove(note)
+            return self._send(204, None)
         return self._send(405, {"message": "405 Method Not Allowed"})
 
     # --- GitHub ---------------------------------------------------------------------------------
@@ -189,10 +208,15 @@ class Handler(BaseHTTPRequestHandler):
         if len(segments) < 5 or segments[0] != "repos" or segments[3] != "issues":
             return self._send(404, {"message": "Not Found"})
         repo = f"{segments[1]}/{segments[2]}"
-        if segments[4] == "comments" and len(segments) == 6 and method == "PATCH":
+        if segments[4] == "comments" and len(segments) == 6 and method in ("PATCH", "DELETE"):
             for (owner_repo, _number), comments in state.comments.items():
                 for comment in comments:
                     if owner_repo == repo and str(comment["id"]) == segments[5]:
+                        if comment["user"]["login"] != state.github_login:
+                            return self._send(403, {"message": "Resource not accessible by integration"})
+                        if method == "DELETE":
+                            comments.remove(comment)
+                            return self._send(204, None)
                         comment["body"] = body["body"]
                         return self._send(200, comment)
             return self._send(404, {"message": "Not Found"})
@@ -216,6 +240,7 @@ class Handler(BaseHTTPRequestHandler):
         if method == "POST":
             if len(body.get("body", "")) > 65_536:
                 return self._send(422, {"message": "Validation Failed", "errors": [{"code": "too long"}]})
+            self._run_before_create(key)
             comment = {
                 "id": state.new_id(),
                 "body": body["body"],
@@ -265,4 +290,5 @@ class FakeServer(ThreadingHTTPServer):
         return {"id": self.state.new_id(), "body": body, "system": system, "author": {"id": author_id}}
 
     def github_comment(self, body: str, login: str = "octocat") -> dict[str, Any]:
-        return {"id": self.state.new_id(), "body": body, "user": {"login": login, "type": "User"}}
+        kind = "Bot" if login.endswith("[bot]") else "User"
+        return {"id": self.state.new_id(), "body": body, "user": {"login": login, "type": kind}}

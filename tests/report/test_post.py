@@ -118,7 +118,7 @@ def test_rate_limit_and_server_error_are_retried(fake_api, analyses) -> None:
     assert result.returncode == 0, result.stderr
     assert "created the api comment" in result.stderr
     statuses = [(r.method, r.status) for r in fake_api.state.requests if r.path.endswith("/notes")]
-    assert statuses == [("GET", 429), ("GET", 200), ("POST", 500), ("POST", 201)]
+    assert statuses == [("GET", 429), ("GET", 200), ("POST", 500), ("POST", 201), ("GET", 200)]
     assert len(fake_api.state.notes[("5", "7")]) == 1
     assert elapsed >= 1.0  # Retry-After was honoured
 
@@ -216,7 +216,8 @@ def test_github_comment_is_created_then_found_on_page_two_and_edited(fake_api, a
     assert "updated the api comment" in second.stderr
     assert len(fake_api.state.comments[("shop/mono", "12")]) == 141
     gets = [r for r in fake_api.state.requests if r.method == "GET" and r.path.endswith("/comments")]
-    assert [g.query.get("page", ["1"])[0] for g in gets] == ["1", "2", "1", "2"]  # Link rel=next followed
+    # Link rel=next followed: before creating, once more after (a concurrent job?), then to edit
+    assert [g.query.get("page", ["1"])[0] for g in gets] == ["1", "2", "1", "2", "1", "2"]
     assert [r.method for r in fake_api.state.requests if r.method in ("POST", "PATCH")] == ["POST", "PATCH"]
     assert all(r.headers["Authorization"] == f"Bearer {env['GITHUB_TOKEN']}" for r in fake_api.state.requests)
     assert_no_token(first, env["GITHUB_TOKEN"])
@@ -327,3 +328,38 @@ def test_gitlab_body_is_cut_to_its_million_character_limit(fake_api, analyses) -
     assert 900_000 < len(body) <= 1_000_000  # cut only as much as needed
     assert "cut to fit the 1,000,000-character comment limit of GitLab" in body
     assert body.rstrip().endswith(MARKER_API)
+
+
+def test_two_jobs_creating_at_once_settle_on_one_gitlab_note(fake_api, analyses) -> None:
+    fake_api.add_merge_request("5", 7)
+    notes = fake_api.state.notes[("5", "7")]
+
+    def other_job_posts_first(_key) -> None:  # it listed, found nothing and created its note meanwhile
+        notes.append(fake_api.gitlab_note(f"the other job's report\n{MARKER_API}", author_id=77))
+
+    fake_api.state.before_create.append(other_job_posts_first)
+    result = report(analyses, gitlab_env(fake_api), "--post", "gitlab", "--strict")
+    assert result.returncode == 0, result.stderr
+    assert len(notes) == 1
+    assert notes[0]["body"].startswith("### boxwise · `api`")  # the older note, now with this report
+    assert [r.method for r in fake_api.state.requests if r.method in ("POST", "PUT", "DELETE")] == [
+        "POST",
+        "PUT",
+        "DELETE",
+    ]
+
+
+def test_two_jobs_creating_at_once_settle_on_one_github_comment(fake_api, analyses, tmp_path) -> None:
+    fake_api.add_pull_request("shop/mono", 12, [fake_api.github_comment(f"a human quoting {MARKER_API}")])
+    comments = fake_api.state.comments[("shop/mono", "12")]
+
+    def other_job_posts_first(_key) -> None:
+        comments.append(fake_api.github_comment(f"other job\n{MARKER_API}", login="github-actions[bot]"))
+
+    fake_api.state.before_create.append(other_job_posts_first)
+    result = report(analyses, github_env(fake_api, tmp_path), "--post", "github", "--strict")
+    assert result.returncode == 0, result.stderr
+    # the bot's identity comes from its own new comment (GITHUB_TOKEN may not read /user)
+    assert [c["user"]["login"] for c in comments] == ["octocat", "github-actions[bot]"]
+    assert comments[0]["body"] == f"a human quoting {MARKER_API}"  # never someone else's
+    assert comments[1]["body"].startswith("### boxwise · `api`")

@@ -327,38 +327,71 @@ def _author(comment: dict[str, Any], platform: str) -> Any:
     return (comment.get("user") or {}).get("login")
 
 
-def find_comment(client: Client, marker: str) -> dict[str, Any] | None:
-    """The newest non-system comment holding the marker, written by the token's own user when known."""
+def own_comments(client: Client, marker: str, me: Any) -> list[dict[str, Any]]:
+    """Non-system comments holding the marker, by the token's own user (or a bot); oldest first."""
     target = client.target
     params: dict[str, Any] = {"per_page": 100}
     if target.platform == "gitlab":
         params.update(sort="asc", order_by="created_at")
-    comments = client.pages(target.comments_url, params)
-    me = _own_identity(client)
     found = [
         c
-        for c in comments
+        for c in client.pages(target.comments_url, params)
         if isinstance(c, dict)
         and not c.get("system")
         and marker in str(c.get("body") or "")
-        and (me is None or _author(c, target.platform) == me)
+        and _maybe_mine(c, target.platform, me)
     ]
-    return found[-1] if found else None
+    return sorted(found, key=lambda c: c.get("id") or 0)
+
+
+def _maybe_mine(comment: dict[str, Any], platform: str, me: Any) -> bool:
+    if me is not None:
+        return _author(comment, platform) == me
+    # GITHUB_TOKEN may not read /user, but its comments are a bot's: a person's quote is not ours
+    return platform != "github" or (comment.get("user") or {}).get("type") == "Bot"
+
+
+def _edit(client: Client, comment_id: Any, body: str) -> None:
+    client.call(client.target.edit_method, client.target.item_url.format(id=comment_id), json={"body": body})
+
+
+def _delete(client: Client, comment_id: Any) -> None:
+    # 404: a concurrent run removed it already
+    client.call("DELETE", client.target.item_url.format(id=comment_id), allow=(404,))
 
 
 def upsert_comment(
     target: Target, marker: str, body: str, sleep: Callable[[float], None] = time.sleep
 ) -> Posted:
-    """Create the app's comment, or edit the one that holds its marker."""
+    """Edit the app's comment (the oldest holding its marker), or create it.
+
+    Two jobs of one merge request may both find no comment and both create one: after creating,
+    the comments are listed again and the oldest is kept (edited to this body), the others
+    deleted, so both jobs settle on the same single comment. Duplicates are only deleted when
+    they are known to be the token's own.
+    """
     client = Client(target, sleep=sleep)
     try:
-        existing = find_comment(client, marker)
-        if existing is not None:
-            url = target.item_url.format(id=existing["id"])
-            client.call(target.edit_method, url, json={"body": body})
-            return Posted("updated", existing["id"], target.what)
-        response = client.call("POST", target.comments_url, json={"body": body})
-        return Posted("created", response.json().get("id", "?"), target.what)
+        me = _own_identity(client)
+        mine = own_comments(client, marker, me)
+        if mine:
+            _edit(client, mine[0]["id"], body)
+            if me is not None:
+                for extra in mine[1:]:
+                    _delete(client, extra["id"])
+            return Posted("updated", mine[0]["id"], target.what)
+        created = client.call("POST", target.comments_url, json={"body": body}).json()
+        me = me if me is not None else _author(created, target.platform)
+        if me is None:
+            return Posted("created", created.get("id", "?"), target.what)
+        mine = own_comments(client, marker, me)
+        keep = mine[0] if mine else created
+        if keep["id"] != created.get("id"):
+            _edit(client, keep["id"], body)
+        extras = {c["id"]: c for c in [*mine, created] if c.get("id") != keep["id"]}
+        for extra_id in extras:
+            _delete(client, extra_id)
+        return Posted("created" if keep["id"] == created.get("id") else "updated", keep["id"], target.what)
     except PostError as exc:
         raise PostError(redact(str(exc), target.token), exc.exit_code) from None
     finally:
