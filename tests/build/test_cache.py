@@ -148,3 +148,20 @@ def test_an_interrupted_build_leaves_no_container_and_a_cache_the_next_build_use
     (app / "requirements.txt").write_text("six==1.16.0\n")
     out = build_ok(app, tag, cache)
     assert "pip-install:packages: reused (key unchanged)" in out
+
+
+def test_an_empty_cache_takes_the_layers_of_the_previous_image_under_the_tag(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    app = simple_app(tmp_path / "previous", "six==1.16.0\n")
+    tag = f"{PREFIX}/previous:1"
+    build_ok(app, tag, tmp_path / "cache-of-machine-1")
+    first = layer_ids(docker_client, tag)
+
+    (app / "main.py").write_text(MAIN.replace("v1", "v3"))
+    out = build_ok(app, tag, tmp_path / "cache-of-machine-2")  # a fresh cache, the image still there
+    assert f"reading them from the previous image {tag}" in out
+    assert "pip-install:packages: reused (key unchanged)" in out
+    assert "$ pip install" not in out
+    assert layer_ids(docker_client, tag)[:-1] == first[:-1]
+    assert run_image(docker_client, tag) == (0, "v3 1.16.0\n")

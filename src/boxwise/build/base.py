@@ -47,7 +47,7 @@ def engine_image_id(client: Any, ref: str, flag: str) -> str:
         raise UserError(f"{flag} {ref}: the engine cannot use this name ({exc.explanation or exc})") from None
 
 
-def _copy_hashed(src: Any, dest: Path) -> str:
+def copy_hashed(src: Any, dest: Path) -> str:
     digest = hashlib.sha256()
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:
@@ -70,8 +70,8 @@ def _copy_layer(opener: Any, dest: Path) -> str:
     with opener() as raw:  # opened again: a blob stream need not be seekable
         if gzipped:
             with gzip.GzipFile(fileobj=raw) as plain:
-                return _copy_hashed(plain, dest)
-        return _copy_hashed(raw, dest)
+                return copy_hashed(plain, dest)
+        return copy_hashed(raw, dest)
 
 
 def load_base_file(ref: str, cache: LayerCache, flag: str) -> BaseImage:
@@ -121,7 +121,7 @@ def load_base(
             for member_name, diff_id in zip(manifest["Layers"], diff_ids, strict=True):
                 if cache.has_blob(diff_id):
                     continue
-                got = _copy_hashed(tar.extractfile(member_name), cache.blob_path(diff_id))
+                got = copy_hashed(tar.extractfile(member_name), cache.blob_path(diff_id))
                 if got != diff_id:
                     cache.blob_path(diff_id).unlink(missing_ok=True)
                     raise UserError(

@@ -25,6 +25,7 @@ from boxwise.build.layers import export_layers, restore, store_blob, tar_bytes
 from boxwise.build.log import BuildLog
 from boxwise.build.options import BuildOptions, BuildResult, LayerReport
 from boxwise.build.output import check_output, scan_for_secrets, write_output
+from boxwise.build.previous import seed_cache
 from boxwise.build.runner import BuildContainer, BuildRoot, connect, engine_errors
 from boxwise.build.runner_local import LocalRoot
 from boxwise.errors import UserError
@@ -231,6 +232,8 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             f"{exc.filename or app_dir}: cannot read it ({exc.strerror}); fix its permissions "
             "or exclude it in .dockerignore"
         ) from None
+    if client is not None and options.output == "docker" and options.tag and not cache.load():
+        seed_cache(client, options.tag, base, cache, log)
     if options.runner == "local":
         box: BuildContainer | LocalRoot = LocalRoot(app_dir.name)
     else:
