@@ -156,6 +156,24 @@ def compare(dive_args: list[str], boxwise_args: list[str], repeat: int) -> tuple
     return dive, cold, warm
 
 
+def same_figures(archive: Path, boxwise_args: list[str], workdir: Path) -> str:
+    """Whether boxwise's size, efficiency, wasted bytes and inefficient list equal dive's `--json`."""
+    out = workdir / f"dive-{time.monotonic_ns()}.json"  # a fresh file: dive never truncates
+    subprocess.run(["dive", "--source", "docker-archive", str(archive), "--json", str(out)], check=True,
+                   capture_output=True, env={**os.environ, "CI": "true"})  # fmt: skip
+    theirs = json.loads(out.read_text())["image"]
+    out.unlink()
+    ours = json.loads(subprocess.run(boxwise_args, check=True, capture_output=True, text=True).stdout)
+    same = (
+        ours["size_bytes"] == theirs["sizeBytes"]
+        and ours["efficiency"] == theirs["efficiencyScore"]
+        and ours["wasted_bytes"] == theirs["inefficientBytes"]
+        and sorted((f["path"], f["count"], f["size_bytes"]) for f in ours["inefficient_files"])
+        == sorted((f["file"], f["count"], f["sizeBytes"]) for f in theirs["fileReference"] or [])
+    )
+    return "yes" if same else "NO"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -163,6 +181,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "boxwise-bench-inspect")
     parser.add_argument("--only", choices=["s2i", "whiteouts"], default=None)
+    parser.add_argument(
+        "--slow-repeat", type=int, default=1, help="repeats of the whiteouts case (dive ~1 min)"
+    )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     boxwise = [sys.executable, "-m", "boxwise", "inspect", "--format", "json"]
@@ -176,21 +197,22 @@ def main() -> int:
         archive = save(S2I, args.workdir / "s2i.tar")
         size_mb = archive.stat().st_size / 1e6
         cases.append((f"s2i archive ({size_mb:.0f} MB)", ["dive", "--source", "docker-archive", str(archive)],
-                      [*boxwise, f"docker-archive:{archive}"]))  # fmt: skip
+                      [*boxwise, f"docker-archive:{archive}"], args.repeat, archive))  # fmt: skip
         cases.append((f"s2i engine ({size_mb:.0f} MB)", ["dive", "--source", "docker", S2I],
-                      [*boxwise, f"docker://{S2I}"]))  # fmt: skip
+                      [*boxwise, f"docker://{S2I}"], args.repeat, archive))  # fmt: skip
     if args.only in (None, "whiteouts"):
         archive = whiteout_archive(args.workdir / "whiteouts.tar")
         cases.append(("20k files + 2k whiteouts", ["dive", "--source", "docker-archive", str(archive)],
-                      [*boxwise, f"docker-archive:{archive}"]))  # fmt: skip
+                      [*boxwise, f"docker-archive:{archive}"], args.slow_repeat, archive))  # fmt: skip
     print("| case | dive s (CPU s) | dive MiB | boxwise cold s (CPU s) | x dive | MiB "
-          "| boxwise warm s (CPU s) | x dive | MiB |")  # fmt: skip
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for label, dive_args, boxwise_args in cases:
-        dive, cold, warm = (runs.summary() for runs in compare(dive_args, boxwise_args, args.repeat))
+          "| boxwise warm s (CPU s) | x dive | MiB | same figures |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for label, dive_args, boxwise_args, repeat, archive in cases:
+        dive, cold, warm = (runs.summary() for runs in compare(dive_args, boxwise_args, repeat))
         cells = [label, f"{dive[0]:.2f} ({dive[1]:.2f})", str(dive[2])]
         for wall, cpu, peak in (cold, warm):
             cells += [f"{wall:.2f} ({cpu:.2f})", f"{wall / dive[0]:.3f}", str(peak)]
+        cells.append(same_figures(archive, boxwise_args, args.workdir))
         print("| " + " | ".join(cells) + " |", flush=True)
     return 0
 
