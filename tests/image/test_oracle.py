@@ -11,7 +11,7 @@ from boxwise.analyze.efficiency import analyze
 from boxwise.gate import evaluate, load_rules
 from boxwise.image import open_image
 
-from .archives import docker_archive, oci_layout
+from .archives import docker_archive, layer_tar, oci_layout, sha
 from .conftest import DiveRun, run_dive
 
 pytestmark = pytest.mark.engine
@@ -189,6 +189,9 @@ def test_oci_layout_folder_and_gzip(tmp_path: Path) -> None:
     for key in ("size_bytes", "efficiency", "wasted_bytes", "inefficient_files", "exact"):
         assert from_layout[key] == from_archive[key]
     assert from_layout["layers"][0]["media_type"].endswith("+gzip")
+    image = open_image(f"oci:{folder}")  # the config as stored: its digest is the one the manifest names
+    assert sha(image.config_bytes) == image.manifest["config"]["digest"]
+    assert [layer.diff_id for layer in image.layers] == [sha(layer_tar(items)) for items in layers]
     assert inspect(f"oci:{folder}:v1")["size_bytes"] == from_archive["size_bytes"]
     assert inspect(str(folder))["resolved_as"] == f"oci:{folder}"
     assert math.isclose(from_layout["efficiency"], from_archive["efficiency"])

@@ -96,6 +96,7 @@ def read_docker_archive(store: Store, ref: str) -> Image:
         layers=layers,
         source="docker-archive",
         name=tags[0] if tags and isinstance(tags[0], str) else None,
+        config_bytes=config_bytes,
     )
 
 

@@ -66,7 +66,9 @@ def _from_cache(ref: str, config_digest: str, config_bytes: bytes, cache: IndexC
                 diff_id, diff_id, MEDIA_DOCKER_LAYER, -1, commands[index], entries=entries, location=diff_id
             )
         )
-    return Image(ref, _manifest(config_digest, layers), config, layers, source="docker")
+    return Image(
+        ref, _manifest(config_digest, layers), config, layers, source="docker", config_bytes=config_bytes
+    )
 
 
 def _from_inspect(
@@ -217,4 +219,11 @@ def _assemble(
 
     config_digest = "sha256:" + hashlib.sha256(documents[config_name]).hexdigest()
     cache.put_config(config_digest, documents[config_name])
-    return Image(ref, _manifest(config_digest, layers), config, layers, source="docker")
+    return Image(
+        ref,
+        _manifest(config_digest, layers),
+        config,
+        layers,
+        source="docker",
+        config_bytes=documents[config_name],
+    )

@@ -80,7 +80,8 @@ def _image(store: Store, ref: str, manifest: dict[str, Any], name: str | None) -
     descriptors = manifest.get("layers")
     if not isinstance(config_descriptor, dict) or not isinstance(descriptors, list):
         raise UserError(f"{store.label}: the manifest lacks config or layers; the layout is corrupt")
-    config = load_json(_read_blob(store, config_descriptor, "config"), f"{store.label}: config")
+    config_bytes = _read_blob(store, config_descriptor, "config")
+    config = load_json(config_bytes, f"{store.label}: config")
     if not isinstance(config, dict):
         raise UserError(f"{store.label}: the config is not an object; the layout is corrupt")
     ids = diff_ids(config)
@@ -117,4 +118,12 @@ def _image(store: Store, ref: str, manifest: dict[str, Any], name: str | None) -
                 location=f"{store.label}:{path}",
             )
         )
-    return Image(ref=ref, manifest=manifest, config=config, layers=layers, source="oci", name=name)
+    return Image(
+        ref=ref,
+        manifest=manifest,
+        config=config,
+        layers=layers,
+        source="oci",
+        name=name,
+        config_bytes=config_bytes,
+    )

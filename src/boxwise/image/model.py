@@ -105,6 +105,8 @@ class Image:
     source: str = ""  # docker | docker-archive | oci | build
     guess: str | None = None  # how a bare reference was resolved, said to the user
     name: str | None = None  # a tag or name the place gave the image, when it had one
+    # the config exactly as stored (its sha256 is the image ID), when the place gave the bytes
+    config_bytes: bytes | None = field(default=None, repr=False)
 
     @property
     def labels(self) -> dict[str, str]:
