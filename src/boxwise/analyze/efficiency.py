@@ -172,18 +172,19 @@ def dive_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[float, int, lis
     aborted: set[str] = set()  # paths whose record a failed whiteout look-up created (dive's -1)
 
     def visit(path: str, size: int) -> None:
-        if path not in first:
+        earlier = first.get(path)
+        if earlier is None:
             first[path] = size
             return
         record = records.get(path)
         if record is None:
-            record = records[path] = [1, first[path], first[path]]
+            records[path] = [2, earlier + size, min(earlier, size)]
+            order.append(path)
+            return
         record[0] += 1
         record[1] += size
         if size < record[2]:
             record[2] = size
-        if record[0] == 2:
-            order.append(path)
 
     # The stacked tree of lower layers only sizes whiteouts: keep it up to the last layer that has one.
     last_whiteout = max((k for k, entries in enumerate(indexes) if _has_whiteout(entries)), default=-1)
@@ -194,24 +195,38 @@ def dive_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[float, int, lis
             stacked = tree.copy()  # dive sizes layer 0's whiteouts against layer 0 itself
         payload, inner = layer_nodes(entries)
         leaves = payload.keys() - inner
-        if not any(".wh." in path and path.rpartition("/")[2].startswith(WHITEOUT) for path in leaves):
-            sizes = {path: payload[path] for path in leaves}
-            for path in sorted(sizes.keys() & first.keys(), key=walk_key):
+        sizes = {path: payload[path] for path in leaves}  # what each leaf adds, by the path it counts for
+        keys: dict[str, str] = {}  # a whiteout counts for its target but walks in its own place
+        whiteouts = [p for p in leaves if ".wh." in p and p.rpartition("/")[2].startswith(WHITEOUT)]
+        for leaf in whiteouts:
+            head, _, name = leaf.rpartition("/")
+            target = f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :]
+            previous = lookup(stacked, target.split("/")) if stacked is not None else None
+            if previous is None or target in sizes or target in keys:
+                break  # a missing path (dive stops the layer there) or a double visit: walk it all
+            del sizes[leaf]
+            sizes[target] = previous.total() if previous.is_dir else 0
+            keys[target] = walk_key(leaf)
+        else:
+            # every leaf is visited once: only the paths seen before need a record
+            for path in sorted(sizes.keys() & first.keys(), key=lambda p: keys.get(p) or walk_key(p)):
                 visit(path, sizes[path])
             first = sizes | first  # first visits keep their size
-        else:
-            for leaf in sorted(leaves, key=walk_key):
-                head, _, name = leaf.rpartition("/")
-                if not name.startswith(WHITEOUT):
-                    visit(leaf, payload[leaf])
-                    continue
-                target = f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :]
-                previous = lookup(stacked, target.split("/")) if stacked is not None else None
-                if previous is None:
-                    if target not in first:
-                        aborted.add(target)
-                    break  # dive's walk errors out here: the rest of this layer is never counted
-                visit(target, previous.total() if previous.is_dir else 0)
+            if tree is not None and stacked is not None:
+                stack_layer(stacked, tree)
+            continue
+        for leaf in sorted(leaves, key=walk_key):
+            head, _, name = leaf.rpartition("/")
+            if not name.startswith(WHITEOUT):
+                visit(leaf, payload[leaf])
+                continue
+            target = f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :]
+            previous = lookup(stacked, target.split("/")) if stacked is not None else None
+            if previous is None:
+                if target not in first:
+                    aborted.add(target)
+                break  # dive's walk errors out here: the rest of this layer is never counted
+            visit(target, previous.total() if previous.is_dir else 0)
         if tree is not None and stacked is not None:
             stack_layer(stacked, tree)
     base = sum(first.values())
