@@ -101,8 +101,8 @@ def choose_apps(
     return list(plan.apps), since
 
 
-def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> str:
-    """Build the app with the build stage's own option precedence; the image reference made."""
+def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> Any:
+    """Build the app with the build stage's own option precedence; the BuildResult."""
     from boxwise.build.command import options_from_args
     from boxwise.build.lifecycle import build_app
 
@@ -118,7 +118,17 @@ def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> st
         builder=None,
         runner="docker",
     )
-    return build_app(app.path, options_from_args(build_args, settings.build)).ref
+    return build_app(app.path, options_from_args(build_args, settings.build))
+
+
+def layer_notes(result: Any) -> dict[str, str]:
+    """What the build said of each layer it exported: served by the cache, or rebuilt and why."""
+    notes = {}
+    for layer in getattr(result, "layers", []):
+        notes[layer.diff_id] = (
+            "reused: key unchanged" if layer.status == "reused" else f"rebuilt: {layer.reason}"
+        )
+    return notes
 
 
 def registry_host(name: str) -> str | None:
@@ -223,7 +233,7 @@ def run_app(
     tag = f"{name}:ci-{_short_commit(settings.root, env)}"
     print(f"boxwise ci: {app.name}: building {tag}", file=sys.stderr)
     try:
-        ref = build_one(app, args, settings, tag)
+        result = build_one(app, args, settings, tag)
     except UserError as exc:
         return AppOutcome(app.name, error=f"build failed: {exc}")
     default_template = f"docker://{name}:{{branch}}"
@@ -236,13 +246,14 @@ def run_app(
     if unpulled:
         print(f"boxwise ci: {app.name}: no baseline: {unpulled}", file=sys.stderr)
     try:
-        report = gather(ref, report_args, settings, app, baseline=baseline)
+        report = gather(result.ref, report_args, settings, app, baseline=baseline)
     except UserError as exc:
-        return AppOutcome(app.name, error=f"cannot analyse {ref}: {exc}")
+        return AppOutcome(app.name, error=f"cannot analyse {result.ref}: {exc}")
+    report.layer_notes = layer_notes(result)
     outcome = AppOutcome(app.name, report=report)
     if not in_mr and baseline[0]:
         try:
-            outcome.kept_as = keep_baseline(ref, baseline[0], env)
+            outcome.kept_as = keep_baseline(result.ref, baseline[0], env)
         except (UserError, OSError) as exc:
             print(f"boxwise ci: warning: {app.name}: baseline not kept: {exc}", file=sys.stderr)
         except Exception as exc:  # docker errors: say so, the build itself succeeded

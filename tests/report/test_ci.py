@@ -100,6 +100,8 @@ def test_only_the_touched_app_builds_and_is_compared_with_its_baseline(
         ("removed", "app"),
     ]
     assert rows[1]["replaces"] == 1 and rows[1]["change_bytes"] == 13
+    # the build's own word on the layer it rebuilt
+    assert api["layer_notes"][rows[1]["diff_id"]].startswith("rebuilt: ")
     assert "apps/api" in result.stdout and "passed" in result.stdout  # the summary table
     # the merge request's build did not overwrite the baseline
     assert docker_client.images.get(f"{prefix}apps-api:main").id == main_api_id

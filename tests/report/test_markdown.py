@@ -153,3 +153,22 @@ def test_build_failure_comment_matches_snapshot() -> None:
     assert text.startswith("### boxwise · `apps/empty` · 💥 build failed\n")
     assert text.count("```") == 2  # the message cannot close the code block early
     assert text.rstrip().endswith("<!-- boxwise:report app=apps/empty -->")
+
+
+def test_the_builds_own_word_on_each_layer_shows_in_the_reused_column() -> None:
+    new = load_fixture("analysis-new.json")
+    ids = [layer["diff_id"] for layer in new["layers"]]
+    notes = {ids[2]: "rebuilt: requirements.txt changed", ids[3]: "reused: key unchanged"}
+    alone = ReportData(app="api", ref=new["ref"], analysis=new, layer_notes=notes)
+    text = render_markdown(alone)  # no baseline: the build still says what it reused
+    assert "| 2 | 19.6 MB | — | `boxwise/pip-install:packages` | rebuilt: requirements.txt changed |" in text
+    assert "| 3 | 319 kB | — | `boxwise/procfile-run:app` | reused: key unchanged |" in text
+    assert "| 0 | 1.22 MB | — | `COPY busybox /bin/busybox # buildkit` | — |" in text
+    compared = full_report()
+    compared.layer_notes = notes
+    text = render_markdown(compared)  # against a baseline: unchanged layers stay "yes"
+    assert (
+        "| 2 | 19.6 MB | +3.69 MB | `boxwise/pip-install:packages` | rebuilt: requirements.txt changed |"
+        in text
+    )
+    assert "| 1 | 31.0 MB | ±0 B | `RUN /bin/sh -c apt-get install -y python3 # buildkit` | yes |" in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 DASH = "—"
 
 
@@ -65,3 +67,14 @@ def md_code(text: object, limit: int = 100) -> str:
     """Text as inline code in a table cell; empty text stays empty."""
     value = md_cell(text, limit).replace("`", "'")
     return f"`{value}`" if value else ""
+
+
+def rule_figure(value: Any, rule: str) -> str:
+    """A gate rule's figure or threshold: bytes for the *Bytes rules, a short ratio otherwise."""
+    if value is None:
+        return DASH
+    if rule.endswith("Bytes") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return human_bytes(value)
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".")
+    return str(value)

@@ -14,6 +14,7 @@ from boxwise.report.format import (
     percent,
     percent_points,
     relative,
+    rule_figure,
     signed_count,
 )
 from boxwise.report.model import (
@@ -21,6 +22,7 @@ from boxwise.report.model import (
     ReportData,
     failed_rules,
     marker,
+    reuse_label,
     verdict_passed,
     verdict_rules,
 )
@@ -118,23 +120,13 @@ def _gate_section(data: ReportData) -> Section | None:
         return None
     icons = {"pass": "✅ pass", "fail": "❌ fail", "skip": "➖ skip"}
     rows = [
-        f"| {md_code(rule['name'])} | {md_cell(_figure(rule['figure'], rule['name']))} | "
-        f"{md_cell(_figure(rule['threshold'], rule['name']))} | "
+        f"| {md_code(rule['name'])} | {md_cell(rule_figure(rule['figure'], rule['name']))} | "
+        f"{md_cell(rule_figure(rule['threshold'], rule['name']))} | "
         f"{icons.get(rule['status'], md_cell(rule['status']))} |"
         for rule in rules
     ]
     header = ["| rule | figure | threshold | result |", "|:--|--:|--:|:--|"]
     return Section("Gate rules", header, rows, "No gate rules are configured.")
-
-
-def _figure(value: Any, rule: str) -> str:
-    if value is None:
-        return DASH
-    if rule.endswith("Bytes") and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return human_bytes(value)
-    if isinstance(value, float):
-        return f"{value:.4f}".rstrip("0").rstrip(".")
-    return str(value)
 
 
 def _layer_section(data: ReportData) -> Section:
@@ -150,11 +142,12 @@ def _layer_section(data: ReportData) -> Section:
                 rows.append(f"| {DASH} | {DASH} | {change} | {md_code(layer['made_by']) or DASH} | removed |")
                 continue
             if status == "unchanged":
-                change, reused = "±0 B", "yes"
+                change, kind = "±0 B", "unchanged"
             elif "change_bytes" in layer:
-                change, reused = human_bytes(layer["change_bytes"], signed=True), "rebuilt"
+                change, kind = human_bytes(layer["change_bytes"], signed=True), "rebuilt"
             else:
-                change, reused = "new", "no"
+                change, kind = "new", "new"
+            reused = md_cell(reuse_label(kind, data.layer_notes.get(layer["diff_id"])), 80)
             rows.append(
                 f"| {layer['index']} | {human_bytes(layer['size_bytes'])} | {change} | "
                 f"{md_code(layer['made_by']) or DASH} | {reused} |"
@@ -163,9 +156,10 @@ def _layer_section(data: ReportData) -> Section:
         from boxwise.analyze.diff import layer_maker
 
         for layer in data.analysis.get("layers") or []:
+            reused = md_cell(reuse_label(None, data.layer_notes.get(layer.get("diff_id", ""))), 80)
             rows.append(
                 f"| {layer.get('index')} | {human_bytes(layer.get('size_bytes'))} | {DASH} | "
-                f"{md_code(layer_maker(layer)) or DASH} | {DASH} |"
+                f"{md_code(layer_maker(layer)) or DASH} | {reused} |"
             )
     added = sum(1 for layer in (data.diff or {}).get("layers", []) if layer["status"] == "added")
     count = len(data.analysis.get("layers") or [])

@@ -35,6 +35,8 @@ class ReportData:
     findings: list[dict[str, Any]] = field(default_factory=list)
     app_path: str | None = None  # the app folder, relative to the repo root
     rules_path: str | None = None  # the gate rules file, relative to the repo root
+    # diff_id -> what the build said of the layer ("reused: key unchanged", "rebuilt: …")
+    layer_notes: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class ReportData:
             "baseline_note": self.baseline_note,
             "diff": self.diff,
             "findings": self.findings,
+            "layer_notes": self.layer_notes,
         }
 
 
@@ -62,6 +65,15 @@ class BuildFailure:
 
     def to_json(self) -> dict[str, Any]:
         return {"app": self.app, "app_path": self.app_path, "passed": False, "error": self.message}
+
+
+def reuse_label(kind: str | None, note: str | None) -> str:
+    """The "reused" cell: against the baseline (`unchanged`, `rebuilt`, `new`; None: no baseline),
+    with the build's own word on a layer it made (why it was rebuilt, or that the cache served it).
+    """
+    if note and kind != "unchanged":
+        return note
+    return {"unchanged": "yes", "rebuilt": "rebuilt", "new": "no"}.get(kind or "", "—")
 
 
 def verdict_rules(verdict: dict[str, Any] | None) -> list[dict[str, Any]]:

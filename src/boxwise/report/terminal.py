@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import IO, Any
 
 from boxwise.analyze.diff import layer_maker
-from boxwise.report.format import DASH, human_bytes, percent, percent_points, signed_count
-from boxwise.report.model import ReportData, failed_rules, verdict_passed, verdict_rules
+from boxwise.report.format import DASH, human_bytes, percent, percent_points, rule_figure, signed_count
+from boxwise.report.model import ReportData, failed_rules, reuse_label, verdict_passed, verdict_rules
 
 TOP_ROWS = 10
 
@@ -68,8 +68,8 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         for rule in rules:
             table.add_row(
                 rule["name"],
-                str(rule["figure"]),
-                str(rule["threshold"]),
+                rule_figure(rule["figure"], rule["name"]),
+                rule_figure(rule["threshold"], rule["name"]),
                 Text(rule["status"], style=styles.get(rule["status"], "")),
             )
         console.print(table)
@@ -90,18 +90,23 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
                     layers.add_row(DASH, DASH, signed(-layer["size_bytes"]), layer["made_by"], "removed")
                 continue
             if layer["status"] == "unchanged":
-                change, reused = "±0 B", "yes"
+                change, kind = "±0 B", "unchanged"
             elif "change_bytes" in layer:
-                change, reused = signed(layer["change_bytes"]), "rebuilt"
+                change, kind = signed(layer["change_bytes"]), "rebuilt"
             else:
-                change, reused = "new", "no"
+                change, kind = "new", "new"
+            reused = reuse_label(kind, data.layer_notes.get(layer["diff_id"]))
             layers.add_row(
                 str(layer["index"]), human_bytes(layer["size_bytes"]), change, layer["made_by"], reused
             )
     else:
         for layer in new.get("layers") or []:
             layers.add_row(
-                str(layer.get("index")), human_bytes(layer.get("size_bytes")), DASH, layer_maker(layer), DASH
+                str(layer.get("index")),
+                human_bytes(layer.get("size_bytes")),
+                DASH,
+                layer_maker(layer),
+                reuse_label(None, data.layer_notes.get(layer.get("diff_id", ""))),
             )
     console.print(layers)
 
