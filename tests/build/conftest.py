@@ -23,10 +23,7 @@ def base_image(engine: str) -> str:
     return BASE
 
 
-@pytest.fixture(scope="session", autouse=True)
-def remove_test_images() -> Iterator[None]:
-    """Remove the images these tests tagged (only ours: the boxwise-test-build/ prefix)."""
-    yield
+def _remove_our_images() -> None:
     import docker
 
     with contextlib.suppress(docker.errors.DockerException):
@@ -35,3 +32,14 @@ def remove_test_images() -> Iterator[None]:
             for tag in image.tags:
                 if tag.startswith(f"{PREFIX}/"):
                     client.images.remove(tag, force=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_test_images() -> Iterator[None]:
+    """No image of an earlier, interrupted session (a build would take its layers), none left after.
+
+    Only ours: the boxwise-test-build/ prefix.
+    """
+    _remove_our_images()
+    yield
+    _remove_our_images()
