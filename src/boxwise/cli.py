@@ -39,20 +39,40 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
 def _add_build(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("build", help="build an app into an image with the boxwise buildpacks")
     p.add_argument("app", metavar="APP", nargs="?", default=".", help="the app folder")
-    p.add_argument("--base", metavar="REF", help="the run base image (docker://, oci:, registry://)")
+    p.add_argument(
+        "--base",
+        metavar="REF",
+        help="the run base image: an engine image (default boxwise-python:bookworm, see "
+        "scripts/base-image.sh), or docker-archive:PATH / oci:PATH",
+    )
     p.add_argument("--run-image", metavar="REF", help="the image the exported layers go on (default --base)")
     p.add_argument("--builder", metavar="REF", help="the image the buildpacks run in (default --base)")
-    p.add_argument("--tag", metavar="NAME", help="the image name to give the result")
+    p.add_argument("--tag", metavar="NAME", help="the image name to give the result (default boxwise/APP)")
     p.add_argument(
         "--output",
         metavar="WHERE",
         default="docker",
-        help="docker | docker-archive:PATH | oci:PATH | registry://REF",
+        help="docker (load into the engine, the default) | docker-archive:PATH | oci:PATH",
     )
-    p.add_argument("--cache", metavar="DIR", help="layer cache folder (default: the user cache folder)")
-    p.add_argument("--network", choices=["host", "bridge", "none"], default=None)
-    p.add_argument("--ca-cert", metavar="FILE", help="CA bundle given to the build only, never exported")
-    p.add_argument("--runner", choices=["docker", "local"], default="docker")
+    p.add_argument("--cache", metavar="DIR", help="layer cache folder (default: $XDG_CACHE_HOME/boxwise)")
+    p.add_argument(
+        "--network",
+        choices=["host", "bridge", "none"],
+        default=None,
+        help="the build container's network (default host)",
+    )
+    p.add_argument(
+        "--ca-cert",
+        metavar="FILE",
+        help="CA bundle given to the build only, never exported (default: $SSL_CERT_FILE, $PIP_CERT "
+        "or $REQUESTS_CA_BUNDLE)",
+    )
+    p.add_argument(
+        "--runner",
+        choices=["docker", "local"],
+        default="docker",
+        help="docker: buildpacks in a container of the build image; local: in place, no engine needed",
+    )
 
 
 def _add_image_ref(p: argparse.ArgumentParser) -> None:
