@@ -132,6 +132,11 @@ def bench_dockerfile(name: str, dockerfile: str, base: str, work: Path) -> dict[
     return {"cold": cold, "warm": warm, "size": image_size(tag), "efficiency": dive_efficiency(tag, work)}
 
 
+def remove_images() -> None:
+    for name in ("boxwise", "s2i", "multistage"):
+        subprocess.run(["docker", "rmi", "-f", f"{PREFIX}/{name}:latest"], capture_output=True)
+
+
 def table(results: dict[str, dict[str, float]]) -> str:
     lines = [
         "| build | cold | warm (code-only change) | image size | dive efficiency |",
@@ -153,6 +158,7 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the bench images")
     args = parser.parse_args()
     run(["bash", str(REPO / "scripts" / "base-image.sh")])
+    remove_images()  # a cold build must not find an earlier bench image to take layers from
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="boxwise-bench-build-") as tmp:
         work = Path(tmp)
@@ -164,8 +170,7 @@ def main() -> int:
             "multistage", MULTISTAGE_DOCKERFILE, args.base, work
         )
     if not args.keep:
-        for name in ("boxwise", "s2i", "multistage"):
-            subprocess.run(["docker", "rmi", "-f", f"{PREFIX}/{name}:latest"], capture_output=True)
+        remove_images()
     print(table(results))
     box, multi = results["boxwise build"], results["multi-stage Dockerfile (venv stage, slim final stage)"]
     print()
