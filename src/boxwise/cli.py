@@ -120,10 +120,17 @@ def _add_artifacts(p: argparse.ArgumentParser) -> None:
 def _add_report(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("report", help="the merge-request report of an image, posted as one comment")
     _add_image_ref(p)
-    p.add_argument("--baseline", metavar="REF")
+    p.add_argument(
+        "--baseline", metavar="REF", help="the image to compare with (default: [tool.boxwise] baseline)"
+    )
     p.add_argument("--app", metavar="NAME", help="the app the image was built from")
     # default None: then [tool.boxwise.report] post/strict, else none/false
-    p.add_argument("--post", choices=["auto", "gitlab", "github", "none"], default=None)
+    p.add_argument(
+        "--post",
+        choices=["auto", "gitlab", "github", "none"],
+        default=None,
+        help="post the report as the app's one comment (default: [tool.boxwise.report] post, else none)",
+    )
     p.add_argument(
         "--strict", action="store_true", default=None, help="fail when the comment cannot be posted"
     )
@@ -136,10 +143,15 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ci", help="detect, build, gate and report every app a change touches")
     p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")
     p.add_argument("--changed-since", metavar="REF", help="compare HEAD with this ref")
-    p.add_argument("--base", metavar="REF")
+    p.add_argument("--base", metavar="REF", help="the run base image (default: [tool.boxwise.build] base)")
     p.add_argument("--tag-prefix", metavar="PREFIX", help="images are PREFIX/APP (default: boxwise)")
     # default None: then [tool.boxwise.report] post/strict, else auto/false
-    p.add_argument("--post", choices=["auto", "gitlab", "github", "none"], default=None)
+    p.add_argument(
+        "--post",
+        choices=["auto", "gitlab", "github", "none"],
+        default=None,
+        help="post each app's report as one comment (default: [tool.boxwise.report] post, else auto)",
+    )
     p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
     _add_gate_rules(p)
     _add_artifacts(p)
