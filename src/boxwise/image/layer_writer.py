@@ -250,9 +250,10 @@ def normalize_tar(
                     if target is not None and writer.has(target):
                         writer.add_hardlink(name, target)
                     else:
+                        # The link's header has size 0; the bytes (and size) are its target's.
                         data = src.extractfile(member)
                         if data is not None:
-                            writer.add_file(name, data, member.size, member.mode)
+                            writer.add_bytes(name, data.read(), member.mode)
                 elif member.isreg():
                     data = src.extractfile(member)
                     if data is not None:
