@@ -120,6 +120,11 @@ class LayerCache:
             if blob.stem not in used and blob.stat().st_mtime < cutoff:
                 blob.unlink(missing_ok=True)
                 removed += 1
+        # Temporary files an interrupted build left behind.
+        for leftover in (self.root / "tmp").glob("*"):
+            if leftover.is_file() and leftover.stat().st_mtime < cutoff:
+                leftover.unlink(missing_ok=True)
+                removed += 1
         return removed
 
     def tmp_dir(self) -> Path:
