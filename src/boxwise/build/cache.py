@@ -46,6 +46,13 @@ def file_sha256(path: Path) -> str:
     return f"sha256:{digest.hexdigest()}"
 
 
+def _older_than(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime < cutoff
+    except OSError:  # another build removed it just now
+        return False
+
+
 @dataclass(frozen=True)
 class LayerCache:
     root: Path
@@ -117,12 +124,12 @@ class LayerCache:
         removed = 0
         cutoff = time.time() - min_age_seconds
         for blob in self.blobs.glob("*.tar"):
-            if blob.stem not in used and blob.stat().st_mtime < cutoff:
+            if blob.stem not in used and _older_than(blob, cutoff):
                 blob.unlink(missing_ok=True)
                 removed += 1
         # Temporary files an interrupted build left behind.
         for leftover in (self.root / "tmp").glob("*"):
-            if leftover.is_file() and leftover.stat().st_mtime < cutoff:
+            if leftover.is_file() and _older_than(leftover, cutoff):
                 leftover.unlink(missing_ok=True)
                 removed += 1
         return removed
