@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from boxwise.image.model import Entry, Image, dive_command
@@ -328,12 +329,21 @@ def buildpack_layers(labels: dict[str, str]) -> dict[str, tuple[str | None, str]
 
 
 def largest_files(entries: Sequence[Entry], count: int = LARGEST_FILES) -> list[tuple[str, int]]:
-    regular = ("0", "\x00", "7")
-    files = [
-        (entry.path, entry.size)
-        for entry in entries
-        if entry.size > 0 and entry.typeflag in regular and (entry.mode & ~0o7777) != 0o040000
-    ]
+    """The `count` largest regular files of a layer, largest first (ties by path)."""
+    regular = ("0", "\x00", "7", "S")
+
+    def at_least(floor: int) -> list[tuple[str, int]]:
+        return [
+            (entry.path, entry.size)
+            for entry in entries
+            if entry.size >= floor and entry.typeflag in regular and (entry.mode & ~0o7777) != 0o040000
+        ]
+
+    # only entries at least as large as the count-th largest size can be in the answer
+    sizes = sorted(map(itemgetter(1), entries), reverse=True)
+    files = at_least(max(sizes[count - 1] if len(sizes) >= count else 0, 1))
+    if len(files) < count:  # entries of other kinds were among the largest: look at every file
+        files = at_least(1)
     files.sort(key=lambda item: (-item[1], item[0]))
     return [("/" + path, size) for path, size in files[:count]]
 
@@ -348,7 +358,7 @@ def analyze(
         from boxwise.image import load_indexes
 
         indexes = load_indexes(image, progress)
-    sizes = [sum(entry.size for entry in entries) for entries in indexes]
+    sizes = [sum(map(itemgetter(1), entries)) for entries in indexes]
     size_bytes = sum(sizes)
     user_size = sum(sizes[1:])  # dive treats only layer 0 as the base
     efficiency, wasted, inefficient = dive_accounting(indexes)
