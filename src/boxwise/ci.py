@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.errors import UserError
+from boxwise.report.baseline import fetch_baseline, keep_baseline, resolve_baseline
 
 DEFAULT_PREFIX = "boxwise"
 
@@ -131,101 +132,10 @@ def layer_notes(result: Any) -> dict[str, str]:
     return notes
 
 
-def registry_host(name: str) -> str | None:
-    """The registry a repository name points at (`registry.example.com/a/b` → its host), else None."""
-    first, slash, _ = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return None
-
-
-def _split_name(name: str) -> tuple[str, str]:
-    repository, colon, tag = name.rpartition(":")
-    if not colon or "/" in tag:
-        return name, "latest"
-    return repository, tag
-
-
-def registry_auth(host: str, env: Mapping[str, str]) -> dict[str, str] | None:
-    """GitLab's job credentials for its own registry; else the engine's `docker login` applies."""
-    if host == env.get("CI_REGISTRY") and env.get("CI_REGISTRY_USER") and env.get("CI_REGISTRY_PASSWORD"):
-        return {"username": env["CI_REGISTRY_USER"], "password": env["CI_REGISTRY_PASSWORD"]}
-    return None
-
-
-def fetch_baseline(ref: str | None, env: Mapping[str, str]) -> str | None:
-    """Pull a `docker://` baseline that lives in a registry and is not in the engine yet.
-
-    Returns why it could not be pulled (the report then says there is no baseline), else None.
-    """
-    if not ref or not ref.startswith("docker://"):
-        return None
-    name = ref.removeprefix("docker://")
-    host = registry_host(name)
-    if host is None:
-        return None
-    import docker
-
-    try:
-        client = docker.from_env()
-    except docker.errors.DockerException as exc:
-        return f"{name} could not be pulled (no engine: {type(exc).__name__})"
-    try:
-        try:
-            client.images.get(name)
-            return None
-        except docker.errors.ImageNotFound:
-            pass
-        repository, tag = _split_name(name)
-        try:
-            client.images.pull(repository, tag=tag, auth_config=registry_auth(host, env))
-        except docker.errors.APIError as exc:
-            return f"{name} could not be pulled ({exc.explanation or exc.status_code})"
-        return None
-    finally:
-        client.close()
-
-
-def keep_baseline(image_ref: str, target: str, env: Mapping[str, str]) -> str:
-    """Keep a built engine image where later merge requests look for their baseline."""
-    import docker
-
-    name = image_ref.removeprefix("docker://")
-    client = docker.from_env()
-    try:
-        image = client.images.get(name)
-        if target.startswith("docker://"):
-            repository, tag = _split_name(target.removeprefix("docker://"))
-            image.tag(repository, tag)
-            host = registry_host(repository)
-            if host is not None:  # a registry name: later merge-request jobs pull it from there
-                for line in client.images.push(
-                    repository, tag=tag, auth_config=registry_auth(host, env), stream=True, decode=True
-                ):
-                    if isinstance(line, dict) and line.get("error"):
-                        raise UserError(f"{target}: push failed ({line['error']}); log in to the registry")
-            return target
-        if target.startswith("docker-archive:"):
-            path = Path(target.removeprefix("docker-archive:"))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{path.name}.partial")
-            with partial.open("wb") as handle:
-                for chunk in image.save(named=True):
-                    handle.write(chunk)
-            partial.replace(path)
-            return target
-    finally:
-        client.close()
-    raise UserError(
-        f"{target}: boxwise ci can keep baselines as docker:// or docker-archive: only; "
-        "change [tool.boxwise] baseline or push the image yourself"
-    )
-
-
 def run_app(
     app: Any, args: argparse.Namespace, settings: Any, env: Mapping[str, str], in_mr: bool
 ) -> AppOutcome:
-    from boxwise.report.command import gather, resolve_baseline
+    from boxwise.report.command import gather
 
     name = image_name(args, settings, app.slug)
     branch = current_branch(settings.root, env)
@@ -242,18 +152,20 @@ def run_app(
         # a branch pipeline is its own baseline: compare with the previous run of the branch
         baseline = resolve_baseline(None, settings, app.slug, {"CI_COMMIT_BRANCH": branch}, default_template)
     report_args = argparse.Namespace(**{**vars(args), "app": app.name})
+    keep_at = baseline[0]  # where this branch's new baseline goes, whether an old one exists or not
     unpulled = fetch_baseline(baseline[0], env)
     if unpulled:
         print(f"boxwise ci: {app.name}: no baseline: {unpulled}", file=sys.stderr)
+        baseline = (None, unpulled)
     try:
         report = gather(result.ref, report_args, settings, app, baseline=baseline)
     except UserError as exc:
         return AppOutcome(app.name, error=f"cannot analyse {result.ref}: {exc}")
     report.layer_notes = layer_notes(result)
     outcome = AppOutcome(app.name, report=report)
-    if not in_mr and baseline[0]:
+    if not in_mr and keep_at:
         try:
-            outcome.kept_as = keep_baseline(result.ref, baseline[0], env)
+            outcome.kept_as = keep_baseline(result.ref, keep_at, env)
         except (UserError, OSError) as exc:
             print(f"boxwise ci: warning: {app.name}: baseline not kept: {exc}", file=sys.stderr)
         except Exception as exc:  # docker errors: say so, the build itself succeeded

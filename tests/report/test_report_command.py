@@ -128,3 +128,30 @@ def test_posting_defaults_come_from_pyproject(make_git_repo, fake_api, analyses)
         f"boxwise: error: {repo / 'pyproject.toml'}: [tool.boxwise.report] post = 'always'; "
         "use one of auto, gitlab, github, none"
     )
+
+
+def test_a_registry_baseline_the_engine_lacks_is_pulled(
+    saved_images, local_registry, docker_client, tmp_path
+) -> None:
+    name = f"{local_registry}/boxwise-test-report-pull/base"
+    image = docker_client.images.get("boxwise-test-report-baseline:latest")
+    image.tag(name, "main")
+    try:
+        for line in docker_client.images.push(name, tag="main", stream=True, decode=True):
+            assert "error" not in line, line
+        docker_client.images.remove(f"{name}:main")  # a fresh CI engine: only the registry has it
+        args = ("report", f"docker-archive:{saved_images['new']}", "--format", "markdown", "--app", "shop")
+        args += ("--highestUserWastedPercent", "disabled")
+        result = run_boxwise(*args, "--baseline", f"docker://{name}:main", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert f"Compared with the baseline `docker://{name}:main`." in result.stdout
+        assert "| layers | 4 | 3 | +1 |" in result.stdout
+
+        missing = run_boxwise(*args, "--baseline", f"docker://{name}:nope", cwd=tmp_path)
+        assert missing.returncode == 0, missing.stderr
+        assert f"**No baseline to compare with:** {name}:nope could not be pulled" in missing.stdout
+    finally:
+        for image in docker_client.images.list():
+            for tag in image.tags:
+                if tag.startswith(name):
+                    docker_client.images.remove(tag)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.errors import UserError
+from boxwise.report.baseline import fetch_baseline, load_baseline, resolve_baseline
 from boxwise.report.model import BuildFailure, ReportData, marker, verdict_passed
 
 # --- inputs ------------------------------------------------------------------------------------------
@@ -49,39 +50,6 @@ def load_analysis(ref: str) -> tuple[dict[str, Any], dict[str, int] | None]:
     from boxwise.analyze.diff import read_image
 
     return read_image(ref)
-
-
-def target_branch(env: Mapping[str, str]) -> str:
-    """The branch a merge request goes into; on a branch pipeline, the branch itself."""
-    for name in (
-        "CI_MERGE_REQUEST_TARGET_BRANCH_NAME",
-        "GITHUB_BASE_REF",
-        "CI_COMMIT_BRANCH",
-        "GITHUB_REF_NAME",
-        "CI_DEFAULT_BRANCH",
-    ):
-        if env.get(name):
-            return env[name]
-    return "main"
-
-
-def baseline_ref(template: str, app: str, branch: str) -> str:
-    """`[tool.boxwise] baseline` with {app} and {branch} filled in, both made tag-safe."""
-    safe = lambda text: re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "x"  # noqa: E731
-    return template.replace("{app}", safe(app)).replace("{branch}", safe(branch))
-
-
-def load_baseline(
-    ref: str | None, how: str
-) -> tuple[dict[str, Any] | None, dict[str, int] | None, str | None]:
-    """(analysis, file view, None), or (None, None, why) when there is no baseline: never an error."""
-    if ref is None:
-        return None, None, how
-    try:
-        analysis, files = load_analysis(ref)
-    except UserError as exc:
-        return None, None, f"{ref} could not be read ({exc})"
-    return analysis, files, None
 
 
 def gate_rules(args: argparse.Namespace, settings: Any) -> Any:
@@ -121,22 +89,6 @@ def find_app(settings: Any, name: str | None) -> Any:
 def _ref_name(ref: str) -> str:
     tail = ref.rstrip("/").rsplit("/", 1)[-1]
     return re.split(r"[:@]", tail.removesuffix(".json"))[0] or "image"
-
-
-def resolve_baseline(
-    explicit: str | None,
-    settings: Any,
-    app_key: str,
-    env: Mapping[str, str],
-    default_template: str | None = None,
-) -> tuple[str | None, str]:
-    """(baseline ref, why there is none): --baseline, else the template for the target branch."""
-    if explicit:
-        return explicit, ""
-    template = settings.baseline or default_template
-    if template:
-        return baseline_ref(template, app_key, target_branch(env)), ""
-    return None, "no --baseline given and no `baseline` template in [tool.boxwise]"
 
 
 def gather(
@@ -271,7 +223,12 @@ def run_report(args: argparse.Namespace) -> int:
             f"boxwise: note: no app folder named {args.app!r} in {settings.root}; reporting without lint"
         )
         print(app_note, file=sys.stderr)
-    report = gather(args.ref, args, settings, app)
+    key = app.slug if app is not None else (args.app or _ref_name(args.ref))
+    baseline = resolve_baseline(args.baseline, settings, key, os.environ)
+    unpulled = fetch_baseline(baseline[0], os.environ)  # a registry baseline a fresh engine lacks
+    if unpulled:
+        baseline = (None, unpulled)
+    report = gather(args.ref, args, settings, app, baseline=baseline)
     markdown = render_markdown(report)
     if args.format == "markdown":
         sys.stdout.write(markdown)
