@@ -128,6 +128,7 @@ def _decode(data: bytes, diff_id: str) -> list[Entry] | None:
         ):
             return None
         rows = marshal.loads(body)
-        return [Entry(*row) for row in rows]
+        new_tuple = tuple.__new__  # rows are the tuples put() wrote (format and checksum matched)
+        return [new_tuple(Entry, row) for row in rows]
     except (ValueError, TypeError, EOFError):
         return None

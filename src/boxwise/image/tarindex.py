@@ -103,6 +103,7 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
     long_name: str | None = None
     long_link: str | None = None
     read, unpack, adler32 = source.read, _HEADER.unpack, zlib.adler32
+    new_tuple = tuple.__new__  # Entry's own __new__ is a Python function: one frame less per entry
     # A file section's read-ahead window is read here directly: no call per header
     section = source if type(source) is FileSection else None
     window, window_start = b"", 0
@@ -182,7 +183,7 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
             path = clean_path(name, what)
         else:
             path = name.rstrip("/")  # already clean: the usual `usr/lib/x` or `usr/lib/`
-        yield Entry(path, size, typeflag, mode, uid, gid, linkname)
+        yield new_tuple(Entry, (path, size, typeflag, mode, uid, gid, linkname))
         # the consumer may have read some of the data (an outer archive's member): skip the rest
         if size and typeflag not in HEADER_ONLY_TYPES:
             padded = size + (-size % BLOCK) - (source.pos - start)
