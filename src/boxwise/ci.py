@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -48,10 +47,6 @@ class AppOutcome:
 
 def in_merge_request(env: Mapping[str, str]) -> bool:
     return bool(env.get("CI_MERGE_REQUEST_IID") or env.get("GITHUB_BASE_REF"))
-
-
-def _safe_tag(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.")[:128] or "latest"
 
 
 def current_branch(root: Path, env: Mapping[str, str]) -> str:
