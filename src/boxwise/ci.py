@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
@@ -47,6 +48,12 @@ class AppOutcome:
 
 def in_merge_request(env: Mapping[str, str]) -> bool:
     return bool(env.get("CI_MERGE_REQUEST_IID") or env.get("GITHUB_BASE_REF"))
+
+
+def _one_line(exc: Exception) -> str:
+    """An exception's first line, with any credentials in URLs hidden."""
+    text = (str(exc).strip().splitlines() or [""])[0][:300]
+    return re.sub(r"(//)[^/@\s]+@", r"\1***@", text)
 
 
 def current_branch(root: Path, env: Mapping[str, str]) -> str:
@@ -141,6 +148,8 @@ def run_app(
         result = build_one(app, args, settings, tag)
     except UserError as exc:
         return AppOutcome(app.name, error=f"build failed: {exc}")
+    except Exception as exc:  # an engine or library failure: one app's failure, not the whole run's
+        return AppOutcome(app.name, error=f"build failed: {type(exc).__name__}: {_one_line(exc)}")
     default_template = f"docker://{name}:{{branch}}"
     baseline = resolve_baseline(None, settings, app.slug, env, default_template)
     if not in_mr:
