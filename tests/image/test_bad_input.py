@@ -187,6 +187,8 @@ def test_no_engine_at_all(workdir: Path) -> None:
 def test_no_such_file(workdir: Path) -> None:
     assert_one_line(inspect("docker-archive:/nonexistent.tar", workdir), "/nonexistent.tar")
     assert_one_line(inspect("oci:/nonexistent-layout", workdir), "/nonexistent-layout")
+    # a bare reference that looks like a path is not sent to the engine as an image name
+    assert_one_line(inspect("missing-image.tar", workdir, DOCKER_HOST="unix:///nonexistent"), "no such file")
 
 
 def test_corrupt_cache_entry_is_rebuilt(tmp_path: Path, workdir: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -195,6 +196,12 @@ def test_oci_layout_folder_and_gzip(tmp_path: Path) -> None:
     assert inspect(f"oci:{folder}:v1")["size_bytes"] == from_archive["size_bytes"]
     assert inspect(str(folder))["resolved_as"] == f"oci:{folder}"
     assert math.isclose(from_layout["efficiency"], from_archive["efficiency"])
+    as_tar = tmp_path / "layout.tar"  # the same layout as one tar file
+    with tarfile.open(as_tar, "w") as tar:
+        for path in sorted(folder.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+    from_tar = inspect(f"oci:{as_tar}:v1")
+    assert from_tar["exact"] == from_archive["exact"] and from_tar["size_bytes"] == from_archive["size_bytes"]
 
 
 def test_sdk_and_socket_engines_agree(engine_archives: dict[str, Path]) -> None:

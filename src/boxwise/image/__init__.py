@@ -70,6 +70,8 @@ def _open_bare(ref: str, progress: Progress | None) -> Image:
             image.guess = f"oci:{ref}"
             return image
         raise UserError(f"{ref}: neither a docker-archive (manifest.json) nor an OCI layout (index.json)")
+    if ref.startswith(("/", "./", "../", "~")) or ref.endswith((".tar", ".tar.gz", ".tgz")):
+        raise UserError(f"{ref}: no such file or folder; give a `docker save` archive or an OCI layout")
     from boxwise.image.daemon import read_engine_image
 
     image = read_engine_image(ref, ref, progress=progress)
