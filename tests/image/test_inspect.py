@@ -93,6 +93,21 @@ def test_json_schema(tmp_path: Path) -> None:
     assert layers[1]["diff_id"] == layers[1]["digest"] == sha(layer_tar(LAYERS[1]))
 
 
+def test_json_written_in_pieces_is_the_same_json(tmp_path: Path) -> None:
+    """Thousands of rows are streamed out: the text parses to exactly `Analysis.to_json()`."""
+    import io
+
+    from boxwise.analyze.efficiency import analyze
+    from boxwise.image import open_image
+
+    many = [[("f", f"d/f{n}", n % 7) for n in range(5000)]] * 2
+    analysis = analyze(open_image(str(docker_archive(tmp_path / "many.tar", many))))
+    out = io.StringIO()
+    analysis.write_json(out)
+    assert json.loads(out.getvalue()) == analysis.to_json() == json.loads(analysis.dumps())
+    assert len(analysis.to_json()["inefficient_files"]) == 5000
+
+
 def test_text_output(tmp_path: Path) -> None:
     archive = docker_archive(tmp_path / "img.tar", LAYERS, labels=_labels())
     result = run_boxwise("inspect", str(archive), cwd=tmp_path, env={"COLUMNS": "160"})

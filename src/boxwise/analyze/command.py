@@ -113,7 +113,8 @@ def render(analysis: Analysis) -> None:
 def run_inspect(args: argparse.Namespace) -> int:
     analysis = read_analysis(args.ref)
     if getattr(args, "format", "text") == "json":
-        sys.stdout.write(analysis.dumps() + "\n")
+        analysis.write_json(sys.stdout)
+        sys.stdout.write("\n")
     else:
         render(analysis)
     return 0

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, TextIO
 
 from boxwise.image.model import Entry, Image, dive_command
 from boxwise.image.tree import (
@@ -86,7 +86,7 @@ class Analysis:
     dive: Accounting
     exact: Accounting
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, rows: bool = True) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
             "ref": self.ref,
@@ -98,12 +98,12 @@ class Analysis:
             "efficiency": self.dive.efficiency,
             "wasted_bytes": self.dive.wasted_bytes,
             "user_wasted_percent": ratio_json(self.dive.user_wasted_percent),
-            "inefficient_files": [row.to_json() for row in self.dive.files],
+            "inefficient_files": [row.to_json() for row in self.dive.files] if rows else [],
             "exact": {
                 "efficiency": self.exact.efficiency,
                 "wasted_bytes": self.exact.wasted_bytes,
                 "user_wasted_percent": ratio_json(self.exact.user_wasted_percent),
-                "files": [row.to_json() for row in self.exact.files],
+                "files": [row.to_json() for row in self.exact.files] if rows else [],
             },
             "layers": [
                 {
@@ -126,6 +126,32 @@ class Analysis:
     def dumps(self) -> str:
         # compact on purpose: json's C encoder only runs without indent (5x faster on big images)
         return json.dumps(self.to_json(), separators=(",", ":"))
+
+    def write_json(self, out: TextIO) -> None:
+        """`dumps()` written in pieces: the file lists (thousands of rows on a big image) are
+        encoded a slice at a time, never all held as dicts and text at once."""
+        data = self.to_json(rows=False)
+        data["inefficient_files"] = _ROWS_MARK + "dive"
+        data["exact"]["files"] = _ROWS_MARK + "exact"
+        text = json.dumps(data, separators=(",", ":"))
+        before, _, rest = text.partition(json.dumps(_ROWS_MARK + "dive"))
+        between, _, after = rest.partition(json.dumps(_ROWS_MARK + "exact"))
+        out.write(before)
+        _write_rows(out, self.dive.files)
+        out.write(between)
+        _write_rows(out, self.exact.files)
+        out.write(after)
+
+
+_ROWS_MARK = "\0boxwise-rows:"  # no path holds a NUL: the mark cannot collide with data
+
+
+def _write_rows(out: TextIO, rows: list[FileWaste], step: int = 2000) -> None:
+    out.write("[")
+    for start in range(0, len(rows), step):
+        piece = json.dumps([row.to_json() for row in rows[start : start + step]], separators=(",", ":"))
+        out.write(("," if start else "") + piece[1:-1])
+    out.write("]")
 
 
 def ratio_json(value: float) -> float | str | None:

@@ -19,7 +19,7 @@ from urllib.parse import quote
 from boxwise.errors import UserError
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
-CHUNK = 1 << 20
+CHUNK = 1 << 18  # 256 KiB: enough per read, little held at once
 
 
 class NoSuchImage(Exception):
