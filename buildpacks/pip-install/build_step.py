@@ -19,8 +19,7 @@ def build(app_dir: str, layers_dir: str) -> None:
     generation = pylayer.pip_cache_generation(layers_dir)
     if not pylayer.keep_or_reset(layers_dir, "packages", inputs):
         files = pylayer.requirement_files(app_dir, "requirements.txt")
-        cache = os.path.join(layers_dir, "pip-cache")
-        os.makedirs(cache, exist_ok=True)
+        cache = pylayer.cache_dir(layers_dir)
         pylayer.pip_install(layer, cache, ["-r", files[0]], files)
         pylayer.finish_packages_layer(layer)
         generation = pylayer.layer_key(inputs)

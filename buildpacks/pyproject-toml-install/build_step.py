@@ -88,8 +88,7 @@ def build(app_dir: str, layers_dir: str) -> None:
     layer = os.path.join(layers_dir, "packages")
     generation = pylayer.pip_cache_generation(layers_dir)
     if not pylayer.keep_or_reset(layers_dir, "packages", inputs):
-        cache = os.path.join(layers_dir, "pip-cache")
-        os.makedirs(cache, exist_ok=True)
+        cache = pylayer.cache_dir(layers_dir)
         if dynamic_deps:
             pylayer.pip_install(layer, cache, ["."])
         else:

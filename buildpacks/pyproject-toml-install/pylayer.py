@@ -291,6 +291,22 @@ def finish_packages_layer(layer: str) -> None:
         print(f"Spark bundle found: SPARK_HOME={spark}", flush=True)
 
 
+# boxwise restores a cache-only layer's contents only when a build needs them: it leaves the
+# marker `<name>.deferred` beside the restored metadata, and exit code 75 asks it to restore the
+# contents and run the build again. (A platform that restores everything leaves no marker.)
+RESTORE_AND_RETRY = 75
+
+
+def cache_dir(layers_dir: str, name: str = "pip-cache") -> str:
+    """The cache-only layer's folder, with its cached contents (asking the platform for them)."""
+    folder = os.path.join(layers_dir, name)
+    if os.path.exists(os.path.join(layers_dir, f"{name}.deferred")) and not os.path.isdir(folder):
+        print(f"layer '{name}': needed now; asking the platform to restore it", flush=True)
+        sys.exit(RESTORE_AND_RETRY)
+    os.makedirs(folder, exist_ok=True)
+    return folder
+
+
 def keep_or_reset(layers_dir: str, name: str, inputs: dict[str, str]) -> bool:
     """True when the restored layer has the same key (keep it); else empty it and say why."""
     layer = os.path.join(layers_dir, name)

@@ -165,3 +165,28 @@ def test_an_empty_cache_takes_the_layers_of_the_previous_image_under_the_tag(
     assert "$ pip install" not in out
     assert layer_ids(docker_client, tag)[:-1] == first[:-1]
     assert run_image(docker_client, tag) == (0, "v3 1.16.0\n")
+
+
+def test_the_pip_cache_layer_is_restored_only_when_a_key_changes_and_then_saves_the_wheel_build(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    # termcolor 1.1.0 exists only as an sdist: pip builds a wheel and keeps it in its cache.
+    app = simple_app(tmp_path / "sdist-app", "termcolor==1.1.0\n")
+    cache = tmp_path / "cache"
+    tag = f"{PREFIX}/sdist-app:1"
+    out = build_ok(app, tag, cache)
+    assert "Building wheel for termcolor" in out
+    assert "cache layer pip-install:pip-cache: updated" in out
+
+    (app / "main.py").write_text(MAIN.replace("v1", "v2"))
+    out = build_ok(app, tag, cache)
+    assert "pip-cache: needed now" not in out  # an unchanged key never touches the download cache
+    assert "cache layer pip-install:pip-cache: kept" in out
+
+    (app / "requirements.txt").write_text("termcolor==1.1.0\nsix==1.16.0\n")
+    out = build_ok(app, tag, cache)
+    assert "layer 'pip-cache': needed now; asking the platform to restore it" in out
+    assert "pip-install:packages: rebuilt: requirements.txt changed" in out
+    assert "Building wheel for termcolor" not in out  # the wheel built last time came from the cache
+    code, output = run_image(docker_client, tag, ["python3", "-c", "import termcolor, six"])
+    assert code == 0, output

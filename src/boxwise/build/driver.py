@@ -7,7 +7,7 @@ detect → build and a remote engine costs one round trip. It reads the platform
 `<layers>/.boxwise/result.json` for the exporter on the host.
 
 Exit codes follow the CNB lifecycle: 0 ok, 20 no group passed detection, 21 a detect errored,
-51 a buildpack's build failed.
+51 a buildpack's build failed; and 75 when a buildpack asked for its deferred cache layers.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import os
 import subprocess
 import sys
 
+# A buildpack's exit code asking boxwise to restore its deferred cache-only layers and run again.
+RESTORE_AND_RETRY = 75
 PATH_VARS = {"PATH", "PYTHONPATH", "LD_LIBRARY_PATH", "LIBRARY_PATH", "CPATH", "PKG_CONFIG_PATH"}
 
 
@@ -204,6 +206,9 @@ def run_build(bp: dict, plan: dict, env: dict[str, str], work: str) -> dict:
     )
     command = [os.path.join(bp["path"], "bin", "build"), layers_dir, plan["platform_dir"], bp_plan]
     code = subprocess.run(command, cwd=plan["app_dir"], env=run_env).returncode
+    if code == RESTORE_AND_RETRY:
+        say(f"build: {bp['id']} needs its cached layers; the platform restores them and builds again")
+        sys.exit(RESTORE_AND_RETRY)
     if code != 0:
         say(f"build: {bp['id']} failed (exit {code})")
         sys.exit(51)

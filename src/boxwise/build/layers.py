@@ -13,6 +13,7 @@ import os
 import tarfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from boxwise.build.builder import Builder
@@ -30,6 +31,8 @@ class Restored:
     """What restore put into the container: per buildpack, per layer, the cached entry."""
 
     layers: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    # Cache-only layers whose contents wait until a buildpack asks for them (exit 75).
+    deferred: list[Path] = field(default_factory=list)
 
     def get(self, bp: str, name: str) -> dict[str, Any] | None:
         return self.layers.get(bp, {}).get(name)
@@ -80,9 +83,14 @@ def restore(container: BuildRoot, builder: Builder, cache: LayerCache, log: Buil
             if blob is None:
                 log.say(f"restore: {bp_id}:{name}: cached layer missing or corrupt; it will be rebuilt")
                 continue
-            if entry.get("cache"):
+            folder = f"{LAYERS_DIR}/{bp.dir_name}"
+            if entry.get("cache") and not (entry.get("launch") or entry.get("build")):
+                # A download cache can be big and is needed only when a key changed: later.
+                files[f"{folder}/{name}.deferred"] = (b"", 0o644)
+                restored.deferred.append(blob)
+            elif entry.get("cache"):
                 container.put(blob, "/")
-            files[f"{LAYERS_DIR}/{bp.dir_name}/{name}.toml"] = (_restore_toml(entry.get("data") or {}), 0o644)
+            files[f"{folder}/{name}.toml"] = (_restore_toml(entry.get("data") or {}), 0o644)
             restored.layers.setdefault(bp_id, {})[name] = entry
     if files:
         container.put(tar_bytes(files), "/")

@@ -33,6 +33,7 @@ from boxwise.image.export import ExportImage, ExportLayer
 from boxwise.image.layer_writer import LayerBlob, source_date_epoch, write_dir_layer
 
 PLATFORM_DIR = "/platform"
+RESTORE_AND_RETRY = 75  # the driver's exit code when a buildpack asked for its deferred cache layers
 DRIVER_PATH = "/cnb/lifecycle/driver.py"
 PLAN_PATH = "/cnb/lifecycle/plan.json"
 # Never exported as app files: VCS data and bytecode (not reproducible, rebuilt at run time).
@@ -158,7 +159,14 @@ def _run_lifecycle(
     box.put(tar_bytes(setup))
     restored = restore(box, builder, cache, log)
     log.status("detect and build (pip's output follows)")
-    code = box.exec(["python3", box.path(DRIVER_PATH), "--plan", box.path(PLAN_PATH)], env, log.say)
+    command = ["python3", box.path(DRIVER_PATH), "--plan", box.path(PLAN_PATH)]
+    code = box.exec(command, env, log.say)
+    if code == RESTORE_AND_RETRY and restored.deferred:
+        log.status("restore: cached download layers, then build again")
+        for blob in restored.deferred:
+            box.put(blob, "/")
+        restored.deferred.clear()
+        code = box.exec(command, env, log.say)
     if code != 0:
         raise UserError(_failure_message(Path(log.app_dir), code, log))
     group = _unmap(json.loads(box.read_file(f"{LAYERS_DIR}/.boxwise/result.json"))["group"], box)
