@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from boxwise.build.options import BuildOptions
 from boxwise.config import load_settings, print_warnings
 
 DEFAULT_BASE = "boxwise-python:bookworm"
+
+
+def default_tag(app: Path) -> str:
+    """`boxwise/<app folder>:latest`, the folder name made a valid image name."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", app.name.lower()).strip("-._") or "app"
+    return f"boxwise/{name}:latest"
 
 
 def options_from_args(
@@ -32,7 +39,7 @@ def options_from_args(
     app = Path(args.app).resolve()
     return BuildOptions(
         base=str(pick("base", "base", DEFAULT_BASE)),
-        tag=getattr(args, "tag", None) or f"boxwise/{app.name.lower() or 'app'}:latest",
+        tag=getattr(args, "tag", None) or default_tag(app),
         output=getattr(args, "output", None) or "docker",
         cache_dir=cache,
         network=str(pick("network", "network", "host")),
