@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, TextIO
 
+from boxwise.analyze import go_sort
 from boxwise.image.model import Entry, Image, dive_command
 from boxwise.image.tree import (
     WHITEOUT,
@@ -261,8 +262,9 @@ def dive_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[float, int, lis
     total_min = base + sum(record[2] - first[path] for path, record in records.items())
     total_min -= len(aborted - first.keys())
     efficiency = 1.0 if total_cum == 0 else total_min / total_cum
-    # Go's sort.Sort ascending by cum (a stable insertion sort up to 12 items), printed reversed.
-    ascending = sorted(order, key=lambda path: records[path][1])
+    # dive sorts with Go's sort.Sort ascending by cum (unstable above 12 items), printed reversed
+    ascending = list(order)
+    go_sort(ascending, key=lambda path: records[path][1])
     files = [FileWaste("/" + path, records[path][0], records[path][1]) for path in reversed(ascending)]
     return efficiency, sum(row.size_bytes for row in files), files
 
