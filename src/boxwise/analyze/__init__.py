@@ -20,7 +20,9 @@ _MASK64 = (1 << 64) - 1
 def go_sort(items: list[Any], key: Callable[[Any], Any]) -> None:
     """Sort `items` in place ascending by `key` in exactly the order Go's `sort.Sort` leaves them."""
     keys = [key(item) for item in items]
-    if len(items) > 1:
+    if len(set(keys)) == len(keys):
+        items.sort(key=key)  # no ties: every correct sort gives Go's order, and this one is in C
+    elif len(items) > 1:
         _GoSort(items, keys).pdqsort(0, len(items), len(items).bit_length())
 
 
