@@ -164,3 +164,17 @@ def test_value_formats() -> None:
     ]
     with pytest.raises(UserError, match="highestUserWastedPercent"):
         load_rules(None, None, {"highestUserWastedPercent": "10%"})
+
+
+def test_gate_on_an_engine_image(engine_archives: dict[str, Path], engine_dive, tmp_path: Path) -> None:
+    """docker:// through the gate: the same verdict as dive's CI mode on the saved image."""
+    result = run_boxwise("gate", "docker://boxwise-test-image-chmod:latest", cwd=tmp_path)
+    dive = engine_dive["chmod"]
+    statuses = _statuses(result.stdout)
+    assert statuses.pop("highestImageBytes") == "SKIP"
+    assert statuses == dive.rule_status()
+    assert result.returncode == dive.ci_code == 1
+    for figure in ("efficiency", "wastedBytes", "userWastedPercent"):  # the figures dive prints, alike
+        pattern = rf"{figure}: ([^\s]+)"
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", dive.ci_stdout)
+        assert re.search(pattern, result.stdout).group(1) == re.search(pattern, plain).group(1)
