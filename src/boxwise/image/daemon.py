@@ -1,9 +1,10 @@
 """`docker://NAME[:TAG]`: an image in the Docker engine (see `engine` for how it is called).
 
-`docker inspect` first gives the layers' diff_ids. When every layer's index is already in the cache
-and the engine's history pairs up with the layers unambiguously, nothing more is read. Otherwise
-the image is streamed once with `get_image` (the bytes of `docker save`), and each layer's headers
-are indexed as they pass; no layer and never the whole image is held in memory.
+`docker inspect` first gives the layers' diff_ids and the image ID. When every layer's index is
+already in the cache, and so is the config (by image ID, from an earlier stream) or the engine's
+history pairs up with the layers unambiguously, nothing more is read. Otherwise the image is
+streamed once (the bytes of `docker save`), and each layer's headers are indexed as they pass; no
+layer and never the whole image is held in memory.
 """
 
 from __future__ import annotations
@@ -16,8 +17,6 @@ from boxwise.image.cache import IndexCache
 from boxwise.image.model import MEDIA_DOCKER_LAYER, Image, Layer, diff_ids, layer_commands, load_json
 from boxwise.image.store import MAX_JSON
 from boxwise.image.tarindex import BLOCK, Reader, chunk_stream, iter_entries, limited, read_index
-
-STREAM_CHUNK = 1 << 20
 
 
 def read_engine_image(
