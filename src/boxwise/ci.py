@@ -118,7 +118,7 @@ def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> An
         ca_cert=None,
         network=None,
         run_image=None,
-        builder=None,
+        builder=args.builder,
         runner="docker",
     )
     return build_app(app.path, options_from_args(build_args, settings.build))

@@ -144,6 +144,7 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")
     p.add_argument("--changed-since", metavar="REF", help="compare HEAD with this ref")
     p.add_argument("--base", metavar="REF", help="the run base image (default: [tool.boxwise.build] base)")
+    p.add_argument("--builder", metavar="REF", help="the image the buildpacks run in (default: --base)")
     p.add_argument("--tag-prefix", metavar="PREFIX", help="images are PREFIX/APP (default: boxwise)")
     # default None: then [tool.boxwise.report] post/strict, else auto/false
     p.add_argument(

@@ -283,3 +283,25 @@ def test_github_pull_request_run_comments_and_fills_the_runner_files(
     assert [app["app"] for app in apps] == ["apps/worker"]
     for text in (result.stdout, result.stderr, summary.read_text(), outputs.read_text(), comments[0]["body"]):
         assert env["GITHUB_TOKEN"] not in text
+
+
+def test_builder_flag_runs_the_buildpacks_in_that_image(
+    make_git_repo, python_base, busybox_image, prefix, docker_client, clean_env
+) -> None:
+    """--builder (the GitLab include's builder-image input) reaches the build: the busybox run base
+    has no python3 for the buildpacks, the named builder does."""
+    repo = make_git_repo(APPS)
+    common = ("ci", "--apps", "apps/api", "--base", f"docker://{busybox_image}", "--tag-prefix", prefix)
+    without = run_boxwise(*common, "--post", "none", cwd=repo, env={"CI_COMMIT_BRANCH": "main"})
+    assert without.returncode == 1, without.stderr
+    with_builder = run_boxwise(
+        *common,
+        "--builder",
+        f"docker://{python_base}",
+        "--post",
+        "none",
+        cwd=repo,
+        env={"CI_COMMIT_BRANCH": "main"},
+    )
+    assert with_builder.returncode == 0, with_builder.stderr
+    assert docker_client.images.get(f"{prefix}apps-api:main")
