@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -64,6 +66,46 @@ def busybox_image(docker_client, tmp_path_factory: pytest.TempPathFactory) -> st
     )
     docker_client.images.build(path=str(context), tag=BUSYBOX_IMAGE, network_mode="host", rm=True)
     return BUSYBOX_IMAGE
+
+
+@pytest.fixture(scope="session")
+def python_base(engine: str) -> str:
+    """boxwise's default run base image (Debian minbase + python3), made once per machine."""
+    script = REPO / "scripts" / "base-image.sh"
+    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        pytest.fail(f"scripts/base-image.sh failed: {result.stdout}{result.stderr}")
+    return "boxwise-python:bookworm"
+
+
+@pytest.fixture
+def local_registry(tmp_path: Path, engine: str) -> Iterator[str]:
+    """A real registry (Debian's docker-registry) on a free loopback port; the engine allows 127/8."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "registry.yml"
+    config.write_text(
+        "version: 0.1\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'registry-data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    process = subprocess.Popen(
+        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("docker-registry did not start")
+        yield f"127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 def git(repo: Path, *args: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
-def base_image(engine: str) -> str:
-    """boxwise-python:bookworm, made by scripts/base-image.sh (about 40 s once per machine)."""
-    result = subprocess.run(["bash", str(REPO / "scripts" / "base-image.sh")], capture_output=True, text=True)
-    if result.returncode != 0:
-        pytest.fail(f"scripts/base-image.sh failed: {result.stdout}{result.stderr}")
+def base_image(python_base: str) -> str:
+    """boxwise-python:bookworm (the shared `python_base` fixture runs scripts/base-image.sh)."""
+    assert python_base == BASE
     return BASE
 
 

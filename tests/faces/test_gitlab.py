@@ -269,15 +269,15 @@ def test_fan_out_child_pipeline_builds_the_changed_app_in_its_own_job_and_commen
 
 @pytest.mark.engine
 def test_default_branch_pushes_the_baseline_a_merge_request_compares_with(
-    sample_repo: Path, python_base: str, registry: str, docker_client
+    sample_repo: Path, python_base: str, local_registry: str, docker_client
 ) -> None:
-    prefix = f"{registry}/boxwise-test-faces-{uuid.uuid4().hex[:8]}"
+    prefix = f"{local_registry}/boxwise-test-faces-{uuid.uuid4().hex[:8]}"
     install_pipeline(sample_repo, snippet("bare"), {**LOCAL_INPUTS, "image-prefix": prefix})
     try:
         # The default branch's pipeline (gitlab-ci-local: a push to main, main being the default).
         main = gitlab_ci_local(sample_repo, "boxwise-build", timeout=1500)
         assert job_passed(main.stdout, "boxwise-build"), main.stdout + main.stderr
-        catalog = json.load(urllib.request.urlopen(f"http://{registry}/v2/_catalog"))["repositories"]
+        catalog = json.load(urllib.request.urlopen(f"http://{local_registry}/v2/_catalog"))["repositories"]
         assert sorted(catalog) == [f"{prefix.split('/', 1)[1]}/apps-{app}" for app in ("api", "worker")]
         remove_images(docker_client, prefix)  # the next job runs on a fresh engine: only the registry has it
 

@@ -109,37 +109,3 @@ def saved_images(
         saved[name] = root / f"{name}.tar"
         subprocess.run(["docker", "save", "-o", str(saved[name]), tag], check=True)
     return saved
-
-
-@pytest.fixture
-def local_registry(tmp_path: Path, engine: str) -> Iterator[str]:
-    """A real registry (Debian's docker-registry) on a free loopback port; the engine allows 127/8."""
-    import socket
-    import subprocess
-    import time
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = tmp_path / "registry.yml"
-    config.write_text(
-        "version: 0.1\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'registry-data'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    process = subprocess.Popen(
-        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("docker-registry did not start")
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

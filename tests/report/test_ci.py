@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -22,16 +20,6 @@ for _name in ("api", "worker", "web"):
     APPS[f"apps/{_name}/Procfile"] = f"web: python3 -m {_name}\n"
     APPS[f"apps/{_name}/{_name}/__init__.py"] = ""
     APPS[f"apps/{_name}/{_name}/__main__.py"] = f"print('{_name}')\n"
-
-
-@pytest.fixture(scope="session")
-def python_base(engine: str) -> str:
-    """boxwise's default run base image (Debian minbase + python3), made once per machine."""
-    script = Path(__file__).resolve().parents[2] / "scripts" / "base-image.sh"
-    result = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=900)
-    if result.returncode != 0:
-        pytest.fail(f"scripts/base-image.sh failed: {result.stdout}{result.stderr}")
-    return "boxwise-python:bookworm"
 
 
 @pytest.fixture
