@@ -143,29 +143,44 @@ def run_detect(bp: dict, app_dir: str, platform_dir: str, work: str) -> tuple[st
     return "error", {}
 
 
-def detect(plan: dict, work: str) -> list[dict] | None:
-    """The first group of the order whose required buildpacks all pass (with at least one pass)."""
-    cache: dict[str, tuple[str, dict]] = {}
-    for index, group in enumerate(plan["order"], 1):
-        chosen = []
-        ok = True
-        for item in group:
-            bp = plan["buildpacks"][item["id"]]
-            if item["id"] not in cache:
-                cache[item["id"]] = run_detect(bp, plan["app_dir"], plan["platform_dir"], work)
-            status, bp_plan = cache[item["id"]]
-            if status == "error":
-                say(f"detect: {item['id']} errored")
-                sys.exit(21)
-            if status == "pass":
-                chosen.append({**bp, "plan": bp_plan})
-            elif not item.get("optional"):
-                ok = False
+def choose_group(order: list[list[dict]], passes) -> tuple[int, list[str]] | None:
+    """CNB group choice: the first group (1-based index, passing ids) whose required buildpacks all
+    pass, with at least one passing. `passes(id)` runs a buildpack's detect; it is asked at most
+    once per group entry and may raise to abort. `boxwise detect` makes the same choice with the
+    in-process rules, so this is the one copy of it."""
+    for index, group in enumerate(order, 1):
+        passing = []
+        for entry in group:
+            if passes(entry["id"]):
+                passing.append(entry["id"])
+            elif not entry.get("optional"):
                 break
-        if ok and chosen:
-            say(f"detect: group {index} passed: " + ", ".join(f"{bp['id']}@{bp['version']}" for bp in chosen))
-            return chosen
+        else:
+            if passing:
+                return index, passing
     return None
+
+
+def detect(plan: dict, work: str) -> list[dict] | None:
+    """The buildpacks of the first group that passes, each with the build plan its detect wrote."""
+    outcomes: dict[str, tuple[str, dict]] = {}
+
+    def passes(bp_id: str) -> bool:
+        if bp_id not in outcomes:
+            bp = plan["buildpacks"][bp_id]
+            outcomes[bp_id] = run_detect(bp, plan["app_dir"], plan["platform_dir"], work)
+        if outcomes[bp_id][0] == "error":
+            say(f"detect: {bp_id} errored")
+            sys.exit(21)
+        return outcomes[bp_id][0] == "pass"
+
+    chosen = choose_group(plan["order"], passes)
+    if chosen is None:
+        return None
+    index, ids = chosen
+    group = [{**plan["buildpacks"][bp_id], "plan": outcomes[bp_id][1]} for bp_id in ids]
+    say(f"detect: group {index} passed: " + ", ".join(f"{bp['id']}@{bp['version']}" for bp in group))
+    return group
 
 
 # ---------------------------------------------------------------------------------------- build

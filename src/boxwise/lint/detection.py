@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from boxwise.build.builder import Builder, load_builder
+from boxwise.build.driver import choose_group
 from boxwise.errors import UserError
 
 __all__ = ["Builder", "Detection", "detect_app", "load_builder", "load_rules"]
@@ -63,19 +64,15 @@ def detect_app(builder: Builder, rules: dict[str, ModuleType], app_dir: Path) ->
     """Try each group of the builder's order on the app; the first that passes is chosen."""
     detection = Detection()
     results: dict[str, tuple[bool, str, dict[str, Any]]] = {}
-    for group in builder.order:
-        ids = [entry["id"] for entry in group]
-        required = {entry["id"] for entry in group if not entry["optional"]}
-        for bp in ids:
-            if bp not in results:
-                results[bp] = rules[bp].detect(str(app_dir))
-                detection.reasons[bp] = results[bp][1]
-        if any(not results[bp][0] for bp in required):
-            continue
-        passing = [bp for bp in ids if results[bp][0]]
-        if not passing:
-            continue
-        detection.group = passing
-        detection.plans = {bp: results[bp][2] for bp in passing}
-        return detection
+
+    def passes(bp: str) -> bool:
+        if bp not in results:
+            results[bp] = rules[bp].detect(str(app_dir))
+            detection.reasons[bp] = results[bp][1]
+        return results[bp][0]
+
+    chosen = choose_group(builder.order, passes)
+    if chosen is not None:
+        detection.group = chosen[1]
+        detection.plans = {bp: results[bp][2] for bp in detection.group}
     return detection
