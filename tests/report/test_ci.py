@@ -282,6 +282,8 @@ def test_builder_flag_runs_the_buildpacks_in_that_image(
     common = ("ci", "--apps", "apps/api", "--base", f"docker://{busybox_image}", "--tag-prefix", prefix)
     without = run_boxwise(*common, "--post", "none", cwd=repo, env={"CI_COMMIT_BRANCH": "main"})
     assert without.returncode == 1, without.stderr
+    assert "the build image has no python3 to run the buildpacks" in without.stderr
+    assert "--builder" in without.stderr
     with_builder = run_boxwise(
         *common,
         "--builder",

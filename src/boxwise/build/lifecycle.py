@@ -105,6 +105,11 @@ def _failure_message(app_dir: Path, code: int, log: BuildLog) -> str:
             f"{app_dir}: no buildpack group detected the app; add a requirements.txt, a pyproject.toml "
             "or a Procfile"
         )
+    if code in (126, 127):  # the engine could not start python3 in the build image
+        return (
+            f"{app_dir}: the build image has no python3 to run the buildpacks (exit {code}); pass --builder "
+            "an image with python3 >= 3.11, e.g. boxwise-python:bookworm made by scripts/base-image.sh"
+        )
     failed = next(
         (line for line in reversed(log.lines) if line.startswith("build: ") and "failed" in line), ""
     )
