@@ -176,6 +176,18 @@ def test_handmade_archive_matches_dive(case: str, layout: str, tmp_path: Path, d
         assert ours["exact"]["wasted_bytes"] == HANDMADE_EXACT[case]
 
 
+def test_extracted_archive_folder(tmp_path: Path) -> None:
+    """A `docker save` archive unpacked into a folder reads as the archive does."""
+    archive = docker_archive(tmp_path / "a.tar", HANDMADE["nested"], blobs=True)
+    folder = tmp_path / "unpacked"
+    with tarfile.open(archive) as tar:
+        tar.extractall(folder, filter="data")
+    assert inspect(f"docker-archive:{folder}") == {
+        **inspect(f"docker-archive:{archive}"),
+        "ref": f"docker-archive:{folder}",
+    }
+
+
 def test_no_history_is_missing_commands(tmp_path: Path, dive_workdir: Path) -> None:
     archive = docker_archive(tmp_path / "nohist.tar", HANDMADE["ties"], commands=[])
     ours = inspect(str(archive))
