@@ -181,7 +181,10 @@ def test_extracted_archive_folder(tmp_path: Path) -> None:
     archive = docker_archive(tmp_path / "a.tar", HANDMADE["nested"], blobs=True)
     folder = tmp_path / "unpacked"
     with tarfile.open(archive) as tar:
-        tar.extractall(folder, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12 / 3.11.4
+            tar.extractall(folder, filter="data")
+        else:  # pragma: no cover - an archive this test wrote itself
+            tar.extractall(folder)
     assert inspect(f"docker-archive:{folder}") == {
         **inspect(f"docker-archive:{archive}"),
         "ref": f"docker-archive:{folder}",
