@@ -178,6 +178,8 @@ def same_figures(archive: Path, boxwise_args: list[str], workdir: Path) -> str:
 
 
 def main() -> int:
+    if not os.path.exists("/usr/bin/time"):
+        raise SystemExit("bench/inspect_speed.py needs GNU time (/usr/bin/time): apt-get install time")
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
