@@ -22,40 +22,49 @@ def go_sort(items: list[Any], key: Callable[[Any], Any]) -> None:
     keys = [key(item) for item in items]
     if len(set(keys)) == len(keys):
         items.sort(key=key)  # no ties: every correct sort gives Go's order, and this one is in C
-    elif len(items) > 1:
-        _GoSort(items, keys).pdqsort(0, len(items), len(items).bit_length())
+        return
+    sorter = _GoSort([*zip(keys, items, strict=True)])
+    sorter.pdqsort(0, len(items), len(items).bit_length())
+    items[:] = [item for _, item in sorter.data]
 
 
 class _GoSort:
-    def __init__(self, items: list[Any], keys: list[Any]) -> None:
-        self.items = items
-        self.keys = keys
+    """Go's pdqsort over (key, item) pairs; `data[i][0] < data[j][0]` is Go's `Less(i, j)`.
+
+    The comparisons and swaps are written out in the loops (not as method calls): this runs on
+    thousands of tied rows for a big image.
+    """
+
+    def __init__(self, data: list[tuple[Any, Any]]) -> None:
+        self.data = data
 
     def less(self, i: int, j: int) -> bool:
-        return self.keys[i] < self.keys[j]
+        return self.data[i][0] < self.data[j][0]
 
     def swap(self, i: int, j: int) -> None:
-        self.items[i], self.items[j] = self.items[j], self.items[i]
-        self.keys[i], self.keys[j] = self.keys[j], self.keys[i]
+        data = self.data
+        data[i], data[j] = data[j], data[i]
 
     def insertion_sort(self, a: int, b: int) -> None:
+        data = self.data
         for i in range(a + 1, b):
             j = i
-            while j > a and self.less(j, j - 1):
-                self.swap(j, j - 1)
+            while j > a and data[j][0] < data[j - 1][0]:
+                data[j], data[j - 1] = data[j - 1], data[j]
                 j -= 1
 
     def sift_down(self, lo: int, hi: int, first: int) -> None:
+        data = self.data
         root = lo
         while True:
             child = 2 * root + 1
             if child >= hi:
                 return
-            if child + 1 < hi and self.less(first + child, first + child + 1):
+            if child + 1 < hi and data[first + child][0] < data[first + child + 1][0]:
                 child += 1
-            if not self.less(first + root, first + child):
+            if not data[first + root][0] < data[first + child][0]:
                 return
-            self.swap(first + root, first + child)
+            data[first + root], data[first + child] = data[first + child], data[first + root]
             root = child
 
     def heap_sort(self, a: int, b: int) -> None:
@@ -102,64 +111,69 @@ class _GoSort:
                 b = mid
 
     def partition(self, a: int, b: int, pivot: int) -> tuple[int, bool]:
-        self.swap(a, pivot)
+        data = self.data
+        data[a], data[pivot] = data[pivot], data[a]
+        key = data[a][0]
         i, j = a + 1, b - 1
-        while i <= j and self.less(i, a):
+        while i <= j and data[i][0] < key:
             i += 1
-        while i <= j and not self.less(j, a):
+        while i <= j and not data[j][0] < key:
             j -= 1
         if i > j:
-            self.swap(j, a)
+            data[j], data[a] = data[a], data[j]
             return j, True
-        self.swap(i, j)
+        data[i], data[j] = data[j], data[i]
         i, j = i + 1, j - 1
         while True:
-            while i <= j and self.less(i, a):
+            while i <= j and data[i][0] < key:
                 i += 1
-            while i <= j and not self.less(j, a):
+            while i <= j and not data[j][0] < key:
                 j -= 1
             if i > j:
                 break
-            self.swap(i, j)
+            data[i], data[j] = data[j], data[i]
             i, j = i + 1, j - 1
-        self.swap(j, a)
+        data[j], data[a] = data[a], data[j]
         return j, False
 
     def partition_equal(self, a: int, b: int, pivot: int) -> int:
-        self.swap(a, pivot)
+        data = self.data
+        data[a], data[pivot] = data[pivot], data[a]
+        key = data[a][0]
         i, j = a + 1, b - 1
         while True:
-            while i <= j and not self.less(a, i):
+            while i <= j and not key < data[i][0]:
                 i += 1
-            while i <= j and self.less(a, j):
+            while i <= j and key < data[j][0]:
                 j -= 1
             if i > j:
                 break
-            self.swap(i, j)
+            data[i], data[j] = data[j], data[i]
             i, j = i + 1, j - 1
         return i
 
     def partial_insertion_sort(self, a: int, b: int) -> bool:
+        data = self.data
         max_steps, shortest_shifting = 5, 50
         i = a + 1
         for _ in range(max_steps):
-            while i < b and not self.less(i, i - 1):
+            while i < b and not data[i][0] < data[i - 1][0]:
                 i += 1
             if i == b:
                 return True
             if b - a < shortest_shifting:
                 return False
-            self.swap(i, i - 1)
+            data[i], data[i - 1] = data[i - 1], data[i]
             if i - a >= 2:  # shift the smaller one to the left
                 for j in range(i - 1, 0, -1):
-                    if not self.less(j, j - 1):
+                    if not data[j][0] < data[j - 1][0]:
                         break
-                    self.swap(j, j - 1)
+                    data[j], data[j - 1] = data[j - 1], data[j]
             if b - i >= 2:  # shift the greater one to the right
                 for j in range(i + 1, b):
-                    if not self.less(j, j - 1):
+                    if not data[j][0] < data[j - 1][0]:
                         break
-                    self.swap(j, j - 1)
+                    data[j], data[j - 1] = data[j - 1], data[j]
         return False
 
     def break_patterns(self, a: int, b: int) -> None:
