@@ -222,6 +222,19 @@ def test_oci_layout_folder_and_gzip(tmp_path: Path) -> None:
     assert from_tar["exact"] == from_archive["exact"] and from_tar["size_bytes"] == from_archive["size_bytes"]
 
 
+def test_engine_read_after_archive_read(engine_archives: dict[str, Path]) -> None:
+    """Layers and config cached by reading the saved archive serve a docker:// read of the image."""
+    from boxwise.image.cache import IndexCache
+
+    archive = inspect(f"docker-archive:{engine_archives['rmdir']}")
+    image = open_image(f"docker-archive:{engine_archives['rmdir']}")
+    assert IndexCache().get_config(image.manifest["config"]["digest"]) == image.config_bytes
+    engine = inspect("docker://boxwise-test-image-rmdir:latest")
+    for key in ("size_bytes", "efficiency", "wasted_bytes", "inefficient_files", "exact"):
+        assert engine[key] == archive[key]
+    assert [la["command"] for la in engine["layers"]] == [la["command"] for la in archive["layers"]]
+
+
 def test_sdk_and_socket_engines_agree(engine_archives: dict[str, Path]) -> None:
     """The Docker SDK (used for tcp://, TLS, ssh:// engines) and the plain socket client answer alike."""
     from boxwise.image.engine import SdkEngine, SocketEngine

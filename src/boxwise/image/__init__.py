@@ -129,6 +129,11 @@ def load_indexes(
     from boxwise.image.cache import IndexCache
 
     store = cache if isinstance(cache, IndexCache) else IndexCache()
+    config_digest = str((image.manifest.get("config") or {}).get("digest") or "")
+    if image.config_bytes is not None and config_digest and image.source != "docker":
+        # the config by its digest (the engine's image ID): a later docker:// read of the same
+        # image then needs only `docker inspect`, its layers being cached by diff_id already
+        store.put_config(config_digest, image.config_bytes)
     indexes = []
     for number, layer in enumerate(image.layers, start=1):
         indexes.append(layer_index(layer, store))
