@@ -137,6 +137,8 @@ HANDMADE = {
     "userlayers": [[("f", "base1", 1000)], [("f", "base2", 3000)], [("f", "app", 500), ("f", "base1", 1000)]],
     "opaque": [[("d", "o"), ("f", "o/old", 500)], [("d", "o"), ("o", "o"), ("f", "o/new", 100)]],
     "manyties": [[("f", f"t{n:02d}", 10) for n in range(20)]] * 2,
+    # names as `tar -C dir -c .` writes them (the debootstrapped base image has them)
+    "dotslash": [[("d", "./x"), ("f", "./x/a", 100), ("f", "./b", 7)], [("f", "./x/a", 50), ("w", "./b")]],
     # hundreds of rows with few distinct sizes: Go's pdqsort (pivots, pattern breaking) orders the ties
     "bigties": [
         [("f", f"d{n % 7}/f{n:03d}", (n * 7) % 5 * 10) for n in range(300)],
@@ -146,6 +148,7 @@ HANDMADE = {
 }
 
 HANDMADE_EXACT = {
+    "dotslash": 107,
     "ghost": 50,
     "implicitdir": 100,
     "nested": 1000,

@@ -106,6 +106,7 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
     new_tuple = tuple.__new__  # Entry's own __new__ is a Python function: one frame less per entry
     # A file section's read-ahead window is read here directly: no call per header
     section = source if type(source) is FileSection else None
+    section_length = section.length if section is not None else 0
     window, window_start = b"", 0
     while True:
         if section is not None:
@@ -179,15 +180,17 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
         start = source.pos
         if (typeflag == "0" or typeflag == "\x00") and name.endswith("/"):
             typeflag = "5"
-        if "//" in name or name[:1] == "." or "/." in name or name[:1] == "/" or not name:
+        # `tar -C dir -c .` writes `./usr/lib/x`, the same path as `usr/lib/x`
+        short = name[2:] if name[:2] == "./" else name
+        if not short or short[:1] in "./" or "//" in short or "/." in short:
             path = clean_path(name, what)
         else:
-            path = name.rstrip("/")  # already clean: the usual `usr/lib/x` or `usr/lib/`
+            path = short.rstrip("/")  # already clean: the usual `usr/lib/x` or `usr/lib/`
         yield new_tuple(Entry, (path, size, typeflag, mode, uid, gid, linkname))
         # the consumer may have read some of the data (an outer archive's member): skip the rest
         if size and typeflag not in HEADER_ONLY_TYPES:
             padded = size + (-size % BLOCK) - (source.pos - start)
-            if section is not None and section.pos + padded <= section.length:
+            if section is not None and section.pos + padded <= section_length:
                 section.pos += padded
             elif source.skip(padded) < padded:
                 raise UserError(f"{what}: truncated tar (a file's data is cut short); save the image again")
