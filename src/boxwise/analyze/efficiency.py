@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from boxwise.analyze import go_sort
 from boxwise.image.model import Entry, Image, dive_command
@@ -40,8 +40,9 @@ LARGEST_FILES = 10
 OPAQUE = ".wh..wh..opq"
 
 
-@dataclass
-class FileWaste:
+class FileWaste(NamedTuple):
+    """One row of an inefficient-file list (a big image has thousands: a tuple is cheap to make)."""
+
     path: str
     count: int
     size_bytes: int
@@ -265,7 +266,8 @@ def dive_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[float, int, lis
     # dive sorts with Go's sort.Sort ascending by cum (unstable above 12 items), printed reversed
     ascending = list(order)
     go_sort(ascending, key=lambda path: records[path][1])
-    files = [FileWaste("/" + path, records[path][0], records[path][1]) for path in reversed(ascending)]
+    new_row = tuple.__new__
+    files = [new_row(FileWaste, ("/" + path, *records[path][:2])) for path in reversed(ascending)]
     return efficiency, sum(row.size_bytes for row in files), files
 
 
@@ -326,7 +328,8 @@ def exact_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[int, list[File
         covered.update(opaques)
         covered |= {entry.path for entry in content if not _is_dir(entry)}
         above_inner |= ancestors(sizes)
-    rows = [FileWaste(path, row[0], row[1]) for path, row in waste.items()]
+    new_row = tuple.__new__
+    rows = [new_row(FileWaste, (path, row[0], row[1])) for path, row in waste.items()]
     rows.sort(key=lambda row: (-row.size_bytes, row.path))
     return sum(row.size_bytes for row in rows), rows
 
