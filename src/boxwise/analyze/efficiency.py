@@ -23,7 +23,7 @@ from operator import itemgetter
 from typing import Any, NamedTuple, TextIO
 
 from boxwise.analyze import go_sort
-from boxwise.image.model import Entry, Image, dive_command
+from boxwise.image.model import Entry, Image, buildpack_layers, dive_command, largest_files
 from boxwise.image.tree import (
     WHITEOUT,
     Node,
@@ -36,7 +36,6 @@ from boxwise.image.tree import (
 )
 
 SCHEMA = "boxwise.inspect/1"
-LARGEST_FILES = 10
 OPAQUE = ".wh..wh..opq"
 
 
@@ -332,51 +331,6 @@ def exact_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[int, list[File
     rows = [new_row(FileWaste, (path, row[0], row[1])) for path, row in waste.items()]
     rows.sort(key=lambda row: (-row.size_bytes, row.path))
     return sum(row.size_bytes for row in rows), rows
-
-
-def buildpack_layers(labels: dict[str, str]) -> dict[str, tuple[str | None, str]]:
-    """diff_id -> (buildpack id, layer name), from the `io.buildpacks.lifecycle.metadata` label."""
-    try:
-        metadata = json.loads(labels.get("io.buildpacks.lifecycle.metadata") or "{}")
-    except ValueError:
-        return {}
-    if not isinstance(metadata, dict):
-        return {}
-    found: dict[str, tuple[str | None, str]] = {}
-    for buildpack in metadata.get("buildpacks") or []:
-        if not isinstance(buildpack, dict):
-            continue
-        for layer_name, layer in (buildpack.get("layers") or {}).items():
-            if isinstance(layer, dict) and isinstance(layer.get("sha"), str):
-                found[layer["sha"]] = (buildpack.get("key") or buildpack.get("id"), layer_name)
-    for item in metadata.get("app") or []:
-        if isinstance(item, dict) and isinstance(item.get("sha"), str):
-            found[item["sha"]] = (None, "app")
-    for key in ("launcher", "config", "process-types", "sbom"):
-        item = metadata.get(key)
-        if isinstance(item, dict) and isinstance(item.get("sha"), str):
-            found[item["sha"]] = (None, key)
-    return found
-
-
-def largest_files(entries: Sequence[Entry], count: int = LARGEST_FILES) -> list[tuple[str, int]]:
-    """The `count` largest regular files of a layer, largest first (ties by path)."""
-    regular = ("0", "\x00", "7", "S")
-
-    def at_least(floor: int) -> list[tuple[str, int]]:
-        return [
-            (entry.path, entry.size)
-            for entry in entries
-            if entry.size >= floor and entry.typeflag in regular and (entry.mode & ~0o7777) != 0o040000
-        ]
-
-    # only entries at least as large as the count-th largest size can be in the answer
-    sizes = sorted(map(itemgetter(1), entries), reverse=True)
-    files = at_least(max(sizes[count - 1] if len(sizes) >= count else 0, 1))
-    if len(files) < count:  # entries of other kinds were among the largest: look at every file
-        files = at_least(1)
-    files.sort(key=lambda item: (-item[1], item[0]))
-    return [("/" + path, size) for path, size in files[:count]]
 
 
 def analyze(
