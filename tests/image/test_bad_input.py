@@ -211,3 +211,17 @@ def test_no_engine_over_tcp(workdir: Path) -> None:
     """A tcp:// engine goes through the Docker SDK: same one line when nobody answers."""
     result = inspect("docker://anything:latest", workdir, DOCKER_HOST="tcp://127.0.0.1:9")
     assert_one_line(result, "no Docker engine", "tcp://127.0.0.1:9")
+
+
+def test_oci_layout_blob_that_does_not_match_its_digest(tmp_path: Path, workdir: Path) -> None:
+    from .archives import oci_layout
+
+    folder = oci_layout(tmp_path / "layout", SMALL)
+    index = json.loads((folder / "index.json").read_text())
+    manifest_blob = folder / "blobs" / "sha256" / index["manifests"][0]["digest"][7:]
+    manifest = json.loads(manifest_blob.read_text())
+    config_blob = folder / "blobs" / "sha256" / manifest["config"]["digest"][7:]
+    config_blob.write_bytes(config_blob.read_bytes().replace(b'"os"', b'"OS"'))  # edited in place
+    assert_one_line(inspect(f"oci:{folder}", workdir), "digest mismatch")
+    (folder / "index.json").unlink()
+    assert_one_line(inspect(f"oci:{folder}", workdir), "index.json")
