@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from boxwise.analyze.efficiency import analyze
+from boxwise.analyze.efficiency import analyze, dive_accounting
 from boxwise.gate import evaluate, load_rules
-from boxwise.image import open_image
+from boxwise.image import load_indexes, open_image
 
 from .archives import docker_archive, layer_tar, oci_layout, sha
 from .conftest import DiveRun, run_dive
@@ -175,6 +175,8 @@ def test_handmade_archive_matches_dive(case: str, layout: str, tmp_path: Path, d
     )
     ours = inspect(f"docker-archive:{archive}")
     assert_same_as_dive(ours, run_dive(archive, dive_workdir))
+    indexes = load_indexes(open_image(str(archive)))  # both ways of sizing whiteouts agree
+    assert dive_accounting(indexes, few_whiteouts=0) == dive_accounting(indexes, few_whiteouts=1000)
     if case in HANDMADE_EXACT:
         assert ours["exact"]["wasted_bytes"] == HANDMADE_EXACT[case]
 

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from boxwise.analyze.efficiency import dive_accounting
+from boxwise.image import load_indexes, open_image
+
 from .archives import docker_archive
 from .conftest import run_dive
 from .test_oracle import assert_same_as_dive, inspect
@@ -93,3 +96,7 @@ def test_random_image_matches_dive_and_overlay_model(seed: int, tmp_path: Path, 
     ours = inspect(f"docker-archive:{archive}")
     assert_same_as_dive(ours, run_dive(archive, dive_workdir))
     assert ours["exact"]["wasted_bytes"] == _overlay_waste(layers), layers
+    # whiteouts sized from one stacked tree (many whiteouts) or by replaying what touches each
+    # (a few): the same figures either way
+    indexes = load_indexes(open_image(str(archive)))
+    assert dive_accounting(indexes, few_whiteouts=0) == dive_accounting(indexes, few_whiteouts=1000)

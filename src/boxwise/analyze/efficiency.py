@@ -178,16 +178,50 @@ def _ratio(wasted: int, user_size: int) -> float:
     return wasted / user_size
 
 
-def _has_whiteout(entries: Sequence[Entry]) -> bool:
-    return any(
-        ".wh." in entry.path
+FEW_WHITEOUTS = 8  # up to this many in an image, each is sized by replaying only what touches it
+
+
+def _whiteouts(entries: Sequence[Entry]) -> int:
+    return sum(
+        1
+        for entry in entries
+        if ".wh." in entry.path
         and (name := entry.path.rpartition("/")[2]).startswith(WHITEOUT)
         and not name.startswith(".wh..wh.")
-        for entry in entries
     )
 
 
-def dive_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[float, int, list[FileWaste]]:
+def _replayed_lookup(indexes: Sequence[Sequence[Entry]], layer: int, target: str) -> Node | None:
+    """The node at `target` in dive's stacked tree of the layers below `layer`, rebuilt from
+    only the entries that can change it: `target` itself, what lies under it, and whiteouts of it
+    or of a parent. Nothing else can create, remove or fill that node or its subtree."""
+    parents_or_self = set(target.split("/"))  # cheap pre-check before the exact one below
+    prefix = target + "/"
+
+    def touches(path: str) -> bool:
+        if path == target or path.startswith(prefix):
+            return True
+        if ".wh." not in path:
+            return False
+        head, _, name = path.rpartition("/")
+        if not name.startswith(WHITEOUT) or name[len(WHITEOUT) :] not in parents_or_self:
+            return False
+        whited = f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :]
+        return target == whited or target.startswith(whited + "/")
+
+    trees = [layer_tree([entry for entry in entries if touches(entry.path)]) for entries in indexes[:layer]]
+    if not trees:  # layer 0 sizes its whiteouts against itself
+        trees = [layer_tree([entry for entry in indexes[0] if touches(entry.path)])]
+        return lookup(trees[0], target.split("/"))
+    stacked = trees[0].copy()
+    for tree in trees:
+        stack_layer(stacked, tree)
+    return lookup(stacked, target.split("/"))
+
+
+def dive_accounting(
+    indexes: Sequence[Sequence[Entry]], few_whiteouts: int = FEW_WHITEOUTS
+) -> tuple[float, int, list[FileWaste]]:
     """Efficiency score, wasted bytes and inefficient files exactly as dive 0.13.1 computes them.
 
     dive keeps a record (count, cumulative size, smallest size) for every path it visits. A path
@@ -214,8 +248,17 @@ def dive_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[float, int, lis
         if size < record[2]:
             record[2] = size
 
-    # The stacked tree of lower layers only sizes whiteouts: keep it up to the last layer that has one.
-    last_whiteout = max((k for k, entries in enumerate(indexes) if _has_whiteout(entries)), default=-1)
+    # The stacked tree of lower layers only sizes whiteouts: keep it up to the last layer that has
+    # one; with only a few whiteouts in the image, size each from the entries that touch it instead.
+    counts = [_whiteouts(entries) for entries in indexes]
+    few = sum(counts) <= few_whiteouts
+    last_whiteout = -1 if few else max((k for k, count in enumerate(counts) if count), default=-1)
+
+    def below(layer: int, target: str) -> Node | None:
+        if few:
+            return _replayed_lookup(indexes, layer, target)
+        return lookup(stacked, target.split("/")) if stacked is not None else None
+
     stacked: Node | None = None
     for number, entries in enumerate(indexes):
         tree = layer_tree(entries) if last_whiteout >= 0 and number < max(last_whiteout, 1) else None
@@ -229,7 +272,7 @@ def dive_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[float, int, lis
         for leaf in whiteouts:
             head, _, name = leaf.rpartition("/")
             target = f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :]
-            previous = lookup(stacked, target.split("/")) if stacked is not None else None
+            previous = below(number, target)
             if previous is None or target in sizes or target in keys:
                 break  # a missing path (dive stops the layer there) or a double visit: walk it all
             del sizes[leaf]
@@ -249,7 +292,7 @@ def dive_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[float, int, lis
                 visit(leaf, payload[leaf])
                 continue
             target = f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :]
-            previous = lookup(stacked, target.split("/")) if stacked is not None else None
+            previous = below(number, target)
             if previous is None:
                 if target not in first:
                     aborted.add(target)
