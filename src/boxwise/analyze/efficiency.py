@@ -31,8 +31,10 @@ from boxwise.image.tree import (
     layer_nodes,
     layer_tree,
     lookup,
+    replayed_lookup,
     stack_layer,
     walk_key,
+    whiteout_count,
 )
 
 SCHEMA = "boxwise.inspect/1"
@@ -181,44 +183,6 @@ def _ratio(wasted: int, user_size: int) -> float:
 FEW_WHITEOUTS = 8  # up to this many in an image, each is sized by replaying only what touches it
 
 
-def _whiteouts(entries: Sequence[Entry]) -> int:
-    return sum(
-        1
-        for entry in entries
-        if ".wh." in entry.path
-        and (name := entry.path.rpartition("/")[2]).startswith(WHITEOUT)
-        and not name.startswith(".wh..wh.")
-    )
-
-
-def _replayed_lookup(indexes: Sequence[Sequence[Entry]], layer: int, target: str) -> Node | None:
-    """The node at `target` in dive's stacked tree of the layers below `layer`, rebuilt from
-    only the entries that can change it: `target` itself, what lies under it, and whiteouts of it
-    or of a parent. Nothing else can create, remove or fill that node or its subtree."""
-    parents_or_self = set(target.split("/"))  # cheap pre-check before the exact one below
-    prefix = target + "/"
-
-    def touches(path: str) -> bool:
-        if path == target or path.startswith(prefix):
-            return True
-        if ".wh." not in path:
-            return False
-        head, _, name = path.rpartition("/")
-        if not name.startswith(WHITEOUT) or name[len(WHITEOUT) :] not in parents_or_self:
-            return False
-        whited = f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :]
-        return target == whited or target.startswith(whited + "/")
-
-    trees = [layer_tree([entry for entry in entries if touches(entry.path)]) for entries in indexes[:layer]]
-    if not trees:  # layer 0 sizes its whiteouts against itself
-        trees = [layer_tree([entry for entry in indexes[0] if touches(entry.path)])]
-        return lookup(trees[0], target.split("/"))
-    stacked = trees[0].copy()
-    for tree in trees:
-        stack_layer(stacked, tree)
-    return lookup(stacked, target.split("/"))
-
-
 def dive_accounting(
     indexes: Sequence[Sequence[Entry]], few_whiteouts: int = FEW_WHITEOUTS
 ) -> tuple[float, int, list[FileWaste]]:
@@ -250,13 +214,13 @@ def dive_accounting(
 
     # The stacked tree of lower layers only sizes whiteouts: keep it up to the last layer that has
     # one; with only a few whiteouts in the image, size each from the entries that touch it instead.
-    counts = [_whiteouts(entries) for entries in indexes]
+    counts = [whiteout_count(entries) for entries in indexes]
     few = sum(counts) <= few_whiteouts
     last_whiteout = -1 if few else max((k for k, count in enumerate(counts) if count), default=-1)
 
     def below(layer: int, target: str) -> Node | None:
         if few:
-            return _replayed_lookup(indexes, layer, target)
+            return replayed_lookup(indexes, layer, target)
         return lookup(stacked, target.split("/")) if stacked is not None else None
 
     stacked: Node | None = None

@@ -163,3 +163,41 @@ def stack_layer(tree: Node, upper: Node) -> None:
         target = _get_or_add(parent, name)
         target.size = node.size
         target.is_dir = node.is_dir
+
+
+def whiteout_count(entries: Sequence[Entry]) -> int:
+    return sum(
+        1
+        for entry in entries
+        if ".wh." in entry.path
+        and (name := entry.path.rpartition("/")[2]).startswith(WHITEOUT)
+        and not name.startswith(".wh..wh.")
+    )
+
+
+def replayed_lookup(indexes: Sequence[Sequence[Entry]], layer: int, target: str) -> Node | None:
+    """The node at `target` in dive's stacked tree of the layers below `layer`, rebuilt from
+    only the entries that can change it: `target` itself, what lies under it, and whiteouts of it
+    or of a parent. Nothing else can create, remove or fill that node or its subtree."""
+    parents_or_self = set(target.split("/"))  # cheap pre-check before the exact one below
+    prefix = target + "/"
+
+    def touches(path: str) -> bool:
+        if path == target or path.startswith(prefix):
+            return True
+        if ".wh." not in path:
+            return False
+        head, _, name = path.rpartition("/")
+        if not name.startswith(WHITEOUT) or name[len(WHITEOUT) :] not in parents_or_self:
+            return False
+        whited = f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :]
+        return target == whited or target.startswith(whited + "/")
+
+    trees = [layer_tree([entry for entry in entries if touches(entry.path)]) for entries in indexes[:layer]]
+    if not trees:  # layer 0 sizes its whiteouts against itself
+        trees = [layer_tree([entry for entry in indexes[0] if touches(entry.path)])]
+        return lookup(trees[0], target.split("/"))
+    stacked = trees[0].copy()
+    for tree in trees:
+        stack_layer(stacked, tree)
+    return lookup(stacked, target.split("/"))
