@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.errors import UserError
+from boxwise.units import dive_percent, human_bytes
 
 DEFAULTS = {
     "lowestEfficiency": "0.9",
@@ -76,16 +77,6 @@ def go_float(value: float) -> str:
     if value.is_integer() and abs(value) < 1e21:
         return str(int(value))
     return repr(value)
-
-
-def human_bytes(size: int) -> str:
-    """go-humanize's Bytes (SI): `14 kB`, `1.0 kB`, `2.0 MB`, `0 B`."""
-    if size < 10:
-        return f"{size} B"
-    exponent = min(math.floor(math.log(size) / math.log(1000)), 6)
-    value = math.floor(size / 1000**exponent * 10 + 0.5) / 10
-    unit = ("B", "kB", "MB", "GB", "TB", "PB", "EB")[exponent]
-    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
 
 
 @dataclass
@@ -330,7 +321,7 @@ def render_text(verdict: Verdict, analysis: Any) -> str:
         f"  efficiency: {figures['lowestEfficiency'] * 100:2.4f} %",
         f"  wastedBytes: {int(figures['highestWastedBytes'])} bytes"
         f" ({human_bytes(int(figures['highestWastedBytes']))})",
-        f"  userWastedPercent: {_percent(figures['highestUserWastedPercent'])}",
+        f"  userWastedPercent: {dive_percent(figures['highestUserWastedPercent'])}",
         f"  imageBytes: {data['size_bytes']} bytes ({human_bytes(data['size_bytes'])})",
         "Results:",
     ]
@@ -342,14 +333,6 @@ def render_text(verdict: Verdict, analysis: Any) -> str:
         f"[Passed:{counts['PASS']}] [Failed:{counts['FAIL']}] [Skipped:{counts['SKIP']}]"
     )
     return "\n".join(lines)
-
-
-def _percent(ratio: float) -> str:
-    if math.isnan(ratio):
-        return "NaN %"
-    if math.isinf(ratio):
-        return "+Inf %"
-    return f"{ratio * 100:2.4f} %"
 
 
 def run_gate(args: argparse.Namespace) -> int:

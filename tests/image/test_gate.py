@@ -10,7 +10,8 @@ import pytest
 from conftest import run_boxwise
 
 from boxwise.errors import UserError
-from boxwise.gate import human_bytes, load_rules, parse_bytes
+from boxwise.gate import load_rules, parse_bytes
+from boxwise.units import human_bytes
 
 from .archives import docker_archive
 from .conftest import run_dive

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,19 +49,11 @@ def read_analysis(ref: str) -> Analysis:
         raise UserError(f"{ref}: the image index does not fit in memory") from None
 
 
-def _percent(ratio: float) -> str:
-    if math.isnan(ratio):
-        return "NaN %"
-    if math.isinf(ratio):
-        return "+Inf %"
-    return f"{ratio * 100:.4f} %"
-
-
 def render(analysis: Analysis) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from boxwise.gate import human_bytes
+    from boxwise.units import dive_percent, human_bytes
 
     console = Console(highlight=False)
     title = analysis.name or analysis.ref
@@ -70,9 +61,9 @@ def render(analysis: Analysis) -> None:
     console.print(f"  total size:        {human_bytes(analysis.size_bytes)} ({analysis.size_bytes} bytes)")
     for label, acct in (("dive", analysis.dive), ("exact", analysis.exact)):
         console.print(
-            f"  {label + ' accounting:':<19}efficiency {_percent(acct.efficiency)}, "
+            f"  {label + ' accounting:':<19}efficiency {dive_percent(acct.efficiency)}, "
             f"wasted {human_bytes(acct.wasted_bytes)} ({acct.wasted_bytes} bytes), "
-            f"user-wasted {_percent(acct.user_wasted_percent)}",
+            f"user-wasted {dive_percent(acct.user_wasted_percent)}",
             soft_wrap=True,
         )
     console.print("[bold]Layers[/bold]")
