@@ -65,6 +65,10 @@ def test_requirements_app_answers_http_and_its_config_is_clean(
         "requirements.txt",
     ]
 
+    # the app folder belongs to the run user, as in a pack-built image: the app may write beside its code
+    code, output = run_image(docker_client, tag, ["sh", "-c", "echo data > /workspace/state.txt && id -u"])
+    assert (code, output.strip()) == (0, "1000"), output
+
     # pip, setuptools and wheel are not shipped: the app did not ask for them.
     code, output = run_image(docker_client, tag, ["python3", "-c", "import pip"])
     assert code != 0 and "No module named 'pip'" in output

@@ -16,8 +16,10 @@ from boxwise.image.export import canonical_json
 
 APP_DIR = "/workspace"
 LAYERS_DIR = "/layers"
-# A non-root user that differs from the build user (root), as CNB run images have it.
-RUN_USER = "1000:1000"
+# A non-root user that differs from the build user (root), as CNB run images have it. It owns the
+# app folder, as the CNB user does in a pack-built image, so an app may write beside its code.
+RUN_OWNER = (1000, 1000)
+RUN_USER = f"{RUN_OWNER[0]}:{RUN_OWNER[1]}"
 
 
 def rfc3339(epoch: int) -> str:

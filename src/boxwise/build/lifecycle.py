@@ -20,7 +20,7 @@ from boxwise.build import secrets as build_secrets
 from boxwise.build.base import BaseImage, engine_image_id, load_base
 from boxwise.build.builder import Builder, load_builder
 from boxwise.build.cache import LayerCache, default_cache_dir
-from boxwise.build.imageconfig import APP_DIR, LAYERS_DIR, build_config, processes
+from boxwise.build.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
 from boxwise.build.layers import export_layers, restore, store_blob, tar_bytes
 from boxwise.build.log import BuildLog
 from boxwise.build.options import BuildOptions, BuildResult, LayerReport
@@ -238,7 +238,10 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     excluded = _app_excluder(app_dir)
     try:
         app_blob = store_blob(
-            cache, lambda dest: write_dir_layer(app_dir, APP_DIR, dest, excluded=excluded, mtime=epoch)
+            cache,
+            lambda dest: write_dir_layer(
+                app_dir, APP_DIR, dest, excluded=excluded, mtime=epoch, owner=RUN_OWNER
+            ),
         )
     except OSError as exc:
         raise UserError(

@@ -145,13 +145,15 @@ class LayerWriter:
         return f"sha256:{self._hasher.sha.hexdigest()}", self._hasher.size
 
 
-def _write_to(dest: Path, fill: Callable[[LayerWriter], None], mtime: int | None) -> LayerBlob:
+def _write_to(
+    dest: Path, fill: Callable[[LayerWriter], None], mtime: int | None, owner: tuple[int, int] = (0, 0)
+) -> LayerBlob:
     """Write a layer to `dest` atomically (temp name, then rename) and return its blob."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as out:
-            writer = LayerWriter(out, mtime=mtime)
+            writer = LayerWriter(out, mtime=mtime, uid=owner[0], gid=owner[1])
             fill(writer)
             diff_id, size = writer.close()
         os.replace(tmp, dest)
@@ -192,8 +194,10 @@ def write_dir_layer(
     *,
     excluded: Callable[[str], bool] = lambda rel: False,
     mtime: int | None = None,
+    owner: tuple[int, int] = (0, 0),
 ) -> LayerBlob:
-    """A layer holding the folder `src` at `prefix` (e.g. `workspace`), minus `excluded` paths.
+    """A layer holding the folder `src` at `prefix` (e.g. `workspace`), minus `excluded` paths,
+    every entry owned by `owner` (uid, gid).
 
     Sockets, devices and fifos are skipped: they have no place in an image layer.
     """
@@ -211,7 +215,7 @@ def write_dir_layer(
                 with open(src / rel, "rb") as data:
                     writer.add_file(name, data, st.st_size, st.st_mode)
 
-    return _write_to(dest, fill, mtime)
+    return _write_to(dest, fill, mtime, owner)
 
 
 def _clean(name: str) -> str:
