@@ -79,7 +79,7 @@ def _add_image_ref(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "ref",
         metavar="REF",
-        help="docker://NAME, docker-archive:PATH, oci:PATH, registry://REF, or a bare path/name",
+        help="docker://NAME, docker-archive:PATH, oci:PATH, or a bare path/name",
     )
 
 
