@@ -2,9 +2,12 @@
 
 `docker inspect` first gives the layers' diff_ids and the image ID. When every layer's index is
 already in the cache, and so is the config (by image ID, from an earlier stream) or the engine's
-history pairs up with the layers unambiguously, nothing more is read. Otherwise the image is
-streamed once (the bytes of `docker save`), and each layer's headers are indexed as they pass; no
-layer and never the whole image is held in memory.
+history pairs up with the layers unambiguously, nothing more is read. Otherwise, for an engine on
+the local socket whose data folder we can read, the config and the layers' tar headers come from
+the engine's own records (`layerdb`: what `docker save` itself assembles them from). Otherwise
+(another host, unreadable or unexpected records) the image is streamed once (the bytes of
+`docker save`), and each layer's headers are indexed as they pass; no layer and never the whole
+image is held in memory.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from boxwise.image.tarindex import BLOCK, Reader, chunk_stream, iter_entries, li
 def read_engine_image(
     name: str, ref: str, cache: IndexCache | None = None, progress: Callable[[int, int], None] | None = None
 ) -> Image:
-    from boxwise.image.engine import NoSuchImage, connect
+    from boxwise.image.engine import NoSuchImage, SocketEngine, connect
 
     if not name:
         raise UserError(f"{ref}: no image name; give docker://NAME[:TAG]")
@@ -42,12 +45,36 @@ def read_engine_image(
                 image = _from_cache(ref, str(inspect["Id"]), config_bytes, cache)
             if image is None:
                 image = _from_inspect(engine, name, ref, inspect, ids, cache)
+        if image is None and isinstance(engine, SocketEngine):
+            image = _from_engine_records(engine, ref, inspect, cache, progress)
         if image is None:
             image = _stream(engine, name, ref, cache, progress, len(ids))
         image.name = tags[0] if tags else name
         return image
     finally:
         engine.close()
+
+
+def _from_engine_records(
+    engine: Any,
+    ref: str,
+    inspect: dict[str, Any],
+    cache: IndexCache,
+    progress: Callable[[int, int], None] | None,
+) -> Image | None:
+    """The image from a local engine's own files (see `layerdb`), when they are there to read."""
+    from pathlib import Path
+
+    from boxwise.image.layerdb import read_from_records
+
+    try:
+        info = engine.info()
+    except (UserError, ValueError):
+        return None
+    root, driver = info.get("DockerRootDir"), info.get("Driver")
+    if not isinstance(root, str) or not isinstance(driver, str) or not root or not driver.isidentifier():
+        return None
+    return read_from_records(ref, inspect, Path(root) / "image" / driver, cache, progress)
 
 
 def _from_cache(ref: str, config_digest: str, config_bytes: bytes, cache: IndexCache) -> Image | None:

@@ -1,4 +1,4 @@
-"""The few Engine API calls the image reader makes: ping, inspect, history, save (streamed).
+"""The few Engine API calls the image reader makes: ping, inspect, history, info, save (streamed).
 
 Two ways to make them. For the local socket (no DOCKER_HOST, or a `unix://` one) a plain HTTP
 request over the socket with the standard library: importing the Docker SDK costs ~120 ms and
@@ -83,6 +83,10 @@ class SocketEngine:
 
     def history(self, name: str) -> list[dict[str, Any]]:
         return self._json(f"/images/{quote(name, safe='/:@')}/history", name)
+
+    def info(self) -> dict[str, Any]:
+        """`docker info`: where the engine keeps its data (DockerRootDir) and its storage Driver."""
+        return self._json("/info", "the engine")
 
     def save(self, name: str) -> Iterator[bytes]:
         response = self._get(f"/images/{quote(name, safe='/:@')}/get")

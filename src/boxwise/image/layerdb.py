@@ -1,0 +1,169 @@
+"""`docker://` without `docker save`: the local engine's own records of an image.
+
+`docker save` writes nothing it computes afresh: the config is the file named by the image ID in
+`<root>/image/<driver>/imagedb/content/sha256/`, and each layer tar is reassembled from the
+layer's tar-split record (`layerdb/sha256/<chain ID>/tar-split.json.gz`: every byte of the tar
+outside file contents, verbatim, and each file's size) plus the file contents from the layer's
+folder. The file index needs only the headers, so reading the tar-split record gives exactly the
+headers `docker save` would stream, without the engine reading and writing every file.
+
+Everything is checked against the digests `docker inspect` gave: the config must hash to the image
+ID, its diff_ids must be the inspected ones, and each layer's record must state that diff_id
+(a record is found by chain ID, itself a digest of the diff_ids below it). The diff_id is the
+digest of the whole layer tar, headers included, so a record stating it describes that tar.
+Anything missing, unreadable or not as expected gives None: the caller streams `docker save`.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import json
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from boxwise.errors import UserError
+from boxwise.image.cache import IndexCache
+from boxwise.image.model import MEDIA_DOCKER_LAYER, Entry, Image, Layer, diff_ids, layer_commands, load_json
+from boxwise.image.tarindex import Reader, iter_entries
+
+_SEGMENT, _FILE = 2, 1  # tar-split entry types: raw tar bytes, a file's contents (by size)
+
+
+def chain_ids(ids: list[str]) -> list[str]:
+    """The OCI chain ID of each layer: ChainID(n) = sha256(ChainID(n-1) + " " + DiffID(n))."""
+    chains: list[str] = []
+    for diff_id in ids:
+        if chains:
+            diff_id = "sha256:" + hashlib.sha256(f"{chains[-1]} {diff_id}".encode()).hexdigest()
+        chains.append(diff_id)
+    return chains
+
+
+class _TarSplit:
+    """The tar a tar-split record describes, as a byte source: file contents are holes of their
+    size, skipped without ever being read (reading inside one gives zeros, never file bytes)."""
+
+    def __init__(self, lines: Iterator[bytes]) -> None:
+        self._lines = lines
+        self._data = b""  # the rest of the current raw segment
+        self._hole = 0  # bytes left of the current file's contents
+        self.ended = False  # the record ran out (a layer tar ends with zero blocks before that)
+
+    def _next(self) -> bool:
+        for line in self._lines:
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            kind = record.get("type")
+            if kind == _SEGMENT:
+                self._data = base64.b64decode(record.get("payload") or "", validate=True)
+            elif kind == _FILE:
+                size = record.get("size") or 0
+                if not isinstance(size, int) or size < 0:
+                    raise ValueError("bad file size in tar-split record")
+                self._hole = size
+            else:
+                raise ValueError(f"unknown tar-split entry type {kind!r}")
+            if self._data or self._hole:
+                return True
+        self.ended = True
+        return False
+
+    def read(self, size: int) -> bytes:
+        if not self._data and not self._hole and not self._next():
+            return b""
+        if self._data:
+            head, self._data = self._data[:size], self._data[size:]
+            return head
+        take = min(size, self._hole)
+        self._hole -= take
+        return bytes(take)
+
+    def skip(self, size: int) -> int:
+        done = 0
+        while done < size:
+            if not self._data and not self._hole and not self._next():
+                break
+            if self._data:
+                take = min(size - done, len(self._data))
+                self._data = self._data[take:]
+            else:
+                take = min(size - done, self._hole)
+                self._hole -= take
+            done += take
+        return done
+
+
+def tar_split_index(path: Path, what: str) -> list[Entry]:
+    """The file index of the layer tar a tar-split record describes (the same rows as the tar)."""
+    with gzip.open(path, "rb") as lines:
+        split = _TarSplit(iter(lines))
+        entries = list(iter_entries(Reader(split.read, split.skip), what))
+    if split.ended:
+        raise ValueError(f"{path}: the record stops before the tar's end; it is not a whole layer")
+    return entries
+
+
+def _read_small(path: Path, limit: int = 64 << 20) -> bytes:
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{path}: larger than any record")
+    return data
+
+
+def read_from_records(
+    ref: str,
+    inspect: dict[str, Any],
+    layer_store: Path,
+    cache: IndexCache,
+    progress: Callable[[int, int], None] | None = None,
+) -> Image | None:
+    """The image from the engine's records under `layer_store` (`<root>/image/<driver>`), or None
+    when they are not there or not exactly the image `inspect` describes."""
+    image_id = str(inspect.get("Id") or "")
+    ids = [str(i) for i in (inspect.get("RootFS") or {}).get("Layers") or []]
+    if not image_id.startswith("sha256:") or not ids:
+        return None
+    what = f"docker://{ref.removeprefix('docker://')}"
+    try:
+        config_bytes = _read_small(layer_store / "imagedb" / "content" / "sha256" / image_id[7:])
+        if "sha256:" + hashlib.sha256(config_bytes).hexdigest() != image_id:
+            return None
+        config = load_json(config_bytes, f"{what}: config")
+        if not isinstance(config, dict) or diff_ids(config) != ids:
+            return None
+        commands = layer_commands(config, len(ids))
+        layers = []
+        for number, (diff_id, chain_id) in enumerate(zip(ids, chain_ids(ids), strict=True), start=1):
+            record = layer_store / "layerdb" / "sha256" / chain_id.removeprefix("sha256:")
+            if _read_small(record / "diff", 1024).decode("ascii").strip() != diff_id:
+                return None
+            entries = cache.get(diff_id)
+            if entries is None:
+                entries = tar_split_index(record / "tar-split.json.gz", f"{what}: layer {diff_id}")
+                cache.put(diff_id, entries)
+            layers.append(
+                Layer(
+                    diff_id,
+                    diff_id,
+                    MEDIA_DOCKER_LAYER,
+                    -1,
+                    commands[number - 1],
+                    entries=entries,
+                    location=diff_id,
+                )
+            )
+            if progress is not None:
+                progress(number, len(ids))
+    except (OSError, ValueError, EOFError, zlib.error, UserError):
+        # gzip.BadGzipFile, json and base64 errors are ValueErrors; a damaged tar is a UserError
+        return None
+    cache.put_config(image_id, config_bytes)
+    from boxwise.image.daemon import _manifest
+
+    return Image(ref, _manifest(image_id, layers), config, layers, source="docker", config_bytes=config_bytes)
