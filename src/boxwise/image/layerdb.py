@@ -16,14 +16,14 @@ Anything missing, unreadable or not as expected gives None: the caller streams `
 
 from __future__ import annotations
 
-import base64
+import binascii
 import gzip
 import hashlib
 import json
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from boxwise.errors import UserError
 from boxwise.image.cache import IndexCache
@@ -43,32 +43,46 @@ def chain_ids(ids: list[str]) -> list[str]:
     return chains
 
 
+def _records(lines: BinaryIO) -> Iterator[tuple[bytes, int]]:
+    """(raw bytes, file size) of each tar-split entry. The JSON lines are parsed ~1 MiB at a time
+    as one array: a `json.loads` per line would cost more than the rest of the read."""
+    a2b = binascii.a2b_base64
+    rest = b""
+    while True:
+        chunk = lines.read(1 << 20)
+        batch = (rest + chunk).split(b"\n")
+        rest = batch.pop() if chunk else b""
+        batch = [line for line in batch if line]
+        if batch:
+            for record in json.loads(b"[" + b",".join(batch) + b"]"):
+                kind = record.get("type")
+                if kind == _SEGMENT:
+                    yield a2b(record.get("payload") or ""), 0
+                elif kind == _FILE:
+                    size = record.get("size") or 0
+                    if type(size) is not int or size < 0:
+                        raise ValueError("bad file size in tar-split record")
+                    yield b"", size
+                else:
+                    raise ValueError(f"unknown tar-split entry type {kind!r}")
+        if not chunk:
+            return
+
+
 class _TarSplit:
     """The tar a tar-split record describes, as a byte source: file contents are holes of their
     size, skipped without ever being read (reading inside one gives zeros, never file bytes)."""
 
-    def __init__(self, lines: Iterator[bytes]) -> None:
-        self._lines = lines
+    def __init__(self, records: Iterator[tuple[bytes, int]]) -> None:
+        self._records = records
         self._data = b""  # the rest of the current raw segment
         self._hole = 0  # bytes left of the current file's contents
         self.ended = False  # the record ran out (a layer tar ends with zero blocks before that)
 
     def _next(self) -> bool:
-        for line in self._lines:
-            if not line.strip():
-                continue
-            record = json.loads(line)
-            kind = record.get("type")
-            if kind == _SEGMENT:
-                self._data = base64.b64decode(record.get("payload") or "", validate=True)
-            elif kind == _FILE:
-                size = record.get("size") or 0
-                if not isinstance(size, int) or size < 0:
-                    raise ValueError("bad file size in tar-split record")
-                self._hole = size
-            else:
-                raise ValueError(f"unknown tar-split entry type {kind!r}")
-            if self._data or self._hole:
+        for data, hole in self._records:
+            if data or hole:
+                self._data, self._hole = data, hole
                 return True
         self.ended = True
         return False
@@ -101,7 +115,7 @@ class _TarSplit:
 def tar_split_index(path: Path, what: str) -> list[Entry]:
     """The file index of the layer tar a tar-split record describes (the same rows as the tar)."""
     with gzip.open(path, "rb") as lines:
-        split = _TarSplit(iter(lines))
+        split = _TarSplit(_records(lines))
         entries = list(iter_entries(Reader(split.read, split.skip), what))
     if split.ended:
         raise ValueError(f"{path}: the record stops before the tar's end; it is not a whole layer")
