@@ -92,7 +92,11 @@ def open_image(ref: str, progress: Progress | None = None) -> Image:
         return _open_archive(ref.removeprefix("docker-archive:").removeprefix("//"), ref)
     if ref.startswith("oci:"):
         return _open_layout(ref.removeprefix("oci:").removeprefix("//"), ref)
-    if ref.startswith(("registry://", "oci-archive:", "podman://")):
+    if ref.startswith("registry://"):
+        from boxwise.image.registry import read_registry_image
+
+        return read_registry_image(ref.removeprefix("registry://"), ref)
+    if ref.startswith(("oci-archive:", "podman://")):
         scheme = ref.split(":", 1)[0]
         raise UserError(
             f"{ref}: {scheme} references cannot be read here; use docker://, docker-archive: or oci:"
