@@ -1,0 +1,116 @@
+"""Real registries for the registry:// tests: Debian's docker-registry on free loopback ports,
+its access log kept in a file (to count blob downloads and uploads), with or without htpasswd auth.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PREFIX = "boxwise-test-registry"
+USER = "boxwise-ci"
+PASSWORD = "s3cret-Pa55-for-the-test"
+
+
+@dataclass
+class RunningRegistry:
+    host: str  # 127.0.0.1:PORT
+    log: Path
+    data: Path
+
+    def requests(self, method: str, pattern: str = "") -> list[str]:
+        """The access-log request lines (`GET /v2/... HTTP/1.1`) of a method, matching `pattern`."""
+        lines = re.findall(r'"([A-Z]+ /v2/\S* HTTP/[\d.]+)"', self.log.read_text())
+        return [line for line in lines if line.startswith(method + " ") and pattern in line]
+
+
+def _start(root: Path, auth: Path | None) -> tuple[subprocess.Popen[bytes], RunningRegistry]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "registry.yml"
+    text = (
+        "version: 0.1\nlog:\n  level: info\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+    )
+    if auth is not None:
+        text += f"auth:\n  htpasswd:\n    realm: boxwise-test\n    path: {auth}\n"
+    config.write_text(text)
+    log = root / "access.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=out, stderr=out)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.terminate()
+        pytest.fail(f"docker-registry did not start: {log.read_text()[-2000:]}")
+    return process, RunningRegistry(f"127.0.0.1:{port}", log, root / "data")
+
+
+@pytest.fixture(scope="module")
+def registry(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    """An open registry (no auth) for the whole module; the engine pushes to it (127/8 is insecure)."""
+    process, running = _start(tmp_path_factory.mktemp("registry"), None)
+    try:
+        yield running
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
+    """A registry that wants Basic credentials (htpasswd, bcrypt line from apache2-utils)."""
+    htpasswd = shutil.which("htpasswd")
+    if htpasswd is None:
+        pytest.fail("htpasswd is missing: install apache2-utils (scripts/setup.sh does)")
+    root = tmp_path_factory.mktemp("auth-registry")
+    line = subprocess.run(
+        [htpasswd, "-Bbn", USER, PASSWORD], capture_output=True, text=True, check=True
+    ).stdout
+    (root / "htpasswd").write_text(line)
+    process, running = _start(root / "server", root / "htpasswd")
+    try:
+        yield running
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def docker_config(tmp_path: Path) -> Callable[[dict[str, str] | None], dict[str, str]]:
+    """The environment of a CLI run: its own DOCKER_CONFIG, with `auths` {host: "user:password"}."""
+
+    def make(auths: dict[str, str] | None = None) -> dict[str, str]:
+        folder = tmp_path / f"docker-config-{len(list(tmp_path.glob('docker-config-*')))}"
+        folder.mkdir()
+        entries = {
+            host: {"auth": base64.b64encode(user_password.encode()).decode()}
+            for host, user_password in (auths or {}).items()
+        }
+        (folder / "config.json").write_text(json.dumps({"auths": entries}))
+        return {"DOCKER_CONFIG": str(folder), **no_credentials_env()}
+
+    return make
+
+
+def no_credentials_env() -> dict[str, str]:
+    """Credentials the machine running the tests may have, blanked for the child process."""
+    keys = ("BOXWISE_REGISTRY_USER", "BOXWISE_REGISTRY_PASSWORD", "CI_REGISTRY", "CI_REGISTRY_USER")
+    return {key: "" for key in (*keys, "CI_REGISTRY_PASSWORD")}

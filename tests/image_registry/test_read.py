@@ -1,0 +1,147 @@
+"""registry:// read: an image the engine pushed reads as its `docker save` does, layers only once."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_boxwise
+from tests.image_registry.conftest import PREFIX, RunningRegistry, no_credentials_env
+
+# an overwritten file and two whiteouts (a removed file, a removed directory) over busybox
+DOCKERFILE = """FROM {base}
+RUN mkdir -p /data/dir && echo one > /data/a && echo keep > /data/b \\
+ && head -c 30000 /bin/busybox > /data/dir/big
+RUN echo two > /data/a && rm /data/b && rm -rf /data/dir
+"""
+# where the image is stored, not what it holds: these differ between a registry and `docker save`
+PLACE_FIELDS = ("ref", "name", "source", "resolved_as")
+LAYER_PLACE_FIELDS = ("digest", "media_type", "blob_size_bytes")
+
+
+@pytest.fixture(scope="module")
+def pushed(
+    docker_client, busybox_image: str, registry: RunningRegistry, tmp_path_factory
+) -> Iterator[tuple[str, Path]]:
+    """The test image pushed by the engine to the registry, and its `docker save` archive."""
+    context = tmp_path_factory.mktemp("layers-context")
+    (context / "Dockerfile").write_text(DOCKERFILE.format(base=busybox_image))
+    name = f"{PREFIX}/layers:1"
+    image, _ = docker_client.images.build(path=str(context), tag=name, network_mode="host", rm=True)
+    remote = f"{registry.host}/{PREFIX}/layers"
+    image.tag(remote, "1")
+    for line in docker_client.api.push(remote, "1", stream=True, decode=True):
+        assert "error" not in line, line
+    archive = context / "layers.tar"
+    with open(archive, "wb") as out:
+        for chunk in docker_client.api.get_image(name):
+            out.write(chunk)
+    yield f"registry://{remote}:1", archive
+    docker_client.images.remove(f"{remote}:1", force=True)
+    docker_client.images.remove(name, force=True)
+
+
+def _inspect(ref: str, cache: Path, env: dict[str, str] | None = None) -> dict:
+    result = run_boxwise(
+        "inspect", ref, "--format", "json", env={"XDG_CACHE_HOME": str(cache), **(env or {})}
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _content(analysis: dict) -> dict:
+    kept = {key: value for key, value in analysis.items() if key not in PLACE_FIELDS}
+    kept["layers"] = [
+        {key: value for key, value in layer.items() if key not in LAYER_PLACE_FIELDS}
+        for layer in analysis["layers"]
+    ]
+    return kept
+
+
+def test_inspect_equals_docker_save(pushed: tuple[str, Path], tmp_path: Path) -> None:
+    ref, archive = pushed
+    from_registry = _inspect(ref, tmp_path / "cache-registry", no_credentials_env())
+    from_archive = _inspect(f"docker-archive:{archive}", tmp_path / "cache-archive")
+    assert from_registry["source"] == "registry"
+    assert from_registry["ref"] == ref
+    # the engine pushed gzip layers: the stream went through the gzip index path
+    assert all(layer["media_type"].endswith("gzip") for layer in from_registry["layers"])
+    assert len(from_registry["layers"]) == 4  # busybox's two, then the two RUNs
+    assert from_registry["wasted_bytes"] > 0  # the overwritten /data/a
+    assert _content(from_registry) == _content(from_archive)
+
+
+def test_gate_gives_the_same_verdict(pushed: tuple[str, Path], tmp_path: Path) -> None:
+    ref, archive = pushed
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), **no_credentials_env()}
+    args = ("--highestWastedBytes", "1")  # the overwritten file makes this fail
+    from_registry = run_boxwise("gate", ref, *args, env=env)
+    from_archive = run_boxwise("gate", f"docker-archive:{archive}", *args, env=env)
+    assert from_registry.returncode == from_archive.returncode == 1, from_registry.stderr
+    assert from_registry.stdout.splitlines()[1:] == from_archive.stdout.splitlines()[1:]
+    assert "FAIL: highestWastedBytes" in from_registry.stdout
+
+
+def test_warm_cache_downloads_no_layer(
+    pushed: tuple[str, Path], registry: RunningRegistry, tmp_path: Path
+) -> None:
+    ref, _ = pushed
+    cache = tmp_path / "cache"
+    first = _inspect(ref, cache, no_credentials_env())
+    layer_digests = [layer["digest"] for layer in first["layers"]]
+    downloads = [len(registry.requests("GET", digest)) for digest in layer_digests]
+    assert all(count >= 1 for count in downloads)  # the cold read fetched every layer
+    second = _inspect(ref, cache, no_credentials_env())
+    assert second == first
+    assert [len(registry.requests("GET", digest)) for digest in layer_digests] == downloads
+
+
+def test_by_digest_reads_the_same_image(docker_client, pushed: tuple[str, Path], tmp_path: Path) -> None:
+    ref, _ = pushed
+    remote = ref.removeprefix("registry://").rpartition(":")[0]
+    digests = docker_client.images.get(remote + ":1").attrs["RepoDigests"]
+    by_digest = next(d for d in digests if d.startswith(remote + "@"))
+    tagged = _inspect(ref, tmp_path / "cache", no_credentials_env())
+    pinned = _inspect(f"registry://{by_digest}", tmp_path / "cache", no_credentials_env())
+    assert _content(pinned) == _content(tagged)
+    assert pinned["layers"] == tagged["layers"]
+
+
+def _one_line_error(result, *needles: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in result.stderr
+
+
+def test_unknown_tag_and_unreachable_host(pushed: tuple[str, Path], tmp_path: Path) -> None:
+    ref, _ = pushed
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), **no_credentials_env()}
+    missing = ref.replace(":1", ":nope")
+    _one_line_error(run_boxwise("inspect", missing, env=env), missing, "MANIFEST_UNKNOWN", "check the")
+    _one_line_error(run_boxwise("gate", "registry://127.0.0.1:9/x/y:1", env=env), "cannot reach 127.0.0.1:9")
+    _one_line_error(
+        run_boxwise("inspect", "registry://127.0.0.1:9/UPPER:1", env=env), "not a registry reference"
+    )
+
+
+def test_a_changed_config_blob_is_refused(
+    docker_client, busybox_image: str, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    remote = f"{registry.host}/{PREFIX}/corrupt"
+    docker_client.images.get(busybox_image).tag(remote, "1")
+    try:
+        for line in docker_client.api.push(remote, "1", stream=True, decode=True):
+            assert "error" not in line, line
+    finally:
+        docker_client.images.remove(f"{remote}:1")
+    config_digest = docker_client.images.get(busybox_image).id
+    blob = registry.data / "docker/registry/v2/blobs/sha256" / config_digest[7:9] / config_digest[7:] / "data"
+    blob.write_bytes(blob.read_bytes().replace(b"busybox", b"busyb0x"))
+    result = run_boxwise(
+        "inspect", f"registry://{remote}:1", env={"XDG_CACHE_HOME": str(tmp_path), **no_credentials_env()}
+    )
+    _one_line_error(result, f"registry://{remote}:1", "digest mismatch", config_digest)
