@@ -4,7 +4,8 @@ Cases (images are built once and kept, named boxwise-bench-inspect-*):
   s2i archive   a ~500 MB image made the s2i way (Debian python3 base, a venv with numpy and
                 pandas installed, then `chown -R` of it), as a `docker save` archive
   s2i engine    the same image read from the engine (dive pays for `docker save`; boxwise reads
-                `docker inspect`, then the per-layer index cache or one streamed save)
+                `docker inspect`, then the per-layer index cache, or the local engine's own
+                records (imagedb config, layerdb tar-split headers), or else one streamed save)
   whiteouts     a 20 000-file base layer plus a layer with 2 000 whiteouts (a hand-written archive)
 
 boxwise is timed with a cold cache (a fresh XDG_CACHE_HOME) and warm (the same again).
@@ -175,7 +176,12 @@ def same_figures(archive: Path, boxwise_args: list[str], workdir: Path) -> str:
                    capture_output=True, env={**os.environ, "CI": "true"})  # fmt: skip
     theirs = json.loads(out.read_text())["image"]
     out.unlink()
-    ours = json.loads(subprocess.run(boxwise_args, check=True, capture_output=True, text=True).stdout)
+    cold_cache = {"XDG_CACHE_HOME": tempfile.mkdtemp(prefix="boxwise-bench-same-")}  # the cold path's figures
+    ours = json.loads(
+        subprocess.run(
+            boxwise_args, check=True, capture_output=True, text=True, env={**os.environ, **cold_cache}
+        ).stdout
+    )
     same = (
         ours["size_bytes"] == theirs["sizeBytes"]
         and ours["efficiency"] == theirs["efficiencyScore"]
