@@ -52,7 +52,8 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
         "--output",
         metavar="WHERE",
         default="docker",
-        help="docker (load into the engine, the default) | docker-archive:PATH | oci:PATH",
+        help="docker (load into the engine, the default) | docker-archive:PATH | oci:PATH | "
+        "registry://HOST[:PORT]/REPO[:TAG] (pushed with no engine; credentials as docker login)",
     )
     p.add_argument("--cache", metavar="DIR", help="layer cache folder (default: $XDG_CACHE_HOME/boxwise)")
     p.add_argument(

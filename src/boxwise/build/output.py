@@ -75,6 +75,8 @@ def write_output(
     if any(layer.path is None for layer in base_blobs):
         base = load_base(client, base.ref, cache, need_layers=True)
         return write_output(options, client, image, base, cache, log)
+    if kind == "registry":
+        return push_to_registry(full, where.removeprefix("//"), log)
     if kind == "docker-archive":
         write_docker_archive(full, Path(where))
     else:
@@ -82,9 +84,26 @@ def write_output(
     return output
 
 
+def push_to_registry(image: ExportImage, where: str, log: BuildLog) -> str:
+    """Push to `registry://where`; the reference of what was pushed, pinned by manifest digest."""
+    from boxwise.image.registry import parse_ref, push_image
+
+    layers = [(layer.diff_id, layer.size, layer.path) for layer in image.layers if layer.path is not None]
+    log.status(f"export: pushing to registry://{where}")
+    digest = push_image(image.config, image.manifest(), layers, where, say=log.say)
+    ref = parse_ref(where)
+    return f"registry://{ref.host}/{ref.repository}:{ref.tag or 'latest'}@{digest}"
+
+
 def check_output(output: str) -> None:
     kind, _, where = output.partition(":")
+    if kind == "registry" and where.startswith("//"):
+        from boxwise.image.registry import parse_ref
+
+        parse_ref(where.removeprefix("//"))  # a bad reference is refused before the build
+        return
     if output != "docker" and (kind not in ("docker-archive", "oci") or not where):
         raise UserError(
-            f"--output {output}: not a place boxwise writes; use docker, docker-archive:PATH or oci:PATH"
+            f"--output {output}: not a place boxwise writes; use docker, docker-archive:PATH, oci:PATH"
+            " or registry://HOST/REPO:TAG"
         )

@@ -1,0 +1,141 @@
+"""`boxwise build --output registry://REF`: pushed with no engine, pulled and run by the engine;
+a second push uploads nothing; a registry with auth wants credentials and never shows them."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_boxwise
+from tests.image_registry.conftest import PASSWORD, PREFIX, USER, RunningRegistry, no_credentials_env
+
+GREETING = "hello from the registry"
+PUSHED = re.compile(
+    r"^pushed (\S+)  digest (sha256:[0-9a-f]{64})  \((\d+) blobs uploaded, (\d+) already there\)$"
+)
+
+
+@pytest.fixture(scope="module")
+def base_archive(docker_client, python_base: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The python run base as a file: with it, --runner local needs no engine at all."""
+    archive = tmp_path_factory.mktemp("base") / "python-base.tar"
+    with open(archive, "wb") as out:
+        for chunk in docker_client.api.get_image(python_base, chunk_size=1 << 20):
+            out.write(chunk)
+    return archive
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("apps") / "hello"
+    folder.mkdir()
+    (folder / "Procfile").write_text(f"web: python3 -c 'print(\"{GREETING}\")'\n")
+    return folder
+
+
+def build(app: Path, base: Path, output: str, cache: Path, env: dict[str, str] | None = None):
+    """The build as CI runs it with no engine: DOCKER_HOST points nowhere."""
+    return run_boxwise(
+        "build", str(app), "--runner", "local", "--run-image", f"docker-archive:{base}",
+        "--output", output, "--cache", str(cache),
+        env={"DOCKER_HOST": "unix:///nonexistent/docker.sock", "XDG_CACHE_HOME": str(cache),
+             **no_credentials_env(), **(env or {})},
+    )  # fmt: skip
+
+
+def pushed_line(stdout: str) -> re.Match[str]:
+    found = [PUSHED.match(line) for line in stdout.splitlines()]
+    matches = [match for match in found if match]
+    assert len(matches) == 1, stdout
+    return matches[0]
+
+
+@pytest.fixture(scope="module")
+def first_push(
+    app: Path, base_archive: Path, registry: RunningRegistry, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str, Path]]:
+    cache = tmp_path_factory.mktemp("build-cache")
+    name = f"{registry.host}/{PREFIX}/hello:1"
+    result = build(app, base_archive, f"registry://{name}", cache)
+    assert result.returncode == 0, result.stdout + result.stderr
+    yield name, pushed_line(result.stdout).group(2), cache
+
+
+def test_the_engine_pulls_and_runs_what_was_pushed(docker_client, first_push, registry) -> None:
+    name, digest, _ = first_push
+    assert registry.requests("PUT", f"/{PREFIX}/hello/manifests/1")
+    repository, _, tag = name.rpartition(":")
+    image = docker_client.images.pull(repository, tag=tag)
+    try:
+        assert f"{repository}@{digest}" in image.attrs["RepoDigests"]
+        output = docker_client.containers.run(name, remove=True, network_mode="host")
+        assert output.decode().strip() == GREETING
+    finally:
+        docker_client.images.remove(name, force=True)
+
+
+def test_the_pushed_image_reads_back(first_push, tmp_path: Path) -> None:
+    name, digest, _ = first_push
+    env = {"XDG_CACHE_HOME": str(tmp_path), **no_credentials_env()}
+    result = run_boxwise("inspect", f"registry://{name}@{digest}", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    analysis = json.loads(result.stdout)
+    assert analysis["source"] == "registry"
+    assert analysis["layers"][-1]["layer_name"] == "app"
+
+
+def test_a_second_push_uploads_no_blob(app, base_archive, first_push, registry: RunningRegistry) -> None:
+    name, digest, cache = first_push
+    uploads = len(registry.requests("POST", f"/{PREFIX}/hello/blobs/uploads/"))
+    heads = len(registry.requests("HEAD", f"/{PREFIX}/hello/blobs/"))
+    assert uploads >= 3  # config, base layer, app layer went up the first time
+    result = build(app, base_archive, f"registry://{name}", cache)
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = pushed_line(result.stdout)
+    assert line.group(2) == digest  # same source, same base: same image
+    assert (line.group(3), line.group(4)) == ("0", str(uploads))
+    assert len(registry.requests("POST", f"/{PREFIX}/hello/blobs/uploads/")) == uploads
+    assert len(registry.requests("HEAD", f"/{PREFIX}/hello/blobs/")) == heads + uploads
+
+
+def _one_line_error(result, *needles: str) -> None:
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr
+    for needle in needles:
+        assert needle in result.stderr
+
+
+def test_auth_registry_wants_credentials_and_never_shows_them(
+    app, base_archive, auth_registry: RunningRegistry, docker_config, tmp_path: Path
+) -> None:
+    host = auth_registry.host
+    ref = f"registry://{host}/{PREFIX}/private:1"
+    cache = tmp_path / "cache"
+
+    anonymous = build(app, base_archive, ref, cache, docker_config())
+    _one_line_error(anonymous, ref, host, f"docker login {host}", "BOXWISE_REGISTRY_USER")
+
+    bad_password = {"BOXWISE_REGISTRY_USER": USER, "BOXWISE_REGISTRY_PASSWORD": "not-" + PASSWORD}
+    wrong = build(app, base_archive, ref, cache, {**docker_config(), **bad_password})
+    _one_line_error(wrong, ref, "refused the credentials from BOXWISE_REGISTRY_USER")
+    assert PASSWORD not in wrong.stdout + wrong.stderr
+
+    logged_in = docker_config({host: f"{USER}:{PASSWORD}"})
+    result = build(app, base_archive, ref, cache, logged_in)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert pushed_line(result.stdout).group(1) == f"{host}/{PREFIX}/private:1"
+
+    read = run_boxwise("inspect", ref, "--format", "json", env={**logged_in, "XDG_CACHE_HOME": str(cache)})
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout)["layers"][-1]["layer_name"] == "app"
+    from_ci = {"CI_REGISTRY": host, "CI_REGISTRY_USER": USER, "CI_REGISTRY_PASSWORD": PASSWORD}
+    gate = run_boxwise("gate", ref, env={**docker_config(), **from_ci, "XDG_CACHE_HOME": str(cache)})
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    denied = run_boxwise("inspect", ref, env={**docker_config(), "XDG_CACHE_HOME": str(cache)})
+    _one_line_error(denied, ref, f"docker login {host}")
+    for run in (result, read, gate, denied):
+        assert PASSWORD not in run.stdout + run.stderr
