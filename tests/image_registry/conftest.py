@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.image_registry.tokenserver import ISSUER, SERVICE, TokenServer, make_key
+
 PREFIX = "boxwise-test-registry"
 USER = "boxwise-ci"
 PASSWORD = "s3cret-Pa55-for-the-test"
@@ -34,7 +36,8 @@ class RunningRegistry:
         return [line for line in lines if line.startswith(method + " ") and pattern in line]
 
 
-def _start(root: Path, auth: Path | None) -> tuple[subprocess.Popen[bytes], RunningRegistry]:
+def _start(root: Path, auth: str = "") -> tuple[subprocess.Popen[bytes], RunningRegistry]:
+    """docker-registry on a free port; `auth` is the YAML under `auth:` (none: open)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -45,8 +48,8 @@ def _start(root: Path, auth: Path | None) -> tuple[subprocess.Popen[bytes], Runn
         f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
-    if auth is not None:
-        text += f"auth:\n  htpasswd:\n    realm: boxwise-test\n    path: {auth}\n"
+    if auth:
+        text += f"auth:\n{auth}"
     config.write_text(text)
     log = root / "access.log"
     with open(log, "wb") as out:
@@ -66,7 +69,7 @@ def _start(root: Path, auth: Path | None) -> tuple[subprocess.Popen[bytes], Runn
 @pytest.fixture(scope="module")
 def registry(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
     """An open registry (no auth) for the whole module; the engine pushes to it (127/8 is insecure)."""
-    process, running = _start(tmp_path_factory.mktemp("registry"), None)
+    process, running = _start(tmp_path_factory.mktemp("registry"))
     try:
         yield running
     finally:
@@ -85,12 +88,31 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningR
         [htpasswd, "-Bbn", USER, PASSWORD], capture_output=True, text=True, check=True
     ).stdout
     (root / "htpasswd").write_text(line)
-    process, running = _start(root / "server", root / "htpasswd")
+    auth = f"  htpasswd:\n    realm: boxwise-test\n    path: {root / 'htpasswd'}\n"
+    process, running = _start(root / "server", auth)
     try:
         yield running
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningRegistry, TokenServer]]:
+    """A registry in `auth: token` mode (as Docker Hub, GitLab) with its token server."""
+    root = tmp_path_factory.mktemp("token-registry")
+    key, cert = make_key(root)
+    with TokenServer(key, cert, USER, PASSWORD) as tokens:
+        auth = (
+            f"  token:\n    realm: {tokens.realm}\n    service: {SERVICE}\n"
+            f"    issuer: {ISSUER}\n    rootcertbundle: {cert}\n"
+        )
+        process, running = _start(root / "server", auth)
+        try:
+            yield running, tokens
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
 
 
 @pytest.fixture

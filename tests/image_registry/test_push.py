@@ -139,3 +139,32 @@ def test_auth_registry_wants_credentials_and_never_shows_them(
     _one_line_error(denied, ref, f"docker login {host}")
     for run in (result, read, gate, denied):
         assert PASSWORD not in run.stdout + run.stderr
+
+
+def test_token_registry_push_and_read(
+    app, base_archive, token_registry, docker_config, tmp_path: Path
+) -> None:
+    registry, tokens = token_registry
+    host = registry.host
+    ref = f"registry://{host}/{PREFIX}/tokened:1"
+    cache = tmp_path / "cache"
+
+    anonymous = build(app, base_archive, ref, cache, docker_config())
+    _one_line_error(anonymous, ref, f"docker login {host}")
+    assert tokens.seen and not any(granted for _, granted in tokens.seen)
+
+    logged_in = docker_config({host: f"{USER}:{PASSWORD}"})
+    result = build(app, base_archive, ref, cache, logged_in)
+    assert result.returncode == 0, result.stdout + result.stderr
+    digest = pushed_line(result.stdout).group(2)
+    assert ([f"repository:{PREFIX}/tokened:pull,push"], True) in tokens.seen
+
+    read = run_boxwise(
+        "inspect", f"registry://{host}/{PREFIX}/tokened@{digest}", "--format", "json",
+        env={**logged_in, "XDG_CACHE_HOME": str(tmp_path / "read-cache")},
+    )  # fmt: skip
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout)["layers"][-1]["layer_name"] == "app"
+    assert any(scopes == [f"repository:{PREFIX}/tokened:pull"] and granted for scopes, granted in tokens.seen)
+    for run in (anonymous, result, read):
+        assert PASSWORD not in run.stdout + run.stderr

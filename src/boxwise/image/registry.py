@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,7 @@ class Registry:
         self.session = requests.Session()
         self.credentials = find_credentials(ref.host)
         self.authorization: str | None = None
-        self.tried: set[str] = set()
+        self.tried: dict[str, float] = {}  # challenge -> when it was last answered
 
     def url(self, path: str) -> str:
         return f"{self.base}/v2/{self.ref.repository}/{path}"
@@ -245,6 +246,12 @@ class Registry:
     def _authenticate(self, response: Any) -> bool:
         """Set the Authorization the challenge asks for; False when there is nothing new to try."""
         scheme, params = _challenge(response.headers.get("WWW-Authenticate", ""))
+        # the same challenge answered again soon after: the credentials or the token do not do;
+        # a minute later it is a token that expired during a long upload, worth one more try
+        key = "|".join([scheme, *(params.get(k, "") for k in ("realm", "service", "scope", "error"))])
+        if time.monotonic() - self.tried.get(key, -1e9) < 60:
+            return False
+        self.tried[key] = time.monotonic()
         creds = self.credentials
         if scheme == "basic":
             if creds is None:
@@ -255,16 +262,18 @@ class Registry:
             header = self._token(params)
         else:
             return False
-        if header in self.tried:
-            return False
-        self.tried.add(header)
         self.authorization = header
         return True
 
     def _token(self, params: dict[str, str]) -> str:
-        scopes = [f"repository:{self.ref.repository}:{self.actions}"]
-        if params.get("scope") and params["scope"] not in scopes:
-            scopes.append(params["scope"])
+        ours = f"repository:{self.ref.repository}:"
+        scopes = [ours + self.actions]
+        for scope in params.get("scope", "").split():
+            covered = scope.startswith(ours) and set(scope[len(ours) :].split(",")) <= set(
+                self.actions.split(",")
+            )
+            if not covered:
+                scopes.append(scope)  # what the registry says it needs beyond our own scope
         query: dict[str, Any] = {"scope": scopes}
         if params.get("service"):
             query["service"] = params["service"]
