@@ -63,6 +63,7 @@ def _from_engine_records(
     progress: Callable[[int, int], None] | None,
 ) -> Image | None:
     """The image from a local engine's own files (see `layerdb`), when they are there to read."""
+    import re
     from pathlib import Path
 
     from boxwise.image.layerdb import read_from_records
@@ -72,7 +73,9 @@ def _from_engine_records(
     except (UserError, ValueError):
         return None
     root, driver = info.get("DockerRootDir"), info.get("Driver")
-    if not isinstance(root, str) or not isinstance(driver, str) or not root or not driver.isidentifier():
+    if not isinstance(root, str) or not isinstance(driver, str) or not root:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", driver):  # a folder name: overlay2, fuse-overlayfs
         return None
     return read_from_records(ref, inspect, Path(root) / "image" / driver, cache, progress)
 
