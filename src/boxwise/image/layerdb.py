@@ -20,6 +20,7 @@ import binascii
 import gzip
 import hashlib
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ from boxwise.image.cache import IndexCache
 from boxwise.image.model import MEDIA_DOCKER_LAYER, Entry, Image, Layer, diff_ids, layer_commands, load_json
 from boxwise.image.tarindex import Reader, iter_entries
 
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _SEGMENT, _FILE = 2, 1  # tar-split entry types: raw tar bytes, a file's contents (by size)
 
 
@@ -141,8 +143,8 @@ def read_from_records(
     when they are not there or not exactly the image `inspect` describes."""
     image_id = str(inspect.get("Id") or "")
     ids = [str(i) for i in (inspect.get("RootFS") or {}).get("Layers") or []]
-    if not image_id.startswith("sha256:") or not ids:
-        return None
+    if not ids or not all(_DIGEST.fullmatch(digest) for digest in (image_id, *ids)):
+        return None  # also keeps every path below a plain file name
     what = f"docker://{ref.removeprefix('docker://')}"
     try:
         config_bytes = _read_small(layer_store / "imagedb" / "content" / "sha256" / image_id[7:])
