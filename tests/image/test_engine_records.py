@@ -72,7 +72,7 @@ def _read(inspect: dict, store: Path, cache: Path) -> Image | None:
 
 def test_records_not_as_expected_fall_back(engine_archives: dict[str, Path], tmp_path: Path) -> None:
     """A changed config, a record of another layer, a damaged or missing tar-split: no image from
-    the records (the caller then streams `docker save`), and nothing of it left in the cache."""
+    the records (the caller then streams `docker save`), and no config cached from them."""
     name = f"{PREFIX}-chmod:latest"
     inspect, store = _copy_records(name, tmp_path / "store")
     good = _read(inspect, store, tmp_path / "c0")
