@@ -168,3 +168,40 @@ def test_token_registry_push_and_read(
     assert any(scopes == [f"repository:{PREFIX}/tokened:pull"] and granted for scopes, granted in tokens.seen)
     for run in (anonymous, result, read):
         assert PASSWORD not in run.stdout + run.stderr
+
+
+def test_an_index_gives_this_machines_platform(first_push, registry: RunningRegistry, tmp_path: Path) -> None:
+    import platform
+
+    import requests
+
+    name, digest, _ = first_push
+    repository = name.rpartition(":")[0]
+    manifest = requests.get(
+        f"http://{repository.replace('/', '/v2/', 1)}/manifests/{digest}",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        timeout=30,
+    )
+    arch = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    other = "s390x" if arch != "s390x" else "amd64"
+    entry = {"mediaType": manifest.headers["Content-Type"], "size": len(manifest.content)}
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {**entry, "digest": digest, "platform": {"os": "linux", "architecture": other}},  # listed first
+            {**entry, "digest": digest, "platform": {"os": "linux", "architecture": arch}},
+        ],
+    }
+    put = requests.put(
+        f"http://{repository.replace('/', '/v2/', 1)}/manifests/multi",
+        data=json.dumps(index).encode(),
+        headers={"Content-Type": "application/vnd.oci.image.index.v1+json"},
+        timeout=30,
+    )
+    assert put.status_code == 201, put.text
+    env = {"XDG_CACHE_HOME": str(tmp_path), **no_credentials_env()}
+    result = run_boxwise("inspect", f"registry://{repository}:multi", "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    resolved = json.loads(result.stdout)["resolved_as"]
+    assert resolved == f"registry://{repository}@{digest} (linux/{arch} of 2 in its index)"
