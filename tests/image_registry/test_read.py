@@ -145,3 +145,14 @@ def test_a_changed_config_blob_is_refused(
         "inspect", f"registry://{remote}:1", env={"XDG_CACHE_HOME": str(tmp_path), **no_credentials_env()}
     )
     _one_line_error(result, f"registry://{remote}:1", "digest mismatch", config_digest)
+
+
+def test_diff_against_its_docker_save_shows_no_change(pushed: tuple[str, Path], tmp_path: Path) -> None:
+    ref, archive = pushed
+    env = {"XDG_CACHE_HOME": str(tmp_path), **no_credentials_env()}
+    result = run_boxwise("diff", "--format", "json", f"docker-archive:{archive}", ref, env=env)
+    assert result.returncode == 0, result.stderr
+    diff = json.loads(result.stdout)
+    assert [layer["status"] for layer in diff["layers"]] == ["unchanged"] * 4
+    assert diff["change"]["size_bytes"] == 0
+    assert all(not rows for rows in diff["files"].values())
