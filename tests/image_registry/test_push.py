@@ -4,6 +4,7 @@ a second push uploads nothing; a registry with auth wants credentials and never 
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -205,3 +206,30 @@ def test_an_index_gives_this_machines_platform(first_push, registry: RunningRegi
     assert result.returncode == 0, result.stderr
     resolved = json.loads(result.stdout)["resolved_as"]
     assert resolved == f"registry://{repository}@{digest} (linux/{arch} of 2 in its index)"
+
+
+@pytest.mark.parametrize("how", ["helper", "https-key", "env"])
+def test_other_credential_sources(
+    how: str, auth_registry: RunningRegistry, docker_config, tmp_path: Path
+) -> None:
+    """Past the auth, an absent tag is MANIFEST_UNKNOWN; without credentials the registry refuses."""
+    host = auth_registry.host
+    ref = f"registry://{host}/{PREFIX}/private:absent"
+    env = docker_config()
+    if how == "helper":  # a credential helper, as `credHelpers` names it
+        helper = tmp_path / "bin" / "docker-credential-boxwisetest"
+        helper.parent.mkdir()
+        answer = json.dumps({"ServerURL": host, "Username": USER, "Secret": PASSWORD})
+        helper.write_text(f"#!/bin/sh\nread server\n[ \"$server\" = '{host}' ] && echo '{answer}'\n")
+        helper.chmod(0o755)
+        Path(env["DOCKER_CONFIG"], "config.json").write_text(
+            json.dumps({"credHelpers": {host: "boxwisetest"}})
+        )
+        env["PATH"] = f"{helper.parent}:{os.environ['PATH']}"
+    elif how == "https-key":  # `docker login https://host` keys auths by URL
+        env = docker_config({f"https://{host}/v1/": f"{USER}:{PASSWORD}"})
+    else:
+        env.update({"BOXWISE_REGISTRY_USER": USER, "BOXWISE_REGISTRY_PASSWORD": PASSWORD})
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+    _one_line_error(run_boxwise("inspect", ref, env=env), ref, "MANIFEST_UNKNOWN")
+    _one_line_error(run_boxwise("inspect", ref, env=docker_config()), ref, f"docker login {host}")
