@@ -233,3 +233,14 @@ def test_other_credential_sources(
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     _one_line_error(run_boxwise("inspect", ref, env=env), ref, "MANIFEST_UNKNOWN")
     _one_line_error(run_boxwise("inspect", ref, env=docker_config()), ref, f"docker login {host}")
+
+
+def test_token_registry_without_push_access(
+    app, base_archive, token_registry, docker_config, tmp_path: Path
+) -> None:
+    registry, _ = token_registry
+    ref = f"registry://{registry.host}/{PREFIX}/readonly:1"
+    logged_in = docker_config({registry.host: f"{USER}:{PASSWORD}"})
+    result = build(app, base_archive, ref, tmp_path / "cache", logged_in)
+    _one_line_error(result, ref, f"denies {USER} the right to push to {PREFIX}/readonly")
+    assert PASSWORD not in result.stdout + result.stderr

@@ -1,8 +1,9 @@
 """A small token server for distribution's `auth: token` mode: RS256 JWTs signed with openssl.
 
 It answers `GET /token?service=&scope=` the way Docker Hub's and GitLab's do: with Basic
-credentials matching USER/PASSWORD it grants the scopes asked for; anonymous callers get a
-token that grants nothing. Every request (scopes asked, whether credentials came) is recorded.
+credentials matching USER/PASSWORD it grants the scopes asked for (only pull on a repository
+named *readonly*); anonymous callers get a token that grants nothing. Every request is recorded
+(the scopes asked, whether the right credentials came).
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ class TokenServer:
         for scope in scopes if granted else []:
             kind, _, rest = scope.partition(":")
             name, _, actions = rest.rpartition(":")
-            access.append({"type": kind, "name": name, "actions": actions.split(",")})
+            allowed = ["pull"] if "readonly" in name else actions.split(",")  # pull only, as a guest
+            access.append({"type": kind, "name": name, "actions": allowed})
         now = int(time.time())
         claims = {"iss": ISSUER, "sub": "boxwise-ci" if granted else "", "aud": SERVICE, "exp": now + 300,
                   "nbf": now - 10, "iat": now, "jti": uuid.uuid4().hex, "access": access}  # fmt: skip

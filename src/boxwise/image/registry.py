@@ -197,6 +197,7 @@ class Registry:
         self.credentials = find_credentials(ref.host)
         self.authorization: str | None = None
         self.tried: dict[str, float] = {}  # challenge -> when it was last answered
+        self.insufficient_scope = False
 
     def url(self, path: str) -> str:
         return f"{self.base}/v2/{self.ref.repository}/{path}"
@@ -252,6 +253,8 @@ class Registry:
         if time.monotonic() - self.tried.get(key, -1e9) < 60:
             return False
         self.tried[key] = time.monotonic()
+        # a token that lacks the scope: the credentials were good, the access is not granted
+        self.insufficient_scope = params.get("error") == "insufficient_scope"
         creds = self.credentials
         if scheme == "basic":
             if creds is None:
@@ -304,7 +307,7 @@ class Registry:
                 f"{self.label}: {host} needs credentials to {what} {self.ref.repository}; run "
                 f"`docker login {host}` or set BOXWISE_REGISTRY_USER and BOXWISE_REGISTRY_PASSWORD"
             )
-        if status == 401:
+        if status == 401 and not self.insufficient_scope:
             return UserError(
                 f"{self.label}: {host} refused the credentials from {creds.source}; "
                 f"check them (`docker login {host}`)"
