@@ -66,6 +66,7 @@ def first_push(
     yield name, pushed_line(result.stdout).group(2), cache
 
 
+@pytest.mark.engine
 def test_the_engine_pulls_and_runs_what_was_pushed(docker_client, first_push, registry) -> None:
     name, digest, _ = first_push
     assert registry.requests("PUT", f"/{PREFIX}/hello/manifests/1")
@@ -79,6 +80,7 @@ def test_the_engine_pulls_and_runs_what_was_pushed(docker_client, first_push, re
         docker_client.images.remove(name, force=True)
 
 
+@pytest.mark.engine
 def test_the_pushed_image_reads_back(first_push, tmp_path: Path) -> None:
     name, digest, _ = first_push
     env = {"XDG_CACHE_HOME": str(tmp_path), **no_credentials_env()}
@@ -89,6 +91,7 @@ def test_the_pushed_image_reads_back(first_push, tmp_path: Path) -> None:
     assert analysis["layers"][-1]["layer_name"] == "app"
 
 
+@pytest.mark.engine
 def test_a_second_push_uploads_no_blob(app, base_archive, first_push, registry: RunningRegistry) -> None:
     name, digest, cache = first_push
     uploads = len(registry.requests("POST", f"/{PREFIX}/hello/blobs/uploads/"))
@@ -110,6 +113,7 @@ def _one_line_error(result, *needles: str) -> None:
         assert needle in result.stderr
 
 
+@pytest.mark.engine
 def test_auth_registry_wants_credentials_and_never_shows_them(
     app, base_archive, auth_registry: RunningRegistry, docker_config, tmp_path: Path
 ) -> None:
@@ -142,6 +146,7 @@ def test_auth_registry_wants_credentials_and_never_shows_them(
         assert PASSWORD not in run.stdout + run.stderr
 
 
+@pytest.mark.engine
 def test_token_registry_push_and_read(
     app, base_archive, token_registry, docker_config, tmp_path: Path
 ) -> None:
@@ -171,6 +176,7 @@ def test_token_registry_push_and_read(
         assert PASSWORD not in run.stdout + run.stderr
 
 
+@pytest.mark.engine
 def test_an_index_gives_this_machines_platform(first_push, registry: RunningRegistry, tmp_path: Path) -> None:
     import platform
 
@@ -235,6 +241,7 @@ def test_other_credential_sources(
     _one_line_error(run_boxwise("inspect", ref, env=docker_config()), ref, f"docker login {host}")
 
 
+@pytest.mark.engine
 def test_token_registry_without_push_access(
     app, base_archive, token_registry, docker_config, tmp_path: Path
 ) -> None:

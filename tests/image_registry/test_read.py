@@ -17,6 +17,8 @@ RUN mkdir -p /data/dir && echo one > /data/a && echo keep > /data/b \\
  && head -c 30000 /bin/busybox > /data/dir/big
 RUN echo two > /data/a && rm /data/b && rm -rf /data/dir
 """
+pytestmark = pytest.mark.engine
+
 # where the image is stored, not what it holds: these differ between a registry and `docker save`
 PLACE_FIELDS = ("ref", "name", "source", "resolved_as")
 LAYER_PLACE_FIELDS = ("digest", "media_type", "blob_size_bytes")
