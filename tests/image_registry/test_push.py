@@ -16,7 +16,8 @@ from tests.image_registry.conftest import PASSWORD, PREFIX, USER, RunningRegistr
 
 GREETING = "hello from the registry"
 PUSHED = re.compile(
-    r"^pushed (\S+)  digest (sha256:[0-9a-f]{64})  \((\d+) blobs uploaded, (\d+) already there\)$"
+    r"^pushed (\S+)  digest (sha256:[0-9a-f]{64})  "
+    r"\((\d+) blobs uploaded, (\d+) mounted from other repositories, (\d+) already there\)$"
 )
 
 
@@ -101,7 +102,7 @@ def test_a_second_push_uploads_no_blob(app, base_archive, first_push, registry: 
     assert result.returncode == 0, result.stdout + result.stderr
     line = pushed_line(result.stdout)
     assert line.group(2) == digest  # same source, same base: same image
-    assert (line.group(3), line.group(4)) == ("0", str(uploads))
+    assert (line.group(3), line.group(4), line.group(5)) == ("0", "0", str(uploads))
     assert len(registry.requests("POST", f"/{PREFIX}/hello/blobs/uploads/")) == uploads
     assert len(registry.requests("HEAD", f"/{PREFIX}/hello/blobs/")) == heads + uploads
 
@@ -251,3 +252,18 @@ def test_token_registry_without_push_access(
     result = build(app, base_archive, ref, tmp_path / "cache", logged_in)
     _one_line_error(result, ref, f"denies {USER} the right to push to {PREFIX}/readonly")
     assert PASSWORD not in result.stdout + result.stderr
+
+
+@pytest.mark.engine
+def test_blobs_pushed_to_another_repository_are_mounted(
+    app, base_archive, first_push, registry: RunningRegistry
+) -> None:
+    _, digest, cache = first_push
+    copy = f"{registry.host}/{PREFIX}/hello-copy:1"
+    result = build(app, base_archive, f"registry://{copy}", cache)
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = pushed_line(result.stdout)
+    assert (line.group(2), line.group(3), line.group(4), line.group(5)) == (digest, "0", "3", "0")
+    mounts = registry.requests("POST", f"/{PREFIX}/hello-copy/blobs/uploads/?mount=")
+    assert len(mounts) == 3 and all(f"from={PREFIX}/hello" in request for request in mounts)
+    assert not registry.requests("PUT", f"/{PREFIX}/hello-copy/blobs/")

@@ -45,6 +45,7 @@ _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # what is left of a layer blob after its tar's end blocks is read and hashed, up to this much
 _DRAIN_LIMIT = 4 << 20
 _TIMEOUT = (15, 300)
+_PUSHED_KEEP = 5000  # blobs remembered per registry for cross-repository mounts
 
 
 @dataclass(frozen=True)
@@ -388,12 +389,24 @@ class Registry:
             return False
         raise self.fail(response, f"blob {digest}")
 
-    def upload(self, digest: str, size: int, body: Any) -> None:
-        """A monolithic upload: POST a session, PUT the whole blob with its digest."""
-        response = self.send("POST", self.url("blobs/uploads/"))
-        if response.status_code != 202 or not response.headers.get("Location"):
-            raise self.fail(response, f"an upload session for {digest}")
-        location = urljoin(self.base + "/", response.headers["Location"])
+    def mount(self, digest: str, source: str) -> str | None:
+        """Mount a blob from another repository of this registry: None when it is now here,
+        else the Location of the upload session the registry opened instead ("" for none)."""
+        response = self.send("POST", self.url(f"blobs/uploads/?mount={digest}&from={source}"))
+        if response.status_code == 201:
+            return None
+        if response.status_code == 202:
+            return response.headers.get("Location") or ""
+        return ""  # no right to the other repository, or gone: a plain upload does it
+
+    def upload(self, digest: str, size: int, body: Any, location: str = "") -> None:
+        """A monolithic upload: POST a session (unless one is open), PUT the whole blob with its digest."""
+        if not location:
+            response = self.send("POST", self.url("blobs/uploads/"))
+            if response.status_code != 202 or not response.headers.get("Location"):
+                raise self.fail(response, f"an upload session for {digest}")
+            location = response.headers["Location"]
+        location = urljoin(self.base + "/", location)
         target = f"{location}{'&' if '?' in location else '?'}digest={digest}"
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(size)}
         response = self.send("PUT", target, headers=headers, body=body)
@@ -562,33 +575,68 @@ def _image(client: Registry, ref: str, manifest: dict[str, Any]) -> Image:
     )
 
 
+def _pushed_record(host: str) -> Path:
+    from boxwise.image.cache import cache_root
+
+    return cache_root() / "registry-blobs" / (re.sub(r"[^A-Za-z0-9.-]", "_", host) + ".json")
+
+
+def _read_pushed(host: str) -> dict[str, str]:
+    """digest -> a repository of `host` that held it when this machine last pushed there."""
+    try:
+        record = json.loads(_pushed_record(host).read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _write_pushed(host: str, record: dict[str, str]) -> None:
+    path = _pushed_record(host)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(dict(list(record.items())[-_PUSHED_KEEP:])))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # only a shortcut for the next push is lost
+
+
 def push_image(
     config: bytes, manifest: bytes, layers: list[tuple[str, int, Path]], text: str, say: Any = print
 ) -> str:
     """Push blobs that are missing, then the manifest; the pushed manifest's digest.
 
-    `layers` are (digest, size, file) triples; `manifest` refers to them and to `config` exactly."""
+    `layers` are (digest, size, file) triples; `manifest` refers to them and to `config` exactly.
+    A blob this machine pushed to another repository of the registry is mounted from there."""
     where = parse_ref(text)
     label = f"registry://{text}"
     client = Registry(where, label, push=True)
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
-    uploaded = present = 0
+    counts = {"uploaded": 0, "mounted": 0, "present": 0}
     blobs: list[tuple[str, int, Any]] = [(config_digest, len(config), config)]
     blobs += [(digest, size, lambda path=path: open(path, "rb")) for digest, size, path in layers]  # noqa: SIM115
-    seen: set[str] = set()
+    elsewhere = _read_pushed(where.host)
+    record: dict[str, str] = {}
     for digest, size, body in blobs:
-        if digest in seen:
+        if digest in record:
             continue
-        seen.add(digest)
+        record[digest] = where.repository
         if client.has_blob(digest):
-            present += 1
+            counts["present"] += 1
             continue
-        client.upload(digest, size, body)
-        uploaded += 1
+        source = elsewhere.get(digest)
+        location = client.mount(digest, source) if source and source != where.repository else ""
+        if location is None:
+            counts["mounted"] += 1
+            continue
+        client.upload(digest, size, body, location)
+        counts["uploaded"] += 1
     media_type = str(load_json(manifest, f"{label}: manifest").get("mediaType") or MEDIA_OCI_MANIFEST)
     digest = client.put_manifest(where.digest or where.tag or "latest", manifest, media_type)
+    _write_pushed(where.host, {**{d: r for d, r in elsewhere.items() if d not in record}, **record})
     say(
         f"pushed {where.host}/{where.repository}:{where.tag or 'latest'}  digest {digest}"
-        f"  ({uploaded} blobs uploaded, {present} already there)"
+        f"  ({counts['uploaded']} blobs uploaded, {counts['mounted']} mounted from other repositories,"
+        f" {counts['present']} already there)"
     )
     return digest
