@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -267,3 +268,22 @@ def test_blobs_pushed_to_another_repository_are_mounted(
     mounts = registry.requests("POST", f"/{PREFIX}/hello-copy/blobs/uploads/?mount=")
     assert len(mounts) == 3 and all(f"from={PREFIX}/hello" in request for request in mounts)
     assert not registry.requests("PUT", f"/{PREFIX}/hello-copy/blobs/")
+
+
+@pytest.mark.engine
+def test_a_refused_mount_uploads_in_the_session_it_opened(
+    app, base_archive, first_push, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    _, digest, cache = first_push
+    record = next((cache / "boxwise" / "registry-blobs").glob("*.json"))
+    ghost = {blob: f"{PREFIX}/ghost" for blob in json.loads(record.read_text())}  # a repo that has none
+    fresh_cache = tmp_path / "cache"
+    shutil.copytree(cache, fresh_cache)
+    (fresh_cache / "boxwise" / "registry-blobs" / record.name).write_text(json.dumps(ghost))
+    result = build(app, base_archive, f"registry://{registry.host}/{PREFIX}/hello-other:1", fresh_cache)
+    assert result.returncode == 0, result.stdout + result.stderr
+    line = pushed_line(result.stdout)
+    assert (line.group(2), line.group(3), line.group(4)) == (digest, "3", "0")
+    posts = registry.requests("POST", f"/{PREFIX}/hello-other/blobs/uploads/")
+    assert len(posts) == 3 and all("mount=sha256:" in post for post in posts)  # no second POST
+    assert len(registry.requests("PUT", f"/{PREFIX}/hello-other/blobs/uploads/")) == 3
