@@ -158,3 +158,15 @@ def test_diff_against_its_docker_save_shows_no_change(pushed: tuple[str, Path], 
     assert [layer["status"] for layer in diff["layers"]] == ["unchanged"] * 4
     assert diff["change"]["size_bytes"] == 0
     assert all(not rows for rows in diff["files"].values())
+
+
+def test_report_with_a_registry_baseline(pushed: tuple[str, Path], tmp_path: Path) -> None:
+    ref, archive = pushed
+    env = {"XDG_CACHE_HOME": str(tmp_path), **no_credentials_env()}
+    result = run_boxwise(
+        "report", f"docker-archive:{archive}", "--baseline", ref, "--format", "markdown", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"Compared with the baseline `{ref}`" in result.stdout
+    assert "| image size |" in result.stdout and "±0 B |" in result.stdout
+    assert "(4, 0 new or rebuilt)" in result.stdout
