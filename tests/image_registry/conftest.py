@@ -36,18 +36,23 @@ class RunningRegistry:
         return [line for line in lines if line.startswith(method + " ") and pattern in line]
 
 
-def _start(root: Path, auth: str = "") -> tuple[subprocess.Popen[bytes], RunningRegistry]:
-    """docker-registry on a free port; `auth` is the YAML under `auth:` (none: open)."""
+def _start(
+    root: Path, auth: str = "", address: str = "127.0.0.1", tls: str = ""
+) -> tuple[subprocess.Popen[bytes], RunningRegistry]:
+    """docker-registry on a free port; `auth` is the YAML under `auth:` (none: open), `tls` the
+    YAML under `http: tls:` (none: plain http)."""
     with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+        probe.bind((address, 0))
         port = probe.getsockname()[1]
     root.mkdir(parents=True, exist_ok=True)
     config = root / "registry.yml"
     text = (
         "version: 0.1\nlog:\n  level: info\n"
         f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
+        f"http:\n  addr: {address}:{port}\n"
     )
+    if tls:
+        text += f"  tls:\n{tls}"
     if auth:
         text += f"auth:\n{auth}"
     config.write_text(text)
@@ -56,14 +61,14 @@ def _start(root: Path, auth: str = "") -> tuple[subprocess.Popen[bytes], Running
         process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=out, stderr=out)
     for _ in range(100):
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            socket.create_connection((address, port), timeout=0.2).close()
             break
         except OSError:
             time.sleep(0.1)
     else:
         process.terminate()
         pytest.fail(f"docker-registry did not start: {log.read_text()[-2000:]}")
-    return process, RunningRegistry(f"127.0.0.1:{port}", log, root / "data")
+    return process, RunningRegistry(f"{address}:{port}", log, root / "data")
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +118,40 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[R
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+def outside_address() -> str | None:
+    """This machine's address on its network (not loopback: boxwise speaks https there)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: this only picks the route
+        except OSError:
+            return None
+        address = probe.getsockname()[0]
+    return None if address.startswith("127.") else address
+
+
+@pytest.fixture(scope="module")
+def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningRegistry, Path]]:
+    """A registry over https on this machine's own address, with a self-signed certificate."""
+    address = outside_address()
+    if address is None:
+        pytest.skip("this machine has no address besides loopback, where boxwise uses http")
+    root = tmp_path_factory.mktemp("tls-registry")
+    key, cert = root / "tls.key", root / "tls.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "2", "-subj", f"/CN={address}", "-addext", f"subjectAltName=IP:{address}"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    process, running = _start(
+        root / "server", address=address, tls=f"    certificate: {cert}\n    key: {key}\n"
+    )
+    try:
+        yield running, cert
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture

@@ -287,3 +287,20 @@ def test_a_refused_mount_uploads_in_the_session_it_opened(
     posts = registry.requests("POST", f"/{PREFIX}/hello-other/blobs/uploads/")
     assert len(posts) == 3 and all("mount=sha256:" in post for post in posts)  # no second POST
     assert len(registry.requests("PUT", f"/{PREFIX}/hello-other/blobs/uploads/")) == 3
+
+
+@pytest.mark.engine
+def test_https_registry_verified_with_requests_ca_bundle(
+    app, base_archive, tls_registry, docker_config, tmp_path: Path
+) -> None:
+    registry, cert = tls_registry
+    ref = f"registry://{registry.host}/{PREFIX}/tls:1"
+    env = docker_config()
+    unknown_ca = build(app, base_archive, ref, tmp_path / "cache", env)
+    _one_line_error(unknown_ca, ref, "TLS certificate cannot be verified", "REQUESTS_CA_BUNDLE")
+    trusted = {**env, "REQUESTS_CA_BUNDLE": str(cert)}
+    result = build(app, base_archive, ref, tmp_path / "cache", trusted)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert pushed_line(result.stdout).group(1) == f"{registry.host}/{PREFIX}/tls:1"
+    read = run_boxwise("inspect", ref, env={**trusted, "XDG_CACHE_HOME": str(tmp_path / "read")})
+    assert read.returncode == 0, read.stderr
