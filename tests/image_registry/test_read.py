@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator
+import socket
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -170,3 +173,57 @@ def test_report_with_a_registry_baseline(pushed: tuple[str, Path], tmp_path: Pat
     assert f"Compared with the baseline `{ref}`" in result.stdout
     assert "| image size |" in result.stdout and "±0 B |" in result.stdout
     assert "(4, 0 new or rebuilt)" in result.stdout
+
+
+def _cutting_proxy(target: tuple[str, int], marker: bytes, keep: int) -> tuple[int, Callable[[], None]]:
+    """A TCP proxy that closes the connection `keep` bytes into the answer to a request holding
+    `marker`: a download that breaks off, as a flaky network does."""
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def pipe(client: socket.socket) -> None:
+        upstream = socket.create_connection(target)
+        cut = {"left": -1}
+
+        def forward_requests() -> None:
+            with contextlib.suppress(OSError):
+                while data := client.recv(65536):
+                    if marker in data:
+                        cut["left"] = keep
+                    upstream.sendall(data)
+
+        threading.Thread(target=forward_requests, daemon=True).start()
+        with contextlib.suppress(OSError), client, upstream:
+            while data := upstream.recv(65536):
+                if cut["left"] >= 0:
+                    if len(data) >= cut["left"]:
+                        client.sendall(data[: cut["left"]])
+                        client.shutdown(socket.SHUT_RDWR)  # the FIN goes out now, mid-answer
+                        return
+                    cut["left"] -= len(data)
+                client.sendall(data)
+
+    def serve() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                client, _ = server.accept()
+                threading.Thread(target=pipe, args=(client,), daemon=True).start()
+        server.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return server.getsockname()[1], stop.set
+
+
+def test_a_download_that_breaks_off_is_one_line(pushed: tuple[str, Path], tmp_path: Path) -> None:
+    ref, _ = pushed
+    host, _, rest = ref.removeprefix("registry://").partition("/")
+    first = _inspect(ref, tmp_path / "warm", no_credentials_env())["layers"][0]  # the 1 MB busybox layer
+    address, _, port = host.partition(":")
+    proxy_port, stop = _cutting_proxy((address, int(port)), first["digest"].encode(), 100_000)
+    try:
+        env = {"XDG_CACHE_HOME": str(tmp_path / "cold"), **no_credentials_env()}
+        result = run_boxwise("inspect", f"registry://127.0.0.1:{proxy_port}/{rest}", env=env)
+    finally:
+        stop()
+    _one_line_error(result, f"registry://127.0.0.1:{proxy_port}/{rest}", "broke off", "read the image again")

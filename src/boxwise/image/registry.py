@@ -213,6 +213,8 @@ class Registry:
         stream: bool = False,
     ) -> Any:
         """One request; a 401 is answered (token or Basic) and the request sent again."""
+        import requests
+
         for _ in range(4):
             sent = dict(headers or {})
             if self.authorization:
@@ -222,7 +224,7 @@ class Registry:
                 response = self.session.request(
                     method, url, headers=sent, data=data, stream=stream, timeout=_TIMEOUT
                 )
-            except Exception as exc:
+            except requests.exceptions.RequestException as exc:
                 raise self._unreachable(exc) from None
             finally:
                 if callable(body) and hasattr(data, "close"):
@@ -270,6 +272,8 @@ class Registry:
         return True
 
     def _token(self, params: dict[str, str]) -> str:
+        import requests
+
         ours = f"repository:{self.ref.repository}:"
         scopes = [ours + self.actions]
         for scope in params.get("scope", "").split():
@@ -284,7 +288,7 @@ class Registry:
         auth = (self.credentials.username, self.credentials.password) if self.credentials else None
         try:
             answer = self.session.get(params["realm"], params=query, auth=auth, timeout=_TIMEOUT)
-        except Exception as exc:
+        except requests.exceptions.RequestException as exc:
             raise self._unreachable(exc) from None
         if answer.status_code in (401, 403):
             raise self._denied(answer.status_code)
@@ -437,9 +441,18 @@ class BlobStream:
         self._label = label
         self._done = 0
         self._eof = False
+        from urllib3.exceptions import HTTPError
+
+        self._broken = HTTPError
 
     def read(self, size: int = -1) -> bytes:
-        data = self._response.raw.read(None if size < 0 else size, decode_content=False) or b""
+        try:
+            data = self._response.raw.read(None if size < 0 else size, decode_content=False) or b""
+        except (self._broken, OSError) as exc:
+            raise UserError(
+                f"{self._label}: the download of layer {self._digest} broke off ({type(exc).__name__});"
+                " read the image again"
+            ) from None
         if not data and size != 0:
             self._eof = True
         self._hash.update(data)
