@@ -175,20 +175,33 @@ def test_report_with_a_registry_baseline(pushed: tuple[str, Path], tmp_path: Pat
     assert "(4, 0 new or rebuilt)" in result.stdout
 
 
-def _cutting_proxy(target: tuple[str, int], marker: bytes, keep: int) -> tuple[int, Callable[[], None]]:
-    """A TCP proxy that closes the connection `keep` bytes into the answer to a request holding
-    `marker`: a download that breaks off, as a flaky network does."""
+def _flaky_proxy(
+    target: tuple[str, int], marker: bytes = b"", keep: int = 0, refuse: int = 0
+) -> tuple[int, Callable[[], None], list[int]]:
+    """A TCP proxy in front of a registry, flaky as networks and registries are: the first `refuse`
+    connections get a 503 (`Retry-After: 1`); an answer to a request holding `marker` is cut
+    `keep` bytes in. Also gives how many were refused so far."""
     server = socket.create_server(("127.0.0.1", 0))
     stop = threading.Event()
+    refused = [0]
 
     def pipe(client: socket.socket) -> None:
+        if refused[0] < refuse:
+            refused[0] += 1
+            with client:
+                client.recv(65536)
+                client.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+                    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+            return
         upstream = socket.create_connection(target)
         cut = {"left": -1}
 
         def forward_requests() -> None:
             with contextlib.suppress(OSError):
                 while data := client.recv(65536):
-                    if marker in data:
+                    if marker and marker in data:
                         cut["left"] = keep
                     upstream.sendall(data)
 
@@ -212,7 +225,7 @@ def _cutting_proxy(target: tuple[str, int], marker: bytes, keep: int) -> tuple[i
         server.close()
 
     threading.Thread(target=serve, daemon=True).start()
-    return server.getsockname()[1], stop.set
+    return server.getsockname()[1], stop.set, refused
 
 
 def test_a_download_that_breaks_off_is_one_line(pushed: tuple[str, Path], tmp_path: Path) -> None:
@@ -220,10 +233,31 @@ def test_a_download_that_breaks_off_is_one_line(pushed: tuple[str, Path], tmp_pa
     host, _, rest = ref.removeprefix("registry://").partition("/")
     first = _inspect(ref, tmp_path / "warm", no_credentials_env())["layers"][0]  # the 1 MB busybox layer
     address, _, port = host.partition(":")
-    proxy_port, stop = _cutting_proxy((address, int(port)), first["digest"].encode(), 100_000)
+    proxy_port, stop, _ = _flaky_proxy((address, int(port)), first["digest"].encode(), 100_000)
     try:
         env = {"XDG_CACHE_HOME": str(tmp_path / "cold"), **no_credentials_env()}
         result = run_boxwise("inspect", f"registry://127.0.0.1:{proxy_port}/{rest}", env=env)
     finally:
         stop()
     _one_line_error(result, f"registry://127.0.0.1:{proxy_port}/{rest}", "broke off", "read the image again")
+
+
+@pytest.mark.parametrize("refuse", [2, 10])
+def test_a_busy_registry_is_waited_out(refuse: int, pushed: tuple[str, Path], tmp_path: Path) -> None:
+    ref, _ = pushed
+    host, _, rest = ref.removeprefix("registry://").partition("/")
+    address, _, port = host.partition(":")
+    proxy_port, stop, refused = _flaky_proxy((address, int(port)), refuse=refuse)
+    proxied = f"registry://127.0.0.1:{proxy_port}/{rest}"
+    try:
+        env = {"XDG_CACHE_HOME": str(tmp_path), **no_credentials_env()}
+        result = run_boxwise("inspect", proxied, "--format", "json", env=env)
+    finally:
+        stop()
+    if refuse <= 3:  # within the retries: the answers after them are used
+        assert result.returncode == 0, result.stderr
+        assert len(json.loads(result.stdout)["layers"]) == 4
+        assert refused[0] == refuse
+    else:
+        _one_line_error(result, proxied, "answered 503", "try again later")
+        assert refused[0] == 4  # the request and its 3 retries

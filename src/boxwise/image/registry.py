@@ -44,7 +44,10 @@ _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # what is left of a layer blob after its tar's end blocks is read and hashed, up to this much
 _DRAIN_LIMIT = 4 << 20
-_TIMEOUT = (15, 300)
+_TIMEOUT = (15, 120)  # connect; then the longest silence while reading an answer
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+_RETRIES = 3
+_RETRY_CAP = 30.0
 _PUSHED_KEEP = 5000  # blobs remembered per registry for cross-repository mounts
 
 
@@ -176,6 +179,14 @@ def find_credentials(host: str) -> Credentials | None:
     return _from_docker_config(host)
 
 
+def _retry_after(header: str | None, attempt: int) -> float:
+    """Seconds to wait before asking again: the registry's `Retry-After` (seconds), capped."""
+    try:
+        return min(max(float(header or ""), 0.0), _RETRY_CAP)
+    except ValueError:
+        return float(2**attempt)
+
+
 def _challenge(header: str) -> tuple[str, dict[str, str]]:
     scheme, _, params = header.strip().partition(" ")
     return scheme.lower(), dict(re.findall(r'(\w+)="([^"]*)"', params))
@@ -212,10 +223,12 @@ class Registry:
         body: Any = None,
         stream: bool = False,
     ) -> Any:
-        """One request; a 401 is answered (token or Basic) and the request sent again."""
+        """One request; a 401 is answered (token or Basic), and a 429 or 5xx waited out
+        (`Retry-After`, else 1, 2, 4 s), a few times each, and the request sent again."""
         import requests
 
-        for _ in range(4):
+        answered = waited = 0
+        while True:
             sent = dict(headers or {})
             if self.authorization:
                 sent["Authorization"] = self.authorization
@@ -229,10 +242,17 @@ class Registry:
             finally:
                 if callable(body) and hasattr(data, "close"):
                     data.close()
-            if response.status_code != 401 or not self._authenticate(response):
+            if response.status_code == 401 and answered < 4 and self._authenticate(response):
+                answered += 1
+            elif response.status_code in _RETRY_STATUS and waited < _RETRIES:
+                pause = _retry_after(response.headers.get("Retry-After"), waited)
+                waited += 1
+                response.close()
+                time.sleep(pause)
+                continue
+            else:
                 return response
             response.close()
-        return response
 
     def _unreachable(self, exc: Exception) -> UserError:
         import requests
@@ -339,9 +359,13 @@ class Registry:
                 "check the repository name and the tag or digest"
             )
         if status == 429:
-            return UserError(f"{self.label}: {self.ref.host} says too many requests (429); try again later")
+            return UserError(
+                f"{self.label}: {self.ref.host} says too many requests (429, also after {_RETRIES} retries);"
+                " try again later, or log in (anonymous pulls are limited more)"
+            )
         detail = f" {code}: {message}" if code else ""
-        return UserError(f"{self.label}: {self.ref.host} answered {status}{detail} to {what}")
+        later = f" (also after {_RETRIES} retries); try again later" if status in _RETRY_STATUS else ""
+        return UserError(f"{self.label}: {self.ref.host} answered {status}{detail} to {what}{later}")
 
     # --- reading ---
 
