@@ -67,13 +67,18 @@ class RegistryRef:
 
 def parse_ref(text: str) -> RegistryRef:
     """`HOST[:PORT]/REPO[:TAG|@sha256:DIGEST]`; a name without a host is Docker Hub's."""
-    usage = f"registry://{text}: not a registry reference; write registry://HOST[:PORT]/REPO[:TAG]"
+    usage = (
+        f"registry://{text}: not a registry reference; write registry://HOST[:PORT]/REPO[:TAG]"
+        " (REPO in lowercase; TAG of letters, digits, '.', '_' and '-')"
+    )
     rest, _, digest = text.partition("@")
     name, tag = rest, None
     if ":" in rest.rpartition("/")[2]:
         name, _, tag = rest.rpartition(":")
     first, slash, remainder = name.partition("/")
-    if slash and ("." in first or ":" in first or first == "localhost"):
+    if slash and first in ("docker.io", "index.docker.io", HUB_HOST):
+        host, repository = HUB_HOST, remainder if "/" in remainder else f"library/{remainder}"
+    elif slash and ("." in first or ":" in first or first == "localhost"):
         host, repository = first, remainder
     else:
         host, repository = HUB_HOST, name if "/" in name else f"library/{name}"
