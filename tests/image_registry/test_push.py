@@ -304,3 +304,23 @@ def test_https_registry_verified_with_requests_ca_bundle(
     assert pushed_line(result.stdout).group(1) == f"{registry.host}/{PREFIX}/tls:1"
     read = run_boxwise("inspect", ref, env={**trusted, "XDG_CACHE_HOME": str(tmp_path / "read")})
     assert read.returncode == 0, read.stderr
+
+
+@pytest.mark.engine
+def test_token_registry_with_an_identity_token(
+    app, base_archive, token_registry, docker_config, tmp_path: Path
+) -> None:
+    registry, tokens = token_registry
+    ref = f"registry://{registry.host}/{PREFIX}/identity:1"
+    env = docker_config()
+    config = {"auths": {registry.host: {"auth": "", "identitytoken": tokens.refresh_token}}}
+    Path(env["DOCKER_CONFIG"], "config.json").write_text(json.dumps(config))
+    result = build(app, base_archive, ref, tmp_path / "cache", env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ([f"repository:{PREFIX}/identity:pull,push"], True) in tokens.seen
+    config["auths"][registry.host]["identitytoken"] = "refresh-expired"
+    Path(env["DOCKER_CONFIG"], "config.json").write_text(json.dumps(config))
+    refused = run_boxwise("inspect", ref, env={**env, "XDG_CACHE_HOME": str(tmp_path / "read")})
+    _one_line_error(refused, ref, "refused the credentials from", "config.json")
+    for run in (result, refused):
+        assert tokens.refresh_token not in run.stdout + run.stderr

@@ -2,7 +2,8 @@
 
 It answers `GET /token?service=&scope=` the way Docker Hub's and GitLab's do: with Basic
 credentials matching USER/PASSWORD it grants the scopes asked for (only pull on a repository
-named *readonly*); anonymous callers get a token that grants nothing. Every request is recorded
+named *readonly*), and so it does for a POST with the right refresh token (OAuth2, as for an
+`identitytoken`); anonymous callers get a token that grants nothing. Every request is recorded
 (the scopes asked, whether the right credentials came).
 """
 
@@ -45,6 +46,7 @@ class TokenServer:
         ).stdout
         self.x5c = base64.b64encode(der).decode()
         self.expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self.refresh_token = "refresh-" + password  # what `docker login` keeps as identitytoken
         self.seen: list[tuple[list[str], bool]] = []  # (scopes asked, credentials right)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -89,6 +91,24 @@ class TokenServer:
                 granted = authorization == owner.expected
                 owner.seen.append((query.get("scope", []), granted))
                 body = json.dumps({"token": owner.token(query.get("scope", []), granted), "expires_in": 300})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                form = parse_qs(self.rfile.read(length).decode())
+                scopes = " ".join(form.get("scope", [])).split()
+                granted = form.get("grant_type") == ["refresh_token"] and form.get("refresh_token") == [
+                    owner.refresh_token
+                ]
+                owner.seen.append((scopes, granted))
+                if not granted:
+                    self.send_response(401)
+                    self.end_headers()
+                    return
+                body = json.dumps({"access_token": owner.token(scopes, True), "expires_in": 300})
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()

@@ -27,6 +27,8 @@ class Credentials:
     username: str
     password: str = field(repr=False)
     source: str = ""  # where they came from, for messages (never the values)
+    # an OAuth2 refresh token (`identitytoken` of `docker login`), traded at the token realm
+    identity_token: str | None = field(default=None, repr=False)
 
 
 def _docker_config_path() -> Path:
@@ -52,8 +54,10 @@ def _from_helper(helper: str, server: str, source: str) -> Credentials | None:
         answer = json.loads(result.stdout)
     except ValueError:
         return None
-    if not isinstance(answer, dict) or not answer.get("Secret") or answer.get("Username") == "<token>":
+    if not isinstance(answer, dict) or not answer.get("Secret"):
         return None
+    if answer.get("Username") == "<token>":  # the helper's way of giving an identity token
+        return Credentials("", "", source, identity_token=str(answer["Secret"]))
     return Credentials(str(answer.get("Username") or ""), str(answer["Secret"]), source)
 
 
@@ -75,6 +79,8 @@ def _from_docker_config(host: str) -> Credentials | None:
     for key, entry in (config.get("auths") or {}).items():
         if _config_key(str(key)) != wanted or not isinstance(entry, dict):
             continue
+        if entry.get("identitytoken"):
+            return Credentials("", "", str(path), identity_token=str(entry["identitytoken"]))
         if entry.get("auth"):
             try:
                 user, _, password = base64.b64decode(str(entry["auth"])).decode().partition(":")

@@ -182,7 +182,7 @@ class Registry:
         self.insufficient_scope = params.get("error") == "insufficient_scope"
         creds = self.credentials
         if scheme == "basic":
-            if creds is None:
+            if creds is None or creds.identity_token:  # a refresh token is for token servers only
                 return False
             token = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
             header = f"Basic {token}"
@@ -207,9 +207,20 @@ class Registry:
         query: dict[str, Any] = {"scope": scopes}
         if params.get("service"):
             query["service"] = params["service"]
-        auth = (self.credentials.username, self.credentials.password) if self.credentials else None
+        creds = self.credentials
         try:
-            answer = self.session.get(params["realm"], params=query, auth=auth, timeout=_TIMEOUT)
+            if creds is not None and creds.identity_token:  # OAuth2: trade the refresh token
+                form = {
+                    **query,
+                    "scope": " ".join(scopes),
+                    "grant_type": "refresh_token",
+                    "refresh_token": creds.identity_token,
+                    "client_id": "boxwise",
+                }
+                answer = self.session.post(params["realm"], data=form, timeout=_TIMEOUT)
+            else:
+                auth = (creds.username, creds.password) if creds else None
+                answer = self.session.get(params["realm"], params=query, auth=auth, timeout=_TIMEOUT)
         except requests.exceptions.RequestException as exc:
             raise self._unreachable(exc) from None
         if answer.status_code in (401, 403):
