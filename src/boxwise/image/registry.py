@@ -108,7 +108,8 @@ def _image(client: Registry, ref: str, manifest: dict[str, Any]) -> Image:
         digest = str(descriptor.get("digest") or "") if isinstance(descriptor, dict) else ""
         if not DIGEST.match(digest):
             raise UserError(f"{ref}: layer {number} has no sha256 digest; the image is corrupt")
-        size = int(descriptor.get("size") or -1)
+        size = descriptor.get("size")
+        size = size if isinstance(size, int) and size >= 0 else -1
         layers.append(
             Layer(
                 digest=digest,
