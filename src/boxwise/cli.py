@@ -43,7 +43,7 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
         "--base",
         metavar="REF",
         help="the run base image: an engine image (default boxwise-python:bookworm, see "
-        "scripts/base-image.sh), or docker-archive:PATH / oci:PATH",
+        "scripts/base-image.sh), or docker-archive:PATH / oci:PATH / registry://REF",
     )
     p.add_argument("--run-image", metavar="REF", help="the image the exported layers go on (default --base)")
     p.add_argument("--builder", metavar="REF", help="the image the buildpacks run in (default --base)")
@@ -80,7 +80,7 @@ def _add_image_ref(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "ref",
         metavar="REF",
-        help="docker://NAME, docker-archive:PATH, oci:PATH, or a bare path/name",
+        help="docker://NAME, docker-archive:PATH, oci:PATH, registry://REF, or a bare path/name",
     )
 
 

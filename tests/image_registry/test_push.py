@@ -108,6 +108,42 @@ def test_a_second_push_uploads_no_blob(app, base_archive, first_push, registry: 
     assert len(registry.requests("HEAD", f"/{PREFIX}/hello/blobs/")) == heads + uploads
 
 
+@pytest.mark.engine
+def test_a_base_read_from_a_registry_gives_the_same_image_with_no_engine(
+    app, python_base: str, docker_client, first_push, registry: RunningRegistry, tmp_path: Path
+) -> None:
+    """--run-image registry://REF: the base comes from the registry (no engine, no file), and the
+    image has the very layers of the one built on the same base saved as a file."""
+    name, digest, _ = first_push
+    base_ref = f"{registry.host}/{PREFIX}/python-base:1"
+    docker_client.images.get(python_base).tag(base_ref)
+    try:
+        for line in docker_client.images.push(base_ref, stream=True, decode=True):
+            assert "error" not in line, line
+    finally:
+        docker_client.images.remove(base_ref)
+    result = run_boxwise(
+        "build", str(app), "--runner", "local", "--run-image", f"registry://{base_ref}",
+        "--output", f"registry://{registry.host}/{PREFIX}/hello-from-registry-base:1",
+        "--cache", str(tmp_path / "cache"),
+        env={"DOCKER_HOST": "unix:///nonexistent/docker.sock", "XDG_CACHE_HOME": str(tmp_path / "cache"),
+             **no_credentials_env()},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    pushed = f"{registry.host}/{PREFIX}/hello-from-registry-base:1@{pushed_line(result.stdout).group(2)}"
+
+    def read(ref: str) -> dict:
+        env = {"XDG_CACHE_HOME": str(tmp_path / "read"), **no_credentials_env()}
+        shown = run_boxwise("inspect", f"registry://{ref}", "--format", "json", env=env)
+        assert shown.returncode == 0, shown.stderr
+        return json.loads(shown.stdout)
+
+    from_registry_base, from_file_base = read(pushed), read(f"{name}@{digest}")
+    assert [layer["diff_id"] for layer in from_registry_base["layers"]] == [
+        layer["diff_id"] for layer in from_file_base["layers"]
+    ]
+
+
 def _one_line_error(result, *needles: str) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr, result.stderr

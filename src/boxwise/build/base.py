@@ -18,6 +18,9 @@ from typing import Any
 from boxwise.build.cache import LayerCache, write_atomic
 from boxwise.errors import UserError
 
+# Places a base image is read from without an engine (its layers become cache blobs).
+ENGINELESS_PLACES = ("docker-archive:", "oci:", "registry://")
+
 
 @dataclass(frozen=True)
 class BaseImage:
@@ -75,7 +78,7 @@ def _copy_layer(opener: Any, dest: Path) -> str:
 
 
 def load_base_file(ref: str, cache: LayerCache, flag: str) -> BaseImage:
-    """A base from a docker-archive or OCI layout (no engine): its config and its layers as blobs."""
+    """A base from a file or a registry (no engine): its config and its layers as blobs."""
     from boxwise.image import open_image
     from boxwise.image.export import canonical_json
 
@@ -99,7 +102,7 @@ def load_base(
     client: Any, ref: str, cache: LayerCache, *, need_layers: bool, flag: str = "--base"
 ) -> BaseImage:
     """The base's config (and, with need_layers, its layer blobs in the cache)."""
-    if ref.startswith(("docker-archive:", "oci:")):
+    if ref.startswith(ENGINELESS_PLACES):
         return load_base_file(ref, cache, flag)
     ref = ref.removeprefix("docker://")
     image_id = engine_image_id(client, ref, flag)

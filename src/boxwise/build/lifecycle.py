@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.build import secrets as build_secrets
-from boxwise.build.base import BaseImage, engine_image_id, load_base
+from boxwise.build.base import ENGINELESS_PLACES, BaseImage, engine_image_id, load_base
 from boxwise.build.builder import Builder, load_builder
 from boxwise.build.cache import LayerCache, default_cache_dir
 from boxwise.build.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
@@ -182,9 +182,9 @@ def _run_lifecycle(
 def _load_base(client: Any, options: BuildOptions, cache: LayerCache) -> BaseImage:
     ref = options.run_image or options.base
     flag = "--run-image" if options.run_image else "--base"
-    if client is None and not ref.startswith(("docker-archive:", "oci:")):
+    if client is None and not ref.startswith(ENGINELESS_PLACES):
         raise UserError(
-            f"{flag} {ref}: with no engine the base must be a file: docker-archive:PATH or oci:PATH"
+            f"{flag} {ref}: with no engine the base must be docker-archive:PATH, oci:PATH or registry://REF"
         )
     return load_base(client, ref, cache, need_layers=False, flag=flag)
 
@@ -194,7 +194,7 @@ def _needs_engine(options: BuildOptions) -> bool:
     return (
         options.runner == "docker"
         or options.output == "docker"
-        or not base.startswith(("docker-archive:", "oci:"))
+        or not base.startswith(ENGINELESS_PLACES)
     )
 
 
@@ -224,7 +224,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     builder = load_builder()
     epoch = source_date_epoch()
     build_image = options.builder or options.base
-    if options.runner == "docker" and build_image.startswith(("docker-archive:", "oci:")):
+    if options.runner == "docker" and build_image.startswith(ENGINELESS_PLACES):
         flag = "--builder" if options.builder else "--base"
         raise UserError(
             f"{flag} {build_image}: the buildpacks run in a container of an engine image; "

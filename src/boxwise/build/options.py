@@ -51,7 +51,7 @@ class Process:
 class BuildResult:
     """What `build_app` made: where the image went, its ID, and each layer's story."""
 
-    ref: str  # docker://NAME, docker-archive:PATH or oci:PATH
+    ref: str  # docker://NAME, docker-archive:PATH, oci:PATH or registry://REF
     image_id: str  # sha256 of the config: the engine's image ID
     manifest_digest: str
     tag: str | None

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.build import secrets as build_secrets
-from boxwise.build.base import BaseImage, load_base
+from boxwise.build.base import ENGINELESS_PLACES, BaseImage, load_base
 from boxwise.build.cache import LayerCache
 from boxwise.build.log import BuildLog
 from boxwise.build.options import BuildOptions
@@ -56,7 +56,7 @@ def write_output(
     full = ExportImage(image.config, [*base_blobs, *image.layers], image.tag)
     if output == "docker":
         # Thin (base layers left out) only when the base came from this engine and its store allows it.
-        thin = not base.ref.startswith(("docker-archive:", "oci:")) and thin_archives_work(client)
+        thin = not base.ref.startswith(ENGINELESS_PLACES) and thin_archives_work(client)
         layers = (
             [ExportLayer(layer.diff_id, layer.size, None) for layer in base_blobs] if thin else base_blobs
         )
