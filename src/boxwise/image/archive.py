@@ -13,9 +13,8 @@ from boxwise.image.model import (
     MEDIA_DOCKER_LAYER_GZIP,
     Image,
     Layer,
-    diff_ids,
-    layer_commands,
     load_json,
+    parse_config,
 )
 from boxwise.image.store import Store
 
@@ -63,16 +62,9 @@ def read_docker_archive(store: Store, ref: str) -> Image:
         raise UserError(f"{store.label}: manifest.json lacks Config or Layers; the archive is corrupt")
     config_bytes = store.read(config_name)
     config_digest = check_digest(config_bytes, name_digest(config_name), f"{store.label}: {config_name}")
-    config = load_json(config_bytes, f"{store.label}: {config_name}")
-    if not isinstance(config, dict):
-        raise UserError(f"{store.label}: {config_name} is not an image config; the archive is corrupt")
-    ids = diff_ids(config)
-    if len(ids) != len(layer_names):
-        raise UserError(
-            f"{store.label}: manifest.json lists {len(layer_names)} layers but the config has"
-            f" {len(ids)} diff_ids; the archive is corrupt"
-        )
-    commands = layer_commands(config, len(layer_names))
+    config, ids, commands = parse_config(
+        config_bytes, len(layer_names), f"{store.label}: {config_name}", "archive", "manifest.json"
+    )
     sources = entry.get("LayerSources") if isinstance(entry.get("LayerSources"), dict) else {}
     layers = []
     for index, name in enumerate(layer_names):

@@ -7,7 +7,7 @@ from typing import Any
 
 from boxwise.errors import UserError
 from boxwise.image.archive import check_digest
-from boxwise.image.model import MEDIA_OCI_LAYER, Image, Layer, diff_ids, layer_commands, load_json
+from boxwise.image.model import MEDIA_OCI_LAYER, Image, Layer, load_json, parse_config
 from boxwise.image.store import Store
 
 INDEX_TYPES = {
@@ -81,16 +81,7 @@ def _image(store: Store, ref: str, manifest: dict[str, Any], name: str | None) -
     if not isinstance(config_descriptor, dict) or not isinstance(descriptors, list):
         raise UserError(f"{store.label}: the manifest lacks config or layers; the layout is corrupt")
     config_bytes = _read_blob(store, config_descriptor, "config")
-    config = load_json(config_bytes, f"{store.label}: config")
-    if not isinstance(config, dict):
-        raise UserError(f"{store.label}: the config is not an object; the layout is corrupt")
-    ids = diff_ids(config)
-    if len(ids) != len(descriptors):
-        raise UserError(
-            f"{store.label}: the manifest lists {len(descriptors)} layers but the config has"
-            f" {len(ids)} diff_ids; the layout is corrupt"
-        )
-    commands = layer_commands(config, len(descriptors))
+    config, ids, commands = parse_config(config_bytes, len(descriptors), f"{store.label}: config", "layout")
     layers = []
     for index, descriptor in enumerate(descriptors):
         digest = descriptor.get("digest") if isinstance(descriptor, dict) else None

@@ -174,6 +174,26 @@ def load_json(data: bytes, what: str) -> Any:
         raise UserError(f"{what}: not valid JSON ({exc}); the image is corrupt, save it again") from None
 
 
+def parse_config(
+    config_bytes: bytes, layer_count: int, where: str, what: str, manifest_name: str = "the manifest"
+) -> tuple[dict[str, Any], list[str], list[str | None]]:
+    """An image config read from any place: (config, diff_ids, per-layer commands), checked to
+    describe as many layers as the manifest lists. `where` names the config, `what` the place kind
+    (archive, layout, image) in the one-line error."""
+    from boxwise.errors import UserError
+
+    config = load_json(config_bytes, where)
+    if not isinstance(config, dict):
+        raise UserError(f"{where} is not an image config; the {what} is corrupt")
+    ids = diff_ids(config)
+    if len(ids) != layer_count:
+        raise UserError(
+            f"{where}: {manifest_name} lists {layer_count} layers but the config has {len(ids)} diff_ids;"
+            f" the {what} is corrupt"
+        )
+    return config, ids, layer_commands(config, layer_count)
+
+
 def buildpack_layers(labels: dict[str, str]) -> dict[str, tuple[str | None, str]]:
     """diff_id -> (buildpack id, layer name), from the `io.buildpacks.lifecycle.metadata` label."""
     try:

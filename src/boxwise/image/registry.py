@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.errors import UserError
-from boxwise.image.model import MEDIA_OCI_LAYER, Image, Layer, diff_ids, layer_commands, load_json
+from boxwise.image.model import MEDIA_OCI_LAYER, Image, Layer, load_json, parse_config
 from boxwise.image.registry_client import (
     DIGEST,
     MEDIA_DOCKER_LIST,
@@ -93,16 +93,7 @@ def _image(client: Registry, ref: str, manifest: dict[str, Any]) -> Image:
     if not isinstance(config_descriptor, dict) or not isinstance(descriptors, list):
         raise UserError(f"{ref}: the manifest lacks config or layers; the image is corrupt")
     config_bytes = client.blob(str(config_descriptor.get("digest") or ""), "config")
-    config = load_json(config_bytes, f"{ref}: config")
-    if not isinstance(config, dict):
-        raise UserError(f"{ref}: the config is not a JSON object; the image is corrupt")
-    ids = diff_ids(config)
-    if len(ids) != len(descriptors):
-        raise UserError(
-            f"{ref}: the manifest lists {len(descriptors)} layers but the config has {len(ids)} diff_ids;"
-            " the image is corrupt"
-        )
-    commands = layer_commands(config, len(descriptors))
+    config, ids, commands = parse_config(config_bytes, len(descriptors), f"{ref}: config", "image")
     layers = []
     for number, descriptor in enumerate(descriptors):
         digest = str(descriptor.get("digest") or "") if isinstance(descriptor, dict) else ""
