@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the bundled example app: detect & lint it, build it into an image with boxwise's
-# buildpacks on a real Debian base, run the image, call its web process over HTTP, inspect it.
+# buildpacks on a real Debian base, run the image, call its web process over HTTP, inspect and gate it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -36,7 +36,8 @@ if [ -z "$answer" ]; then
 fi
 echo "GET http://127.0.0.1:$port/ -> $answer"
 
-if boxwise inspect --help >/dev/null 2>&1; then
-  echo "== boxwise inspect docker://$tag"
-  boxwise inspect "docker://$tag"
-fi
+echo "== boxwise inspect docker://$tag"
+boxwise inspect "docker://$tag"
+
+echo "== boxwise gate docker://$tag (dive's CI rules; .dive-ci / [tool.boxwise.gate] when present)"
+boxwise gate "docker://$tag"
