@@ -191,11 +191,7 @@ def _load_base(client: Any, options: BuildOptions, cache: LayerCache) -> BaseIma
 
 def _needs_engine(options: BuildOptions) -> bool:
     base = options.run_image or options.base
-    return (
-        options.runner == "docker"
-        or options.output == "docker"
-        or not base.startswith(ENGINELESS_PLACES)
-    )
+    return options.runner == "docker" or options.output == "docker" or not base.startswith(ENGINELESS_PLACES)
 
 
 def _app_report(cache: LayerCache, app_blob: LayerBlob, log: BuildLog) -> LayerReport:
