@@ -86,6 +86,18 @@ def test_metrics_are_openmetrics_ending_with_eof() -> None:
     families = [line.split()[2] for line in lines if line.startswith("# TYPE")]
     samples = [line.split("{")[0] for line in lines if not line.startswith("#")]
     assert samples == sorted(samples, key=families.index)
+    assert 'boxwise_build_ok{app="apps/api"} 1' in lines
+
+
+def test_metrics_say_which_app_failed_to_build() -> None:
+    from boxwise.report.model import BuildFailure
+
+    failed = BuildFailure("apps/web", "apps/web", "the build failed")
+    lines = metrics_text(two_apps(), [failed]).splitlines()
+    assert 'boxwise_build_ok{app="apps/web"} 0' in lines
+    assert 'boxwise_build_ok{app="apps/worker"} 1' in lines
+    assert not any(line.startswith("boxwise_image_") and "apps/web" in line for line in lines)
+    assert all(OPENMETRICS_LINE.fullmatch(line) for line in lines), lines
 
 
 def test_json_holds_everything() -> None:

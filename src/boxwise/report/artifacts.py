@@ -167,6 +167,10 @@ def metrics_text(reports: Sequence[ReportData], broken: Sequence[BuildFailure] =
             if value is None:
                 continue
             lines.append(f'{name}{{app="{_label(report.app)}"}} {value}')
+    # a failed build has no image figures; this family still tells the widget which apps built
+    lines += ["# TYPE boxwise_build_ok gauge", "# HELP boxwise_build_ok 1 when the app built, 0 if not."]
+    lines += [f'boxwise_build_ok{{app="{_label(report.app)}"}} 1' for report in reports]
+    lines += [f'boxwise_build_ok{{app="{_label(failure.app)}"}} 0' for failure in broken]
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
 
