@@ -14,9 +14,13 @@ import marshal
 import os
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from boxwise.image.model import Entry
+
+T = TypeVar("T")
 
 FORMAT = "boxwise-layer-index/2"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -44,19 +48,7 @@ class IndexCache:
         return path is not None and path.is_file()
 
     def get(self, diff_id: str) -> list[Entry] | None:
-        path = self._path(diff_id)
-        if path is None:
-            return None
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        entries = _decode(data, diff_id)
-        if entries is None:
-            # corrupt or foreign: never trusted, removed so the next run rebuilds it
-            with contextlib.suppress(OSError):
-                path.unlink()
-        return entries
+        return _read_trusted(self._path(diff_id), lambda data: _decode(data, diff_id))
 
     def put(self, diff_id: str, entries: list[Entry]) -> None:
         path = self._path(diff_id)
@@ -77,24 +69,32 @@ class IndexCache:
 
     def get_config(self, digest: str) -> bytes | None:
         """An image config by its digest (the image ID), only if its bytes still hash to it."""
-        path = self._config_path(digest)
-        if path is None:
-            return None
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        if "sha256:" + hashlib.sha256(data).hexdigest() != digest:
-            with contextlib.suppress(OSError):
-                path.unlink()
-            return None
-        return data
+        return _read_trusted(
+            self._config_path(digest),
+            lambda data: data if "sha256:" + hashlib.sha256(data).hexdigest() == digest else None,
+        )
 
     def put_config(self, digest: str, data: bytes) -> None:
         path = self._config_path(digest)
         if path is None or "sha256:" + hashlib.sha256(data).hexdigest() != digest:
             return
         _write_atomically(path, data)
+
+
+def _read_trusted(path: Path | None, decode: Callable[[bytes], T | None]) -> T | None:
+    """A cache entry decoded, or None. An entry `decode` rejects (corrupt or foreign) is never
+    trusted: it is removed so the next run rebuilds it."""
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    value = decode(data)
+    if value is None:
+        with contextlib.suppress(OSError):
+            path.unlink()
+    return value
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
