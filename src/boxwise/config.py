@@ -30,9 +30,13 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
             "highestUserWastedPercent",
             "highestImageBytes",
             "accounting",
+            "highestStartupSeconds",
+            "requireAnswer",
         }
     ),
-    "tool.boxwise.build": frozenset({"base", "run-image", "builder", "network", "ca-cert", "cache"}),
+    "tool.boxwise.build": frozenset(
+        {"base", "run-image", "builder", "network", "ca-cert", "cache", "check", "check-timeout", "check-path"}
+    ),
     "tool.boxwise.report": frozenset({"post", "strict"}),
 }
 
