@@ -1,4 +1,7 @@
-"""When the pip-install buildpack applies: the app has a requirements.txt.
+"""When the pip-install buildpack applies: the app's package manager is pip (its requirements.txt).
+
+Which manager that is (requirements.txt beside a Pipfile.lock, say) is decided once for every
+buildpack by ../shared/package_managers.py; an app none can build is an error here (None).
 
 This module is the one place that rule lives. `bin/detect` runs it inside the build image, and
 `boxwise detect` loads this same file to decide for many apps in one process. Standard library
@@ -9,6 +12,14 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
+
+# The shared decision: beside this file when boxwise packages the buildpack, in ../shared in a checkout.
+_SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shared")
+if os.path.isdir(_SHARED) and _SHARED not in sys.path:
+    sys.path.append(_SHARED)
+
+import package_managers  # noqa: E402
 
 BUILDPACK_ID = "pip-install"
 MARKER = "requirements.txt"
@@ -16,8 +27,13 @@ MARKER = "requirements.txt"
 PLAN_ENTRY = "pip-requirements"
 
 
-def detect(app_dir: str) -> tuple[bool, str, dict]:
-    """(passed, why, build plan) for the app in `app_dir`."""
+def detect(app_dir: str) -> tuple[bool | None, str, dict]:
+    """(passed, why, build plan) for the app in `app_dir`; passed is None when the app is refused."""
+    decision = package_managers.decide(app_dir)
+    if decision.error:
+        return None, decision.error, {}
+    if decision.manager != "pip":
+        return False, decision.not_mine(BUILDPACK_ID, MARKER, app_dir), {}
     path = os.path.join(app_dir, MARKER)
     try:
         mode = os.stat(path).st_mode

@@ -11,6 +11,14 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
+
+# The shared decision: beside this file when boxwise packages the buildpack, in ../shared in a checkout.
+_SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "shared")
+if os.path.isdir(_SHARED) and _SHARED not in sys.path:
+    sys.path.append(_SHARED)
+
+import package_managers  # noqa: E402
 
 BUILDPACK_ID = "procfile-run"
 MARKER = "Procfile"
@@ -18,8 +26,12 @@ MARKER = "Procfile"
 PLAN_ENTRY = "procfile"
 
 
-def detect(app_dir: str) -> tuple[bool, str, dict]:
-    """(passed, why, build plan) for the app in `app_dir`."""
+def detect(app_dir: str) -> tuple[bool | None, str, dict]:
+    """(passed, why, build plan) for the app in `app_dir`; passed is None when the app is refused
+    (an app whose packages no buildpack can install must not run without them)."""
+    decision = package_managers.decide(app_dir)
+    if decision.error:
+        return None, decision.error, {}
     path = os.path.join(app_dir, MARKER)
     try:
         mode = os.stat(path).st_mode

@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shlex
+import sys
 
 try:
     import tomllib
@@ -154,6 +155,8 @@ def declared_packages(app_dir: str) -> set[str]:
         for package in _toml(os.path.join(app_dir, lock)).get("package") or []:
             if isinstance(package, dict) and isinstance(package.get("name"), str):
                 names.add(normal_name(package["name"]))
+    for requirement in _package_managers().setup_requirements(app_dir):  # setup.cfg / setup.py
+        names |= _dep_names(requirement)
     lock_text = _read(os.path.join(app_dir, "Pipfile.lock"))
     if lock_text:
         try:
@@ -167,19 +170,24 @@ def declared_packages(app_dir: str) -> set[str]:
 def project_installed(app_dir: str) -> bool:
     """Whether the build installs the app's own project (so its scripts exist in the image).
 
-    pyproject.toml alone: yes. With requirements.txt, pip installs what that file says (as Heroku
-    does), so only when it lists the app itself (`.` or `-e .`).
+    The package manager decides (package_managers.project_build, the rule the install buildpacks
+    follow): a pyproject.toml project alone, yes; with requirements.txt only when it lists the app
+    itself (`.` or `-e .`, as on Heroku); Poetry unless `package-mode = false`; uv when the project
+    is a package; Pipenv when the lock lists the app's own folder.
     """
     if not os.path.isfile(os.path.join(app_dir, "pyproject.toml")):
         return False
-    text = _read(os.path.join(app_dir, "requirements.txt"))
-    if text is None:
-        return True
-    for line in text.splitlines():
-        words = line.split("#", 1)[0].split()
-        if words and words[-1] in (".", "./") and words[0] in ("-e", "--editable", ".", "./"):
-            return True
-    return False
+    return _package_managers().installs_project(app_dir)
+
+
+def _package_managers():
+    """package_managers.py: beside this file (in a buildpack folder, or in buildpacks/shared)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    if here not in sys.path:
+        sys.path.append(here)
+    import package_managers
+
+    return package_managers
 
 
 # -------------------------------------------------------------------------------------- Procfile
@@ -260,6 +268,8 @@ def _module_info(path: str) -> tuple[str | None, bool, bool] | None:
                 imports.add("django.core.wsgi")
         elif isinstance(node, ast.FunctionDef) and node.name == "create_app":
             factory = True
+        elif isinstance(node, ast.FunctionDef) and node.name in ("app", "application") and len(node.args.args) == 2:
+            assigned[node.name] = node  # a plain WSGI function: def application(environ, start_response)
         elif (
             isinstance(node, ast.If)
             and "__main__" in ast.dump(node.test)

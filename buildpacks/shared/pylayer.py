@@ -246,7 +246,14 @@ def buildpack_code_sha() -> str:
     """A new buildpack version (its code) makes new layers, as a new base image does."""
     folder = os.environ.get("CNB_BUILDPACK_DIR") or os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha256()
-    for name in ("build_step.py", "pylayer.py", "processes.py"):
+    for name in (
+        "build_step.py",
+        "detect_rule.py",
+        "pylayer.py",
+        "processes.py",
+        "package_managers.py",
+        "lockinstall.py",
+    ):
         try:
             digest.update(sha256_file(os.path.join(folder, name)).encode())
         except OSError:

@@ -2,10 +2,15 @@
 
 An app is a folder holding `requirements.txt`, `pyproject.toml` (one with a `[project]` or
 `[build-system]` table: a `pyproject.toml` that only holds `[tool.*]` settings, like a monorepo
-root's, does not make an app) or `Procfile`. `[tool.boxwise] apps = [globs]` replaces that
-discovery, `exclude = [globs]` drops apps (globs are repo-relative; `*` stays within one folder,
-`**` crosses folders; a glob naming a folder covers what is in it). Discovery never descends
-into `.git`, virtualenvs, `node_modules`, caches or build output, nor follows a symlinked folder.
+root's, does not make an app), `Procfile`, a lock file (`Pipfile.lock`, `poetry.lock`, `uv.lock`),
+`Pipfile`, `setup.py` or `setup.cfg` (one with `[metadata]` or `[options]`: a `setup.cfg` of tool
+settings does not make an app either). A folder that holds one is an app even when no buildpack
+builds it, so that `boxwise detect` reports it instead of skipping it.
+
+`[tool.boxwise] apps = [globs]` replaces that discovery, `exclude = [globs]` drops apps (globs are
+repo-relative; `*` stays within one folder, `**` crosses folders; a glob naming a folder covers
+what is in it). Discovery never descends into `.git`, virtualenvs, `node_modules`, caches or
+build output, nor follows a symlinked folder.
 
 `App` fields:
 
@@ -40,7 +45,19 @@ from boxwise.errors import UserError
 if TYPE_CHECKING:
     from boxwise.lint.findings import Finding
 
-MARKERS = ("requirements.txt", "pyproject.toml", "Procfile")
+MARKERS = (
+    "requirements.txt",
+    "pyproject.toml",
+    "Procfile",
+    "Pipfile",
+    "Pipfile.lock",
+    "poetry.lock",
+    "uv.lock",
+    "setup.py",
+    "setup.cfg",
+)
+# Markers that make an app by being there; pyproject.toml and setup.cfg must also describe a project.
+_PLAIN_MARKERS = frozenset(MARKERS) - {"pyproject.toml", "setup.cfg"}
 # Folders that are never app source: VCS data, virtualenvs, dependency trees, caches, build output.
 SKIP_DIRS = frozenset(
     {
@@ -226,10 +243,22 @@ def _is_project_pyproject(path: Path) -> bool:
     return "project" in data or "build-system" in data
 
 
+def _is_project_setup_cfg(path: Path) -> bool:
+    """True when setup.cfg holds setuptools metadata ([metadata] or [options]), not only tool settings."""
+    from boxwise.lint.files import read_text
+
+    text, _ = read_text(path, path.name)
+    if text is None:
+        return False
+    return bool(re.search(r"^\s*\[(metadata|options)\]", text, re.M))
+
+
 def _holds_app_marker(folder: Path, names: set[str]) -> bool:
-    if "requirements.txt" in names or "Procfile" in names:
+    if names & _PLAIN_MARKERS:
         return True
-    return "pyproject.toml" in names and _is_project_pyproject(folder / "pyproject.toml")
+    if "pyproject.toml" in names and _is_project_pyproject(folder / "pyproject.toml"):
+        return True
+    return "setup.cfg" in names and _is_project_setup_cfg(folder / "setup.cfg")
 
 
 def _is_app_folder(settings: Settings, folder: Path, names: set[str] | None = None) -> bool:

@@ -44,6 +44,17 @@ PLAN_PATH = "/cnb/lifecycle/plan.json"
 ALWAYS_EXCLUDED = (".git", "__pycache__")
 # What the install buildpacks print when pip failed on one line of a requirements file.
 _REQ_LINE = re.compile(r"^ERROR: [^\s:]+:\d+: ")
+# What a buildpack prints when a file of the app is wrong (`ERROR: poetry.lock is out of date ...`).
+_FILE_ERROR = re.compile(r"^ERROR: ((?:[\w.-]+/)*[\w.-]+)[: ]")
+# What a bin/detect prints (through the driver) when it refuses the app: `  <id>: ERROR: <why>`.
+_DETECT_ERROR = re.compile(r"^\s+[\w./-]+: ERROR: (.+)$")
+# The file a failed install buildpack's fallback message names.
+_INSTALL_FILES = {
+    "pipenv-install": "Pipfile.lock",
+    "poetry-install": "poetry.lock",
+    "uv-install": "uv.lock",
+    "setup-py-install": "setup.py",
+}
 
 
 def _app_excluder(app_dir: Path) -> Any:
@@ -121,12 +132,32 @@ def _failure_message(app_dir: Path, code: int, log: BuildLog) -> str:
             f"{app_dir}: the build image has no python3 to run the buildpacks (exit {code}); pass --builder "
             "an image with python3 >= 3.11, e.g. boxwise-python:bookworm made by scripts/base-image.sh"
         )
+    if code == 21:  # a detect refused the app: its one line says why (several package managers, ...)
+        refused = next(
+            (m.group(1) for line in reversed(log.lines) for m in [_DETECT_ERROR.match(line)] if m), ""
+        )
+        if refused:
+            return f"{app_dir}: {refused}"
     failed = next(
         (line for line in reversed(log.lines) if line.startswith("build: ") and "failed" in line), ""
     )
     where = next((line[7:] for line in reversed(log.lines) if _REQ_LINE.match(line)), None)
     if where:
         return f"{app_dir}/{where}: pip cannot install it (see pip's message above); fix the requirement"
+    wrong = next(
+        (
+            line[7:]
+            for line in reversed(log.lines)
+            for m in [_FILE_ERROR.match(line)]
+            if m and (app_dir / m.group(1)).is_file()
+        ),
+        None,
+    )
+    if wrong:
+        return f"{app_dir}/{wrong}"
+    for buildpack, name in _INSTALL_FILES.items():
+        if buildpack in failed:
+            return f"{app_dir / name}: installing it failed (see the installer's message above); fix it"
     if "pip-install" in failed:
         return f"{app_dir / 'requirements.txt'}: pip install failed (see pip's message above); fix it"
     if "pyproject-toml-install" in failed:

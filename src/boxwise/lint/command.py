@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
 
-from boxwise.apps import MARKERS, App, apps_for_paths, ignore_matcher, read_ignore_files, rel_path
+from boxwise.apps import App, apps_for_paths, ignore_matcher, read_ignore_files, rel_path
 from boxwise.config import Settings, find_repo_root, load_settings, print_warnings
 from boxwise.errors import UserError
 from boxwise.lint.detection import Builder, detect_app, load_builder, load_rules, load_shared
@@ -29,12 +30,27 @@ def _no_process(app: App, processes: ModuleType) -> Finding | None:
     return finding(app.name, None, "no-process", "no Procfile and nothing to start", choice.hint)
 
 
+def _refused(settings: Settings, app: App, error: str) -> Finding:
+    """`package-manager`: the detect rules refused the app, with the line the build would fail with.
+
+    The finding points at the file the line starts with (`Pipfile.lock is out of date ...`), else
+    at the app folder; what follows the first `; ` is the fix.
+    """
+    message, _, fix = error.partition("; ")
+    first = re.match(r"[\w.-]+", message)
+    path = app.name
+    if first and (app.path / first.group(0)).is_file():
+        path = rel_path(settings.root, app.path / first.group(0))
+    return finding(path, None, "package-manager", message, fix or "see docs/package-managers.md")
+
+
 def lint_app(
     settings: Settings,
     app: App,
     builder: Builder,
     rules: dict[str, ModuleType],
     processes: ModuleType | None = None,
+    managers: ModuleType | None = None,
 ) -> AppReport:
     """Detection and every lint finding for one app (disabled rules already dropped)."""
     from boxwise.lint.contents import lint_contents
@@ -42,10 +58,18 @@ def lint_app(
     from boxwise.lint.pyproject import lint_pyproject
     from boxwise.lint.requirements import lint_requirements, requirement_files
 
+    managers = managers or load_shared(builder, "package_managers")
     detection = detect_app(builder, rules, app.path)
     report = AppReport(app.name, app.slug, detection.group, detection.failed)
     findings: list[Finding] = []
-    if not detection.passed:
+    decision = managers.decide(str(app.path))
+    if detection.error:
+        findings.append(_refused(settings, app, detection.error))
+    elif decision.warning:
+        message, _, fix = decision.warning.partition("; ")
+        pipfile = rel_path(settings.root, app.path / decision.files[0])
+        findings.append(finding(pipfile, None, "lock-missing", message, fix))
+    if not detection.passed and not detection.error:
         why = "; ".join(f"{bp}: {reason}" for bp, reason in detection.failed.items())
         findings.append(
             finding(
@@ -53,15 +77,18 @@ def lint_app(
                 None,
                 "no-buildpack",
                 f"no buildpack group detects this app ({why})",
-                "add a requirements.txt, pyproject.toml or Procfile, or list the folder in "
-                "[tool.boxwise] exclude",
+                "add a requirements.txt (or Pipfile.lock, poetry.lock, uv.lock), a pyproject.toml or "
+                "setup.py project, or a Procfile; or list the folder in [tool.boxwise] exclude",
             )
         )
-    requirements, pyproject, procfile = (app.path / name for name in MARKERS)
+    requirements, pyproject, procfile = (
+        app.path / name for name in ("requirements.txt", "pyproject.toml", "Procfile")
+    )
     for path in requirement_files(app.path):
         findings += lint_requirements(path, settings.root, app.path, in_image=path == requirements)
     if os.path.lexists(pyproject):
-        findings += lint_pyproject(pyproject, rel_path(settings.root, pyproject))
+        built = "" if detection.error else managers.project_build(str(app.path), decision)
+        findings += lint_pyproject(pyproject, rel_path(settings.root, pyproject), built, app.path)
     if os.path.lexists(procfile):
         findings += lint_procfile(procfile, rel_path(settings.root, procfile))
     elif detection.passed:
@@ -129,6 +156,7 @@ def run_detect(args: argparse.Namespace) -> int:
     builder = load_builder()
     rules = load_rules(builder)
     processes = load_shared(builder, "processes") if apps else None
-    reports = [lint_app(settings, app, builder, rules, processes) for app in apps]
+    managers = load_shared(builder, "package_managers") if apps else None
+    reports = [lint_app(settings, app, builder, rules, processes, managers) for app in apps]
     _write(args, reports)
     return exit_code(item for report in reports for item in report.findings)

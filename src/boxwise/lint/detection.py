@@ -8,7 +8,9 @@ runs inside a build. Here the module is loaded once and called per app, so detec
 costs no process at all. The group choice is the one the build's driver makes with bin/detect:
 the first group in order whose required buildpacks all pass (and at least one passes) wins,
 keeping only the buildpacks that passed. (Each boxwise buildpack provides what it requires, so
-the build plan always resolves; the plans are kept for callers.)
+the build plan always resolves; the plans are kept for callers.) A rule that answers None (where
+its bin/detect exits 1) refuses the app: detection stops there with that one-line reason, as the
+build's driver does.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class Detection:
     group: list[str] = field(default_factory=list)  # the buildpacks that will build the app
     reasons: dict[str, str] = field(default_factory=dict)  # every buildpack tried -> why pass/fail
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # passing buildpack -> plan
+    error: str = ""  # why no group can build the app (a detect error), e.g. several package managers
 
     @property
     def passed(self) -> bool:
@@ -71,18 +74,28 @@ def load_rules(builder: Builder) -> dict[str, ModuleType]:
     return {bp: load_rule(builder, bp) for bp in builder.buildpacks}
 
 
+class _Refused(Exception):
+    """A detect rule refused the app (bin/detect would exit 1): detection stops, as the driver's does."""
+
+
 def detect_app(builder: Builder, rules: dict[str, ModuleType], app_dir: Path) -> Detection:
     """Try each group of the builder's order on the app; the first that passes is chosen."""
     detection = Detection()
-    results: dict[str, tuple[bool, str, dict[str, Any]]] = {}
+    results: dict[str, tuple[bool | None, str, dict[str, Any]]] = {}
 
     def passes(bp: str) -> bool:
         if bp not in results:
             results[bp] = rules[bp].detect(str(app_dir))
             detection.reasons[bp] = results[bp][1]
-        return results[bp][0]
+        if results[bp][0] is None:
+            raise _Refused(results[bp][1])
+        return bool(results[bp][0])
 
-    chosen = choose_group(builder.order, passes)
+    try:
+        chosen = choose_group(builder.order, passes)
+    except _Refused as refused:
+        detection.error = str(refused)
+        return detection
     if chosen is not None:
         detection.group = chosen[1]
         detection.plans = {bp: results[bp][2] for bp in detection.group}

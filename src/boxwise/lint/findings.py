@@ -17,6 +17,11 @@ WARNING = "warning"
 # rule id -> (severity, one line of what it checks). README's "Lint rules" lists the same ids.
 RULES: dict[str, tuple[str, str]] = {
     "no-buildpack": (ERROR, "no buildpack group of builder.toml detects the app"),
+    "package-manager": (
+        ERROR,
+        "the build refuses the app's package manager files (several, unsupported, stale)",
+    ),
+    "lock-missing": (WARNING, "a Pipfile without its Pipfile.lock: packages installed unpinned"),
     "unreadable": (ERROR, "a file boxwise must read is not a readable regular file"),
     "file-too-large": (ERROR, "a dependency or process file too large to be one"),
     "encoding": (ERROR, "a file that is not UTF-8 text"),

@@ -1,4 +1,11 @@
-"""Lint an app's pyproject.toml: valid TOML, a [project] with name and version, a build system."""
+"""Lint an app's pyproject.toml: valid TOML, a [project] with name and version, a build system.
+
+What the build does with the file decides what is a problem (`built`, from the buildpacks' own
+package_managers.project_build): a project pip builds through its backend needs a name and a
+[build-system], unless the backend reads them elsewhere (Poetry's [tool.poetry], setuptools'
+setup.py/setup.cfg); one installed in place needs neither; one not installed at all (a
+requirements.txt app, `package-mode = false`, a virtual uv project) only needs valid TOML.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +45,21 @@ def _dependencies(data: dict[str, Any]) -> list[tuple[str, str]]:
     return found
 
 
-def lint_pyproject(path: Path, rel: str) -> list[Finding]:
+def _name_elsewhere(data: dict[str, Any], app_dir: Path | None) -> bool:
+    """The build backend takes the project's name from its own settings, not from [project]."""
+    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    poetry = tool.get("poetry") if isinstance(tool.get("poetry"), dict) else {}
+    flit = tool.get("flit") if isinstance(tool.get("flit"), dict) else {}
+    if poetry.get("name") or "metadata" in flit:
+        return True
+    return app_dir is not None and any((app_dir / name).is_file() for name in ("setup.py", "setup.cfg"))
+
+
+def lint_pyproject(
+    path: Path, rel: str, built: str = "backend", app_dir: Path | None = None
+) -> list[Finding]:
+    """Findings for one pyproject.toml; `built` is how the build installs the project ("backend",
+    "in-place" or "" for not at all) and `app_dir` the folder it builds from."""
     text, problems = read_text(path, rel)
     if text is None:
         return problems
@@ -56,22 +77,24 @@ def lint_pyproject(path: Path, rel: str) -> list[Finding]:
     project = data.get("project")
     project_line = _line_of(lines, "[project]")
     if not isinstance(project, dict):
-        findings.append(
-            finding(
-                rel,
-                None,
-                "project-name",
-                "has no [project] table, so pip cannot install it as a project",
-                'add [project] with name = "..." and version = "..."',
+        if built == "backend" and not _name_elsewhere(data, app_dir):
+            findings.append(
+                finding(
+                    rel,
+                    None,
+                    "project-name",
+                    "has no [project] table, so pip cannot install it as a project",
+                    'add [project] with name = "..." and version = "..."',
+                )
             )
-        )
     else:
         if not isinstance(project.get("name"), str) or not project.get("name"):
             findings.append(
                 finding(rel, project_line, "project-name", "[project] has no name", 'add name = "my-app"')
             )
         dynamic = project.get("dynamic") if isinstance(project.get("dynamic"), list) else []
-        if "version" not in project and "version" not in dynamic:
+        # (only a build backend needs it: an in-place install and a project not installed do not)
+        if "version" not in project and "version" not in dynamic and built == "backend":
             findings.append(
                 finding(
                     rel,
@@ -81,7 +104,8 @@ def lint_pyproject(path: Path, rel: str) -> list[Finding]:
                     'add version = "0.1.0", or dynamic = ["version"] with a build backend that sets it',
                 )
             )
-    if "build-system" not in data:
+    setup_py = app_dir is not None and (app_dir / "setup.py").is_file()  # the legacy fallback is right there
+    if "build-system" not in data and built == "backend" and not setup_py:
         findings.append(
             finding(
                 rel,
