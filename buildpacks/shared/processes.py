@@ -268,8 +268,9 @@ def _module_info(path: str) -> tuple[str | None, bool, bool] | None:
                 imports.add("django.core.wsgi")
         elif isinstance(node, ast.FunctionDef) and node.name == "create_app":
             factory = True
-        elif isinstance(node, ast.FunctionDef) and node.name in ("app", "application") and len(node.args.args) == 2:
-            assigned[node.name] = node  # a plain WSGI function: def application(environ, start_response)
+        elif isinstance(node, ast.FunctionDef) and node.name in ("app", "application"):
+            if len(node.args.args) == 2:  # a plain WSGI function: def application(environ, start_response)
+                assigned[node.name] = node
         elif (
             isinstance(node, ast.If)
             and "__main__" in ast.dump(node.test)

@@ -21,6 +21,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 KNOWN_KEYS: dict[str, frozenset[str]] = {
     "tool.boxwise": frozenset(
         {"apps", "exclude", "shared", "baseline", "lint", "gate", "build", "report", "image-prefix"}
+        | {"package-manager"}  # the root app's choice, read by the buildpacks (docs/package-managers.md)
     ),
     "tool.boxwise.lint": frozenset({"disable"}),
     "tool.boxwise.gate": frozenset(

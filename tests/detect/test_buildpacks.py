@@ -15,12 +15,28 @@ from .helpers import detect_json
 
 REPO = Path(__file__).resolve().parents[2]
 BUILDPACKS = REPO / "buildpacks"
-IDS = ("pip-install", "pyproject-toml-install", "procfile-run")
+IDS = (
+    "pip-install",
+    "pipenv-install",
+    "poetry-install",
+    "uv-install",
+    "pyproject-toml-install",
+    "setup-py-install",
+    "procfile-run",
+)
+PROJECT = '[project]\nname = "p"\nversion = "1"\n'
+# The files that make each buildpack pass on their own; the first is the one its plan names.
 MARKER = {
-    "pip-install": "requirements.txt",
-    "pyproject-toml-install": "pyproject.toml",
-    "procfile-run": "Procfile",
+    "pip-install": {"requirements.txt": ""},
+    "pipenv-install": {"Pipfile.lock": '{"_meta": {}, "default": {}}'},
+    "poetry-install": {"poetry.lock": "", "pyproject.toml": PROJECT},
+    "uv-install": {"uv.lock": "", "pyproject.toml": PROJECT},
+    "pyproject-toml-install": {"pyproject.toml": PROJECT},
+    "setup-py-install": {"setup.py": "from setuptools import setup\nsetup()\n"},
+    "procfile-run": {"Procfile": ""},
 }
+# Why each fails on an empty folder.
+MISSING = {bp: f"no {next(iter(files))}" for bp, files in MARKER.items()} | {"pipenv-install": "no Pipfile"}
 
 
 def run_bin_detect(buildpack: str, app: Path, plan: Path) -> subprocess.CompletedProcess[str]:
@@ -36,13 +52,12 @@ def run_bin_detect(buildpack: str, app: Path, plan: Path) -> subprocess.Complete
     )
 
 
-def test_builder_orders_the_three_groups_requirements_first_as_heroku_does() -> None:
+def test_builder_orders_one_group_per_package_manager_requirements_first_as_heroku_does() -> None:
     builder = tomllib.loads((BUILDPACKS / "builder.toml").read_text())
     groups = [[(e["id"], e.get("optional", False)) for e in order["group"]] for order in builder["order"]]
-    assert groups == [
-        [("pip-install", False), ("procfile-run", True)],
-        [("pyproject-toml-install", False), ("procfile-run", True)],
-        [("procfile-run", False)],
+    installers = [bp for bp in IDS if bp != "procfile-run"]
+    assert groups == [[(bp, False), ("procfile-run", True)] for bp in installers] + [
+        [("procfile-run", False)]
     ]
     for bp in IDS:
         meta = tomllib.loads((BUILDPACKS / bp / "buildpack.toml").read_text())
@@ -57,7 +72,8 @@ def test_builder_orders_the_three_groups_requirements_first_as_heroku_does() -> 
 def test_bin_detect_passes_with_its_file_and_writes_a_build_plan(buildpack: str, tmp_path: Path) -> None:
     app = tmp_path / "app"
     app.mkdir()
-    (app / MARKER[buildpack]).write_text("")
+    for name, text in MARKER[buildpack].items():
+        (app / name).write_text(text)
     plan = tmp_path / "plan.toml"
     result = run_bin_detect(buildpack, app, plan)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -65,7 +81,7 @@ def test_bin_detect_passes_with_its_file_and_writes_a_build_plan(buildpack: str,
     provided = [entry["name"] for entry in written["provides"]]
     required = [entry["name"] for entry in written["requires"]]
     assert provided and provided == required  # it provides for itself: the plan resolves alone
-    assert written["requires"][0]["metadata"]["file"] == MARKER[buildpack]
+    assert written["requires"][0]["metadata"]["file"] == next(iter(MARKER[buildpack]))
 
 
 @pytest.mark.parametrize("buildpack", IDS)
@@ -75,7 +91,7 @@ def test_bin_detect_fails_with_100_and_says_why_without_its_file(buildpack: str,
     plan = tmp_path / "plan.toml"
     result = run_bin_detect(buildpack, app, plan)
     assert result.returncode == 100
-    assert f"no {MARKER[buildpack]}" in result.stdout
+    assert MISSING[buildpack] in result.stdout
     assert not plan.exists()
 
 

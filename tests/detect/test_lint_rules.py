@@ -79,17 +79,24 @@ def test_pyproject_rules(make_git_repo) -> None:
                 'dependencies = [\n  "click>=8",\n  "not a requirement!",\n]\n'
             ),
             "apps/bad/Procfile": PROCFILE,
+            # dynamic dependencies: pip builds it through its backend, which needs all of them
+            "apps/backend/pyproject.toml": '[project]\ndescription = "x"\ndynamic = ["dependencies"]\n',
+            "apps/backend/Procfile": PROCFILE,
             "apps/broken/pyproject.toml": '[project]\nname = "x"\nversion = "1"\nthis is = not toml\n',
             "apps/broken/Procfile": PROCFILE,
         }
     )
     report = detect_json(repo)
     assert report.rules("apps/ok/pyproject.toml") == []
+    # static dependencies: installed in place (no backend runs), so only the name and the syntax matter
     assert report.rules("apps/bad/pyproject.toml") == [
-        ("apps/bad/pyproject.toml", None, "build-system"),
         ("apps/bad/pyproject.toml", 1, "project-name"),
-        ("apps/bad/pyproject.toml", 1, "project-version"),
         ("apps/bad/pyproject.toml", 5, "dependency-syntax"),
+    ]
+    assert report.rules("apps/backend/pyproject.toml") == [
+        ("apps/backend/pyproject.toml", None, "build-system"),
+        ("apps/backend/pyproject.toml", 1, "project-name"),
+        ("apps/backend/pyproject.toml", 1, "project-version"),
     ]
     toml = report.finding("toml-syntax")
     assert (toml["path"], toml["line"]) == ("apps/broken/pyproject.toml", 4)
