@@ -64,6 +64,9 @@ def sync(uv: str, app_dir: str, layer: str, cache: str) -> None:
         command, app_dir, uv_env(layer, cache), " ".join(["uv", *command[1:4]])
     )
     if code == 0:
+        lock = os.path.join(layer, ".lock")  # uv's own lock against concurrent syncs: not for the image
+        if os.path.isfile(lock) and os.path.getsize(lock) == 0:
+            os.unlink(lock)
         return
     if any(marker in line for line in output for marker in OUT_OF_SYNC):
         pylayer.fail(

@@ -17,9 +17,7 @@ APPS_DIR = HERE / "apps"
 
 # Features boxwise does not have yet: a case that needs one is xfail(strict) with this reason, so the
 # day the feature lands the case passes, the xfail turns into a failure and `needs` must go.
-NEEDS = {
-    "lock-files": "installs from Pipfile.lock / poetry.lock / uv.lock (issue 10); boxwise ignores them today",
-}
+NEEDS: dict[str, str] = {}
 EXPECTS = ("answers", "refused")
 
 
