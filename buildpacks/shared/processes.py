@@ -274,6 +274,8 @@ def _module_info(path: str) -> tuple[str | None, bool, bool] | None:
             and "__name__" in ast.dump(node.test)
         ):
             has_main = True
+        elif _does_work(node):
+            has_main = True  # top-level code that runs (`main()`, `app.run()`, a loop): a script
     name = next((n for n in ("app", "application") if n in assigned), None)
     if name is None and factory:
         name = "create_app()"
@@ -289,6 +291,13 @@ def _module_info(path: str) -> tuple[str | None, bool, bool] | None:
         elif called in ("Flask", "get_wsgi_application", "Bottle", "Pyramid"):
             asgi = False
     return name, asgi, has_main
+
+
+def _does_work(node: ast.stmt) -> bool:
+    """A module-level statement that does something when the file runs (not a docstring)."""
+    if isinstance(node, ast.Expr):
+        return not isinstance(node.value, ast.Constant)
+    return isinstance(node, (ast.For, ast.While, ast.With, ast.Try, ast.AsyncFor, ast.AsyncWith))
 
 
 def _server_command(target: str, asgi: bool, deps: set[str]) -> tuple[str, str] | None:
