@@ -23,7 +23,7 @@ from boxwise.build.base import ENGINELESS_PLACES, BaseImage, base_python, engine
 from boxwise.build.builder import Builder, load_builder
 from boxwise.build.cache import LayerCache, default_cache_dir
 from boxwise.build.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
-from boxwise.build.layers import export_layers, restore, store_blob, tar_bytes
+from boxwise.build.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
 from boxwise.build.log import BuildLog
 from boxwise.build.options import BuildOptions, BuildResult, LayerReport
 from boxwise.build.output import check_output, scan_for_secrets, write_output
@@ -166,11 +166,17 @@ def _run_lifecycle(
     log.status("detect and build (pip's output follows)")
     command = ["python3", box.path(DRIVER_PATH), "--plan", box.path(PLAN_PATH)]
     code = box.exec(command, env, log.say)
-    if code == RESTORE_AND_RETRY and restored.deferred:
-        log.status("restore: cached download layers, then build again")
-        for blob in restored.deferred:
-            box.put(blob, "/")
-        restored.deferred.clear()
+    for _ in range(2):  # a buildpack asked for cached contents: restore them and build again
+        if code != RESTORE_AND_RETRY:
+            break
+        asked = restore_wanted(box, builder, cache, restored, log)
+        if restored.deferred:
+            log.status("restore: cached download layers, then build again")
+            for blob in restored.deferred:
+                box.put(blob, "/")
+            restored.deferred.clear()
+        elif not asked:
+            break
         code = box.exec(command, env, log.say)
     if code != 0:
         raise UserError(_failure_message(Path(log.app_dir), code, log))
