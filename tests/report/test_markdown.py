@@ -71,11 +71,12 @@ def test_layer_table_says_what_was_reused_and_what_was_rebuilt() -> None:
 
 def test_long_sections_fold_with_a_blank_line_after_summary() -> None:
     short = render_markdown(full_report())
-    assert "<details>" not in short  # five rows or fewer stay open
+    assert "<details><summary>Layers" not in short  # five rows or fewer stay open
     assert "#### Layers (5, 3 new or rebuilt)\n\n| # |" in short
+    assert "<details><summary>Dependencies (5, 27.4 MB, 4 changed)</summary>\n\n| distribution |" in short
     text = render_markdown(many_layers(6))
     assert "<details><summary>Layers (6, 6 new or rebuilt)</summary>\n\n| # |" in text
-    assert text.count("<details>") == text.count("</details>") == 1
+    assert text.count("<details>") == text.count("</details>") == 2  # the layers and the dependencies
 
 
 def test_passing_report_without_baseline_matches_snapshot() -> None:

@@ -33,16 +33,25 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
         yield update
 
 
-def read_analysis(ref: str) -> Analysis:
-    """Open and analyse an image; every failure to read it is one UserError line."""
-    from boxwise.image import open_image
+def read_analysis(ref: str, dependencies: bool = False) -> Analysis:
+    """Open and analyse an image (and read its dependency table when asked); every failure to
+    read it is one UserError line."""
+    from boxwise.image import load_indexes, open_image
 
     try:
         with _progress() as progress:
             image = open_image(ref, progress)
             if image.guess:
                 print(f"boxwise: reading '{ref}' as {image.guess}", file=sys.stderr)
-            return analyze(image, progress=progress)
+            indexes = load_indexes(image, progress)
+            analysis = analyze(image, indexes)
+        if dependencies:
+            from boxwise.analyze.dependencies import read_dependencies
+            from boxwise.analyze.diff import final_view
+
+            view = final_view([(e.path, e.size, e.is_dir) for e in entries] for entries in indexes)
+            analysis.dependencies = read_dependencies(image, indexes, view)
+        return analysis
     except OSError as exc:
         raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None
     except MemoryError:
@@ -102,7 +111,7 @@ def render(analysis: Analysis) -> None:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    analysis = read_analysis(args.ref)
+    analysis = read_analysis(args.ref, dependencies=True)
     if getattr(args, "format", "text") == "json":
         analysis.write_json(sys.stdout)
         sys.stdout.write("\n")

@@ -128,12 +128,15 @@ def diff_analyses(
     files = None
     if baseline_files is not None and new_files is not None:
         files = diff_files(baseline_files, new_files, top)
+    from boxwise.analyze.depdiff import diff_dependencies_json
+
     return {
         "baseline": {"ref": baseline.get("ref"), **old_figures},
         "new": {"ref": new.get("ref"), **new_figures},
         "change": changes,
         "layers": diff_layers(list(baseline.get("layers") or []), list(new.get("layers") or [])),
         "files": files,
+        "dependencies": diff_dependencies_json(baseline.get("dependencies"), new.get("dependencies")),
     }
 
 
@@ -228,9 +231,15 @@ def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
         indexes = load_indexes(image)
     except OSError as exc:
         raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None
-    analysis = analyze(image, indexes).to_json()
+    from boxwise.analyze.dependencies import read_dependencies
+
+    analysis = analyze(image, indexes)
     view = final_view([(entry.path, entry.size, entry.is_dir) for entry in entries] for entries in indexes)
-    return analysis, view
+    try:
+        analysis.dependencies = read_dependencies(image, indexes, view)
+    except OSError as exc:
+        raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None
+    return analysis.to_json(), view
 
 
 def run_diff(args: argparse.Namespace) -> int:

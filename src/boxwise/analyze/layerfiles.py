@@ -1,0 +1,155 @@
+"""The bytes of a few named files of an image, read bounded: what the analysis needs beyond tar headers.
+
+A layer's file index holds headers only; a few small files (a distribution's RECORD) need their
+contents. A layer with a byte source (docker-archive, OCI layout, registry) is streamed once and
+only the named members are read, stopping as soon as all are found. An engine image's layers come
+from the engine's records or the index cache, without bytes: those files are read through a
+container created from the image (by its ID) and never started, with the engine's archive API,
+one file at a time, so nothing but the named files leaves the engine.
+
+Every file is cut at `limit` bytes and all of them together at `budget`: the image is untrusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from boxwise.errors import UserError
+from boxwise.image.model import Image, Layer
+
+MAX_FILE_BYTES = 8 << 20
+MAX_TOTAL_BYTES = 64 << 20
+_REGULAR = ("0", "\x00", "7")
+
+
+@dataclass(frozen=True)
+class FileBytes:
+    """The first bytes of one file; `truncated` when the file was longer than the limit allowed."""
+
+    data: bytes
+    truncated: bool = False
+
+
+@dataclass
+class _Budget:
+    left: int
+
+    def take(self, size: int, limit: int) -> int:
+        amount = max(0, min(size, limit, self.left))
+        self.left -= amount
+        return amount
+
+
+def read_files(
+    image: Image,
+    wanted: Mapping[int, Collection[str]],
+    limit: int = MAX_FILE_BYTES,
+    budget: int = MAX_TOTAL_BYTES,
+) -> tuple[dict[str, FileBytes], list[str]]:
+    """({path: bytes} of the files found, notes on what could not be read).
+
+    `wanted` maps a layer index to paths as the file index spells them (`usr/lib/x`, no leading
+    `/`); a path is read from that layer's own tar, so it must be the layer that holds the version
+    the image shows.
+    """
+    found: dict[str, FileBytes] = {}
+    notes: list[str] = []
+    left = _Budget(budget)
+    engine_paths: list[str] = []
+    for number in sorted(wanted):
+        paths = set(wanted[number])
+        if not paths or number >= len(image.layers):
+            continue
+        layer = image.layers[number]
+        if layer.opener is not None:
+            found.update(_from_layer(layer, paths, limit, left))
+        elif image.source == "docker":
+            engine_paths += sorted(paths)
+        else:
+            notes.append(f"layer {number}: no bytes to read {len(paths)} file(s) from")
+    if engine_paths:
+        try:
+            found.update(_from_engine(image, engine_paths, limit, left))
+        except UserError as exc:
+            notes.append(str(exc))
+    if left.left <= 0:
+        notes.append(f"stopped reading after {budget} bytes in all; the rest is not counted")
+    return found, notes
+
+
+def _from_layer(layer: Layer, paths: set[str], limit: int, left: _Budget) -> dict[str, FileBytes]:
+    from boxwise.image.tarindex import decompressed, file_reader, iter_entries
+
+    assert layer.opener is not None
+    what = layer.location or layer.diff_id
+    found: dict[str, FileBytes] = {}
+    with layer.opener() as handle:
+        fast = getattr(handle, "reader", None)  # a section of an archive on disk
+        source = decompressed(fast() if fast else file_reader(handle), what)
+        for entry in iter_entries(source, what):
+            if entry.path not in paths or entry.typeflag not in _REGULAR:
+                continue
+            amount = left.take(entry.size, limit)
+            found[entry.path] = FileBytes(source.read(amount), amount < entry.size)
+            if len(found) == len(paths):
+                break  # the rest of the layer is never decompressed
+    return found
+
+
+def _from_engine(image: Image, paths: list[str], limit: int, left: _Budget) -> dict[str, FileBytes]:
+    """Files of an engine image through a created (never started) container of it."""
+    import docker
+
+    image_id = str((image.manifest.get("config") or {}).get("digest") or "")
+    if not image_id.startswith("sha256:"):
+        raise UserError(f"{image.ref}: no image ID to read dependency records from")
+    try:
+        client = docker.from_env()
+        # an entrypoint that cannot exist: a create needs a command, and this one is never run
+        container = client.containers.create(
+            image_id, entrypoint=["/boxwise-never-started"], network_disabled=True
+        )
+    except docker.errors.DockerException as exc:
+        raise UserError(f"{image.ref}: cannot read dependency records ({type(exc).__name__})") from None
+    found: dict[str, FileBytes] = {}
+    try:
+        for path in paths:
+            if left.left <= 0:
+                break
+            try:
+                chunks, _stat = container.get_archive("/" + path)
+            except docker.errors.NotFound:
+                continue
+            item = _first_file(chunks, f"{image.ref}: /{path}", limit, left)
+            if item is not None:
+                found[path] = item
+    except docker.errors.DockerException as exc:
+        raise UserError(f"{image.ref}: cannot read dependency records ({type(exc).__name__})") from None
+    finally:
+        try:
+            container.remove(force=True)
+        except docker.errors.DockerException:
+            pass  # gone already
+        client.close()
+    return found
+
+
+def _first_file(chunks: Iterator[bytes], what: str, limit: int, left: _Budget) -> FileBytes | None:
+    """The first regular file of an archive stream (one file: its own name), read bounded."""
+    from boxwise.image.tarindex import chunk_stream, iter_entries
+
+    stream: Any = chunks
+    try:
+        source = chunk_stream(iter(chunks))
+        for entry in iter_entries(source, what):
+            if entry.typeflag not in _REGULAR:
+                return None  # a link or folder where a file was named: nothing to read
+            amount = left.take(entry.size, limit)
+            return FileBytes(source.read(amount), amount < entry.size)
+        return None
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()  # a file over the limit is not read to its end
