@@ -68,12 +68,14 @@ def _pairs(
             pairs.append((twin, dist))
             old.remove(twin)
             new.remove(dist)
-    pairs += list(zip(old, new))
+    pairs += list(zip(old, new, strict=False))  # the longer side's rest follows
     pairs += [(o, None) for o in old[len(new) :]] + [(None, n) for n in new[len(old) :]]
     return pairs
 
 
-def diff_dependencies(baseline: Sequence[Distribution], new: Sequence[Distribution]) -> list[DependencyChange]:
+def diff_dependencies(
+    baseline: Sequence[Distribution], new: Sequence[Distribution]
+) -> list[DependencyChange]:
     """Every distribution of either image, changes first (largest change first), then unchanged."""
     groups: dict[str, tuple[list[Distribution], list[Distribution]]] = {}
     for dist in baseline:
@@ -84,7 +86,9 @@ def diff_dependencies(baseline: Sequence[Distribution], new: Sequence[Distributi
     for olds, news in groups.values():
         for old, now in _pairs(olds, news):
             if old is None and now is not None:
-                rows.append(DependencyChange(now.name, ADDED, now.version, None, now.size_bytes, 0, now.layer))
+                rows.append(
+                    DependencyChange(now.name, ADDED, now.version, None, now.size_bytes, 0, now.layer)
+                )
             elif now is None and old is not None:
                 rows.append(DependencyChange(old.name, REMOVED, None, old.version, 0, old.size_bytes))
             elif old is not None and now is not None:

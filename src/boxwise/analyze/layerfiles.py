@@ -12,6 +12,7 @@ Every file is cut at `limit` bytes and all of them together at `budget`: the ima
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -128,10 +129,8 @@ def _from_engine(image: Image, paths: list[str], limit: int, left: _Budget) -> d
     except docker.errors.DockerException as exc:
         raise UserError(f"{image.ref}: cannot read dependency records ({type(exc).__name__})") from None
     finally:
-        try:
+        with contextlib.suppress(docker.errors.DockerException):  # gone already
             container.remove(force=True)
-        except docker.errors.DockerException:
-            pass  # gone already
         client.close()
     return found
 

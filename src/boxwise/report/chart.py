@@ -8,11 +8,13 @@ reaches the Mermaid source.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from boxwise.report.format import human_bytes
 from boxwise.report.model import ReportData
 
-NEW_COLOUR = "#1f6feb"
+BASELINE_COLOUR, NEW_COLOUR = "#8b949e", "#1f6feb"
 MAX_BARS = 24  # more layers than this: the largest are drawn, in image order
 
 
@@ -104,3 +106,36 @@ def mermaid_chart(data: ReportData) -> str | None:
             "```",
         ]
     )
+
+
+def svg_chart(bars: list[LayerBar], escape: Callable[[object], str], width: int = 880) -> str:
+    """An inline SVG of the bars for the HTML report: each layer a row, its baseline bar (grey)
+    above this change's (blue). `escape` is the page's HTML escape (made_by is untrusted)."""
+    label_width, row_height, bar_height = 300, 34, 12
+    plot = width - label_width - 90
+    top = max([max(bar.new, bar.baseline or 0) for bar in bars] + [1])
+    height = 30 + row_height * len(bars)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="Layer sizes">',
+        f'<rect x="{label_width}" y="4" width="12" height="12" fill="{BASELINE_COLOUR}"/>'
+        f'<text x="{label_width + 16}" y="14">baseline</text>'
+        f'<rect x="{label_width + 90}" y="4" width="12" height="12" fill="{NEW_COLOUR}"/>'
+        f'<text x="{label_width + 106}" y="14">this change</text>',
+    ]
+    for number, bar in enumerate(bars):
+        y = 28 + number * row_height
+        made_by = bar.made_by if len(bar.made_by) <= 40 else bar.made_by[:39] + "…"
+        parts.append(f'<text x="0" y="{y + 17}">{escape(bar.label)}  {escape(made_by)}</text>')
+        rows = [(bar.baseline, BASELINE_COLOUR, y)] if bar.baseline is not None else []
+        rows.append((bar.new, NEW_COLOUR, y + (bar_height + 2 if bar.baseline is not None else 6)))
+        for size, colour, bar_y in rows:
+            length = max(round((size or 0) / top * plot), 1 if size else 0)
+            shown = escape(human_bytes(size or 0))
+            parts.append(
+                f'<rect x="{label_width}" y="{bar_y}" width="{length}" height="{bar_height}" '
+                f'fill="{colour}"/>'
+                f'<text x="{label_width + length + 6}" y="{bar_y + 10}" class="n">{shown}</text>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)

@@ -37,7 +37,9 @@ class DependencyView:
     def changes(self) -> list[DependencyChange]:
         return [row for row in self.rows if row.status not in (UNCHANGED, NO_BASELINE)]
 
-    def shown(self, top: int = TOP_ROWS, max_changes: int = MAX_CHANGES) -> tuple[list[DependencyChange], int]:
+    def shown(
+        self, top: int = TOP_ROWS, max_changes: int = MAX_CHANGES
+    ) -> tuple[list[DependencyChange], int]:
         """(the rows a short table shows, how many it leaves out)."""
         changes = self.changes[:max_changes]
         rest = [row for row in self.rows if row.status in (UNCHANGED, NO_BASELINE)]
