@@ -6,11 +6,13 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from boxwise.analyze.efficiency import Analysis, analyze
 from boxwise.errors import UserError
 
 TOP_INEFFICIENT = 20
+TOP_DEPENDENCIES = 20
 
 
 @contextmanager
@@ -98,6 +100,7 @@ def render(analysis: Analysis) -> None:
         console.print(files)
     else:
         console.print("[bold]Inefficient files (dive accounting):[/bold] none")
+    _render_dependencies(console, analysis)
     for layer in analysis.layers[1:]:
         if not layer.largest_files:
             continue
@@ -108,6 +111,37 @@ def render(analysis: Analysis) -> None:
         for path, size in layer.largest_files:
             largest.add_row(human_bytes(size), path)
         console.print(largest)
+
+
+def _render_dependencies(console: Any, analysis: Analysis) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from boxwise.units import human_bytes
+
+    deps = analysis.dependencies
+    if deps is None:
+        return
+    if not deps.distributions:
+        console.print("[bold]Python distributions:[/bold] none (no *.dist-info/RECORD)")
+    else:
+        total = human_bytes(deps.size_bytes)
+        console.print(
+            f"[bold]Python distributions ({len(deps.distributions)}, {total}), top {TOP_DEPENDENCIES}[/bold]"
+        )
+        table = Table()
+        for name, justify in (
+            ("size", "right"),
+            ("distribution", "left"),
+            ("version", "left"),
+            ("layer", "right"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for dist in deps.distributions[:TOP_DEPENDENCIES]:
+            table.add_row(human_bytes(dist.size_bytes), Text(dist.name), Text(dist.version), str(dist.layer))
+        console.print(table)
+    for note in deps.notes:
+        console.print(Text(f"note: {note}", style="yellow"))
 
 
 def run_inspect(args: argparse.Namespace) -> int:
