@@ -119,6 +119,13 @@ def test_the_dependency_table_matches_the_sizes_on_disk_and_the_diff_says_what_c
     line = next(line for line in result.stdout.splitlines() if line.startswith("**Dependencies:**"))
     assert added in line and bumped in line, line
 
+    diff = run_boxwise("diff", f"docker://{tags['v1']}", f"docker://{tags['v2']}", cwd=root)
+    assert diff.returncode == 0, diff.stderr
+    tail = diff.stdout.split("\ndependencies: ", 1)[1].splitlines()
+    assert tail[0].startswith("2 changed, +")
+    assert tail[1].split() == ["added", *human_bytes(disk_v2["idna"][1], signed=True).split(), "idna", "3.7"]
+    assert tail[2].split()[-4:] == ["itsdangerous", "2.1.2", "→", "2.2.0"]
+
 
 def test_a_docker_save_archive_gives_the_same_table_as_the_engine(built) -> None:
     root, tags = built

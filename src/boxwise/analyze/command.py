@@ -49,10 +49,8 @@ def read_analysis(ref: str, dependencies: bool = False) -> Analysis:
             analysis = analyze(image, indexes)
         if dependencies:
             from boxwise.analyze.dependencies import read_dependencies
-            from boxwise.analyze.diff import final_view
 
-            view = final_view([(e.path, e.size, e.is_dir) for e in entries] for entries in indexes)
-            analysis.dependencies = read_dependencies(image, indexes, view)
+            analysis.dependencies = read_dependencies(image, indexes)
         return analysis
     except OSError as exc:
         raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None

@@ -179,11 +179,26 @@ def measure(
     return dists
 
 
+def site_view(indexes: Sequence[Sequence[Entry]]) -> dict[str, int]:
+    """The final view (`/path` → size) of the site folders alone, whiteouts applied: what the
+    table needs, without holding a path for every file of a big image."""
+    from boxwise.analyze.diff import final_view
+
+    return final_view(
+        [(e.path, e.size, e.is_dir) for e in entries if "-packages/" in e.path or ".wh." in e.path]
+        for entries in indexes
+    )
+
+
 def read_dependencies(
-    image: Image, indexes: Sequence[Sequence[Entry]], view: Mapping[str, int]
+    image: Image, indexes: Sequence[Sequence[Entry]], view: Mapping[str, int] | None = None
 ) -> Dependencies:
-    """The distributions an image shows; `view` is its final file view (`/path` → size)."""
+    """The distributions an image shows; `view` is its final file view (`/path` → size) when the
+    caller has it already, else the site folders' own is made."""
     from boxwise.analyze.layerfiles import read_files
+
+    if view is None:
+        view = site_view(indexes)
 
     layers = {path: n for path, n in record_layers(indexes).items() if "/" + path in view}
     notes: list[str] = []

@@ -217,7 +217,24 @@ def render_text(diff: Mapping[str, Any]) -> str:
             for entry in files[kind]:
                 shown = human_bytes(entry.get("change_bytes", entry["size_bytes"]), signed=kind == "grown")
                 lines.append(f"  {shown:>10}  {entry['path']}")
+    lines += _dependency_lines(diff.get("dependencies"))
     return "\n".join(lines) + "\n"
+
+
+def _dependency_lines(data: Any) -> list[str]:
+    """The distributions that changed, largest change first (`boxwise diff` text)."""
+    from boxwise.analyze.depdiff import UNCHANGED, changes_from_json
+    from boxwise.report.format import human_bytes
+
+    if data is None:
+        return ["", "dependencies: not compared (no dependency table for one of the images)"]
+    rows = [row for row in changes_from_json(data) if row.status != UNCHANGED]
+    lines = ["", f"dependencies: {len(rows)} changed, {human_bytes(data.get('change_bytes'), signed=True)}"]
+    for row in rows:
+        versions = " → ".join(v for v in (row.before_version, row.version) if v is not None)
+        change = human_bytes(row.change_bytes, signed=True)
+        lines.append(f"  {row.status:<10} {change:>10}  {row.name} {versions}")
+    return lines
 
 
 def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
