@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 from conftest import REPO, run_boxwise
@@ -137,3 +138,20 @@ def test_a_docker_save_archive_gives_the_same_table_as_the_engine(built) -> None
         assert result.returncode == 0, result.stderr
         tables.append(json.loads(result.stdout)["dependencies"])
     assert tables[0] == tables[1] and len(tables[0]["distributions"]) == 3
+
+
+@pytest.mark.parametrize("call_bytes", [0, 10**12], ids=["a-call-per-file", "the-folder-streamed"])
+def test_both_ways_of_reading_an_engine_image_give_the_sizes_on_disk(
+    built, call_bytes: int, monkeypatch, tmp_path: Path
+) -> None:
+    from boxwise.analyze import layerfiles
+    from boxwise.analyze.dependencies import read_dependencies
+    from boxwise.image import load_indexes, open_image
+
+    _, tags = built
+    monkeypatch.setattr(layerfiles, "CALL_BYTES", call_bytes)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # nothing cached: read from the engine
+    image = open_image(f"docker://{tags['v1']}")
+    dists = read_dependencies(image, load_indexes(image)).distributions
+    got = {d.name: [d.version, d.size_bytes, d.files, d.site] for d in dists}
+    assert got == on_disk(tags["v1"])

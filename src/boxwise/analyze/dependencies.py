@@ -19,9 +19,12 @@ import posixpath
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boxwise.image.model import Entry, Image
+
+if TYPE_CHECKING:
+    from boxwise.analyze.layerfiles import FileBytes
 
 SITE_DIRS = ("site-packages", "dist-packages")
 MAX_DISTRIBUTIONS = 5000
@@ -179,6 +182,18 @@ def measure(
     return dists
 
 
+def site_bytes(view: Mapping[str, int], records: Mapping[str, int]) -> dict[str, int]:
+    """Site folder (index spelling) → bytes the image holds below it, for the folders of `records`."""
+    sites = {site_of(path) for path in records} - {None}
+    totals = dict.fromkeys(sites, 0)
+    for path, size in view.items():
+        head, found, _ = path.partition("-packages/")
+        site = head[1:] + "-packages" if found else None
+        if site in totals:
+            totals[site] += size
+    return totals  # type: ignore[return-value]
+
+
 def site_view(indexes: Sequence[Sequence[Entry]]) -> dict[str, int]:
     """The final view (`/path` → size) of the site folders alone, whiteouts applied: what the
     table needs, without holding a path for every file of a big image."""
@@ -199,22 +214,47 @@ def read_dependencies(
 
     if view is None:
         view = site_view(indexes)
-
     layers = {path: n for path, n in record_layers(indexes).items() if "/" + path in view}
     notes: list[str] = []
     if len(layers) > MAX_DISTRIBUTIONS:
         notes.append(f"{len(layers)} distributions; only the first {MAX_DISTRIBUTIONS} by path are read")
         layers = dict(sorted(layers.items())[:MAX_DISTRIBUTIONS])
-    wanted: dict[int, list[str]] = {}
-    for path, number in layers.items():
-        wanted.setdefault(number, []).append(path)
-    contents, read_notes = read_files(image, wanted)
+    contents, wanted = _cached(image, layers)
+    found, read_notes = read_files(image, wanted, folders=site_bytes(view, layers))
+    _keep(image, wanted, found)
+    contents.update(found)
     notes += read_notes
     unread = len(layers) - len(contents)
     if unread:
         notes.append(f"{unread} RECORD file(s) could not be read; their distributions are not listed")
     records = {path: (item.data, item.truncated) for path, item in contents.items()}
     return Dependencies(measure(records, layers, view), notes)
+
+
+def _cached(image: Image, layers: Mapping[str, int]) -> tuple[dict[str, FileBytes], dict[int, list[str]]]:
+    """(RECORDs the cache holds for their layer, layer → RECORD paths still to read)."""
+    from boxwise.analyze.layerfiles import FileBytes
+    from boxwise.analyze.recordcache import RecordCache
+
+    cache, by_layer = RecordCache(), {}
+    found: dict[str, FileBytes] = {}
+    wanted: dict[int, list[str]] = {}
+    for path, number in layers.items():
+        if number not in by_layer:
+            by_layer[number] = cache.get(image.layers[number].diff_id)
+        if path in by_layer[number]:
+            found[path] = FileBytes(by_layer[number][path])
+        else:
+            wanted.setdefault(number, []).append(path)
+    return found, wanted
+
+
+def _keep(image: Image, wanted: Mapping[int, list[str]], found: Mapping[str, FileBytes]) -> None:
+    from boxwise.analyze.recordcache import RecordCache
+
+    cache = RecordCache()
+    for number, paths in wanted.items():
+        cache.put(image.layers[number].diff_id, {p: found[p] for p in paths if p in found})
 
 
 def from_json(data: Any) -> list[Distribution]:
