@@ -14,13 +14,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise
 
 from boxwise.report.html import render_html
 from boxwise.report.model import BuildFailure
 from boxwise.startup import Startup
 
 from .test_markdown import full_report
+from .test_post import report as cli_report
 
 HOSTILE = '<img src="http://127.0.0.1:9/x.png" onerror="alert(1)">'
 
@@ -101,17 +101,7 @@ def test_the_console_check_catches_a_page_that_errs(tmp_path: Path) -> None:
 
 def test_report_and_its_html_flag_write_the_page(analyses) -> None:
     out = analyses["new"].parent / "out" / "boxwise-report.html"
-    result = run_boxwise(
-        "report",
-        str(analyses["new"]),
-        "--baseline",
-        str(analyses["baseline"]),
-        "--app",
-        "api",
-        "--html",
-        str(out),
-        cwd=analyses["new"].parent,
-    )
+    result = cli_report(analyses, {}, "--html", str(out))
     assert result.returncode == 0, result.stderr
     text = out.read_text()
     assert text.startswith("<!doctype html>") and "<h2>api" in text and "gate passed" in text

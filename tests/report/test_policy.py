@@ -17,6 +17,7 @@ from boxwise.report.command import post_reports
 
 from .conftest import github_env, gitlab_env
 from .test_markdown import full_report
+from .test_post import report as cli_report
 
 MARKER = "<!-- boxwise:report app=api -->"
 
@@ -69,20 +70,6 @@ def test_always_posts_an_unchanged_image(fake_api) -> None:
     fake_api.add_merge_request("5", 7)
     post(fake_api, report(same_image=True), "always")
     assert methods(fake_api) == ["POST"]
-
-
-def cli_report(analyses: dict[str, Path], env: dict[str, str], *extra: str):
-    return run_boxwise(
-        "report",
-        str(analyses["new"]),
-        "--baseline",
-        str(analyses["baseline"]),
-        "--app",
-        "api",
-        *extra,
-        cwd=analyses["new"].parent,
-        env=env,
-    )
 
 
 def fork_event(tmp_path: Path, fork: bool) -> str:
