@@ -168,7 +168,7 @@ def _dependency_section(data: ReportData) -> Section | None:
     section = Section(title, header, rows, "No installed Python distribution (no `*.dist-info/RECORD`).")
     if more:
         section.notes.append(f"{more} more in the JSON artifact.")
-    section.notes += [f"Note: {md_cell(note, 300)}" for note in view.notes]
+    section.notes += [f"Note: {untrusted(note, 300)}" for note in view.notes]
     return section
 
 
