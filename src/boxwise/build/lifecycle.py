@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from boxwise.appfiles import IgnoreMatcher
 from boxwise.appfiles import walk as walk_app
 from boxwise.apps import load_ignore
 from boxwise.build import secrets as build_secrets
@@ -28,6 +29,7 @@ from boxwise.build.log import BuildLog
 from boxwise.build.options import BuildOptions, BuildResult, LayerReport
 from boxwise.build.output import check_output, scan_for_secrets, write_output
 from boxwise.build.previous import seed_cache
+from boxwise.build.project_toml import read_project_toml
 from boxwise.build.runner import BuildContainer, BuildRoot, connect, engine_errors
 from boxwise.build.runner_local import LocalRoot
 from boxwise.build.runtime import base_user_files, run_user, write_runtime_layer
@@ -248,7 +250,8 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     log.say(f"app: {app_dir}  base: {base.ref}  build secrets: {secrets.describe()}")
 
     # The app layer first: the build gets exactly the files the image will hold.
-    matcher = load_ignore(app_dir)
+    descriptor = read_project_toml(app_dir)
+    matcher = IgnoreMatcher(load_ignore(app_dir).rules + descriptor.ignore_rules())
     try:
         app_blob = store_blob(
             cache,
@@ -272,7 +275,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         box = BuildContainer(client, build_image, options.network, app_dir.name)
     pip = pip_wheel(cache)
     with log.progress("building"), engine_errors("the build"), box:
-        env = _driver_env(base, secrets, epoch, box, pip)
+        env = {**descriptor.build_env, **_driver_env(base, secrets, epoch, box, pip)}
         if options.runner == "local":  # this machine's python builds; the run image's runs the app
             run_python = base_python(base, cache)
             if run_python:
