@@ -154,19 +154,14 @@ def read_rules_file(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: cannot read the rules file ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text; a .dive-ci file is YAML") from None
+    import yaml  # a declared dependency; imported only when a rules file exists
+
     try:
-        import yaml  # comes with pre-commit; imported only when a rules file exists
-    except ImportError:  # pragma: no cover - pre-commit is a dependency
-        yaml = None
-    if yaml is not None:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            line = getattr(getattr(exc, "problem_mark", None), "line", None)
-            where = f" at line {line + 1}" if line is not None else ""
-            raise UserError(f"{path}: not valid YAML{where}; fix the .dive-ci file") from None
-    else:
-        data = _mini_yaml(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f" at line {line + 1}" if line is not None else ""
+        raise UserError(f"{path}: not valid YAML{where}; fix the .dive-ci file") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -179,24 +174,6 @@ def read_rules_file(path: Path) -> dict[str, Any]:
                 raise UserError(f"{path}: `rules:` must be a mapping of rule names to values")
             return value
     return {}
-
-
-def _mini_yaml(text: str) -> dict[str, Any]:
-    """The subset of YAML a .dive-ci uses: `rules:` and indented `key: value` lines."""
-    data: dict[str, Any] = {}
-    current: dict[str, Any] | None = None
-    for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].rstrip()
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, _, value = line.strip().partition(":")
-        value = value.strip().strip("'\"") if value.strip() not in ("", "~", "null") else None
-        if not raw[0].isspace():
-            current = {} if value is None else None
-            data[key] = current if value is None else value
-        elif current is not None:
-            current[key] = value
-    return data
 
 
 def _lookup(table: Mapping[str, Any], name: str) -> Any:

@@ -179,26 +179,3 @@ def test_gate_on_an_engine_image(engine_archives: dict[str, Path], engine_dive, 
         pattern = rf"{figure}: ([^\s]+)"
         plain = re.sub(r"\x1b\[[0-9;]*m", "", dive.ci_stdout)
         assert re.search(pattern, result.stdout).group(1) == re.search(pattern, plain).group(1)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "rules:\n  lowestEfficiency: 0.95\n  highestWastedBytes: 20MB\n  highestUserWastedPercent: 0.10\n",
-        "# comment\nrules:\n  # a commented rule\n"
-        "  lowestEfficiency: '0.9'  # why\n  highestWastedBytes: disabled\n",
-        'plugins:\n  a: b\nrules:\n  highestUserWastedPercent: "0.2"\n  highestWastedBytes:\n',
-    ],
-)
-def test_rules_file_subset_parser_reads_what_yaml_reads(text: str, tmp_path: Path) -> None:
-    """Without PyYAML the .dive-ci subset parser gives the same rules as PyYAML would."""
-    import yaml
-
-    from boxwise.gate import _mini_yaml, _threshold
-
-    def thresholds(rules: dict) -> dict:
-        return {
-            name: None if value is None else _threshold(name, str(value)) for name, value in rules.items()
-        }
-
-    assert thresholds(_mini_yaml(text)["rules"]) == thresholds(yaml.safe_load(text)["rules"])
