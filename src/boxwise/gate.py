@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from boxwise.config import GATE_RULES, did_you_mean
 from boxwise.errors import UserError
 from boxwise.units import dive_percent, human_bytes
 
@@ -28,6 +29,7 @@ DEFAULTS = {
     "highestImageBytes": "disabled",
 }
 RULE_NAMES = tuple(sorted(DEFAULTS))  # dive prints rules in key order
+KEBAB = {camel: kebab for kebab, camel in GATE_RULES.items()}  # lowestEfficiency -> lowest-efficiency
 RATIO_RULES = {"lowestEfficiency", "highestUserWastedPercent"}
 ACCOUNTINGS = ("dive", "exact")
 
@@ -92,6 +94,7 @@ class Rules:
     rules: list[Rule]
     accounting: str = "dive"
     config_path: str | None = None  # the rules file read, if any
+    warnings: list[str] = field(default_factory=list)  # unknown or doubly spelt keys, for stderr
 
 
 @dataclass
@@ -176,11 +179,37 @@ def read_rules_file(path: Path) -> dict[str, Any]:
     return {}
 
 
-def _lookup(table: Mapping[str, Any], name: str) -> Any:
-    for key, value in table.items():
-        if str(key).lower() == name.lower():
-            return value
-    return None
+def _find(table: Mapping[str, Any], key: str, fold: bool) -> tuple[str | None, Any]:
+    for written, value in table.items():
+        if (str(written).lower() == key.lower()) if fold else written == key:
+            return str(written), value
+    return None, None
+
+
+def _either_spelling(
+    table: Mapping[str, Any], name: str, where: str, fold: bool, warnings: list[str]
+) -> tuple[Any, str]:
+    """A rule's value in a table that may spell it dive's current way (kebab-case) or its old way
+    (camelCase), and the key as written. A set camelCase key wins, as it does in dive."""
+    old_key, old = _find(table, name, fold)
+    new_key, new = _find(table, KEBAB[name], fold)
+    if old is not None and new is not None and _as_text(old) != _as_text(new):
+        warnings.append(
+            f"{where}: both {old_key} ({old}) and {new_key} ({new}) are set; {old_key} is used, as in dive"
+        )
+    if old is not None:
+        return old, str(old_key)
+    return new, new_key or KEBAB[name]
+
+
+def _unknown_rules(file_rules: Mapping[str, Any], origin: str) -> list[str]:
+    known = [*RULE_NAMES, *KEBAB.values()]
+    folded = {name.lower() for name in known}
+    return [
+        f"{origin}: unknown rule 'rules.{key}' (ignored){did_you_mean(str(key), known)}"
+        for key in file_rules
+        if str(key).lower() not in folded
+    ]
 
 
 def _flag(flags: Mapping[str, Any] | argparse.Namespace, name: str) -> Any:
@@ -217,11 +246,15 @@ def load_rules(
     file_rules = read_rules_file(path) if path is not None else {}
     origin = str(path) if path is not None else ""
     rules, errors = [], []
+    warnings = _unknown_rules(file_rules, origin)
     for name in RULE_NAMES:
+        in_file, file_key = _either_spelling(file_rules, name, f"{origin} rules", True, warnings)
+        where = "pyproject.toml [tool.boxwise.gate]"
+        in_pyproject, pyproject_key = _either_spelling(gate_table, name, where, False, warnings)
         candidates = (
             (_as_text(_flag(flags, name)), f"--{name}"),
-            (_as_text(_lookup(file_rules, name)), f"{origin} rules.{name}"),
-            (_as_text(gate_table.get(name)), f"pyproject.toml [tool.boxwise.gate] {name}"),
+            (_as_text(in_file), f"{origin} rules.{file_key}"),
+            (_as_text(in_pyproject), f"{where} {pyproject_key}"),
             (DEFAULTS[name], "default"),
         )
         value, source = next((v, s) for v, s in candidates if v is not None)
@@ -234,7 +267,12 @@ def load_rules(
         errors.append(f"pyproject.toml [tool.boxwise.gate] accounting: '{accounting}' is not dive or exact")
     if errors:
         raise UserError("misconfigured gate rules: " + "; ".join(errors))
-    return Rules(rules=rules, accounting=accounting, config_path=str(path) if path else None)
+    return Rules(rules, accounting, str(path) if path else None, warnings)
+
+
+def print_rule_warnings(rules: Rules) -> None:
+    for warning in rules.warnings:
+        print(f"boxwise: warning: {warning}", file=sys.stderr)
 
 
 def _figures(analysis: Any, accounting: str) -> dict[str, float]:
@@ -321,6 +359,7 @@ def run_gate(args: argparse.Namespace) -> int:
     settings = load_settings()
     print_warnings(settings)
     rules = load_rules(settings, args.ci_config, args)
+    print_rule_warnings(rules)
     analysis = read_analysis(args.ref)
     verdict = evaluate(analysis, rules)
     if getattr(args, "format", "text") == "json":
