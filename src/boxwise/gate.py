@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -87,6 +88,8 @@ class Rule:
     value: str  # as written (`0.9`, `20MB`, `disabled`)
     source: str  # where the value came from: a flag, a file, pyproject.toml or the default
     threshold: float | None = None  # None: disabled
+    file: Path | None = None  # the file that set it (a rules file or pyproject.toml), if one did
+    key: str | None = None  # the key as written in that file
 
 
 @dataclass
@@ -252,14 +255,14 @@ def load_rules(
         where = "pyproject.toml [tool.boxwise.gate]"
         in_pyproject, pyproject_key = _either_spelling(gate_table, name, where, False, warnings)
         candidates = (
-            (_as_text(_flag(flags, name)), f"--{name}"),
-            (_as_text(in_file), f"{origin} rules.{file_key}"),
-            (_as_text(in_pyproject), f"{where} {pyproject_key}"),
-            (DEFAULTS[name], "default"),
+            (_as_text(_flag(flags, name)), f"--{name}", None, None),
+            (_as_text(in_file), f"{origin} rules.{file_key}", path, file_key),
+            (_as_text(in_pyproject), f"{where} {pyproject_key}", root / "pyproject.toml", pyproject_key),
+            (DEFAULTS[name], "default", None, None),
         )
-        value, source = next((v, s) for v, s in candidates if v is not None)
+        value, source, file, key = next(candidate for candidate in candidates if candidate[0] is not None)
         try:
-            rules.append(Rule(name, value, source, _threshold(name, value)))
+            rules.append(Rule(name, value, source, _threshold(name, value), file, key))
         except ValueError as exc:
             errors.append(f"{source}: invalid value '{value}' ({exc})")
     accounting = _as_text(_flag(flags, "accounting")) or _as_text(gate_table.get("accounting")) or "dive"
@@ -350,6 +353,58 @@ def render_text(verdict: Verdict, analysis: Any) -> str:
     return "\n".join(lines)
 
 
+# What each rule asks of an image, for SARIF's rule descriptions.
+_DESCRIPTIONS = {
+    "lowestEfficiency": "the image's efficiency (dive's score) is at least the threshold",
+    "highestWastedBytes": "bytes of files that later layers overwrite or delete stay within the threshold",
+    "highestUserWastedPercent": "wasted bytes, as a fraction of what the layers above the base add, "
+    "stay within the threshold",
+    "highestImageBytes": "the image's size stays within the threshold",
+}
+
+
+def _line_of(path: Path, key: str) -> int | None:
+    """The line that sets `key` in a YAML or TOML file (first match, case-insensitive), if any."""
+    pattern = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*[:=]""", re.IGNORECASE)
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, start=1):
+                if number > 10_000:  # a rules file or pyproject.toml is small; never read a huge one
+                    return None
+                if pattern.match(line):
+                    return number
+    except OSError:
+        return None
+    return None
+
+
+def _location(rule: Rule, root: Path) -> tuple[str, int | None]:
+    """Where a failed rule's threshold is set, repo-relative; pyproject.toml when no file set it
+    (a flag or the default): there is where [tool.boxwise.gate] would change it."""
+    if rule.file is not None and rule.key is not None:
+        relative = Path(os.path.relpath(rule.file.resolve(), root.resolve())).as_posix()
+        if not relative.startswith("../"):
+            return relative, _line_of(rule.file, rule.key)
+    return "pyproject.toml", None
+
+
+def render_sarif(verdict: Verdict, rules: Rules, root: Path) -> str:
+    """SARIF 2.1.0: the gate's rules, and each failed one as an error at the file that set it."""
+    from boxwise.sarif import SarifResult, SarifRule, dumps, sarif_log
+
+    by_name = {rule.name: rule for rule in rules.rules}
+    sarif_rules = [SarifRule(name, _DESCRIPTIONS.get(name, name), "error") for name in by_name]
+    results = []
+    for result in verdict.results:
+        if result.status != "FAIL":
+            continue
+        rule = by_name[result.name]
+        path, line = _location(rule, root)
+        message = f"{verdict.ref}: {result.message} (threshold {rule.value} from {rule.source})"
+        results.append(SarifResult(rule.name, "error", message, path, line, f"{rule.name}:{verdict.ref}"))
+    return dumps(sarif_log(sarif_rules, results, {"boxwise.gate": verdict.to_json()}))
+
+
 def run_gate(args: argparse.Namespace) -> int:
     import json
 
@@ -364,6 +419,8 @@ def run_gate(args: argparse.Namespace) -> int:
     verdict = evaluate(analysis, rules)
     if getattr(args, "format", "text") == "json":
         print(json.dumps(verdict.to_json(), indent=2))
+    elif args.format == "sarif":
+        print(render_sarif(verdict, rules, settings.root), end="")
     else:
         print(render_text(verdict, analysis))
     sys.stdout.flush()

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise
+from conftest import run_boxwise, validate_sarif
 
 from boxwise.errors import UserError
 from boxwise.gate import load_rules, parse_bytes
@@ -174,6 +174,56 @@ def test_gate_reads_repo_root_dive_ci_and_pyproject(overwrite: Path, make_git_re
     assert rules["lowestEfficiency"]["status"] == "PASS"
     assert rules["highestImageBytes"]["status"] == "FAIL"  # 1 996 256 > 1 000 000
     assert verdict["passed"] is False and verdict["accounting"] == "dive"
+
+
+def test_sarif_points_each_failed_rule_at_the_line_that_set_it(
+    overwrite: Path, make_git_repo, tmp_path
+) -> None:
+    repo = make_git_repo(
+        {
+            ".dive-ci": "# team rules\nrules:\n  highest-wasted-bytes: 13999\n",
+            "pyproject.toml": '[project]\nname = "x"\n\n[tool.boxwise.gate]\nhighestImageBytes = "1MB"\n',
+        }
+    )
+    result = run_boxwise(
+        "gate", f"docker-archive:{overwrite}", "--format", "sarif", "--lowestEfficiency", "0.999", cwd=repo
+    )
+    assert result.returncode == 1, result.stderr
+    checked = validate_sarif(result.stdout, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    (run,) = json.loads(result.stdout)["runs"]
+    assert [rule["id"] for rule in run["tool"]["driver"]["rules"]] == [
+        "highestImageBytes",
+        "highestUserWastedPercent",
+        "highestWastedBytes",
+        "lowestEfficiency",
+    ]
+    where = {
+        r["ruleId"]: (
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"].get("region", {}).get("startLine"),
+        )
+        for r in run["results"]
+    }
+    assert where == {
+        "highestWastedBytes": (".dive-ci", 3),  # the line of the threshold that failed
+        "highestImageBytes": ("pyproject.toml", 5),
+        "lowestEfficiency": ("pyproject.toml", None),  # a flag: where [tool.boxwise.gate] would set it
+        "highestUserWastedPercent": ("pyproject.toml", None),  # the default 0.1 fails this image too
+    }
+    wasted = next(r for r in run["results"] if r["ruleId"] == "highestWastedBytes")
+    assert wasted["level"] == "error"
+    assert "wasted-bytes=14000 > threshold=13999" in wasted["message"]["text"]
+    assert run["properties"]["boxwise.gate"]["passed"] is False
+
+
+def test_sarif_of_a_passing_image_has_no_result(overwrite: Path, tmp_path: Path) -> None:
+    args = ("--highestUserWastedPercent", "disabled", "--lowestEfficiency", "0.5")
+    result = run_boxwise("gate", f"docker-archive:{overwrite}", "--format", "sarif", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["runs"][0]["results"] == []
+    checked = validate_sarif(result.stdout, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_exact_accounting_changes_the_figures(overwrite: Path, tmp_path: Path) -> None:
