@@ -116,6 +116,7 @@ def _add_artifacts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--codequality", metavar="FILE")
     p.add_argument("--metrics", metavar="FILE")
     p.add_argument("--json", metavar="FILE", dest="json_file")
+    p.add_argument("--markdown", metavar="FILE", help="the markdown report (every app), as in the summary")
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:

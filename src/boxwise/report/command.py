@@ -202,7 +202,7 @@ def publish(
     """Artifacts, GitHub runner files and comments for reports already shown; the posting exit code."""
     from boxwise.report.artifacts import write_artifacts, write_github
 
-    write_artifacts(args, reports, broken)
+    write_artifacts(args, reports, broken, markdown)
     for line in write_github(reports, markdown, broken=broken):
         print(line)
     if not reports and not broken:  # nothing to comment on: artifacts only, the files CI expects
