@@ -1,9 +1,10 @@
-"""pip-install's build: requirements.txt into the launch layer `packages`, keyed on its inputs.
+"""pip-install's build: requirements.txt into the launch layer `packages`, a virtual environment.
 
-The key is the sha256 of the requirements files (with their -r/-c includes), the Python version
-and the run image digest. An unchanged key keeps the restored layer as it is (the platform then
-reuses its bytes); a changed key empties the layer first, so removed packages do not linger. pip's
-download cache lives in the cache-only layer `pip-cache`.
+The key is the sha256 of the requirements files (with their -r/-c includes and the metadata of
+local projects they install), the Python version and the run image digest. An unchanged key keeps
+the restored layer as it is (the platform then reuses its bytes); a changed key empties the layer
+first, so removed packages do not linger. pip's download cache lives in the cache-only layer
+`pip-cache`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ def build(app_dir: str, layers_dir: str) -> None:
     if not pylayer.keep_or_reset(layers_dir, "packages", inputs):
         files = pylayer.requirement_files(app_dir, "requirements.txt")
         cache = pylayer.cache_dir(layers_dir)
+        pylayer.make_venv(layer)
         pylayer.pip_install(layer, cache, ["-r", files[0]], files)
         pylayer.finish_packages_layer(layer)
         generation = pylayer.layer_key(inputs)

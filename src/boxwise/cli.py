@@ -74,6 +74,15 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
         default="docker",
         help="docker: buildpacks in a container of the build image; local: in place, no engine needed",
     )
+    p.add_argument(
+        "--check",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start the image with PORT and wait until its web process answers HTTP; fail the build "
+        "when it exits or never answers (default: [tool.boxwise.build] check, else off; on in `ci`)",
+    )
+    p.add_argument("--check-timeout", metavar="SECONDS", type=float, help="how long the check waits (30)")
+    p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
 
 
 def _add_image_ref(p: argparse.ArgumentParser) -> None:
@@ -156,6 +165,12 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
         help="post each app's report as one comment (default: [tool.boxwise.report] post, else auto)",
     )
     p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
+    p.add_argument(
+        "--check",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start each new image with PORT and gate on its answer (default on; [tool.boxwise.build] check)",
+    )
     _add_gate_rules(p)
     _add_artifacts(p)
 

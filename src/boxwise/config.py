@@ -26,6 +26,11 @@ GATE_RULES: dict[str, str] = {
     "highest-user-wasted-percent": "highestUserWastedPercent",
     "highest-image-bytes": "highestImageBytes",
 }
+# The smoke check's rules (boxwise.gate_startup), read from the same tables in either spelling.
+STARTUP_RULES: dict[str, str] = {
+    "highest-startup-seconds": "highestStartupSeconds",
+    "require-answer": "requireAnswer",
+}
 
 # Every key boxwise understands, per table. A key not listed here gets a warning naming it.
 KNOWN_KEYS: dict[str, frozenset[str]] = {
@@ -33,8 +38,13 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
         {"apps", "exclude", "shared", "baseline", "lint", "gate", "build", "report", "image-prefix"}
     ),
     "tool.boxwise.lint": frozenset({"disable"}),
-    "tool.boxwise.gate": frozenset({*GATE_RULES, *GATE_RULES.values(), "accounting"}),
-    "tool.boxwise.build": frozenset({"base", "run-image", "builder", "network", "ca-cert", "cache"}),
+    "tool.boxwise.gate": frozenset(
+        {*GATE_RULES, *GATE_RULES.values(), *STARTUP_RULES, *STARTUP_RULES.values(), "accounting"}
+    ),
+    "tool.boxwise.build": frozenset(
+        {"base", "run-image", "builder", "network", "ca-cert", "cache"}
+        | {"check", "check-timeout", "check-path"}
+    ),
     "tool.boxwise.report": frozenset({"post", "strict"}),
 }
 

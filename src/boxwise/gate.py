@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from boxwise.config import GATE_RULES, did_you_mean
+from boxwise.config import GATE_RULES, STARTUP_RULES, did_you_mean
 from boxwise.errors import UserError
 from boxwise.units import dive_percent, human_bytes
 
@@ -206,7 +206,7 @@ def _either_spelling(
 
 
 def _unknown_rules(file_rules: Mapping[str, Any], origin: str) -> list[str]:
-    known = [*RULE_NAMES, *KEBAB.values()]
+    known = [*RULE_NAMES, *KEBAB.values(), *STARTUP_RULES, *STARTUP_RULES.values()]
     folded = {name.lower() for name in known}
     return [
         f"{origin}: unknown rule 'rules.{key}' (ignored){did_you_mean(str(key), known)}"

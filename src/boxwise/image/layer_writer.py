@@ -162,6 +162,11 @@ def _write_to(
     return LayerBlob(dest, diff_id, size)
 
 
+def write_layer(dest: Path, fill: Callable[[LayerWriter], None], *, mtime: int | None = None) -> LayerBlob:
+    """A layer whose entries `fill(writer)` adds (in path order), written atomically to `dest`."""
+    return _write_to(dest, fill, mtime)
+
+
 def _walk_sorted(root: Path, excluded: Callable[[str], bool]) -> Iterable[tuple[str, os.stat_result]]:
     """(relative POSIX path, lstat) of every entry under root, sorted by full path, minus excluded."""
     found: list[tuple[str, os.stat_result]] = []

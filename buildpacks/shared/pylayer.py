@@ -1,16 +1,19 @@
-"""What the build steps of boxwise's buildpacks share: keys, pip, layer and TOML files.
+"""What the build steps of boxwise's buildpacks share: keys, the virtual environment, pip, TOML.
 
 Standard library only (it runs under the build image's python3, 3.11 or later for tomllib).
-Each buildpack carries an identical copy (a buildpack folder must stand alone, as pack packages
-it); tests/build/test_buildpack_files.py keeps the copies identical.
+This file is the one source: boxwise copies it (with processes.py) into each buildpack folder
+when it packages the buildpacks for a build, so each folder stands alone as CNB wants.
 
-A dependency layer is a pip `--prefix` folder: its site-packages go on PYTHONPATH and its `bin/`
-on PATH through the layer's env files, so no pip, setuptools or wheel lands in the image unless
-the app asks for them (pip itself runs from the build image's own pip wheel).
+A dependency layer is a virtual environment (`python3 -m venv --without-pip`), as Heroku's CNB
+buildpack makes it: its `bin/` goes first on PATH through the layer, so console scripts, `python`
+and `python3` work, and `.pth` files (editable installs) are processed because site-packages is a
+real site directory. pip runs from a pip wheel with the venv's interpreter, so no pip, setuptools
+or wheel lands in the image unless the app asks for them.
 """
 
 from __future__ import annotations
 
+import codecs
 import glob
 import hashlib
 import json
@@ -20,7 +23,6 @@ import re
 import shutil
 import subprocess
 import sys
-import sysconfig
 
 try:
     import tomllib
@@ -28,7 +30,9 @@ except ModuleNotFoundError:  # pragma: no cover - python3 < 3.11 in the build im
     tomllib = None
 
 # Options in a requirements file that name another file whose content is part of the key.
-_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(\S+)")
+_INCLUDE = re.compile(r"^\s*(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s*)(\S+)")
+# A local path a requirements file installs: `-e ./libs/x`, `.`, `./pkg`, `file:./x` (not a URL).
+_LOCAL = re.compile(r"^\s*(-e|--editable)?\s*(?:file:)?(\.{1,2}(?:/\S*)?|/\S+)\s*(?:#.*)?$")
 
 
 def fail(message: str, code: int = 1) -> None:
@@ -45,9 +49,31 @@ def read_toml(path: str) -> dict:
             return tomllib.load(handle)
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         fail(f"{os.path.basename(path)}: not valid TOML ({exc}); fix the file")
     return {}
+
+
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string: any Unicode as itself, quotes, backslashes and controls escaped.
+
+    (json.dumps is not TOML: it writes characters outside the BMP as surrogate pairs, which TOML
+    refuses, and leaves DEL raw.)
+    """
+    out = []
+    for char in text:
+        if char in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        elif 0xD800 <= ord(char) <= 0xDFFF:  # a lone surrogate cannot be written in UTF-8
+            out.append("\\uFFFD")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
 
 
 def _toml_value(value) -> str:
@@ -57,7 +83,9 @@ def _toml_value(value) -> str:
         return str(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    return json.dumps(str(value))  # a JSON string is a valid TOML basic string
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{toml_string(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    return toml_string(str(value))
 
 
 def toml_dumps(table: dict, prefix: str = "") -> str:
@@ -69,15 +97,27 @@ def toml_dumps(table: dict, prefix: str = "") -> str:
         elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
             arrays.append((key, value))
         else:
-            lines.append(f"{json.dumps(key)} = {_toml_value(value)}")
+            lines.append(f"{toml_string(str(key))} = {_toml_value(value)}")
     for key, value in tables:
-        name = f"{prefix}{json.dumps(key)}"
+        name = f"{prefix}{toml_string(str(key))}"
         lines += ["", f"[{name}]", toml_dumps(value, f"{name}.").rstrip("\n")]
     for key, items in arrays:
-        name = f"{prefix}{json.dumps(key)}"
+        name = f"{prefix}{toml_string(str(key))}"
         for item in items:
             lines += ["", f"[[{name}]]", toml_dumps(item, f"{name}.").rstrip("\n")]
-    return "\n".join(line for line in lines).strip("\n") + "\n"
+    return "\n".join(lines).strip("\n") + "\n"
+
+
+def write_toml(path: str, table: dict) -> None:
+    """Write a TOML file and read it back: a file the platform could not parse fails the build now."""
+    text = toml_dumps(table)
+    if tomllib is not None:
+        try:
+            tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:  # a bug in toml_dumps, never the app's fault
+            fail(f"{os.path.basename(path)}: boxwise wrote invalid TOML ({exc}); please report this")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
 
 
 def sha256_file(path: str) -> str:
@@ -86,6 +126,23 @@ def sha256_file(path: str) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def read_requirements(path: str) -> list[str]:
+    """A requirements file's lines, decoded as pip decodes it (a BOM names the encoding, else UTF-8)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8")
+    return data.decode(encoding, errors="replace").splitlines()
 
 
 def requirement_files(app_dir: str, first: str) -> list[str]:
@@ -100,11 +157,10 @@ def requirement_files(app_dir: str, first: str) -> list[str]:
         if not os.path.isfile(path):
             fail(f"{rel}: included from a requirements file but missing; add it or drop the -r/-c line")
         found.append(rel)
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                match = _INCLUDE.match(line)
-                if match and "://" not in match.group(1):
-                    todo.append(os.path.join(os.path.dirname(rel), match.group(1)))
+        for line in read_requirements(path):
+            match = _INCLUDE.match(line)
+            if match and "://" not in match.group(1):
+                todo.append(os.path.join(os.path.dirname(rel), match.group(1)))
     return found
 
 
@@ -129,6 +185,8 @@ def dependency_inputs(app_dir: str) -> dict[str, str]:
     if os.path.isfile(os.path.join(app_dir, "requirements.txt")):
         for rel in requirement_files(app_dir, "requirements.txt"):
             inputs[rel] = sha256_file(os.path.join(app_dir, rel))
+        for rel, editable in local_paths(app_dir, list(inputs)):
+            inputs[f"local {rel}"] = local_path_sha(app_dir, rel, editable)
     if os.path.isfile(os.path.join(app_dir, "pyproject.toml")):
         inputs["pyproject.toml"] = sha256_file(os.path.join(app_dir, "pyproject.toml"))
     inputs["python"] = platform.python_version()
@@ -137,11 +195,58 @@ def dependency_inputs(app_dir: str) -> dict[str, str]:
     return inputs
 
 
+SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".tox", ".mypy_cache", ".hg"}
+# What decides an editable install's contents: its metadata, not its code (that stays in place).
+PROJECT_FILES = ("pyproject.toml", "setup.py", "setup.cfg")
+
+
+def local_paths(app_dir: str, req_files: list[str]) -> list[tuple[str, bool]]:
+    """(folder relative to the app, editable?) for each local project the requirements install."""
+    found: list[tuple[str, bool]] = []
+    for rel in req_files:
+        try:
+            lines = read_requirements(os.path.join(app_dir, rel))
+        except OSError:
+            continue
+        for line in lines:
+            match = _LOCAL.match(line)
+            if match:
+                target = os.path.normpath(os.path.join(os.path.dirname(rel), match.group(2)))
+                found.append((target, bool(match.group(1))))
+    return found
+
+
+def tree_sha(folder: str) -> str:
+    digest = hashlib.sha256()
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(files):
+            path = os.path.join(here, name)
+            if name.endswith(".pyc") or not os.path.isfile(path):
+                continue
+            digest.update(os.path.relpath(path, folder).encode() + b"\0")
+            digest.update(sha256_file(path).encode())
+    return digest.hexdigest()
+
+
+def local_path_sha(app_dir: str, rel: str, editable: bool) -> str:
+    """An editable install changes with its metadata files; a plain install with its whole tree."""
+    folder = os.path.join(app_dir, rel)
+    if not editable:
+        return "tree:" + tree_sha(folder)[:32]
+    digest = hashlib.sha256()
+    for name in PROJECT_FILES:
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            digest.update(name.encode() + b"\0" + sha256_file(path).encode())
+    return "metadata:" + digest.hexdigest()[:32]
+
+
 def buildpack_code_sha() -> str:
     """A new buildpack version (its code) makes new layers, as a new base image does."""
     folder = os.environ.get("CNB_BUILDPACK_DIR") or os.path.dirname(os.path.abspath(__file__))
     digest = hashlib.sha256()
-    for name in ("build_step.py", "pylayer.py"):
+    for name in ("build_step.py", "pylayer.py", "processes.py"):
         try:
             digest.update(sha256_file(os.path.join(folder, name)).encode())
         except OSError:
@@ -159,45 +264,59 @@ def changed_inputs(old: dict, new: dict[str, str]) -> list[str]:
     return names
 
 
-def pip_command() -> tuple[list[str], list[str]]:
-    """pip from a wheel (the python3-venv one, else ensurepip's), run with `python3 -S`.
+def pip_command(python: str) -> list[str]:
+    """pip run by `python` (the venv's interpreter) from a pip wheel, so pip never lands in the venv.
 
-    `-S` keeps the interpreter's own site-packages off sys.path, so pip sees as installed only
-    what the layers on PYTHONPATH hold, and never uninstalls a package of the build image (or of
-    the machine, with --runner local) to put another version in the layer. Returns the command
-    and any extra `pip install` options it needs.
+    The wheel: the build image's own (Debian's python3-pip-whl, or ensurepip's bundled one), else
+    the one the platform brought along (BOXWISE_PIP_WHEEL: boxwise passes its host's pip when the
+    build image has none, e.g. a base with python3 alone).
     """
     wheels = sorted(
         glob.glob("/usr/share/python-wheels/pip-*.whl")
         + glob.glob(os.path.join(os.path.dirname(os.__file__), "ensurepip", "_bundled", "pip-*.whl"))
     )
+    platform_pip = os.environ.get("BOXWISE_PIP_WHEEL", "")
+    if not wheels and platform_pip and os.path.exists(platform_pip):
+        wheels = [platform_pip]
     if wheels:
-        return [sys.executable, "-S", os.path.join(wheels[-1], "pip")], []
-    check = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True)
-    if check.returncode == 0:
-        # No wheel to run in isolation: ignore what is installed rather than touch it.
-        return [sys.executable, "-m", "pip"], ["--ignore-installed"]
-    fail("the build image has no pip (neither a pip wheel nor `python3 -m pip`); install python3-venv")
-    return [], []
+        return [python, os.path.join(wheels[-1], "pip")]
+    fail(
+        "the build image has no pip (no pip wheel, and the platform brought none); use a build image "
+        "with python3-venv, or run boxwise where pip is installed"
+    )
+    return []
 
 
-def site_dir(prefix: str) -> str:
-    """Where `pip install --prefix` puts packages (Debian's python adds `local/`)."""
-    return sysconfig.get_path("purelib", vars={"base": prefix, "platbase": prefix})
+def base_python() -> str:
+    """The interpreter a virtual environment is made from (not another venv's, should one be on PATH)."""
+    return getattr(sys, "_base_executable", "") or sys.executable
 
 
-def pip_install(prefix: str, cache_dir: str, args: list[str], req_files: list[str] | None = None) -> None:
-    """pip install into `prefix`; pip's own output goes to the build log; failing pip fails the build.
+def make_venv(layer: str) -> str:
+    """An empty virtual environment in `layer` (no pip in it); its python's path."""
+    result = subprocess.run(
+        [base_python(), "-m", "venv", "--without-pip", layer], capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        print(result.stdout + result.stderr, flush=True)
+        fail(f"python3 -m venv failed (exit {result.returncode}); the build image's python3 lacks venv")
+    return os.path.join(layer, "bin", "python")
+
+
+def site_dir(layer: str) -> str:
+    """The venv's site-packages (lib/pythonX.Y/site-packages on every POSIX python)."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return os.path.join(layer, "lib", f"python{version}", "site-packages")
+
+
+def pip_install(layer: str, cache_dir: str, args: list[str], req_files: list[str] | None = None) -> None:
+    """pip install into the venv in `layer`; pip's output goes to the build log; failing pip fails the build.
 
     When pip fails on a requirement, the build also names the file and line it came from.
     """
-    pip, extra = pip_command()
     command = [
-        *pip,
+        *pip_command(os.path.join(layer, "bin", "python")),
         "install",
-        *extra,
-        "--prefix",
-        prefix,
         "--no-compile",  # no .pyc: they are not reproducible and are not needed to run
         "--no-warn-script-location",
         "--disable-pip-version-check",
@@ -218,7 +337,7 @@ def pip_install(prefix: str, cache_dir: str, args: list[str], req_files: list[st
             print(line, end="", flush=True)
             output.append(line)
     if pip.returncode != 0:
-        shutil.rmtree(prefix, ignore_errors=True)
+        shutil.rmtree(layer, ignore_errors=True)
         where = failing_line(output, req_files or [])
         if where:
             print(f"ERROR: {where}", flush=True)
@@ -239,8 +358,7 @@ def failing_line(output: list[str], req_files: list[str]) -> str | None:
     wanted = re.sub(r"[-_.]+", "-", names[-1])
     for rel in req_files:
         try:
-            with open(rel, encoding="utf-8", errors="replace") as handle:
-                lines = handle.read().splitlines()
+            lines = read_requirements(rel)
         except OSError:
             continue
         for number, text in enumerate(lines, 1):
@@ -258,9 +376,7 @@ def write_env(layer: str, scope: str, name: str, value: str) -> None:
 
 
 def write_layer_toml(layers_dir: str, name: str, types: dict, metadata: dict) -> None:
-    text = toml_dumps({"types": types, "metadata": metadata})
-    with open(os.path.join(layers_dir, f"{name}.toml"), "w", encoding="utf-8") as handle:
-        handle.write(text)
+    write_toml(os.path.join(layers_dir, f"{name}.toml"), {"types": types, "metadata": metadata})
 
 
 def restored_metadata(layers_dir: str, name: str) -> dict:
@@ -279,12 +395,36 @@ def spark_home(site: str) -> str | None:
     return None
 
 
+def retarget_interpreter(layer: str, run_python: str) -> None:
+    """Point the venv at the run image's python3 when it lives elsewhere than the build's.
+
+    With `--runner local` the buildpacks run on the CI job's own python (kaniko-style), which may
+    sit at another path than the run image's; the platform then says where the run image has it.
+    """
+    bin_dir = os.path.join(layer, "bin")
+    for name in os.listdir(bin_dir):
+        path = os.path.join(bin_dir, name)
+        if re.fullmatch(r"python(3(\.\d+)?)?", name) and os.path.islink(path):
+            os.unlink(path)
+            os.symlink(run_python, path)
+    cfg = os.path.join(layer, "pyvenv.cfg")
+    with open(cfg, encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    home = os.path.dirname(run_python)
+    lines = [f"home = {home}" if line.startswith("home =") else line for line in lines]
+    lines = [line for line in lines if not line.startswith(("executable =", "command ="))]
+    with open(cfg, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
 def finish_packages_layer(layer: str) -> None:
-    """The env files of a dependency layer: PYTHONPATH for build and launch, SPARK_HOME at launch."""
+    """The env files of a dependency layer: its bin/ is on PATH by itself; VIRTUAL_ENV, SPARK_HOME."""
+    run_python = os.environ.get("BOXWISE_RUN_PYTHON", "")
+    if run_python and os.path.isfile(os.path.join(layer, "pyvenv.cfg")) and run_python != base_python():
+        retarget_interpreter(layer, run_python)
     site = site_dir(layer)
     os.makedirs(site, exist_ok=True)
-    write_env(layer, "env", "PYTHONPATH.prepend", site)
-    write_env(layer, "env", "PYTHONPATH.delim", ":")
+    write_env(layer, "env", "VIRTUAL_ENV.override", layer)
     spark = spark_home(site)
     if spark:
         write_env(layer, "env.launch", "SPARK_HOME.override", spark)
