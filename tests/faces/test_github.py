@@ -235,6 +235,13 @@ def test_the_action_runs_on_a_runner_without_python(
     assert [leg["app"] for leg in matrix["include"]] == ["apps/api", "apps/worker"]
 
 
+def pull_request_event(head_repository: str) -> dict:
+    """The `pull_request` event payload, as far as boxwise reads it (a fork: another head repo)."""
+    head, base = ({"repo": {"full_name": name}} for name in (head_repository, GITHUB_REPOSITORY))
+    pull = {"number": PR_NUMBER, "head": head, "base": base}
+    return {"number": PR_NUMBER, "pull_request": pull}
+
+
 @pytest.fixture
 def pull_request(make_git_repo, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     """A sample repo checked out on a PR branch whose base is origin/main, and its event payload."""
@@ -245,7 +252,7 @@ def pull_request(make_git_repo, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     git(repo, "checkout", "-q", "-b", "feature")
     commit_files(repo, {"apps/worker/worker/__main__.py": serve_main("worker v2")}, "worker v2")
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({"number": PR_NUMBER, "pull_request": {"number": PR_NUMBER}}))
+    event.write_text(json.dumps(pull_request_event(GITHUB_REPOSITORY)))
     yield repo, event
 
 
@@ -355,3 +362,24 @@ def test_comment_false_posts_nothing_but_still_writes_the_summary(
     assert fake_github.state.comments[(GITHUB_REPOSITORY, str(PR_NUMBER))] == []
     assert not [r for r in fake_github.state.requests if r.method in ("POST", "PATCH")]
     assert "apps/worker" in runner.file("step_summary").read_text()
+
+
+@pytest.mark.engine
+def test_comment_true_on_a_fork_posts_nothing_and_says_so_in_the_summary(
+    pull_request: tuple[Path, Path], installed_path: list[str], tmp_path: Path, fake_github, python_base: str
+) -> None:
+    # `--post auto` sees the fork; `--post github` (the action's old choice) would try and fail.
+    repo, event = pull_request
+    event.write_text(json.dumps(pull_request_event("someone/shop")))
+    token = fake_github.state.github_token
+    runner = make_runner(
+        repo, event, installed_path, tmp_path, GITHUB_API_URL=f"{fake_github.url}/gh", GITHUB_TOKEN=token
+    )
+    inputs = {"token": token, "comment": "true", "image-prefix": IMAGE_PREFIX}
+    try:
+        outputs = run_action(load_action(ACTION), runner, inputs, first_step=SETUP_STEPS)
+    except StepFailed as failed:
+        pytest.fail(failed.log)
+    assert not [r for r in fake_github.state.requests if r.method in ("POST", "PATCH")]
+    assert "No comment posted" in runner.file("step_summary").read_text()
+    assert "apps/worker" in Path(outputs["report-path"]).read_text()
