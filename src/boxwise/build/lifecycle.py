@@ -16,16 +16,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from boxwise.appfiles import IgnoreMatcher
+from boxwise.appfiles import walk as walk_app
+from boxwise.apps import load_ignore
 from boxwise.build import secrets as build_secrets
 from boxwise.build.base import ENGINELESS_PLACES, BaseImage, base_python, engine_image_id, load_base
 from boxwise.build.builder import Builder, load_builder
 from boxwise.build.cache import LayerCache, default_cache_dir
 from boxwise.build.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
-from boxwise.build.layers import export_layers, restore, store_blob, tar_bytes
+from boxwise.build.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
 from boxwise.build.log import BuildLog
 from boxwise.build.options import BuildOptions, BuildResult, LayerReport
 from boxwise.build.output import check_output, scan_for_secrets, write_output
 from boxwise.build.previous import seed_cache
+from boxwise.build.project_toml import read_project_toml
 from boxwise.build.runner import BuildContainer, BuildRoot, connect, engine_errors
 from boxwise.build.runner_local import LocalRoot
 from boxwise.build.runtime import base_user_files, run_user, write_runtime_layer
@@ -40,8 +44,6 @@ PLATFORM_DIR = "/platform"
 RESTORE_AND_RETRY = 75  # the driver's exit code when a buildpack asked for its deferred cache layers
 DRIVER_PATH = "/cnb/lifecycle/driver.py"
 PLAN_PATH = "/cnb/lifecycle/plan.json"
-# Never exported as app files: VCS data and bytecode (not reproducible, rebuilt at run time).
-ALWAYS_EXCLUDED = (".git", "__pycache__")
 # What the install buildpacks print when pip failed on one line of a requirements file.
 _REQ_LINE = re.compile(r"^ERROR: [^\s:]+:\d+: ")
 # What a buildpack prints when a file of the app is wrong (`ERROR: poetry.lock is out of date ...`).
@@ -55,18 +57,6 @@ _INSTALL_FILES = {
     "uv-install": "uv.lock",
     "setup-py-install": "setup.py",
 }
-
-
-def _app_excluder(app_dir: Path) -> Any:
-    from boxwise.apps import load_ignore
-
-    ignored = load_ignore(app_dir)
-
-    def excluded(rel: str) -> bool:
-        parts = rel.split("/")
-        return any(part in ALWAYS_EXCLUDED for part in parts) or rel.endswith(".pyc") or ignored(rel)
-
-    return excluded
 
 
 def _buildpacks_tar(builder: Builder, plan: dict[str, Any], pip: Path | None) -> bytes:
@@ -209,11 +199,17 @@ def _run_lifecycle(
     log.status("detect and build (pip's output follows)")
     command = ["python3", box.path(DRIVER_PATH), "--plan", box.path(PLAN_PATH)]
     code = box.exec(command, env, log.say)
-    if code == RESTORE_AND_RETRY and restored.deferred:
-        log.status("restore: cached download layers, then build again")
-        for blob in restored.deferred:
-            box.put(blob, "/")
-        restored.deferred.clear()
+    for _ in range(2):  # a buildpack asked for cached contents: restore them and build again
+        if code != RESTORE_AND_RETRY:
+            break
+        asked = restore_wanted(box, builder, cache, restored, log)
+        if restored.deferred:
+            log.status("restore: cached download layers, then build again")
+            for blob in restored.deferred:
+                box.put(blob, "/")
+            restored.deferred.clear()
+        elif not asked:
+            break
         code = box.exec(command, env, log.say)
     if code != 0:
         raise UserError(_failure_message(Path(log.app_dir), code, log))
@@ -285,12 +281,13 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     log.say(f"app: {app_dir}  base: {base.ref}  build secrets: {secrets.describe()}")
 
     # The app layer first: the build gets exactly the files the image will hold.
-    excluded = _app_excluder(app_dir)
+    descriptor = read_project_toml(app_dir)
+    matcher = IgnoreMatcher(load_ignore(app_dir).rules + descriptor.ignore_rules())
     try:
         app_blob = store_blob(
             cache,
             lambda dest: write_dir_layer(
-                app_dir, APP_DIR, dest, excluded=excluded, mtime=epoch, owner=RUN_OWNER
+                app_dir, APP_DIR, dest, entries=walk_app(app_dir, matcher), mtime=epoch, owner=RUN_OWNER
             ),
         )
     except OSError as exc:
@@ -309,7 +306,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         box = BuildContainer(client, build_image, options.network, app_dir.name)
     pip = pip_wheel(cache)
     with log.progress("building"), engine_errors("the build"), box:
-        env = _driver_env(base, secrets, epoch, box, pip)
+        env = {**descriptor.build_env, **_driver_env(base, secrets, epoch, box, pip)}
         if options.runner == "local":  # this machine's python builds; the run image's runs the app
             run_python = base_python(base, cache)
             if run_python:
