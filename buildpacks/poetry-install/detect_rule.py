@@ -1,5 +1,6 @@
 """When the poetry-install buildpack applies: the app's package manager is Poetry (its poetry.lock),
-as ../shared/package_managers.py decides for every buildpack.
+as ../shared/package_managers.py decides for every buildpack (detect_manager, the rule the lock-file
+buildpacks share).
 
 Whether poetry.lock is in sync with pyproject.toml only Poetry can say (its content-hash changed
 over Poetry's versions): the build asks it, and refuses a stale lock naming both files.
@@ -26,15 +27,4 @@ PLAN_ENTRY = "poetry-lock"
 
 def detect(app_dir: str) -> tuple[bool | None, str, dict]:
     """(passed, why, build plan) for the app in `app_dir`; passed is None when the app is refused."""
-    decision = package_managers.decide(app_dir)
-    if decision.error:
-        return None, decision.error, {}
-    if decision.manager != "poetry":
-        return False, decision.not_mine(BUILDPACK_ID, MARKER, app_dir), {}
-    if not os.path.isfile(os.path.join(app_dir, "pyproject.toml")):
-        return None, f"{MARKER} without pyproject.toml: Poetry needs both; commit pyproject.toml", {}
-    plan = {
-        "provides": [{"name": PLAN_ENTRY}],
-        "requires": [{"name": PLAN_ENTRY, "metadata": {"file": MARKER, "launch": True}}],
-    }
-    return True, f"found {MARKER}", plan
+    return package_managers.detect_manager(app_dir, "poetry", MARKER, PLAN_ENTRY, ("pyproject.toml",))

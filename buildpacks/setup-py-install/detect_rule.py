@@ -1,6 +1,7 @@
 """When the setup-py-install buildpack applies: the app is a setup.py project and no other package
 manager file (requirements.txt, a lock, a pyproject.toml project) says how to install it, as
-../shared/package_managers.py decides for every buildpack.
+../shared/package_managers.py decides for every buildpack (detect_manager, the rule the lock-file
+buildpacks share).
 
 This module is the one place that rule lives. Standard library only.
 """
@@ -24,15 +25,4 @@ PLAN_ENTRY = "setup-py-project"
 
 def detect(app_dir: str) -> tuple[bool | None, str, dict]:
     """(passed, why, build plan) for the app in `app_dir`; passed is None when the app is refused."""
-    decision = package_managers.decide(app_dir)
-    if decision.error:
-        return None, decision.error, {}
-    if decision.manager != "setuptools":
-        return False, decision.not_mine(BUILDPACK_ID, MARKER, app_dir), {}
-    if not os.path.isfile(os.path.join(app_dir, MARKER)):
-        return False, f"{MARKER} is not a regular file", {}
-    plan = {
-        "provides": [{"name": PLAN_ENTRY}],
-        "requires": [{"name": PLAN_ENTRY, "metadata": {"file": MARKER, "launch": True}}],
-    }
-    return True, f"found {MARKER}", plan
+    return package_managers.detect_manager(app_dir, "setuptools", MARKER, PLAN_ENTRY)

@@ -204,6 +204,32 @@ def decide(app_dir: str) -> Decision:
     return Decision()
 
 
+def detect_manager(
+    app_dir: str, manager: str, marker: str, plan_entry: str, needs: tuple[str, ...] = ()
+) -> tuple[bool | None, str, dict]:
+    """The detect rule of the install buildpack for `manager`: (passed, why, build plan), passed None
+    when the app is refused. `needs` are files the manager cannot work without (refused if absent)."""
+    decision = decide(app_dir)
+    if decision.error:
+        return None, decision.error, {}
+    if decision.manager != manager:
+        return False, decision.not_mine(BUILDPACKS[manager], marker, app_dir), {}
+    if not os.path.isfile(os.path.join(app_dir, marker)):
+        return False, f"{marker} is not a regular file", {}
+    for name in needs:
+        if not os.path.isfile(os.path.join(app_dir, name)):
+            return (
+                None,
+                f"{marker} without {name}: {LABELS.get(manager, manager)} needs both; commit {name}",
+                {},
+            )
+    plan = {
+        "provides": [{"name": plan_entry}],
+        "requires": [{"name": plan_entry, "metadata": {"file": marker, "launch": True}}],
+    }
+    return True, f"found {marker}", plan
+
+
 # --------------------------------------------------------------------- a setuptools project's needs
 
 

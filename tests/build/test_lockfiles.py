@@ -50,7 +50,10 @@ def remove_our_images(docker_client) -> Iterator[None]:
 
 
 def copy_app(name: str, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(LOCKAPPS / name, tmp_path / name))
+    """The app's files, and the one web app they all serve (lockapps/web.py) where the app runs it."""
+    app = Path(shutil.copytree(LOCKAPPS / name, tmp_path / name))
+    shutil.copy(LOCKAPPS / "web.py", app / ("hello/web.py" if name == "poetry" else "app.py"))
+    return app
 
 
 def answers(result: subprocess.CompletedProcess[str]) -> str:
