@@ -249,23 +249,44 @@ def setup_requirements(app_dir: str) -> list[str]:
     return [line.strip() for line in found if line.strip() and not line.strip().startswith("#")]
 
 
-def _setup_py_requires(text: str | None) -> list[str]:
+def _setup_py_keyword(text: str | None, keyword: str) -> object:
+    """The literal value of `keyword=` in a setup.py's setup() call (read, never run), or None."""
     import ast
 
     if not text:
-        return []
+        return None
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
+        return None
     for node in ast.walk(tree):
-        if isinstance(node, ast.keyword) and node.arg == "install_requires":
+        if isinstance(node, ast.keyword) and node.arg == keyword:
             try:
-                value = ast.literal_eval(node.value)
+                return ast.literal_eval(node.value)
             except (ValueError, TypeError, SyntaxError, RecursionError):
-                return []
-            return [str(item) for item in value] if isinstance(value, (list, tuple)) else []
-    return []
+                return None
+    return None
+
+
+def _setup_py_requires(text: str | None) -> list[str]:
+    value = _setup_py_keyword(text, "install_requires")
+    return [str(item) for item in value] if isinstance(value, (list, tuple)) else []
+
+
+def setup_project_name(app_dir: str) -> str:
+    """The setuptools project's name: setup.py's literal `name=`, else setup.cfg's [metadata] name."""
+    name = _setup_py_keyword(read_text(os.path.join(app_dir, "setup.py")), "name")
+    if isinstance(name, str) and name.strip():
+        return name.strip()
+    text = read_text(os.path.join(app_dir, "setup.cfg"))
+    if text is None:
+        return ""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return ""
+    return parser.get("metadata", "name", fallback="").strip()
 
 
 # ------------------------------------------------------------------ whether the project is installed

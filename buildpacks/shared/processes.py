@@ -392,6 +392,22 @@ def _callable(app_dir: str, deps: set[str]) -> Choice | NoProcess | None:
     return None
 
 
+def _setup_project_module(app_dir: str, deps: set[str]) -> Choice | None:
+    """s2i's rule after wsgi.py: gunicorn on the module named as the setup.py project, when it
+    defines a WSGI callable (s2i runs `gunicorn <name>`, whose default callable is `application`)."""
+    if "gunicorn" not in deps:
+        return None
+    module = re.sub(r"[-.]", "_", _package_managers().setup_project_name(app_dir))
+    if not module.isidentifier():
+        return None
+    for path in (os.path.join(app_dir, f"{module}.py"), os.path.join(app_dir, module, "__init__.py")):
+        info = _module_info(path)
+        if info is not None and info[0] is not None and not info[1]:
+            target = f"{module}:{info[0]}"
+            return Choice(f"gunicorn {target}", f"the setup.py project's module ({target}), as s2i runs it")
+    return None
+
+
 def _runs_itself(app_dir: str) -> Choice | None:
     for file_name in SCRIPT_FILES:
         info = _module_info(os.path.join(app_dir, file_name))
@@ -434,6 +450,9 @@ def infer_process(app_dir: str, environ: dict[str, str] | None = None) -> Choice
     served = _callable(app_dir, deps)
     if isinstance(served, Choice):
         return served
+    named = _setup_project_module(app_dir, deps)
+    if named is not None:
+        return named
     # A callable nothing serves (NoProcess) still loses to another script that runs itself.
     fallback = _runs_itself(app_dir)
     if fallback is not None:
