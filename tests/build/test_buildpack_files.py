@@ -10,11 +10,12 @@ from boxwise.build.builder import load_builder
 from boxwise.build.lifecycle import _buildpacks_tar
 
 BUILDPACKS = Path(__file__).resolve().parents[2] / "buildpacks"
-IDS = ("pip-install", "pyproject-toml-install", "procfile-run")
-SHARED = ("processes.py", "pylayer.py")
+IDS = tuple(sorted(p.parent.name for p in BUILDPACKS.glob("*/buildpack.toml")))
+SHARED = ("processes.py", "pylayer.py", "package_managers.py", "lockinstall.py")
 
 
 def test_each_buildpack_has_an_executable_build_and_no_links_out() -> None:
+    assert len(IDS) == 7  # pip, Pipenv, Poetry, uv, pyproject.toml, setup.py, Procfile
     for bp in IDS:
         folder = BUILDPACKS / bp
         assert (folder / "bin" / "build").stat().st_mode & 0o111

@@ -137,6 +137,14 @@ def test_uv_syncs_the_lock_frozen_with_its_path_source_and_refuses_a_stale_one(
     assert "hello-uv" not in dists  # a virtual project: its dependencies only
     assert tools == "no tools"
 
+    # The path source is installed (not editable): a change in it is a change of the layer.
+    greet = app / "libs" / "greet" / "greet.py"
+    greet.write_text(greet.read_text().replace("hello from greet", "hello again"))
+    output = answers(build(app, tag, cache, "--check"))
+    assert "rebuilt: local libs/greet changed" in output
+    code, said = run_image(docker_client, tag, ["python", "-c", "import greet; print(greet.hello())"])
+    assert (code, said.strip()) == (0, "hello again")
+
     pyproject = app / "pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"six==1.16.0"', '"six==1.17.0"'))
     line = refused(build(app, tag, cache), "uv.lock", "pyproject.toml", "out of date")
