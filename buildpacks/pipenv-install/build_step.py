@@ -141,6 +141,7 @@ def build(app_dir: str, layers_dir: str) -> None:
         pipfile = package_managers.read_toml(os.path.join(app_dir, "Pipfile"))
         lines = pipfile_requirements(pipfile)
         local = local_paths(pipfile.get("packages") if isinstance(pipfile.get("packages"), dict) else {})
+    lockinstall.refuse_outside(app_dir, local, "Pipfile.lock" if locked else "Pipfile")
     inputs = lockinstall.lock_inputs(app_dir, ("Pipfile", "Pipfile.lock"), local)
     layer = os.path.join(layers_dir, "packages")
     generation = pylayer.pip_cache_generation(layers_dir)

@@ -92,7 +92,9 @@ def install(app_dir: str, layers_dir: str, layer: str) -> None:
 
 def build(app_dir: str, layers_dir: str) -> None:
     lock = package_managers.read_toml(os.path.join(app_dir, "poetry.lock"), package_managers.MAX_LOCK_READ)
-    inputs = lockinstall.lock_inputs(app_dir, ("poetry.lock",), local_sources(lock))
+    local = local_sources(lock)
+    lockinstall.refuse_outside(app_dir, local, "poetry.lock")
+    inputs = lockinstall.lock_inputs(app_dir, ("poetry.lock",), local)
     layer = os.path.join(layers_dir, "packages")
     generation = pylayer.pip_cache_generation(layers_dir)
     if pylayer.keep_or_reset(layers_dir, "packages", inputs):

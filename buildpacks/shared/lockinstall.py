@@ -219,6 +219,17 @@ def inside_app(app_dir: str, rel: str) -> bool:
     return target == root or target.startswith(root + os.sep)
 
 
+def refuse_outside(app_dir: str, local: list[tuple[str, bool]], lock: str) -> None:
+    """Fail the build when the lock installs a local project outside the app folder: the build sees
+    only the app folder, and nothing outside it is read on an app file's say-so."""
+    for rel, _ in local:
+        if rel.startswith("file:") or not inside_app(app_dir, rel):
+            pylayer.fail(
+                f"{lock}: it installs {rel}, outside the app folder, which the build does not see; "
+                "move that project into the app folder (or publish it to an index)"
+            )
+
+
 def lock_inputs(app_dir: str, files: tuple[str, ...], local: list[tuple[str, bool]]) -> dict[str, str]:
     """The dependency layer's key inputs: pylayer's (Python, base, buildpack code, pyproject.toml,
     requirements), the lock files, and each local project the lock installs (editable: its metadata;

@@ -78,7 +78,9 @@ def sync(uv: str, app_dir: str, layer: str, cache: str) -> None:
 
 def build(app_dir: str, layers_dir: str) -> None:
     lock = package_managers.read_toml(os.path.join(app_dir, "uv.lock"), package_managers.MAX_LOCK_READ)
-    inputs = lockinstall.lock_inputs(app_dir, ("uv.lock",), local_sources(lock))
+    local = local_sources(lock)
+    lockinstall.refuse_outside(app_dir, local, "uv.lock")
+    inputs = lockinstall.lock_inputs(app_dir, ("uv.lock",), local)
     layer = os.path.join(layers_dir, "packages")
     pip_generation = pylayer.pip_cache_generation(layers_dir)
     uv_generation = str(pylayer.restored_metadata(layers_dir, CACHE_LAYER).get("generation", ""))

@@ -114,8 +114,8 @@ def _driver_env(
 def _failure_message(app_dir: Path, code: int, log: BuildLog) -> str:
     if code == 20:
         return (
-            f"{app_dir}: no buildpack group detected the app; add a requirements.txt, a pyproject.toml "
-            "or a Procfile"
+            f"{app_dir}: no buildpack group detected the app; add a requirements.txt (or Pipfile.lock, "
+            "poetry.lock, uv.lock), a pyproject.toml or setup.py project, or a Procfile"
         )
     if code in (126, 127):  # the engine could not start python3 in the build image
         return (
