@@ -179,8 +179,12 @@ def test_setup_py_and_setup_cfg_projects_are_installed_and_answer(
             {"requirements.txt": "six==1.16.0\n", "Pipfile": '[packages]\nsix = "*"\n', "uv.lock": ""},
             ("requirements.txt", "Pipfile", "uv.lock", "package-manager"),
         ),
+        (
+            {"Pipfile": '[packages]\nlib = {path = "../lib"}\n'},
+            ("Pipfile", "../lib", "outside the app folder"),
+        ),
     ],
-    ids=["conda", "pixi", "several"],
+    ids=["conda", "pixi", "several", "path-outside"],
 )
 def test_an_app_no_manager_can_install_is_refused_with_one_line(
     base_image: str, tmp_path: Path, files: dict[str, str], names: tuple[str, ...]
