@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from boxwise.apps import rel_path
-from boxwise.lint.files import credential_findings, read_text, redact
+from boxwise.lint.files import credential_findings, is_outside, outside_finding, read_text, redact
 from boxwise.lint.findings import Finding, finding
 
 # pip's requirements-file options: those that take a value, and plain flags.
@@ -150,7 +150,7 @@ def _pin(state: _State, rel: str, line: int, name: str, version: str, marker: st
                     rel,
                     line,
                     "conflicting-pins",
-                    f"{name} is pinned to {version} here and to {pin.version} in {pin.path}",
+                    f"{redact(name)} is pinned to {version} here and to {pin.version} in {pin.path}",
                     "keep one pin (pip refuses two versions of one package)",
                 )
             )
@@ -201,6 +201,10 @@ def _include(state: _State, rel: str, line: int, target: str, stack: list[Path],
     current = stack[-1]
     path = Path(os.path.normpath(current.parent / os.path.expanduser(target)))
     kind = "-c" if constraint else "-r"
+    if rel_path(state.root, path).startswith("../") or is_outside(path, state.root):
+        # checked before anything else: not even whether the file exists is told
+        state.findings.append(outside_finding(rel, line, f"{kind} {redact(target)[:80]}"))
+        return
     if path in stack:
         chain = " -> ".join(rel_path(state.root, p) for p in [*stack[stack.index(path) :], path])
         state.findings.append(
@@ -312,6 +316,7 @@ def lint_requirements(path: Path, root: Path, app_dir: Path, in_image: bool = Tr
         if canonical_name(name) in state.constrained:
             continue
         what = f"only a range ({spec})" if spec else "no version"
+        name = redact(name)  # a name is the MR's text: a token pasted as a line parses as one
         state.findings.append(
             finding(
                 rel,
