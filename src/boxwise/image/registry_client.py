@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 
 from boxwise.errors import UserError
 from boxwise.image.registry_auth import HUB_HOST, find_credentials, parse_challenge
+from boxwise.image.registry_scope import may_send_credentials, same_origin
 
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -130,9 +131,10 @@ class Registry:
         import requests
 
         answered = waited = 0
+        ours = same_origin(url, self.base)  # an upload Location may point anywhere
         while True:
             sent = dict(headers or {})
-            if self.authorization:
+            if self.authorization and ours:
                 sent["Authorization"] = self.authorization
             data = body() if callable(body) else body
             try:
@@ -144,7 +146,7 @@ class Registry:
             finally:
                 if callable(body) and hasattr(data, "close"):
                     data.close()
-            if response.status_code == 401 and answered < 4 and self._authenticate(response):
+            if response.status_code == 401 and ours and answered < 4 and self._authenticate(response):
                 answered += 1
             elif response.status_code in _RETRY_STATUS and waited < _RETRIES:
                 pause = _retry_after(response.headers.get("Retry-After"), waited)
@@ -207,7 +209,8 @@ class Registry:
         query: dict[str, Any] = {"scope": scopes}
         if params.get("service"):
             query["service"] = params["service"]
-        creds = self.credentials
+        # a realm on another host, or over plain http, is asked for an anonymous token
+        creds = self.credentials if may_send_credentials(params["realm"], self.ref.host) else None
         try:
             if creds is not None and creds.identity_token:  # OAuth2: trade the refresh token
                 form = {
@@ -243,7 +246,8 @@ class Registry:
         if creds is None:
             return UserError(
                 f"{self.label}: {host} needs credentials to {what} {self.ref.repository}; run "
-                f"`docker login {host}` or set BOXWISE_REGISTRY_USER and BOXWISE_REGISTRY_PASSWORD"
+                f"`docker login {host}` or set BOXWISE_REGISTRY={host}, BOXWISE_REGISTRY_USER and "
+                "BOXWISE_REGISTRY_PASSWORD"
             )
         if status == 401 and not self.insufficient_scope:
             return UserError(
