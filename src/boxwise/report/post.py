@@ -13,11 +13,12 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
 from boxwise.report.markdown import GITHUB_LIMIT, GITLAB_LIMIT
 
 MAX_ATTEMPTS = 5
+MAX_REDIRECTS = 5
 MAX_WAIT_SECONDS = 60.0
 TIMEOUT_SECONDS = 30
 GITLAB_TOKEN_VARS = ("BOXWISE_GITLAB_TOKEN", "GITLAB_TOKEN")
@@ -245,13 +246,36 @@ class Client:
     def close(self) -> None:
         self.session.close()
 
+    def _redirected(self, method: str, url: str, response: Any) -> str:
+        """Where a redirect leads, when it stays on the API's origin: the token goes nowhere else
+        (requests would carry a PRIVATE-TOKEN header to any host)."""
+        location = urljoin(url, response.headers.get("Location") or "")
+        if not _same_origin(location, self.target.api_url):
+            response.close()
+            raise PostError(
+                f"{self.target.where} redirected {method} {urlsplit(url).path} to "
+                f"{urlsplit(location).netloc or 'nowhere'}: the token is sent only to "
+                f"{urlsplit(self.target.api_url).netloc}; check the API URL the CI variables give",
+                exit_code=2,
+            )
+        response.close()
+        return location
+
     def call(self, method: str, url: str, allow: tuple[int, ...] = (), **kwargs: Any) -> Any:
         target = self.target
         last = ""
+        redirects = 0
         for attempt in range(MAX_ATTEMPTS):
             wait = min(2.0**attempt, MAX_WAIT_SECONDS)
             try:
-                response = self.session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
+                response = self.session.request(
+                    method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, **kwargs
+                )
+                while response.is_redirect and redirects < MAX_REDIRECTS:
+                    url, redirects = self._redirected(method, url, response), redirects + 1
+                    response = self.session.request(
+                        method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, **kwargs
+                    )
             except self.errors as exc:
                 last = f"cannot reach {urlsplit(url).netloc} ({type(exc).__name__})"
             else:
