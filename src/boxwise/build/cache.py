@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from boxwise.image.digest import hex_part
+
 
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -74,7 +76,7 @@ class LayerCache:
         return self.root / "apps" / self.app_key / "layers.json"
 
     def blob_path(self, diff_id: str) -> Path:
-        return self.blobs / f"{diff_id.removeprefix('sha256:')}.tar"
+        return self.blobs / f"{hex_part(diff_id)}.tar"  # checked: a base's config names it
 
     def has_blob(self, diff_id: str) -> bool:
         return self.blob_path(diff_id).is_file()

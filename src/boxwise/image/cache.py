@@ -12,18 +12,17 @@ import hashlib
 import json
 import marshal
 import os
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from boxwise.image.digest import is_digest
 from boxwise.image.model import Entry
 
 T = TypeVar("T")
 
 FORMAT = "boxwise-layer-index/2"
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def cache_root() -> Path:
@@ -39,7 +38,7 @@ class IndexCache:
         self.folder = (root or cache_root()) / "layer-index"
 
     def _path(self, diff_id: str) -> Path | None:
-        if not _DIGEST.match(diff_id):
+        if not is_digest(diff_id):
             return None
         return self.folder / diff_id.replace(":", "-")
 
@@ -63,7 +62,7 @@ class IndexCache:
         _write_atomically(path, header + b"\n" + body)
 
     def _config_path(self, digest: str) -> Path | None:
-        if not _DIGEST.match(digest):
+        if not is_digest(digest):
             return None
         return self.folder.parent / "config" / digest.replace(":", "-")
 

@@ -152,10 +152,13 @@ def layer_commands(config: dict[str, Any], layer_count: int) -> list[str | None]
     return commands
 
 
-def diff_ids(config: dict[str, Any]) -> list[str]:
+def diff_ids(config: dict[str, Any], where: str = "the image config") -> list[str]:
+    """The config's diff_ids, each checked to be a sha256 digest (they name cache files)."""
+    from boxwise.image.digest import checked
+
     rootfs = config.get("rootfs") or {}
     ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
-    return [str(i) for i in ids] if isinstance(ids, list) else []
+    return [checked(i, f"{where}: diff_id") for i in ids] if isinstance(ids, list) else []
 
 
 def dive_command(created_by: str | None) -> str:
@@ -185,7 +188,7 @@ def parse_config(
     config = load_json(config_bytes, where)
     if not isinstance(config, dict):
         raise UserError(f"{where} is not an image config; the {what} is corrupt")
-    ids = diff_ids(config)
+    ids = diff_ids(config, where)
     if len(ids) != layer_count:
         raise UserError(
             f"{where}: {manifest_name} lists {layer_count} layers but the config has {len(ids)} diff_ids;"
