@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from boxwise.errors import UserError
+from boxwise.image.digest import DIGEST
 from boxwise.image.registry_auth import HUB_HOST, find_credentials, parse_challenge
 from boxwise.image.registry_scope import may_send_credentials, same_origin
 
@@ -28,9 +29,6 @@ MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 ACCEPT = ", ".join((MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST, MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST))
 _REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-# what is left of a layer blob after its tar's end blocks is read and hashed, up to this much
-_DRAIN_LIMIT = 4 << 20
 _TIMEOUT = (15, 120)  # connect; then the longest silence while reading an answer
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _RETRIES = 3
@@ -420,9 +418,8 @@ class BlobStream:
             self.close()
 
     def _verify(self) -> None:
-        # The index stops at the tar's end blocks; the few bytes after them are read to check it all.
-        if not self._eof and (self._size < 0 or self._size - self._done > _DRAIN_LIMIT):
-            return
+        # Whatever is left after the tar's end blocks is read too: the blob is checked whole,
+        # whatever size its descriptor claims (the read deadline bounds an endless one).
         while not self._eof:
             self.read(1 << 16)
         actual = "sha256:" + self._hash.hexdigest()
