@@ -21,6 +21,8 @@ from tests.image.archives import docker_archive, layer_tar, sha
 
 from .hostserver import Answer, Seen, serving
 
+GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+
 
 def _inspect(ref: str, cache: Path):
     return run_boxwise("inspect", ref, "--format", "json", env={"XDG_CACHE_HOME": str(cache)})
@@ -88,9 +90,7 @@ def test_a_registry_blob_is_checked_whatever_size_its_descriptor_claims(tmp_path
             "schemaVersion": 2,
             "mediaType": "application/vnd.oci.image.manifest.v1+json",
             "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": sha(config)},
-            "layers": [
-                {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": claimed, "size": 10**12}
-            ],
+            "layers": [{"mediaType": GZIP_LAYER, "digest": claimed, "size": 1 << 40}],
         }
     ).encode()
     with serving("127.0.0.1", _registry_script(manifest, config, blob, claimed)) as registry:
