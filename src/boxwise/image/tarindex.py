@@ -178,6 +178,8 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
                     gid = int(pax.get("gid", gid))
                 except ValueError:
                     raise _corrupt(what, " (pax record)") from None
+                if size < 0:  # a negative skip would read the same headers again, forever
+                    raise _corrupt(what, " (negative pax size)")
             pax, long_name, long_link = {}, None, None
         start = source.pos
         if (typeflag == "0" or typeflag == "\x00") and name.endswith("/"):

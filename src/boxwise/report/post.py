@@ -15,9 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
+from boxwise.netread import ERROR_BODY_LIMIT, response_body
 from boxwise.report.markdown import GITHUB_LIMIT, GITLAB_LIMIT
+from boxwise.report.model import holds_marker
 
 MAX_ATTEMPTS = 5
+# one answer of the API: a page of 100 notes of GitLab's largest (1,000,000 characters) is less
+ANSWER_LIMIT = 32 << 20
+MAX_PAGES = 1000
 MAX_REDIRECTS = 5
 MAX_WAIT_SECONDS = 60.0
 TIMEOUT_SECONDS = 30
@@ -69,6 +74,26 @@ class Target:
     @property
     def where(self) -> str:
         return "GitLab" if self.platform == "gitlab" else "GitHub"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One API answer, its body read (bounded) and the connection released."""
+
+    status_code: int
+    reason: str
+    headers: Mapping[str, str]
+    links: dict[str, dict[str, str]]
+    data: bytes
+    where: str
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.data)
+        except (ValueError, RecursionError):
+            raise PostError(
+                f"{self.where} answered {self.status_code} with something that is not JSON"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -261,7 +286,21 @@ class Client:
         response.close()
         return location
 
-    def call(self, method: str, url: str, allow: tuple[int, ...] = (), **kwargs: Any) -> Any:
+    def _reply(self, response: Any, limit: int) -> Reply:
+        def fail(why: str) -> PostError:
+            return PostError(f"{self.target.where}: {why}")
+
+        data = response_body(response, limit, fail)
+        return Reply(
+            response.status_code,
+            str(response.reason or ""),
+            response.headers,
+            response.links,
+            data,
+            self.target.where,
+        )
+
+    def call(self, method: str, url: str, allow: tuple[int, ...] = (), **kwargs: Any) -> Reply:
         target = self.target
         last = ""
         redirects = 0
@@ -269,27 +308,30 @@ class Client:
             wait = min(2.0**attempt, MAX_WAIT_SECONDS)
             try:
                 response = self.session.request(
-                    method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, **kwargs
+                    method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, stream=True, **kwargs
                 )
                 while response.is_redirect and redirects < MAX_REDIRECTS:
                     url, redirects = self._redirected(method, url, response), redirects + 1
                     response = self.session.request(
-                        method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, **kwargs
+                        method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, stream=True, **kwargs
                     )
             except self.errors as exc:
                 last = f"cannot reach {urlsplit(url).netloc} ({type(exc).__name__})"
             else:
                 status = response.status_code
                 if status < 400 or status in allow:
-                    return response
+                    return self._reply(response, ANSWER_LIMIT)
                 if status == 429 or status >= 500 or _rate_limited(response):
+                    response.close()
                     last = f"{target.where} answered {status} {response.reason}"
                     asked = _retry_after(response)
                     wait = min(wait if asked is None else asked, MAX_WAIT_SECONDS)
                 elif status in (401, 403, 404):
+                    response.close()
                     raise PostError(_problem(target, status, method), exit_code=2)
                 else:
-                    detail = redact(response.text[:200].replace("\n", " "), target.token)
+                    text = self._reply(response, ERROR_BODY_LIMIT).data.decode("utf-8", "replace")
+                    detail = redact(text[:200].replace("\n", " "), target.token)
                     raise PostError(
                         f"{target.where} answered {status} to {method} {urlsplit(url).path}: {detail}"
                     )
@@ -322,7 +364,7 @@ class Client:
                 next_url, next_params = link, None
             else:
                 next_url = None
-            if seen > 10_000:  # a server that never stops paging
+            if seen >= MAX_PAGES:  # a server that never stops paging
                 break
         return items
 
@@ -362,7 +404,7 @@ def own_comments(client: Client, marker: str, me: Any) -> list[dict[str, Any]]:
         for c in client.pages(target.comments_url, params)
         if isinstance(c, dict)
         and not c.get("system")
-        and marker in str(c.get("body") or "")
+        and holds_marker(str(c.get("body") or ""), marker)
         and _maybe_mine(c, target.platform, me)
     ]
     return sorted(found, key=lambda c: c.get("id") or 0)
