@@ -15,7 +15,8 @@ ZWSP = "\u200b"
 # control characters and the bidi overrides that make text read otherwise than it is
 _INVISIBLE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _REFERENCE = re.compile(r"([@#!$%&~])(?=\w)")
-_MARKDOWN = re.compile(r"([\\`*_\[\]|~])")
+# `_` inside a word never makes emphasis (CommonMark's flanking rules): paths keep theirs as typed
+_MARKDOWN = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9]))")
 
 
 def one_line(text: object, limit: int) -> str:
