@@ -224,6 +224,21 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
     Console(file=out, highlight=False, width=width).print(table)
 
 
+def _fork_rule(env: Mapping[str, str]) -> None:
+    """A merge request from a fork: its builds get no credentials (forks.py), unless the CI
+    configuration opts in. The build reads the switch from the environment."""
+    from boxwise.forks import OPT_IN, credentials_allowed
+
+    if credentials_allowed(env):
+        return
+    os.environ["BOXWISE_BUILD_CREDENTIALS"] = "none"
+    print(
+        "boxwise ci: a merge request from a fork: its builds get no credentials (no netrc, no index "
+        f"URL with credentials); set {OPT_IN}=1 in the CI configuration to give them",
+        file=sys.stderr,
+    )
+
+
 def run_ci(args: argparse.Namespace) -> int:
     from boxwise.config import load_settings, print_warnings
     from boxwise.report.command import gate_rules, publish, resolve_posting
@@ -237,6 +252,7 @@ def run_ci(args: argparse.Namespace) -> int:
     gate_rules(args, settings)  # misconfigured rules: exit 2 before anything is built
     resolve_posting(args, settings, "auto")
     in_mr = in_merge_request(env) or bool(args.changed_since)
+    _fork_rule(env)
     apps, since = choose_apps(args, settings, env)
     if since:
         print(f"boxwise ci: {len(apps)} app(s) changed since {since}", file=sys.stderr)

@@ -1,3 +1,4 @@
 """The hostile tests reuse the report area's fake GitLab/GitHub API and fixed analyses."""
 
+from tests.build.conftest import base_image  # noqa: F401 - the real base image, for builds
 from tests.report.conftest import analyses, fake_api  # noqa: F401 - fixtures, registered by import
