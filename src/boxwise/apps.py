@@ -221,7 +221,7 @@ def _is_project_pyproject(path: Path) -> bool:
         return True  # let lint report what is wrong with it
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return True
     return "project" in data or "build-system" in data
 

@@ -181,6 +181,7 @@ def run_app(
 
 def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from boxwise.report.format import DASH, human_bytes, percent
@@ -199,12 +200,16 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
     for outcome in outcomes:
         report = outcome.report
         if report is None:
-            table.add_row(outcome.name, f"[bold red]{outcome.error}[/]", DASH, DASH, DASH, DASH)
+            table.add_row(
+                escape(outcome.name), f"[bold red]{escape(outcome.error)}[/]", DASH, DASH, DASH, DASH
+            )
             continue
         passed = verdict_passed(report.verdict)
         if passed is False:
             result = (
-                "[bold red]gate failed: " + ", ".join(r["name"] for r in failed_rules(report.verdict)) + "[/]"
+                "[bold red]gate failed: "
+                + escape(", ".join(str(r["name"]) for r in failed_rules(report.verdict)))
+                + "[/]"
             )
         else:
             result = "[green]passed[/]"
@@ -213,7 +218,7 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
             change = human_bytes(report.diff["change"]["size_bytes"], signed=True)
         analysis = report.analysis
         table.add_row(
-            outcome.name,
+            escape(outcome.name),
             result,
             human_bytes(analysis.get("size_bytes")),
             change,

@@ -201,6 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import os
 
         os.chdir(args.chdir)
+    for stream in (sys.stdout, sys.stderr):
+        # a file name from an image may be no UTF-8 (surrogate escapes): shown as \udcff, no traceback
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     run = _load(args.command)
     if run is None:
         print(f"boxwise {args.command}: not built yet in this version", file=sys.stderr)

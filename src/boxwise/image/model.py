@@ -175,6 +175,10 @@ def load_json(data: bytes, what: str) -> Any:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{what}: not valid JSON ({exc}); the image is corrupt, save it again") from None
+    except RecursionError:
+        raise UserError(
+            f"{what}: JSON nested too deep to be an image document; the image is corrupt"
+        ) from None
 
 
 def parse_config(
@@ -200,19 +204,25 @@ def parse_config(
 def buildpack_layers(labels: dict[str, str]) -> dict[str, tuple[str | None, str]]:
     """diff_id -> (buildpack id, layer name), from the `io.buildpacks.lifecycle.metadata` label."""
     try:
-        metadata = json.loads(labels.get("io.buildpacks.lifecycle.metadata") or "{}")
-    except ValueError:
+        metadata = json.loads(str(labels.get("io.buildpacks.lifecycle.metadata") or "{}"))
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(metadata, dict):
         return {}
     found: dict[str, tuple[str | None, str]] = {}
-    for buildpack in metadata.get("buildpacks") or []:
+    # the label is the image's to write: any part of another shape is passed over
+    buildpacks = metadata.get("buildpacks")
+    for buildpack in buildpacks if isinstance(buildpacks, list) else []:
         if not isinstance(buildpack, dict):
             continue
-        for layer_name, layer in (buildpack.get("layers") or {}).items():
+        owner = buildpack.get("key") or buildpack.get("id")
+        owner = owner if isinstance(owner, str) else None
+        layers = buildpack.get("layers")
+        for layer_name, layer in layers.items() if isinstance(layers, dict) else ():
             if isinstance(layer, dict) and isinstance(layer.get("sha"), str):
-                found[layer["sha"]] = (buildpack.get("key") or buildpack.get("id"), layer_name)
-    for item in metadata.get("app") or []:
+                found[layer["sha"]] = (owner, str(layer_name))
+    app = metadata.get("app")
+    for item in app if isinstance(app, list) else []:
         if isinstance(item, dict) and isinstance(item.get("sha"), str):
             found[item["sha"]] = (None, "app")
     for key in ("launcher", "config", "process-types", "sbom"):

@@ -51,6 +51,8 @@ def lint_pyproject(path: Path, rel: str) -> list[Finding]:
         where = f" (line {position.group(1)}, column {position.group(2)})" if position else ""
         reason = redact(_POSITION.sub("", message).strip())
         return [finding(rel, line, "toml-syntax", f"not valid TOML: {reason}{where}", "fix the TOML syntax")]
+    except RecursionError:
+        return [finding(rel, None, "toml-syntax", "not valid TOML: nested too deep", "flatten the arrays")]
     lines = text.splitlines()
     findings = credential_findings(rel, text)
     project = data.get("project")

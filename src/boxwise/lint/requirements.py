@@ -195,9 +195,23 @@ def _requirement(state: _State, rel: str, line: int, text: str, constraint: bool
         state.unpinned.append((rel, line, req.name, str(req.specifier)))
 
 
+MAX_INCLUDE_DEPTH = 50  # no real requirements file nests this deep; each level is a recursion
+
+
 def _include(state: _State, rel: str, line: int, target: str, stack: list[Path], constraint: bool) -> None:
     if "://" in target:
         return  # a remote file: pip fetches it at build time, nothing to read here
+    if len(stack) >= MAX_INCLUDE_DEPTH:
+        state.findings.append(
+            finding(
+                rel,
+                line,
+                "include-too-deep",
+                f"-r/-c {redact(target)[:80]} is {len(stack)} files deep: not followed further",
+                "list the requirements in fewer files",
+            )
+        )
+        return
     current = stack[-1]
     path = Path(os.path.normpath(current.parent / os.path.expanduser(target)))
     kind = "-c" if constraint else "-r"

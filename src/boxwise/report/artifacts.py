@@ -27,7 +27,7 @@ def _write(path: str | Path, text: str) -> None:
         if target.parent != Path("."):
             target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")  # non-UTF-8 names
         tmp.replace(target)
     except OSError as exc:
         raise UserError(f"{path}: cannot write it ({exc.strerror}); pass a writable file path") from None
@@ -286,7 +286,7 @@ def write_github(
 
 def _append(path: str, text: str) -> None:
     try:
-        with open(path, "a", encoding="utf-8") as handle:
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(text)
     except OSError as exc:
         raise UserError(f"{path}: cannot append to it ({exc.strerror}); check the runner's files") from None

@@ -384,6 +384,8 @@ def _own_identity(client: Client) -> Any:
     if response.status_code >= 400:
         return None
     user = response.json()
+    if not isinstance(user, dict):
+        return None  # an odd answer: no identity, so nothing is deleted as a duplicate
     return user.get("id") if client.target.platform == "gitlab" else user.get("login")
 
 
@@ -447,6 +449,8 @@ def upsert_comment(
                     _delete(client, extra["id"])
             return Posted("updated", mine[0]["id"], target.what)
         created = client.call("POST", target.comments_url, json={"body": body}).json()
+        if not isinstance(created, dict) or "id" not in created:
+            raise PostError(f"{target.where} answered the new comment with something that is not a comment")
         me = me if me is not None else _author(created, target.platform)
         if me is None:
             return Posted("created", created.get("id", "?"), target.what)

@@ -19,6 +19,7 @@ def _change(new: Any, old: Any, show) -> str:
 
 def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
 
@@ -67,7 +68,7 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         styles = {"pass": "green", "fail": "bold red", "skip": "dim"}
         for rule in rules:
             table.add_row(
-                rule["name"],
+                escape(str(rule["name"])),
                 rule_figure(rule["figure"], rule["name"]),
                 rule_figure(rule["threshold"], rule["name"]),
                 Text(rule["status"], style=styles.get(rule["status"], "")),
@@ -87,7 +88,9 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         for layer in data.diff["layers"]:
             if layer["status"] == "removed":
                 if "replaced_by" not in layer:
-                    layers.add_row(DASH, DASH, signed(-layer["size_bytes"]), layer["made_by"], "removed")
+                    layers.add_row(
+                        DASH, DASH, signed(-layer["size_bytes"]), escape(layer["made_by"]), "removed"
+                    )
                 continue
             if layer["status"] == "unchanged":
                 change, kind = "±0 B", "unchanged"
@@ -97,7 +100,11 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
                 change, kind = "new", "new"
             reused = reuse_label(kind, data.layer_notes.get(layer["diff_id"]))
             layers.add_row(
-                str(layer["index"]), human_bytes(layer["size_bytes"]), change, layer["made_by"], reused
+                str(layer["index"]),
+                human_bytes(layer["size_bytes"]),
+                change,
+                escape(layer["made_by"]),
+                escape(reused),
             )
     else:
         for layer in new.get("layers") or []:
@@ -105,8 +112,8 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
                 str(layer.get("index")),
                 human_bytes(layer.get("size_bytes")),
                 DASH,
-                layer_maker(layer),
-                reuse_label(None, data.layer_notes.get(layer.get("diff_id", ""))),
+                escape(layer_maker(layer)),
+                escape(reuse_label(None, data.layer_notes.get(layer.get("diff_id", "")))),
             )
     console.print(layers)
 
@@ -116,7 +123,7 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         for name, justify in (("copies", "right"), ("total size", "right"), ("path", "left")):
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
         for f in files:
-            table.add_row(str(f.get("count")), human_bytes(f.get("size_bytes")), str(f.get("path")))
+            table.add_row(str(f.get("count")), human_bytes(f.get("size_bytes")), escape(str(f.get("path"))))
         console.print(table)
 
     changed = (data.diff or {}).get("files")
@@ -129,7 +136,7 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
             for name, justify in (("path", "left"), ("size", "right"), ("change", "right")):
                 table.add_column(name, justify=justify)  # type: ignore[arg-type]
             for change, size, path, kind in entries[:TOP_ROWS]:
-                table.add_row(path, human_bytes(size), "new" if kind == "new" else signed(change))
+                table.add_row(escape(path), human_bytes(size), "new" if kind == "new" else signed(change))
             console.print(table)
 
     if data.findings:
