@@ -134,6 +134,11 @@ class LayerCache:
             if leftover.is_file() and _older_than(leftover, cutoff):
                 leftover.unlink(missing_ok=True)
                 removed += 1
+        # ... and the `.NAME.PID.tmp` of a blob or config written when it was killed
+        from boxwise.image.cache import remove_stale_temporaries
+
+        for folder in (self.blobs, self.root / "bases", *(self.root / "apps").glob("*")):
+            removed += remove_stale_temporaries(folder, ".", ".tmp")
         return removed
 
     def tmp_dir(self) -> Path:
