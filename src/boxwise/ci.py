@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.errors import UserError
+from boxwise.printable import printable
 from boxwise.report.baseline import fetch_baseline, keep_baseline, resolve_baseline
 
 DEFAULT_PREFIX = "boxwise"
@@ -143,7 +144,7 @@ def run_app(
     branch = current_branch(settings.root, env)
     # never the baseline's own name: the baseline must still be there to compare with
     tag = f"{name}:ci-{_short_commit(settings.root, env)}"
-    print(f"boxwise ci: {app.name}: building {tag}", file=sys.stderr)
+    print(f"boxwise ci: {printable(app.name)}: building {printable(tag)}", file=sys.stderr)
     try:
         result = build_one(app, args, settings, tag)
     except UserError as exc:
@@ -159,7 +160,7 @@ def run_app(
     keep_at = baseline[0]  # where this branch's new baseline goes, whether an old one exists or not
     unpulled = fetch_baseline(baseline[0], env)
     if unpulled:
-        print(f"boxwise ci: {app.name}: no baseline: {unpulled}", file=sys.stderr)
+        print(f"boxwise ci: {printable(app.name)}: no baseline: {printable(unpulled)}", file=sys.stderr)
         baseline = (None, unpulled)
     try:
         report = gather(result.ref, report_args, settings, app, baseline=baseline)
@@ -181,9 +182,9 @@ def run_app(
 
 def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
+    from boxwise.printable import for_rich as escape  # the image's or the MR's text
     from boxwise.report.format import DASH, human_bytes, percent
     from boxwise.report.model import failed_rules, verdict_passed
 
@@ -275,9 +276,12 @@ def run_ci(args: argparse.Namespace) -> int:
     summary_table(outcomes, sys.stdout)
     for outcome in outcomes:
         if outcome.error:
-            print(f"boxwise ci: {outcome.name}: {outcome.error}", file=sys.stderr)
+            print(f"boxwise ci: {printable(outcome.name)}: {printable(outcome.error)}", file=sys.stderr)
         if outcome.kept_as:
-            print(f"boxwise ci: {outcome.name}: kept as the baseline {outcome.kept_as}", file=sys.stderr)
+            print(
+                f"boxwise ci: {printable(outcome.name)}: kept as the baseline {printable(outcome.kept_as)}",
+                file=sys.stderr,
+            )
     post_code = publish(reports, args, markdown, broken)
     if post_code == 2:
         return 2

@@ -212,7 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except UserError as exc:
-        print(f"boxwise: error: {exc}", file=sys.stderr)
+        from boxwise.printable import printable
+
+        print(f"boxwise: error: {printable(exc)}", file=sys.stderr)  # names in it come from the MR
         return exc.exit_code
     except KeyboardInterrupt:
         print("boxwise: interrupted", file=sys.stderr)

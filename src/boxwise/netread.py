@@ -9,11 +9,11 @@ a layer blob gets that plus a second per MiB its descriptor declares.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import Any
 
+from boxwise.envnum import positive_float
 from boxwise.errors import UserError
 
 IDLE_SECONDS = 60.0  # the longest silence while an answer is read
@@ -25,11 +25,7 @@ PIECE = 1 << 16
 
 
 def deadline_seconds() -> float:
-    try:
-        value = float(os.environ.get("BOXWISE_NET_DEADLINE") or DEFAULT_DEADLINE)
-    except ValueError:
-        return DEFAULT_DEADLINE
-    return value if value > 0 else DEFAULT_DEADLINE
+    return positive_float("BOXWISE_NET_DEADLINE", DEFAULT_DEADLINE)
 
 
 class Deadline:

@@ -23,6 +23,7 @@ from tests.image.archives import layer_tar, sha
 from tests.report.conftest import gitlab_env
 
 from .hostserver import Answer, Seen, forever, serving
+from .rawarchive import raw_archive
 
 LIMIT_SECONDS = 40
 
@@ -51,17 +52,7 @@ def _one_line(result: subprocess.CompletedProcess[str], *needles: str) -> None:
 
 
 def _archive(path: Path, layer: bytes) -> Path:
-    config = json.dumps({"os": "linux", "rootfs": {"type": "layers", "diff_ids": [sha(layer)]}}).encode()
-    with tarfile.open(path, "w") as tar:
-        for name, data in (
-            ("0/layer.tar", layer),
-            ("c.json", config),
-            ("manifest.json", json.dumps([{"Config": "c.json", "Layers": ["0/layer.tar"]}]).encode()),
-        ):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
+    return raw_archive(path, [layer])
 
 
 def test_a_negative_pax_size_is_a_corrupt_layer_not_an_endless_loop(tmp_path) -> None:

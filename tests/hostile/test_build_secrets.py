@@ -8,10 +8,7 @@ like verbatim ones, and `boxwise ci` gives no credentials to the builds of a for
 from __future__ import annotations
 
 import base64
-import http.server
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -19,36 +16,14 @@ import pytest
 from conftest import run_boxwise  # tests/conftest.py: the shared runner
 
 from tests.build.helpers import PREFIX, WEB_APP, write_app
+from tests.build.test_secrets import TOKEN
 
-TOKEN = "hostile-index-t0ken-9c2e"
 NETRC_PASSWORD = "hostile-netrc-pa55/word+81"
 
 
-@pytest.fixture
-def recording_index() -> Iterator[tuple[str, list[str]]]:
-    """A package index on 127.0.0.1 that knows nothing and records the Authorization it gets."""
-    seen: list[str] = []
-
-    class Index(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.headers.get("Authorization", ""))
-            self.send_response(404)
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://ci-user:{TOKEN}@127.0.0.1:{server.server_address[1]}/simple", seen
-    finally:
-        server.shutdown()
-
-
 @pytest.mark.engine
-def test_encoded_copies_of_a_build_secret_fail_the_build(base_image, tmp_path, recording_index) -> None:
-    index_url, _ = recording_index
+def test_encoded_copies_of_a_build_secret_fail_the_build(base_image, tmp_path, private_index) -> None:
+    index_url, _ = private_index
     netrc = tmp_path / "netrc"
     netrc.write_text(f"machine pypi.example.invalid login bob password {NETRC_PASSWORD}\n")
     app = write_app(
@@ -86,9 +61,9 @@ FORK_APP = {
 @pytest.mark.engine
 @pytest.mark.slow
 def test_a_fork_merge_request_builds_without_credentials(
-    make_git_repo, base_image, tmp_path, recording_index, clean_env
+    make_git_repo, base_image, tmp_path, private_index, clean_env
 ) -> None:
-    index_url, seen = recording_index
+    index_url, seen = private_index
     netrc = tmp_path / "netrc"
     netrc.write_text(f"machine 127.0.0.1 login bob password {NETRC_PASSWORD}\n")
     repo = make_git_repo(FORK_APP)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
-import tarfile
 from pathlib import Path
 
 from conftest import run_boxwise  # tests/conftest.py: the shared runner
@@ -20,6 +18,7 @@ from conftest import run_boxwise  # tests/conftest.py: the shared runner
 from tests.image.archives import docker_archive, layer_tar, sha
 
 from .hostserver import Answer, Seen, serving
+from .rawarchive import config_for, raw_archive
 
 GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
@@ -30,20 +29,7 @@ def _inspect(ref: str, cache: Path):
 
 def _forged_archive(path: Path, claimed_diff_id: str) -> Path:
     """One layer of 5 MB of files, whose config claims `claimed_diff_id` for it."""
-    layer = layer_tar([("f", "evil/huge.bin", 5_000_000)])
-    config = json.dumps(
-        {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": [claimed_diff_id]}}
-    ).encode()
-    with tarfile.open(path, "w") as tar:
-        for name, data in (
-            ("0/layer.tar", layer),
-            ("c.json", config),
-            ("manifest.json", json.dumps([{"Config": "c.json", "Layers": ["0/layer.tar"]}]).encode()),
-        ):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
+    return raw_archive(path, [layer_tar([("f", "evil/huge.bin", 5_000_000)])], config_for([claimed_diff_id]))
 
 
 def test_a_forged_layer_leaves_nothing_under_the_diff_id_it_claims(tmp_path) -> None:

@@ -17,6 +17,8 @@ from conftest import run_boxwise  # tests/conftest.py: the shared runner
 
 from tests.image.archives import docker_archive, layer_tar, oci_layout, sha
 
+from .rawarchive import config_for, raw_archive
+
 STOLEN = b"runner-private-file-0123456789"
 
 
@@ -35,25 +37,7 @@ def _runner_file(tmp_path: Path) -> Path:
 
 def _evil_archive(path: Path, diff_id: str) -> Path:
     """A docker-archive whose config names the layer by `diff_id` (a path, not a digest)."""
-    layer = layer_tar([("f", "etc/os-release", 10)])
-    config = json.dumps(
-        {
-            "architecture": "amd64",
-            "os": "linux",
-            "config": {},
-            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        }
-    ).encode()
-    with tarfile.open(path, "w") as tar:
-        for name, data in (
-            ("0/layer.tar", layer),
-            ("config.json", config),
-            ("manifest.json", json.dumps([{"Config": "config.json", "Layers": ["0/layer.tar"]}]).encode()),
-        ):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return path
+    return raw_archive(path, [layer_tar([("f", "etc/os-release", 10)])], config_for([diff_id]))
 
 
 def _climb(cache: Path, secret: Path) -> str:

@@ -12,7 +12,6 @@ import io
 import json
 import os
 import tarfile
-from pathlib import Path
 
 import pytest
 from conftest import run_boxwise  # tests/conftest.py: the shared runner
@@ -20,27 +19,12 @@ from conftest import run_boxwise  # tests/conftest.py: the shared runner
 from tests.image.archives import docker_archive, layer_tar, sha
 from tests.report.conftest import gitlab_env
 
+from .rawarchive import raw_archive as _raw_archive
+
 
 def _no_traceback(result) -> None:
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert "RecursionError" not in result.stderr and "MarkupError" not in result.stderr
-
-
-def _raw_archive(path: Path, layers: list[bytes], config: bytes) -> Path:
-    with tarfile.open(path, "w") as tar:
-        names = []
-        for number, layer in enumerate(layers):
-            names.append(f"{number}/layer.tar")
-            _add(tar, names[-1], layer)
-        _add(tar, "c.json", config)
-        _add(tar, "manifest.json", json.dumps([{"Config": "c.json", "Layers": names}]).encode())
-    return path
-
-
-def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
 
 
 def _bytes_layer(names: list[bytes]) -> bytes:

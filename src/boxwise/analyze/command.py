@@ -51,9 +51,9 @@ def read_analysis(ref: str) -> Analysis:
 
 def render(analysis: Analysis) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
 
+    from boxwise.printable import for_rich as escape  # the image's or the MR's text
     from boxwise.units import dive_percent, human_bytes
 
     console = Console(highlight=False)

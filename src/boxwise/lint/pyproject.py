@@ -10,6 +10,7 @@ from boxwise.config import tomllib
 from boxwise.lint.files import credential_findings, read_text, redact
 from boxwise.lint.findings import Finding, finding
 from boxwise.lint.requirements import is_simple_requirement
+from boxwise.lint.tomlsafe import unsafe_reason
 
 _POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -42,6 +43,9 @@ def lint_pyproject(path: Path, rel: str) -> list[Finding]:
     text, problems = read_text(path, rel)
     if text is None:
         return problems
+    unsafe = unsafe_reason(text)
+    if unsafe:
+        return [finding(rel, None, "toml-syntax", f"not parsed: {unsafe}", "write the keys as tables")]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

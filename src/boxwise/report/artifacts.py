@@ -209,11 +209,15 @@ def write_artifacts(
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    from boxwise.lint.render import _escape_data as escape_data  # the one workflow-command rule
+
+    return escape_data(text)
 
 
 def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    from boxwise.lint.render import _escape_property as escape_property
+
+    return escape_property(text)
 
 
 def annotations(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> list[str]:

@@ -19,14 +19,16 @@ def _change(new: Any, old: Any, show) -> str:
 
 def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -> None:
     from rich.console import Console
-    from rich.markup import escape
     from rich.table import Table
     from rich.text import Text
+
+    from boxwise.printable import for_rich as escape  # the image's or the MR's text
+    from boxwise.printable import printable
 
     width = None if out.isatty() else 120  # a CI log has no terminal width to ask
     console = Console(file=out, highlight=False, no_color=color is False, width=width)
     passed = verdict_passed(data.verdict)
-    head = Text(f"{data.app}  ", style="bold")
+    head = Text(f"{printable(data.app)}  ", style="bold")
     if passed is None:
         head.append("not gated", style="dim")
     elif passed:
@@ -35,7 +37,7 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         names = ", ".join(rule["name"] for rule in failed_rules(data.verdict))
         head.append(f"gate failed: {names}", style="bold red")
     console.print(head)
-    console.print(Text(f"image {data.ref}", style="dim"))
+    console.print(Text(f"image {printable(data.ref)}", style="dim"))
 
     new, old = data.analysis, data.baseline or {}
     summary = Table(show_edge=False, pad_edge=False)
@@ -55,10 +57,12 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
     console.print(summary)
     if data.baseline is None:
         console.print(
-            Text(f"No baseline: {data.baseline_note or 'none given or configured'}", style="yellow")
+            Text(
+                f"No baseline: {printable(data.baseline_note or 'none given or configured')}", style="yellow"
+            )
         )
     else:
-        console.print(Text(f"baseline {data.baseline_ref}", style="dim"))
+        console.print(Text(f"baseline {printable(data.baseline_ref)}", style="dim"))
 
     rules = verdict_rules(data.verdict)
     if rules:
@@ -144,9 +148,9 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         for f in data.findings:
             where = f"{f.get('path')}:{f['line']}" if f.get("line") else str(f.get("path"))
             style = "bold red" if f.get("severity") == "error" else "yellow"
-            line = Text(f"  {where}  ")
+            line = Text(f"  {printable(where)}  ")
             line.append(str(f.get("severity")), style=style)
-            line.append(f"  {f.get('rule')}  {f.get('message')}")
+            line.append(f"  {f.get('rule')}  {printable(f.get('message'))}")
             console.print(line)
     else:
         console.print(Text("no lint findings", style="dim"))
