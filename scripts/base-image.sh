@@ -2,26 +2,47 @@
 # Make the base image the tests, the demo and the bench build on: Debian bookworm minbase with
 # python3, python3-venv and ca-certificates, imported into the engine as boxwise-python:bookworm.
 #
+# --plain makes the other base the app corpus (tests/corpus) builds on: the same minbase with only
+# python3 and ca-certificates, imported as boxwise-plain:bookworm. No `python` link, no venv/ensurepip
+# and no pip: what a plain Debian/Ubuntu base gives, so the buildpacks cannot lean on extras.
+#
 # The rootfs tar is cached (BOXWISE_BASE_CACHE, default /var/cache/boxwise as root, else
 # $XDG_CACHE_HOME/boxwise), so debootstrap runs once per machine (~40 s); later runs only import it,
 # and when the engine already has the image they do nothing at all.
 #
-#   bash scripts/base-image.sh [--force]     # --force: debootstrap again
+#   bash scripts/base-image.sh [--plain] [--force]     # --force: debootstrap again
 set -euo pipefail
 
-image=${BOXWISE_BASE_IMAGE:-boxwise-python:bookworm}
 suite=bookworm
 force=0
-[ "${1:-}" = "--force" ] && force=1
+plain=0
+for arg in "$@"; do
+  case $arg in
+    --force) force=1 ;;
+    --plain) plain=1 ;;
+    *) echo "base-image: unknown option $arg (usage: base-image.sh [--plain] [--force])" >&2; exit 2 ;;
+  esac
+done
+if [ $plain = 1 ]; then
+  image=${BOXWISE_PLAIN_IMAGE:-boxwise-plain:bookworm}
+  packages=python3,ca-certificates
+  flavour=-plain
+else
+  image=${BOXWISE_BASE_IMAGE:-boxwise-python:bookworm}
+  packages=python3,python3-venv,ca-certificates
+  flavour=
+fi
 
 if [ "$(id -u)" = 0 ]; then
   cache=${BOXWISE_BASE_CACHE:-/var/cache/boxwise}
 else
   cache=${BOXWISE_BASE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/boxwise}
 fi
-rootfs_tar=$cache/base-$suite-rootfs.tar
+# v2: the project base holds the run user. An image or cached rootfs of an older version is made again.
+version=2
+rootfs_tar=$cache/base-$suite$flavour-rootfs-v$version.tar
 
-if [ $force = 0 ] && docker image inspect "$image" >/dev/null 2>&1; then
+if [ $force = 0 ] && [ "$(docker image inspect --format '{{index .Config.Labels "io.boxwise.base-version"}}' "$image" 2>/dev/null)" = "$version" ]; then
   echo "base-image: $image already in the engine"
   exit 0
 fi
@@ -52,8 +73,8 @@ if [ $force = 1 ] || [ ! -s "$rootfs_tar" ]; then
   work=$(mktemp -d "$cache/rootfs.XXXXXX")
   trap 'rm -rf "$work"' EXIT
   url=$(mirror)
-  echo "base-image: debootstrap --variant=minbase $suite from $url (about 40 s, once per machine)"
-  debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+  echo "base-image: debootstrap --variant=minbase --include=$packages $suite from $url (about 40 s, once per machine)"
+  debootstrap --variant=minbase --include="$packages" \
     "$suite" "$work/root" "$url" >"$work/debootstrap.log" 2>&1 || {
     echo "base-image: debootstrap failed; last lines of its log:" >&2
     tail -n 15 "$work/debootstrap.log" >&2
@@ -64,7 +85,15 @@ if [ $force = 1 ] || [ ! -s "$rootfs_tar" ]; then
     "$work/root"/usr/share/doc/* "$work/root"/usr/share/man/* "$work/root"/usr/share/info/* \
     "$work/root"/var/log/* "$work/root"/tmp/*
   # `python` as well as `python3`, as python-is-python3 gives it: Procfiles often say `python`.
-  ln -sf python3 "$work/root/usr/bin/python"
+  # The plain base goes without, as Debian and Ubuntu images do.
+  [ $plain = 1 ] || ln -sf python3 "$work/root/usr/bin/python"
+  # The run user of CNB run images (uid/gid 1000, a home it owns), so images need no passwd of
+  # their own. The plain base has none: it shows what boxwise adds on a base without one.
+  if [ $plain = 0 ]; then
+    echo "cnb:x:1000:1000:cnb:/home/cnb:/bin/sh" >>"$work/root/etc/passwd"
+    echo "cnb:x:1000:" >>"$work/root/etc/group"
+    mkdir -p "$work/root/home/cnb" && chown 1000:1000 "$work/root/home/cnb"
+  fi
   # Point apt at Debian's own mirror inside the image, whatever this machine uses.
   echo "deb http://deb.debian.org/debian $suite main" >"$work/root/etc/apt/sources.list"
   # Written to a temporary name and renamed, so an interrupted run never leaves a half tar.
@@ -76,6 +105,7 @@ echo "base-image: importing $rootfs_tar as $image"
 docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8' \
+  --change "LABEL io.boxwise.base-version=$version" \
   --change 'CMD ["python3"]' \
   "$rootfs_tar" "$image" >/dev/null
 echo "base-image: $image ready ($(docker image inspect --format '{{.Size}}' "$image") bytes)"

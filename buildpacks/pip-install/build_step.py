@@ -1,9 +1,10 @@
-"""pip-install's build: requirements.txt into the launch layer `packages`, keyed on its inputs.
+"""pip-install's build: requirements.txt into the launch layer `packages`, a virtual environment.
 
-The key is the sha256 of the requirements files (with their -r/-c includes), the Python version
-and the run image digest. An unchanged key keeps the restored layer as it is (the platform then
-reuses its bytes); a changed key empties the layer first, so removed packages do not linger. pip's
-download cache lives in the cache-only layer `pip-cache`.
+The key is the sha256 of the requirements files (with their -r/-c includes and the metadata of
+local projects they install), the Python version and the run image digest. An unchanged key keeps
+the restored layer as it is (the platform then reuses its bytes); a changed key empties the layer
+first, so removed packages do not linger. pip's download cache lives in the cache-only layer
+`pip-cache`.
 """
 
 from __future__ import annotations
@@ -12,15 +13,33 @@ import os
 
 import pylayer
 
+VENDOR = "vendor"
+
+
+def vendored(app_dir: str) -> bool:
+    """A vendor/ folder of wheels or sdists: installed from there alone, offline (as Paketo does)."""
+    folder = os.path.join(app_dir, VENDOR)
+    try:
+        return any(name.endswith((".whl", ".tar.gz", ".zip")) for name in os.listdir(folder))
+    except OSError:
+        return False
+
 
 def build(app_dir: str, layers_dir: str) -> None:
     inputs = pylayer.dependency_inputs(app_dir)
+    offline = vendored(app_dir)
+    if offline:
+        inputs["vendor"] = pylayer.tree_sha(os.path.join(app_dir, VENDOR))
     layer = os.path.join(layers_dir, "packages")
     generation = pylayer.pip_cache_generation(layers_dir)
     if not pylayer.keep_or_reset(layers_dir, "packages", inputs):
         files = pylayer.requirement_files(app_dir, "requirements.txt")
         cache = pylayer.cache_dir(layers_dir)
-        pylayer.pip_install(layer, cache, ["-r", files[0]], files)
+        pylayer.make_venv(layer)
+        args = ["--no-index", "--find-links", VENDOR] if offline else []
+        if offline:
+            print(f"{VENDOR}/ holds the packages: installing offline from it", flush=True)
+        pylayer.pip_install(layer, cache, [*args, "-r", files[0]], files)
         pylayer.finish_packages_layer(layer)
         generation = pylayer.layer_key(inputs)
     pylayer.declare_packages(layers_dir, "packages", inputs)

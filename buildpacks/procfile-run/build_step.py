@@ -1,79 +1,68 @@
 """procfile-run's build: one launch process per Procfile entry; `web` is the default, else the first.
 
 Without a Procfile (the platform runs this step as its fallback when no buildpack declared a
-process) the app runs as its module: the first `[project.scripts]` entry, else what
-`detect_rule.default_process` finds (`python3 -m <package>` or a top-level script). When nothing
-can be started the build fails and says what to add.
+process) the web process is inferred by processes.infer_process, the same function
+`boxwise detect` uses, and the build prints what it chose and why. When nothing can be started
+the build fails and says what to add.
+
+A Procfile line runs as Heroku runs it (processes.command_list): through a shell when it needs
+one, exec'ed when it is one command. A command that starts `python` on a build image that has only
+`python3` gets a small launch layer `python` whose bin/ links python → python3.
 """
 
 from __future__ import annotations
 
 import os
-import re
-import shlex
+import shutil
 
+import processes
 import pylayer
-from detect_rule import default_process
-
-_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.+)$")
-# A command using any of these needs a shell; anything else runs directly (no shell in between).
-_SHELL_CHARS = set("$&|;<>()`*?~{}\\")
 
 
-def parse_procfile(text: str) -> list[tuple[str, str]]:
-    """(type, command) per entry in file order; a repeated type replaces the earlier one."""
-    entries: dict[str, str] = {}
-    for line in text.splitlines():
-        match = _LINE.match(line.strip())
-        if match:
-            entries[match.group(1)] = match.group(2).strip()
-    return list(entries.items())
+def procfile_processes(path: str) -> list[tuple[str, str, bool]]:
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        entries = processes.parse_procfile(handle.read())
+    if not entries:
+        pylayer.fail("Procfile: no `type: command` line; add one such as `web: gunicorn app:app`")
+    types = [kind for kind, _ in entries]
+    default = "web" if "web" in types else types[0]
+    for kind, command in entries:
+        print(f"process {kind}: {command}" + (" (default)" if kind == default else ""), flush=True)
+    return [(kind, command, kind == default) for kind, command in entries]
 
 
-def command_list(command: str) -> list[str]:
-    if _SHELL_CHARS & set(command):
-        return ["/bin/sh", "-c", f"exec {command}"]
-    try:
-        return shlex.split(command)
-    except ValueError:
-        return ["/bin/sh", "-c", f"exec {command}"]
+def inferred_process(app_dir: str) -> list[tuple[str, str, bool]]:
+    choice = processes.infer_process(app_dir, dict(os.environ))
+    if isinstance(choice, processes.NoProcess):
+        pylayer.fail(f"nothing to start: {choice.hint}")
+    print(f"no Procfile: web process `{choice.command}` ({choice.reason})", flush=True)
+    if choice.warning:
+        print(f"WARNING: {choice.warning}", flush=True)
+    return [("web", choice.command, True)]
 
 
-def module_process(app_dir: str) -> tuple[list[str], str] | None:
-    data = pylayer.read_toml(os.path.join(app_dir, "pyproject.toml"))
-    project = data.get("project") if isinstance(data.get("project"), dict) else {}
-    scripts = project.get("scripts") or {}
-    if scripts:
-        name = next(iter(scripts))
-        return [name], f"the first [project.scripts] entry ({name})"
-    args = default_process(app_dir)
-    if args:
-        return ["python3", *args], "python3 " + " ".join(args)
-    return None
+def python_link_layer(layers_dir: str, commands: list[str]) -> None:
+    """`python` for commands that say so, when the build image has only `python3`."""
+    if not processes.procfile_uses_missing_python(commands) or shutil.which("python"):
+        return
+    python3 = shutil.which("python3")
+    if not python3:
+        return
+    layer = os.path.join(layers_dir, "python")
+    os.makedirs(os.path.join(layer, "bin"), exist_ok=True)
+    os.symlink(python3, os.path.join(layer, "bin", "python"))
+    pylayer.write_layer_toml(
+        layers_dir, "python", {"launch": True, "build": False, "cache": False}, {"python3": python3}
+    )
+    print(f"the base has no `python`, only python3: added a launch layer linking it ({python3})", flush=True)
 
 
 def build(app_dir: str, layers_dir: str) -> None:
     procfile = os.path.join(app_dir, "Procfile")
-    processes = []
-    if os.path.isfile(procfile):
-        with open(procfile, encoding="utf-8", errors="replace") as handle:
-            entries = parse_procfile(handle.read())
-        if not entries:
-            pylayer.fail("Procfile: no `type: command` line; add one such as `web: python3 app.py`")
-        types = [kind for kind, _ in entries]
-        default = "web" if "web" in types else types[0]
-        for kind, command in entries:
-            processes.append({"type": kind, "command": command_list(command), "default": kind == default})
-            print(f"process {kind}: {command}" + (" (default)" if kind == default else ""), flush=True)
-    else:
-        found = module_process(app_dir)
-        if found is None:
-            pylayer.fail(
-                "nothing to start: add a Procfile (e.g. `web: python3 app.py`), a [project.scripts] "
-                "entry in pyproject.toml, or a package with a __main__.py"
-            )
-        command, why = found
-        processes.append({"type": "web", "command": command, "default": True})
-        print(f"no Procfile: the app runs as {why}", flush=True)
-    with open(os.path.join(layers_dir, "launch.toml"), "w", encoding="utf-8") as handle:
-        handle.write(pylayer.toml_dumps({"processes": processes}))
+    found = procfile_processes(procfile) if os.path.isfile(procfile) else inferred_process(app_dir)
+    python_link_layer(layers_dir, [command for _, command, _ in found])
+    launch = [
+        {"type": kind, "command": processes.command_list(command), "default": default}
+        for kind, command, default in found
+    ]
+    pylayer.write_toml(os.path.join(layers_dir, "launch.toml"), {"processes": launch})

@@ -1,12 +1,12 @@
-"""pyproject-toml-install's build: the project's dependencies into the launch layer `packages`,
-and the project itself installed in place (it runs from the app folder, which is its own layer).
+"""pyproject-toml-install's build: the project's dependencies into the launch layer `packages` (a
+virtual environment), and the project itself installed in place (it runs from the app folder,
+which is its own layer).
 
-Installing the project in place means its source folder (the app folder, or its `src/`) on PYTHONPATH,
-a small dist-info (so `importlib.metadata` finds the project and its entry points) and one
-launcher script per `[project.scripts]` entry. So a code-only change never touches this layer:
-its key is the sha256 of pyproject.toml and requirements files, the Python version and the run
-image digest. Dependencies that an earlier buildpack (pip-install) installed are on PYTHONPATH, so
-pip says "already satisfied" and does not install them twice.
+Installing the project in place means a `.pth` file naming its source folder (the app folder, or
+its `src/`), a small dist-info (so `importlib.metadata` finds the project and its entry points)
+and one console script per `[project.scripts]` entry, as an editable install has them. So a
+code-only change never touches this layer: its key is the sha256 of pyproject.toml, the Python
+version and the run image digest.
 
 A project whose dependencies are dynamic (`dynamic = ["dependencies"]`, or no `[project]` table,
 as with Poetry) is installed whole with `pip install .`; its key then also covers the source tree.
@@ -14,37 +14,22 @@ as with Poetry) is installed whole with `pip install .`; its key then also cover
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-import sys
 
 import pylayer
-
-SKIP_DIRS = {".git", "__pycache__", ".venv", "venv", "node_modules", ".tox", ".mypy_cache"}
 
 
 def _normal_name(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def source_tree_sha(app_dir: str) -> str:
-    digest = hashlib.sha256()
-    for folder, dirs, files in os.walk(app_dir):
-        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
-        for name in sorted(files):
-            path = os.path.join(folder, name)
-            digest.update(os.path.relpath(path, app_dir).encode() + b"\0")
-            digest.update(pylayer.sha256_file(path).encode())
-    return digest.hexdigest()
-
-
-def script_text(target: str) -> str:
+def script_text(python: str, target: str) -> str:
     module, _, func = target.partition(":")
     func = func.strip() or "main"
     head, _, attrs = func.partition(".")
     call = head + (f".{attrs}" if attrs else "")
-    return f"#!{sys.executable}\nimport sys\nfrom {module.strip()} import {head}\nsys.exit({call}())\n"
+    return f"#!{python}\nimport sys\nfrom {module.strip()} import {head}\nsys.exit({call}())\n"
 
 
 def install_in_place(app_dir: str, layer: str, project: dict) -> None:
@@ -57,8 +42,9 @@ def install_in_place(app_dir: str, layer: str, project: dict) -> None:
     version = str(project.get("version") or "0")
     dist = os.path.join(site, f"{_normal_name(name)}-{version}.dist-info")
     os.makedirs(dist, exist_ok=True)
-    # PYTHONPATH entries do not read .pth files, so the source folder goes on PYTHONPATH itself.
-    pylayer.write_env(layer, "env", "PYTHONPATH.append", source)
+    # A .pth file in the venv's site-packages: the source folder joins sys.path, as with `pip -e`.
+    with open(os.path.join(site, f"__boxwise__.{_normal_name(name)}.pth"), "w", encoding="utf-8") as handle:
+        handle.write(source + "\n")
     with open(os.path.join(dist, "METADATA"), "w", encoding="utf-8") as handle:
         handle.write(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
     with open(os.path.join(dist, "INSTALLER"), "w", encoding="utf-8") as handle:
@@ -73,7 +59,7 @@ def install_in_place(app_dir: str, layer: str, project: dict) -> None:
         for key, value in scripts.items():
             path = os.path.join(bin_dir, key)
             with open(path, "w", encoding="utf-8") as handle:
-                handle.write(script_text(str(value)))
+                handle.write(script_text(os.path.join(layer, "bin", "python"), str(value)))
             os.chmod(path, 0o755)
     print(f"installed {name} {version} in place (runs from {source})", flush=True)
 
@@ -84,11 +70,12 @@ def build(app_dir: str, layers_dir: str) -> None:
     dynamic_deps = project is None or "dependencies" in (project.get("dynamic") or [])
     inputs = pylayer.dependency_inputs(app_dir)
     if dynamic_deps:
-        inputs["source tree"] = source_tree_sha(app_dir)
+        inputs["source tree"] = pylayer.tree_sha(app_dir)
     layer = os.path.join(layers_dir, "packages")
     generation = pylayer.pip_cache_generation(layers_dir)
     if not pylayer.keep_or_reset(layers_dir, "packages", inputs):
         cache = pylayer.cache_dir(layers_dir)
+        pylayer.make_venv(layer)
         if dynamic_deps:
             pylayer.pip_install(layer, cache, ["."])
         else:

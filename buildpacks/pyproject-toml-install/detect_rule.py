@@ -27,6 +27,9 @@ def detect(app_dir: str) -> tuple[bool, str, dict]:
         return False, f"cannot read {MARKER} ({exc.strerror})", {}
     if not stat.S_ISREG(mode):
         return False, f"{MARKER} is not a regular file", {}
+    if os.path.lexists(os.path.join(app_dir, "requirements.txt")):
+        # As on Heroku: requirements.txt says what to install; `-e .` in it installs the project too.
+        return False, "requirements.txt is there: pip-install installs what it lists", {}
     plan = {
         "provides": [{"name": PLAN_ENTRY}],
         "requires": [{"name": PLAN_ENTRY, "metadata": {"file": MARKER, "launch": True}}],

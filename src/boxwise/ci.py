@@ -121,8 +121,22 @@ def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> An
         run_image=None,
         builder=args.builder,
         runner="docker",
+        # the smoke check is on in ci unless the flag or [tool.boxwise.build] check turns it off
+        check=args.check if getattr(args, "check", None) is not None else settings.build.get("check", True),
     )
     return build_app(app.path, options_from_args(build_args, settings.build))
+
+
+def gate_startup(report: Any, startup: Any, settings: Any) -> None:
+    """Add the startup rules to the report's verdict: an image that cannot start cannot pass."""
+    from boxwise.gate_startup import evaluate_startup, load_startup_rules
+
+    rules = load_startup_rules([settings.gate or {}], in_ci=True)
+    verdict = report.verdict
+    added = [result.to_json() for result in evaluate_startup(startup, rules)]
+    verdict["rules"] = list(verdict.get("rules") or []) + added
+    passed = all(rule.get("status") != "FAIL" for rule in verdict["rules"])
+    verdict["passed"], verdict["status"] = passed, "PASS" if passed else "FAIL"
 
 
 def layer_notes(result: Any) -> dict[str, str]:
@@ -167,6 +181,11 @@ def run_app(
     except UserError as exc:
         return AppOutcome(app.name, error=f"cannot analyse {result.ref}: {exc}")
     report.layer_notes = layer_notes(result)
+    report.startup = result.startup
+    try:
+        gate_startup(report, result.startup, settings)
+    except UserError as exc:
+        return AppOutcome(app.name, error=f"misconfigured gate: {exc}")
     outcome = AppOutcome(app.name, report=report)
     if not in_mr and keep_at:
         try:
@@ -247,6 +266,7 @@ def _fork_rule(env: Mapping[str, str]) -> None:
 
 def run_ci(args: argparse.Namespace) -> int:
     from boxwise.config import load_settings, print_warnings
+    from boxwise.gate import print_rule_warnings
     from boxwise.report.command import gate_rules, publish, resolve_posting
     from boxwise.report.markdown import render_failure, render_markdown
     from boxwise.report.model import BuildFailure
@@ -255,7 +275,7 @@ def run_ci(args: argparse.Namespace) -> int:
     settings = load_settings()
     print_warnings(settings)
     env = dict(os.environ)
-    gate_rules(args, settings)  # misconfigured rules: exit 2 before anything is built
+    print_rule_warnings(gate_rules(args, settings))  # misconfigured rules: exit 2 before any build
     resolve_posting(args, settings, "auto")
     in_mr = in_merge_request(env) or bool(args.changed_since)
     _fork_rule(env)

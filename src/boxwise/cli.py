@@ -32,7 +32,7 @@ GATE_FLAGS = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercen
 def _add_detect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="which buildpacks detect each app, and lint its files")
     p.add_argument("paths", nargs="*", metavar="PATH", help="a repo, an app folder or changed files")
-    p.add_argument("--format", choices=["text", "json", "codequality", "github"], default="text")
+    p.add_argument("--format", choices=["text", "json", "codequality", "sarif", "github"], default="text")
     p.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
 
 
@@ -74,6 +74,15 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
         default="docker",
         help="docker: buildpacks in a container of the build image; local: in place, no engine needed",
     )
+    p.add_argument(
+        "--check",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start the image with PORT and wait until its web process answers HTTP; fail the build "
+        "when it exits or never answers (default: [tool.boxwise.build] check, else off; on in `ci`)",
+    )
+    p.add_argument("--check-timeout", metavar="SECONDS", type=float, help="how long the check waits (30)")
+    p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
 
 
 def _add_image_ref(p: argparse.ArgumentParser) -> None:
@@ -101,7 +110,7 @@ def _add_gate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gate", help="pass or fail an image on dive's CI rules")
     _add_image_ref(p)
     _add_gate_rules(p)
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--format", choices=["text", "json", "sarif"], default="text")
 
 
 def _add_diff(sub: argparse._SubParsersAction) -> None:
@@ -116,6 +125,29 @@ def _add_artifacts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--codequality", metavar="FILE")
     p.add_argument("--metrics", metavar="FILE")
     p.add_argument("--json", metavar="FILE", dest="json_file")
+    p.add_argument("--markdown", metavar="FILE", help="the markdown report (every app), as in the summary")
+    p.add_argument(
+        "--html", metavar="FILE", help="a self-contained HTML report (layers, files, dependencies)"
+    )
+
+
+def _add_posting(p: argparse.ArgumentParser, default: str) -> None:
+    # default None: then [tool.boxwise.report] post/strict/post-when, else the command's default
+    p.add_argument(
+        "--post",
+        choices=["auto", "gitlab", "github", "none", "summary"],
+        default=None,
+        help=f"post the report as the app's one comment (default: [tool.boxwise.report] post, else "
+        f"{default}); summary: job summary and artifacts only, as a fork's merge request gets",
+    )
+    p.add_argument(
+        "--post-when",
+        choices=["always", "changed", "failed"],
+        default=None,
+        help="create a comment always, only when the image changed, or only when it failed "
+        "(an existing comment is always updated)",
+    )
+    p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
@@ -125,16 +157,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
         "--baseline", metavar="REF", help="the image to compare with (default: [tool.boxwise] baseline)"
     )
     p.add_argument("--app", metavar="NAME", help="the app the image was built from")
-    # default None: then [tool.boxwise.report] post/strict, else none/false
-    p.add_argument(
-        "--post",
-        choices=["auto", "gitlab", "github", "none"],
-        default=None,
-        help="post the report as the app's one comment (default: [tool.boxwise.report] post, else none)",
-    )
-    p.add_argument(
-        "--strict", action="store_true", default=None, help="fail when the comment cannot be posted"
-    )
+    _add_posting(p, "none")
     p.add_argument("--format", choices=["text", "markdown"], default="text")
     _add_gate_rules(p)
     _add_artifacts(p)
@@ -147,14 +170,13 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base", metavar="REF", help="the run base image (default: [tool.boxwise.build] base)")
     p.add_argument("--builder", metavar="REF", help="the image the buildpacks run in (default: --base)")
     p.add_argument("--tag-prefix", metavar="PREFIX", help="images are PREFIX/APP (default: boxwise)")
-    # default None: then [tool.boxwise.report] post/strict, else auto/false
+    _add_posting(p, "auto")
     p.add_argument(
-        "--post",
-        choices=["auto", "gitlab", "github", "none"],
+        "--check",
+        action=argparse.BooleanOptionalAction,
         default=None,
-        help="post each app's report as one comment (default: [tool.boxwise.report] post, else auto)",
+        help="start each new image with PORT and gate on its answer (default on; [tool.boxwise.build] check)",
     )
-    p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
     _add_gate_rules(p)
     _add_artifacts(p)
 

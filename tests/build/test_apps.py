@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from .helpers import (
@@ -45,8 +47,18 @@ def test_requirements_app_answers_http_and_its_config_is_clean(
     assert config["WorkingDir"] == "/workspace"
     assert config["Entrypoint"] == ["python3", "app.py", "six", "idna"]  # web is the default process
     env = dict(item.split("=", 1) for item in config["Env"])
-    assert env["PYTHONPATH"].startswith("/layers/pip-install/packages/")
-    for build_only in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "SOURCE_DATE_EPOCH", "HOME"):
+    # the dependencies are a virtual environment whose bin/ comes first on PATH
+    assert env["PATH"].startswith("/layers/pip-install/packages/bin:")
+    assert env["VIRTUAL_ENV"] == "/layers/pip-install/packages"
+    assert "PYTHONPATH" not in env
+    # a runtime like a CNB run image's: a home of the run user, unbuffered logs, UTF-8, PORT 8080
+    assert (env["HOME"], env["PYTHONUNBUFFERED"], env["LANG"], env["PORT"]) == (
+        "/home/cnb",
+        "1",
+        "C.UTF-8",
+        "8080",
+    )
+    for build_only in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "SOURCE_DATE_EPOCH"):
         assert build_only not in env
     lifecycle = json.loads(config["Labels"]["io.buildpacks.lifecycle.metadata"])
     layers = lifecycle["buildpacks"][0]["layers"]
@@ -75,17 +87,17 @@ def test_requirements_app_answers_http_and_its_config_is_clean(
     assert_dive_efficient(docker_client, tag, tmp_path)
 
 
-def test_pyproject_app_runs_its_script_and_shares_dependencies_with_requirements(
+def test_pyproject_app_runs_its_script_from_the_virtual_environment(
     base_image: str, docker_client, tmp_path: Path
 ) -> None:
     app = write_app(
         tmp_path / "pp-app",
         {
             "pyproject.toml": (
-                '[project]\nname = "hello-pp"\nversion = "1.2.0"\ndependencies = ["six==1.16.0"]\n\n'
+                '[project]\nname = "hello-pp"\nversion = "1.2.0"\n'
+                'dependencies = ["six==1.16.0", "idna==3.7"]\n\n'
                 '[project.scripts]\nhello-pp = "hello_pp.cli:main"\n'
             ),
-            "requirements.txt": "six==1.16.0\nidna==3.7\n",
             "src/hello_pp/__init__.py": "",
             "src/hello_pp/cli.py": (
                 "import importlib.metadata, idna, six\n"
@@ -97,13 +109,38 @@ def test_pyproject_app_runs_its_script_and_shares_dependencies_with_requirements
     )
     tag = f"{PREFIX}/pp-app:1"
     out = build_ok(app, tag, tmp_path / "cache")
-    assert "no Procfile: the app runs as the first [project.scripts] entry (hello-pp)" in out
-    # pyproject-toml-install ran first; pip-install found six already installed.
-    assert "Requirement already satisfied: six==1.16.0" in out
+    assert "no Procfile: web process `hello-pp` (the project's first script in [project.scripts]" in out
     code, output = run_image(docker_client, tag)
     assert code == 0, output
-    assert output.startswith("hello-pp 1.2.0 /layers/pyproject-toml-install/packages/")
+    assert output.startswith(
+        "hello-pp 1.2.0 /layers/pyproject-toml-install/packages/lib/python3.11/site-packages/"
+    )
+    # the project's source is importable by any python of the image (a .pth file, as `pip -e` does)
+    code, output = run_image(
+        docker_client, tag, ["python3", "-c", "import hello_pp.cli as m; print(m.__file__)"]
+    )
+    assert (code, output) == (0, "/workspace/src/hello_pp/cli.py\n")
     assert_dive_efficient(docker_client, tag, tmp_path)
+
+
+def test_requirements_beside_pyproject_is_what_gets_installed_as_on_heroku(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "both-app",
+        {
+            "pyproject.toml": '[project]\nname = "both"\nversion = "1"\ndependencies = ["idna==3.7"]\n',
+            "requirements.txt": "six==1.16.0\n",
+            "Procfile": "web: python3 app.py six\n",
+            "app.py": WEB_APP,
+        },
+    )
+    tag = f"{PREFIX}/both-app:1"
+    out = build_ok(app, tag, tmp_path / "cache")
+    assert "detect: group 1 passed: pip-install@0.1.0, procfile-run@0.1.0" in out
+    assert http_get_from_image(docker_client, tag, "both-app") == "hello from boxwise (six 1.16.0)\n"
+    code, output = run_image(docker_client, tag, ["python3", "-c", "import idna"])
+    assert code != 0 and "No module named 'idna'" in output
 
 
 def test_procfile_only_app_answers_http(base_image: str, docker_client, tmp_path: Path) -> None:
@@ -126,7 +163,7 @@ def test_app_without_procfile_runs_as_its_module(base_image: str, docker_client,
     )
     tag = f"{PREFIX}/mod-app:1"
     out = build_ok(app, tag, tmp_path / "cache")
-    assert "no Procfile: the app runs as python3 -m greet" in out
+    assert "no Procfile: web process `python -m greet` (package greet has a __main__.py)" in out
     assert run_image(docker_client, tag) == (0, "hello from greet, six 1.16.0\n")
     assert_dive_efficient(docker_client, tag, tmp_path)
 
@@ -177,3 +214,43 @@ def test_a_spark_bundle_among_the_packages_sets_spark_home(
     code, output = run_image(docker_client, tag)
     assert code == 0, output
     assert output.startswith("True /layers/pip-install/packages/") and output.rstrip().endswith("/pyspark")
+
+
+def test_a_cnb_project_descriptor_chooses_the_files_and_gives_the_build_its_env(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "descriptor-app",
+        {
+            "project.toml": (
+                '[_]\nschema-version = "0.2"\n[io.buildpacks]\nexclude = ["notes", "*.csv"]\n'
+                '[[io.buildpacks.build.env]]\nname = "SIX_VERSION"\nvalue = "1.16.0"\n'
+            ),
+            "requirements.txt": "six==${SIX_VERSION}\n",  # pip expands variables of the build env
+            "Procfile": "web: python3 app.py six\n",
+            "app.py": WEB_APP,
+            "notes/todo.txt": "not for the image\n",
+            "data.csv": "a,b\n",
+        },
+    )
+    tag = f"{PREFIX}/descriptor-app:1"
+    build_ok(app, tag, tmp_path / "cache")
+    assert http_get_from_image(docker_client, tag, "descriptor-app") == "hello from boxwise (six 1.16.0)\n"
+    code, listing = run_image(docker_client, tag, ["ls", "-A", "/workspace"])
+    assert code == 0 and listing.split() == ["Procfile", "app.py", "project.toml", "requirements.txt"]
+    env = docker_client.images.get(tag).attrs["Config"]["Env"]
+    assert not any(item.startswith("SIX_VERSION=") for item in env)  # the build's, never the image's
+
+
+def test_vendored_wheels_install_offline(base_image: str, docker_client, tmp_path: Path) -> None:
+    """vendor/ with the wheels: installed from there alone, with the build's network off."""
+    app = write_app(
+        tmp_path / "vendored-app",
+        {"requirements.txt": "six==1.16.0\n", "Procfile": "web: python3 app.py six\n", "app.py": WEB_APP},
+    )
+    download = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(app / "vendor")]
+    subprocess.run([*download, "six==1.16.0"], check=True)
+    tag = f"{PREFIX}/vendored-app:1"
+    out = build_ok(app, tag, tmp_path / "cache", "--network", "none")
+    assert "vendor/ holds the packages: installing offline from it" in out
+    assert http_get_from_image(docker_client, tag, "vendored-app") == "hello from boxwise (six 1.16.0)\n"

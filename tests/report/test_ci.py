@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from xml.etree import ElementTree as ET
 
 import pytest
 from conftest import git, run_boxwise
+from support.webapp import serve_main
 
 from .conftest import github_env, gitlab_env
 
@@ -19,7 +21,7 @@ APPS = {
 for _name in ("api", "worker", "web"):
     APPS[f"apps/{_name}/Procfile"] = f"web: python3 -m {_name}\n"
     APPS[f"apps/{_name}/{_name}/__init__.py"] = ""
-    APPS[f"apps/{_name}/{_name}/__main__.py"] = f"print('{_name}')\n"
+    APPS[f"apps/{_name}/{_name}/__main__.py"] = serve_main(_name)
 
 
 @pytest.fixture
@@ -56,9 +58,9 @@ def test_only_the_touched_app_builds_and_is_compared_with_its_baseline(
     main_api_id = docker_client.images.get(f"{prefix}apps-api:main").id
 
     git(repo, "checkout", "-q", "-b", "feature")
-    (repo / "apps/api/api/__main__.py").write_text("print('api, version two')\n")
+    (repo / "apps/api/api/__main__.py").write_text(serve_main("api, version two"))
     git(repo, "commit", "-q", "-am", "api: say more")
-    (repo / "apps/web/web/__main__.py").write_text("print('not committed: not part of the change')\n")
+    (repo / "apps/web/web/__main__.py").write_text(serve_main("not committed: not part of the change"))
     out = tmp_path / "report.json"
     result = run_boxwise(
         "ci",
@@ -79,17 +81,18 @@ def test_only_the_touched_app_builds_and_is_compared_with_its_baseline(
     assert [app["app"] for app in document["apps"]] == ["apps/api"]
     api = document["apps"][0]
     assert api["baseline_ref"] == f"docker://{prefix}apps-api:main"
-    assert api["diff"]["change"]["size_bytes"] == len("print('api, version two')\n") - len("print('api')\n")
+    assert api["diff"]["change"]["size_bytes"] == len(serve_main("api, version two")) - len(serve_main("api"))
     rows = api["diff"]["layers"]
-    # the base is reused; only the app layer was rebuilt, and it replaced the baseline's one
+    # the base and the runtime layer are reused; only the app layer was rebuilt, replacing the baseline's
     assert [(row["status"], row["made_by"]) for row in rows] == [
         ("unchanged", ""),
+        ("unchanged", "Runtime Layer: run user, /cnb/process launchers"),
         ("added", "app"),
         ("removed", "app"),
     ]
-    assert rows[1]["replaces"] == 1 and rows[1]["change_bytes"] == 13
+    assert rows[2]["replaces"] == 2 and rows[2]["change_bytes"] == 2 * len(", version two")
     # the build's own word on the layer it rebuilt
-    assert api["layer_notes"][rows[1]["diff_id"]].startswith("rebuilt: ")
+    assert api["layer_notes"][rows[2]["diff_id"]].startswith("rebuilt: ")
     assert "apps/api" in result.stdout and "passed" in result.stdout  # the summary table
     # the merge request's build did not overwrite the baseline
     assert docker_client.images.get(f"{prefix}apps-api:main").id == main_api_id
@@ -148,10 +151,13 @@ def test_gate_or_build_failure_exits_1_and_misconfiguration_2(
     assert "Traceback" not in build.stderr
     # the failed app's comment says so (a stale "passed" report would mislead), the other is normal
     bodies = {n["body"].splitlines()[0]: n["body"] for n in fake_api.state.notes[("5", "7")]}
-    assert set(bodies) == {
-        "### boxwise · `apps/empty` · 💥 build failed",
-        "### boxwise · `apps/web` · ✅ gate passed",
-    }
+    headlines = sorted(bodies)
+    assert headlines[0] == "### boxwise · `apps/empty` · 💥 build failed"
+    # the smoke check's figures are in the headline of the app that built
+    assert re.fullmatch(
+        r"### boxwise · `apps/web` · ✅ gate passed · 🚀 starts in [\d.]+ s, answers 200, \d+ MiB",
+        headlines[1],
+    )
     assert "<!-- boxwise:report app=apps/empty -->" in bodies["### boxwise · `apps/empty` · 💥 build failed"]
     cases = {
         c.get("name"): c
@@ -215,7 +221,7 @@ def test_baseline_is_pushed_to_a_registry_and_pulled_by_a_later_merge_request(
                     docker_client.images.remove(tag)
 
         git(repo, "checkout", "-q", "-b", "feature")
-        (repo / "apps/api/api/__main__.py").write_text("print('api 2')\n")
+        (repo / "apps/api/api/__main__.py").write_text(serve_main("api 2"))
         git(repo, "commit", "-q", "-am", "api 2")
         env = {"CI_MERGE_REQUEST_IID": "3", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"}
         result = run_boxwise(
@@ -224,7 +230,7 @@ def test_baseline_is_pushed_to_a_registry_and_pulled_by_a_later_merge_request(
         assert result.returncode == 0, result.stderr
         assert "no baseline" not in result.stderr.lower()
         assert docker_client.images.get(baseline).id == pushed_id  # pulled back from the registry
-        assert "+2 B" in result.stdout  # 'api 2' against 'api'
+        assert "+4 B" in result.stdout  # 'api 2' against 'api', twice in the app's one file
 
         # a baseline the registry does not hold: said once, and the report goes on without it
         other = f"{prefix}-never-built"
@@ -247,7 +253,7 @@ def test_github_pull_request_run_comments_and_fills_the_runner_files(
 ) -> None:
     repo = make_git_repo(APPS)
     git(repo, "checkout", "-q", "-b", "feature")
-    (repo / "apps/worker/worker/__main__.py").write_text("print('worker 2')\n")
+    (repo / "apps/worker/worker/__main__.py").write_text(serve_main("worker 2"))
     git(repo, "commit", "-q", "-am", "worker 2")
     fake_api.add_pull_request("shop/mono", 12)
     summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"
@@ -293,5 +299,11 @@ def test_builder_flag_runs_the_buildpacks_in_that_image(
         cwd=repo,
         env={"CI_COMMIT_BRANCH": "main"},
     )
-    assert with_builder.returncode == 0, with_builder.stderr
+    # built; but busybox has no python3 to run the app either, and the smoke check says so
+    assert with_builder.returncode == 1, with_builder.stderr
+    assert "gate failed: requireAnswer" in with_builder.stdout
     assert docker_client.images.get(f"{prefix}apps-api:main")
+    unchecked = run_boxwise(
+        *common, "--builder", f"docker://{python_base}", "--no-check", "--post", "none", cwd=repo
+    )
+    assert unchecked.returncode == 0, unchecked.stderr

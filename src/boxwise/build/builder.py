@@ -39,6 +39,11 @@ class Buildpack:
 class Builder:
     buildpacks: dict[str, Buildpack]
     order: list[list[dict[str, Any]]]  # groups of {"id", "optional"}
+    # buildpacks/shared: the one source of the modules every buildpack folder gets a copy of
+    shared: Path | None = None
+
+    def shared_files(self) -> list[Path]:
+        return sorted(self.shared.glob("*.py")) if self.shared and self.shared.is_dir() else []
 
     def plan(self, app_dir: str, layers_dir: str, platform_dir: str) -> dict[str, Any]:
         """What the in-container driver reads: order, buildpacks (with their container paths), folders."""
@@ -98,4 +103,4 @@ def load_builder(root: Path | None = None) -> Builder:
         order.append(items)
     if not order:
         raise UserError(f"{root / 'builder.toml'}: no [[order]] groups; add at least one")
-    return Builder(buildpacks, order)
+    return Builder(buildpacks, order, root / "shared")

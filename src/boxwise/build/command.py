@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
 from boxwise.build.options import BuildOptions
 from boxwise.config import load_settings, print_warnings
+from boxwise.errors import UserError
 
 DEFAULT_BASE = "boxwise-python:bookworm"
 
@@ -47,7 +49,20 @@ def options_from_args(
         run_image=pick("run_image", "run-image"),  # type: ignore[arg-type]
         builder=pick("builder", "builder"),  # type: ignore[arg-type]
         runner=getattr(args, "runner", None) or "docker",
+        check=bool(pick("check", "check", False)),
+        check_timeout=_seconds(pick("check_timeout", "check-timeout", 30.0)),
+        check_path=str(pick("check_path", "check-path", "/")),
     )
+
+
+def _seconds(value: object) -> float:
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise UserError(f"check-timeout: invalid value '{value}'; give the seconds to wait, e.g. 30")
+    return seconds
 
 
 def run_build(args: argparse.Namespace) -> int:
@@ -61,4 +76,8 @@ def run_build(args: argparse.Namespace) -> int:
     default = result.default_process
     if default:
         print(f"  process {default.type}: {' '.join(default.command + default.args)}")
+    startup = result.startup
+    if startup is not None and startup.checked and not startup.answered:
+        print(f"boxwise: {args.app}: the image does not start: {startup.reason}", file=sys.stderr)
+        return 1
     return 0

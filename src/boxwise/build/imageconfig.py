@@ -12,6 +12,7 @@ from typing import Any
 
 from boxwise.build.driver import apply_env
 from boxwise.build.options import Process
+from boxwise.build.runtime import RunUser, runtime_env
 from boxwise.image.export import canonical_json
 
 APP_DIR = "/workspace"
@@ -68,10 +69,13 @@ def build_config(
     base_ref: str,
     group: list[dict[str, Any]],
     layers: list[dict[str, Any]],
+    runtime: tuple[str, RunUser],
     app_diff_id: str,
     epoch: int,
 ) -> bytes:
-    """The config bytes. `layers`: the exported buildpack layers as {bp, name, diff_id, types, data}."""
+    """The config bytes. `layers`: the exported buildpack layers as {bp, name, diff_id, types, data};
+    `runtime`: the platform's layer (run user, process launchers) and the user it adds."""
+    runtime_diff_id, user = runtime
     created = rfc3339(epoch)
     base_cfg = dict(base_config.get("config") or {})
     procs = processes(group)
@@ -86,7 +90,7 @@ def build_config(
     labels["io.buildpacks.build.metadata"] = json.dumps(build_metadata(group, procs), sort_keys=True)
     cfg = {key: value for key, value in base_cfg.items() if key not in ("Entrypoint", "Cmd", "Labels")}
     cfg.update(
-        Env=launch_env(list(base_cfg.get("Env") or []), group),
+        Env=runtime_env(launch_env(list(base_cfg.get("Env") or []), group), user),
         WorkingDir=APP_DIR,
         User=RUN_USER,
         Labels=labels,
@@ -101,6 +105,7 @@ def build_config(
                 "created_by": f"Layer: '{layer['name']}', Created by buildpack: {layer['bp']}",
             }
         )
+    history.append({"created": created, "created_by": "Runtime Layer: run user, /cnb/process launchers"})
     history.append({"created": created, "created_by": "Application Layer"})
     base_diff_ids = list((base_config.get("rootfs") or {}).get("diff_ids") or [])
     config = {
@@ -110,7 +115,12 @@ def build_config(
         "config": cfg,
         "rootfs": {
             "type": "layers",
-            "diff_ids": [*base_diff_ids, *(layer["diff_id"] for layer in layers), app_diff_id],
+            "diff_ids": [
+                *base_diff_ids,
+                *(layer["diff_id"] for layer in layers),
+                runtime_diff_id,
+                app_diff_id,
+            ],
         },
         "history": history,
     }

@@ -16,46 +16,41 @@ import time
 from pathlib import Path
 from typing import Any
 
+from boxwise.appfiles import IgnoreMatcher
+from boxwise.appfiles import walk as walk_app
+from boxwise.apps import load_ignore
 from boxwise.build import secrets as build_secrets
-from boxwise.build.base import ENGINELESS_PLACES, BaseImage, engine_image_id, load_base
+from boxwise.build.base import ENGINELESS_PLACES, BaseImage, base_python, engine_image_id, load_base
 from boxwise.build.builder import Builder, load_builder
 from boxwise.build.cache import LayerCache, default_cache_dir
 from boxwise.build.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
-from boxwise.build.layers import export_layers, restore, store_blob, tar_bytes
+from boxwise.build.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
 from boxwise.build.log import BuildLog
 from boxwise.build.options import BuildOptions, BuildResult, LayerReport
 from boxwise.build.output import check_output, scan_for_secrets, write_output
 from boxwise.build.previous import seed_cache
+from boxwise.build.project_toml import read_project_toml
 from boxwise.build.runner import BuildContainer, BuildRoot, connect, engine_errors
 from boxwise.build.runner_local import LocalRoot
+from boxwise.build.runtime import base_user_files, run_user, write_runtime_layer
+from boxwise.build.smoke import check_image
+from boxwise.build.tools import TOOLS_DIR, pip_wheel
 from boxwise.errors import UserError
 from boxwise.image.export import ExportImage, ExportLayer
-from boxwise.image.layer_writer import LayerBlob, source_date_epoch, write_dir_layer
+from boxwise.image.layer_writer import LayerBlob, source_date_epoch, write_dir_layer, write_layer
+from boxwise.startup import Startup
 
 PLATFORM_DIR = "/platform"
 RESTORE_AND_RETRY = 75  # the driver's exit code when a buildpack asked for its deferred cache layers
 DRIVER_PATH = "/cnb/lifecycle/driver.py"
 PLAN_PATH = "/cnb/lifecycle/plan.json"
-# Never exported as app files: VCS data and bytecode (not reproducible, rebuilt at run time).
-ALWAYS_EXCLUDED = (".git", "__pycache__")
 # What the install buildpacks print when pip failed on one line of a requirements file.
 _REQ_LINE = re.compile(r"^ERROR: [^\s:]+:\d+: ")
 
 
-def _app_excluder(app_dir: Path) -> Any:
-    from boxwise.apps import load_ignore
-
-    ignored = load_ignore(app_dir)
-
-    def excluded(rel: str) -> bool:
-        parts = rel.split("/")
-        return any(part in ALWAYS_EXCLUDED for part in parts) or rel.endswith(".pyc") or ignored(rel)
-
-    return excluded
-
-
-def _buildpacks_tar(builder: Builder, plan: dict[str, Any]) -> bytes:
-    """The buildpack folders at /cnb/buildpacks/<id>, the driver and its plan (symlinks followed)."""
+def _buildpacks_tar(builder: Builder, plan: dict[str, Any], pip: Path | None) -> bytes:
+    """The buildpack folders at /cnb/buildpacks/<id> (each with its copy of the shared modules),
+    the driver and its plan, and the platform's pip wheel (symlinks followed)."""
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w", dereference=True) as tar:
         for bp in builder.buildpacks.values():
@@ -66,6 +61,10 @@ def _buildpacks_tar(builder: Builder, plan: dict[str, Any]) -> bytes:
                     None if "__pycache__" in info.name or info.name.endswith(".pyc") else info
                 ),
             )
+            for shared in builder.shared_files():
+                tar.add(str(shared), arcname=f"{bp.container_path.lstrip('/')}/{shared.name}")
+        if pip is not None:
+            tar.add(str(pip), arcname=f"{TOOLS_DIR.lstrip('/')}/{pip.name}")
         driver = (Path(__file__).parent / "driver.py").read_bytes()
         for name, data, mode in (
             (DRIVER_PATH, driver, 0o755),
@@ -78,7 +77,7 @@ def _buildpacks_tar(builder: Builder, plan: dict[str, Any]) -> bytes:
 
 
 def _driver_env(
-    base: BaseImage, secrets: build_secrets.BuildSecrets, epoch: int, box: BuildRoot
+    base: BaseImage, secrets: build_secrets.BuildSecrets, epoch: int, box: BuildRoot, pip: Path | None
 ) -> dict[str, str]:
     """The exec environment of detect and build: the build image's own env, the platform's, secrets."""
     env = {
@@ -94,6 +93,8 @@ def _driver_env(
         CNB_PLATFORM_DIR=box.path(PLATFORM_DIR),
         CNB_APP_DIR=box.path(APP_DIR),
     )
+    if pip is not None:
+        env["BOXWISE_PIP_WHEEL"] = box.path(f"{TOOLS_DIR}/{pip.name}")
     secrets_dir = build_secrets.SECRETS_DIR
     env.update({k: v.replace(secrets_dir, box.path(secrets_dir)) for k, v in secrets.env.items()})
     return env
@@ -149,6 +150,7 @@ def _plan(builder: Builder, box: BuildRoot) -> dict[str, Any]:
 def _run_lifecycle(
     box: BuildRoot,
     builder: Builder,
+    pip: Path | None,
     app_blob: Path,
     secrets: build_secrets.BuildSecrets,
     cache: LayerCache,
@@ -157,7 +159,7 @@ def _run_lifecycle(
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[LayerReport], dict[str, Any]]:
     """Put everything in, restore, run detect + build, read the layers out."""
     log.status("restore: cached layers")
-    box.put(_buildpacks_tar(builder, _plan(builder, box)))
+    box.put(_buildpacks_tar(builder, _plan(builder, box), pip))
     box.put(app_blob)
     setup = {f"{PLATFORM_DIR}/env/.keep": (b"", 0o644), "/tmp/boxwise-home/.keep": (b"", 0o644)}
     setup.update({path: (data, 0o600) for path, data in secrets.files.items()})
@@ -166,11 +168,17 @@ def _run_lifecycle(
     log.status("detect and build (pip's output follows)")
     command = ["python3", box.path(DRIVER_PATH), "--plan", box.path(PLAN_PATH)]
     code = box.exec(command, env, log.say)
-    if code == RESTORE_AND_RETRY and restored.deferred:
-        log.status("restore: cached download layers, then build again")
-        for blob in restored.deferred:
-            box.put(blob, "/")
-        restored.deferred.clear()
+    for _ in range(2):  # a buildpack asked for cached contents: restore them and build again
+        if code != RESTORE_AND_RETRY:
+            break
+        asked = restore_wanted(box, builder, cache, restored, log)
+        if restored.deferred:
+            log.status("restore: cached download layers, then build again")
+            for blob in restored.deferred:
+                box.put(blob, "/")
+            restored.deferred.clear()
+        elif not asked:
+            break
         code = box.exec(command, env, log.say)
     if code != 0:
         raise UserError(_failure_message(Path(log.app_dir), code, log))
@@ -204,6 +212,17 @@ def _app_report(cache: LayerCache, app_blob: LayerBlob, log: BuildLog) -> LayerR
     return LayerReport("app", "app", app_blob.diff_id, app_blob.size, "rebuilt", "app files changed")
 
 
+def _base_users(client: Any, base: BaseImage, cache: LayerCache) -> tuple[bytes, bytes]:
+    """The run base's /etc/passwd and /etc/group (from its layer blobs, or a created container)."""
+
+    def blobs() -> list[Path]:
+        if not all(cache.has_blob(d) for d in base.diff_ids):
+            load_base(client, base.ref, cache, need_layers=True)
+        return [cache.blob_path(d) for d in base.diff_ids]
+
+    return base_user_files(client, base.image_id, base.diff_ids, cache, blobs)
+
+
 def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> BuildResult:
     """Build the app in `app_dir` into an image; raises UserError with one line when it cannot."""
     started = time.monotonic()
@@ -231,12 +250,13 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     log.say(f"app: {app_dir}  base: {base.ref}  build secrets: {secrets.describe()}")
 
     # The app layer first: the build gets exactly the files the image will hold.
-    excluded = _app_excluder(app_dir)
+    descriptor = read_project_toml(app_dir)
+    matcher = IgnoreMatcher(load_ignore(app_dir).rules + descriptor.ignore_rules())
     try:
         app_blob = store_blob(
             cache,
             lambda dest: write_dir_layer(
-                app_dir, APP_DIR, dest, excluded=excluded, mtime=epoch, owner=RUN_OWNER
+                app_dir, APP_DIR, dest, entries=walk_app(app_dir, matcher), mtime=epoch, owner=RUN_OWNER
             ),
         )
     except OSError as exc:
@@ -253,15 +273,31 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         build_image = (options.builder or options.base).removeprefix("docker://")
         engine_image_id(client, build_image, flag)
         box = BuildContainer(client, build_image, options.network, app_dir.name)
+    pip = pip_wheel(cache)
     with log.progress("building"), engine_errors("the build"), box:
-        env = _driver_env(base, secrets, epoch, box)
-        group, launch, reports, keep = _run_lifecycle(box, builder, app_blob.path, secrets, cache, env, log)
+        env = {**descriptor.build_env, **_driver_env(base, secrets, epoch, box, pip)}
+        if options.runner == "local":  # this machine's python builds; the run image's runs the app
+            run_python = base_python(base, cache)
+            if run_python:
+                env["BOXWISE_RUN_PYTHON"] = run_python
+        group, launch, reports, keep = _run_lifecycle(
+            box, builder, pip, app_blob.path, secrets, cache, env, log
+        )
 
     reports.append(_app_report(cache, app_blob, log))
-    config = build_config(base.config, base.ref, group, launch, app_blob.diff_id, epoch)
+    procs = processes(group)
+    with engine_errors("reading the base's users"):
+        user = run_user(*_base_users(client, base, cache))
+    runtime_blob = store_blob(
+        cache,
+        lambda dest: write_layer(dest, lambda w: write_runtime_layer(w, user, procs), mtime=epoch),
+    )
+    runtime = (runtime_blob.diff_id, user)
+    config = build_config(base.config, base.ref, group, launch, runtime, app_blob.diff_id, epoch)
     new_blobs = [cache.blob_path(layer["diff_id"]) for layer in launch] + [app_blob.path]
     scan_for_secrets(secrets, new_blobs, config, cache)
     layers = [ExportLayer(la["diff_id"], la["size"], cache.blob_path(la["diff_id"])) for la in launch]
+    layers.append(ExportLayer(runtime_blob.diff_id, runtime_blob.size, runtime_blob.path))
     layers.append(ExportLayer(app_blob.diff_id, app_blob.size, app_blob.path))
     image = ExportImage(config, layers, options.tag)
     with engine_errors("the export"):
@@ -270,14 +306,31 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     cache.collect_garbage()
     seconds = time.monotonic() - started
     log.say(f"image: {ref}  id: {image.image_id}  ({seconds:.1f} s)")
+    startup = _smoke_check(client, options, ref, image.image_id, log) if options.check else None
     return BuildResult(
         ref=ref,
         image_id=image.image_id,
         manifest_digest=image.manifest_digest,
         tag=options.tag,
         layers=reports,
-        processes=processes(group),
+        processes=procs,
         buildpacks=[f"{bp['id']}@{bp['version']}" for bp in group],
         seconds=seconds,
         log=log.lines,
+        startup=startup,
     )
+
+
+def _smoke_check(client: Any, options: BuildOptions, ref: str, image_id: str, log: BuildLog) -> Startup:
+    """Start the image as a platform would; skipped, and saying why, when it is not in an engine."""
+    if client is None or options.output != "docker":
+        why = f"the image went to {options.output}, not into an engine"
+        log.say(f"check: skipped: {why}")
+        return Startup(False, reason=why)
+    log.status(f"check: starting the image with PORT (timeout {options.check_timeout:g} s)")
+    with engine_errors("the smoke check"):
+        startup = check_image(client, image_id, timeout=options.check_timeout, path=options.check_path)
+    log.say(f"check: {startup.headline()}")
+    for line in startup.log_tail:
+        log.say(f"  | {line}")
+    return startup

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from boxwise.startup import Startup
+
 
 @dataclass(frozen=True)
 class BuildOptions:
@@ -20,6 +22,9 @@ class BuildOptions:
     builder: str | None = None
     runner: str = "docker"
     quiet: bool = False  # no build log on stdout (the log is still in BuildResult.log)
+    check: bool = False  # start the image with PORT and wait for an HTTP answer (the smoke check)
+    check_timeout: float = 30.0
+    check_path: str = "/"
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,7 @@ class BuildResult:
     buildpacks: list[str]
     seconds: float
     log: list[str] = field(default_factory=list)
+    startup: Startup | None = None  # the smoke check's figures, when it was asked for
 
     @property
     def default_process(self) -> Process | None:

@@ -162,6 +162,11 @@ def _write_to(
     return LayerBlob(dest, diff_id, size)
 
 
+def write_layer(dest: Path, fill: Callable[[LayerWriter], None], *, mtime: int | None = None) -> LayerBlob:
+    """A layer whose entries `fill(writer)` adds (in path order), written atomically to `dest`."""
+    return _write_to(dest, fill, mtime)
+
+
 def _walk_sorted(root: Path, excluded: Callable[[str], bool]) -> Iterable[tuple[str, os.stat_result]]:
     """(relative POSIX path, lstat) of every entry under root, sorted by full path, minus excluded."""
     found: list[tuple[str, os.stat_result]] = []
@@ -195,17 +200,19 @@ def write_dir_layer(
     excluded: Callable[[str], bool] = lambda rel: False,
     mtime: int | None = None,
     owner: tuple[int, int] = (0, 0),
+    entries: Iterable[tuple[str, os.stat_result]] | None = None,
 ) -> LayerBlob:
     """A layer holding the folder `src` at `prefix` (e.g. `workspace`), minus `excluded` paths,
     every entry owned by `owner` (uid, gid).
 
-    Sockets, devices and fifos are skipped: they have no place in an image layer.
+    Sockets, devices and fifos are skipped: they have no place in an image layer. `entries`, when
+    given, is the walk to use instead (sorted (relative path, lstat) pairs).
     """
     prefix = prefix.strip("/")
 
     def fill(writer: LayerWriter) -> None:
         writer.add_dir(prefix)
-        for rel, st in _walk_sorted(src, excluded):
+        for rel, st in entries if entries is not None else _walk_sorted(src, excluded):
             name = f"{prefix}/{rel}"
             if stat.S_ISDIR(st.st_mode):
                 writer.add_dir(name, st.st_mode)

@@ -1,0 +1,1 @@
+# This file tests that the setup.py sunset error is not shown when other package manager files exist.

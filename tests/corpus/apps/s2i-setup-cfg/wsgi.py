@@ -1,0 +1,4 @@
+
+def application(environ, start_response):
+    start_response('200 OK', [('Content-Type','text/plain')])
+    return [b"Hello from gunicorn WSGI application!"]
