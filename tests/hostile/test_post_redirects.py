@@ -14,10 +14,10 @@ from tests.report.conftest import github_env, gitlab_env
 from .hostserver import Answer, serving
 
 
-def _report(analyses, env):
+def _report(analyses, env, platform):
     return run_boxwise(
         "report", str(analyses["new"]), "--baseline", str(analyses["baseline"]), "--app", "api",
-        "--post", "auto", cwd=analyses["new"].parent, env=env,
+        "--post", platform, cwd=analyses["new"].parent, env=env,
     )  # fmt: skip
 
 
@@ -36,7 +36,7 @@ def test_a_redirect_to_another_host_gets_no_token(fake_api, analyses, tmp_path, 
         listing = "/comments" if platform == "github" else "/notes"
         fake_api.fail("GET", listing, status, location=elsewhere.url)
         fake_api.fail("GET", "/user", status, location=f"{elsewhere.url}/user")
-        result = _report(analyses, env)
+        result = _report(analyses, env, platform)
     leaked = [s for s in elsewhere.seen if token in str(s.headers)]
     assert leaked == [], f"the token went to {elsewhere.host}"
     assert "Traceback" not in result.stderr and token not in result.stderr
