@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -58,10 +60,21 @@ FORK_APP = {
 }
 
 
+@pytest.fixture
+def fork_prefix(docker_client) -> Iterator[str]:
+    """The tag prefix of this test's images, removed afterwards (only those)."""
+    prefix = f"{PREFIX}-fork-{secrets.token_hex(4)}"
+    yield prefix
+    for image in docker_client.images.list(name=f"{prefix}/*"):
+        for tag in image.tags:
+            if tag.startswith(prefix + "/"):
+                docker_client.images.remove(tag, noprune=False)
+
+
 @pytest.mark.engine
 @pytest.mark.slow
 def test_a_fork_merge_request_builds_without_credentials(
-    make_git_repo, base_image, tmp_path, private_index, clean_env
+    make_git_repo, base_image, tmp_path, private_index, clean_env, fork_prefix
 ) -> None:
     index_url, seen = private_index
     netrc = tmp_path / "netrc"
@@ -76,7 +89,7 @@ def test_a_fork_merge_request_builds_without_credentials(
         "NETRC": str(netrc),
     }
     result = run_boxwise(
-        "ci", "--apps", "apps/api", "--tag-prefix", f"{PREFIX}-fork", "--post", "none", cwd=repo, env=env
+        "ci", "--apps", "apps/api", "--tag-prefix", fork_prefix, "--post", "none", cwd=repo, env=env
     )
     assert "Traceback" not in result.stderr
     assert not [auth for auth in seen if auth], "the fork's build was given the index credentials"
