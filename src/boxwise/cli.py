@@ -223,6 +223,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import os
 
         os.chdir(args.chdir)
+    for stream in (sys.stdout, sys.stderr):
+        # a file name from an image may be no UTF-8 (surrogate escapes): shown as \udcff, no traceback
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     run = _load(args.command)
     if run is None:
         print(f"boxwise {args.command}: not built yet in this version", file=sys.stderr)
@@ -230,7 +234,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except UserError as exc:
-        print(f"boxwise: error: {exc}", file=sys.stderr)
+        from boxwise.printable import printable
+
+        print(f"boxwise: error: {printable(exc)}", file=sys.stderr)  # names in it come from the MR
         return exc.exit_code
     except KeyboardInterrupt:
         print("boxwise: interrupted", file=sys.stderr)

@@ -162,7 +162,11 @@ def test_auth_registry_wants_credentials_and_never_shows_them(
     anonymous = build(app, base_archive, ref, cache, docker_config())
     _one_line_error(anonymous, ref, host, f"docker login {host}", "BOXWISE_REGISTRY_USER")
 
-    bad_password = {"BOXWISE_REGISTRY_USER": USER, "BOXWISE_REGISTRY_PASSWORD": "not-" + PASSWORD}
+    bad_password = {
+        "BOXWISE_REGISTRY": host,
+        "BOXWISE_REGISTRY_USER": USER,
+        "BOXWISE_REGISTRY_PASSWORD": "not-" + PASSWORD,
+    }
     wrong = build(app, base_archive, ref, cache, {**docker_config(), **bad_password})
     _one_line_error(wrong, ref, "refused the credentials from BOXWISE_REGISTRY_USER")
     assert PASSWORD not in wrong.stdout + wrong.stderr
@@ -273,7 +277,9 @@ def test_other_credential_sources(
     elif how == "https-key":  # `docker login https://host` keys auths by URL
         env = docker_config({f"https://{host}/v1/": f"{USER}:{PASSWORD}"})
     else:
-        env.update({"BOXWISE_REGISTRY_USER": USER, "BOXWISE_REGISTRY_PASSWORD": PASSWORD})
+        env.update(
+            {"BOXWISE_REGISTRY": host, "BOXWISE_REGISTRY_USER": USER, "BOXWISE_REGISTRY_PASSWORD": PASSWORD}
+        )
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     _one_line_error(run_boxwise("inspect", ref, env=env), ref, "MANIFEST_UNKNOWN")
     _one_line_error(run_boxwise("inspect", ref, env=docker_config()), ref, f"docker login {host}")

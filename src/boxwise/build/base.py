@@ -17,6 +17,7 @@ from typing import Any
 
 from boxwise.build.cache import LayerCache, write_atomic
 from boxwise.errors import UserError
+from boxwise.image.model import diff_ids
 
 # Places a base image is read from without an engine (its layers become cache blobs).
 ENGINELESS_PLACES = ("docker-archive:", "oci:", "registry://")
@@ -34,7 +35,7 @@ class BaseImage:
 
     @property
     def diff_ids(self) -> list[str]:
-        return list((self.config.get("rootfs") or {}).get("diff_ids") or [])
+        return diff_ids(self.config, self.ref)
 
 
 def engine_image_id(client: Any, ref: str, flag: str) -> str:
@@ -120,8 +121,8 @@ def load_base(
         with tarfile.open(saved, "r:") as tar:
             manifest = json.load(tar.extractfile("manifest.json"))[0]
             config_bytes = tar.extractfile(manifest["Config"]).read()
-            diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
-            for member_name, diff_id in zip(manifest["Layers"], diff_ids, strict=True):
+            ids = diff_ids(json.loads(config_bytes), f"{flag} {ref}")
+            for member_name, diff_id in zip(manifest["Layers"], ids, strict=True):
                 if cache.has_blob(diff_id):
                     continue
                 got = copy_hashed(tar.extractfile(member_name), cache.blob_path(diff_id))

@@ -26,6 +26,8 @@ RULES: dict[str, tuple[str, str]] = {
     "conflicting-pins": (ERROR, "one package pinned to two versions"),
     "include-missing": (ERROR, "a -r/-c file that does not exist"),
     "include-cycle": (ERROR, "requirements files that include each other"),
+    "include-too-deep": (ERROR, "a -r/-c chain more than 50 files deep"),
+    "outside-repo": (ERROR, "a file or -r/-c path that resolves outside the repository (never read)"),
     "include-outside-app": (WARNING, "a -r/-c file outside the app folder, which the build does not see"),
     "toml-syntax": (ERROR, "pyproject.toml is not valid TOML"),
     "project-name": (ERROR, "pyproject.toml has no [project] name"),
