@@ -210,7 +210,7 @@ def _is_project_pyproject(path: Path) -> bool:
     text, _ = read_text(path, path.name)
     if text is None:
         return True  # let lint report what is wrong with it
-    from boxwise.lint.tomlsafe import unsafe_reason
+    from boxwise.tomlsafe import unsafe_reason
 
     if unsafe_reason(text):
         return True  # never parsed: lint says why

@@ -55,3 +55,20 @@ def from_fork(env: Mapping[str, str]) -> bool:
 
 def credentials_allowed(env: Mapping[str, str]) -> bool:
     return not from_fork(env) or env.get(OPT_IN, "").lower() in ("1", "true", "yes")
+
+
+def comment_block_reason(env: Mapping[str, str]) -> str | None:
+    """Why no token may comment on this merge request (it comes from a fork), or None.
+
+    GitHub gives a fork's pull request a read-only GITHUB_TOKEN. On GitLab, a fork's merge request
+    whose pipeline runs in the fork (CI_PROJECT_ID is not the target's) has no token of the target.
+    """
+    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_EVENT_NAME") == "pull_request":
+        if from_fork(env):
+            return "the pull request comes from a fork, whose GITHUB_TOKEN may not comment"
+        return None
+    target, source = env.get("CI_MERGE_REQUEST_PROJECT_ID"), env.get("CI_MERGE_REQUEST_SOURCE_PROJECT_ID")
+    running = env.get("CI_PROJECT_ID")
+    if target and source and source != target and running and running != target:
+        return "the merge request comes from a fork, and its pipeline runs there without the target's token"
+    return None

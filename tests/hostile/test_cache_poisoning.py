@@ -84,3 +84,18 @@ def test_a_registry_blob_is_checked_whatever_size_its_descriptor_claims(tmp_path
     assert result.returncode == 2, result.stdout
     assert "digest mismatch" in result.stderr and "Traceback" not in result.stderr
     assert not list((tmp_path / "cache").glob("*/layer-index/*")), "an unverified index was cached"
+
+
+
+def test_records_read_from_an_archive_are_never_cached_under_the_diff_ids_it_names(tmp_path) -> None:
+    """RECORD files (the dependency table) from an archive are read, never kept: an archive names
+    its own diff_ids, and a forged one must not answer later for a real image sharing one."""
+    site = "usr/lib/python3/site-packages"
+    record = b"evil/__init__.py,,100\nevil-1.0.dist-info/RECORD,,\n"
+    layer = [("f", f"{site}/evil/__init__.py", 100), ("f", f"{site}/evil-1.0.dist-info/RECORD", record)]
+    archive = docker_archive(tmp_path / "app.tar", [layer])
+    cache = tmp_path / "cache"
+    result = _inspect(f"docker-archive:{archive}", cache)
+    assert result.returncode == 0, result.stderr
+    assert [d["name"] for d in json.loads(result.stdout)["dependencies"]["distributions"]] == ["evil"]
+    assert not list(cache.rglob("records/*"))

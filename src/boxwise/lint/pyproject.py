@@ -10,7 +10,7 @@ from boxwise.config import tomllib
 from boxwise.lint.files import credential_findings, read_text, redact
 from boxwise.lint.findings import Finding, finding
 from boxwise.lint.requirements import is_simple_requirement
-from boxwise.lint.tomlsafe import unsafe_reason
+from boxwise.tomlsafe import unsafe_reason
 
 _POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
