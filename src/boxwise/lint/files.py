@@ -5,6 +5,7 @@ Every failure becomes one finding naming the file, so one bad file never hides t
 
 from __future__ import annotations
 
+import codecs
 import os
 import re
 import stat
@@ -86,7 +87,17 @@ def outside_finding(rel: str, line: int | None, what: str) -> Finding:
     )
 
 
-def read_text(path: Path, rel: str) -> tuple[str | None, list[Finding]]:
+# pip reads a requirements file whose byte-order mark names UTF-16 or UTF-32 in that encoding
+# (pip._internal.utils.encoding.auto_decode); lint reads it the same way, not as an error.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def read_text(path: Path, rel: str, boms: bool = False) -> tuple[str | None, list[Finding]]:
     """(text, []) or (None, [the one finding that says why it cannot be linted]).
 
     `rel` is `path` relative to the repo root: a file that resolves outside that root (a symlink
@@ -133,8 +144,9 @@ def read_text(path: Path, rel: str) -> tuple[str | None, list[Finding]]:
                 rel, None, "unreadable", f"cannot read it ({exc.strerror})", "make it a readable regular file"
             )
         ]
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), None) if boms else None
     try:
-        return data.decode("utf-8-sig"), []
+        return data.decode(encoding or "utf-8-sig"), []
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1

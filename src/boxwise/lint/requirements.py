@@ -294,7 +294,7 @@ def _lint_file(state: _State, path: Path, stack: list[Path], constraint: bool) -
         return
     state.visited.add(path)
     rel = rel_path(state.root, path)
-    text, problems = read_text(path, rel)
+    text, problems = read_text(path, rel, boms=True)
     state.findings.extend(problems)
     if text is None:
         return
