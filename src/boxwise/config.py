@@ -35,7 +35,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
         }
     ),
     "tool.boxwise.build": frozenset(
-        {"base", "run-image", "builder", "network", "ca-cert", "cache"}
+        {"base", "run-image", "builder", "network", "ca-cert", "cache", "pull-policy"}
         | {"check", "check-timeout", "check-path"}
     ),
     "tool.boxwise.report": frozenset({"post", "strict"}),

@@ -18,6 +18,8 @@ from typing import Any
 from urllib.parse import urljoin
 
 from boxwise.errors import UserError
+from boxwise.image.reference import PATH as _REPO
+from boxwise.image.reference import TAG as _TAG
 from boxwise.image.registry_auth import HUB_HOST, find_credentials, parse_challenge
 
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -25,8 +27,6 @@ MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 ACCEPT = ", ".join((MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST, MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST))
-_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 # what is left of a layer blob after its tar's end blocks is read and hashed, up to this much
 _DRAIN_LIMIT = 4 << 20
