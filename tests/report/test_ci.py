@@ -82,15 +82,16 @@ def test_only_the_touched_app_builds_and_is_compared_with_its_baseline(
     assert api["baseline_ref"] == f"docker://{prefix}apps-api:main"
     assert api["diff"]["change"]["size_bytes"] == len(serve_main("api, version two")) - len(serve_main("api"))
     rows = api["diff"]["layers"]
-    # the base is reused; only the app layer was rebuilt, and it replaced the baseline's one
+    # the base and the runtime layer are reused; only the app layer was rebuilt, replacing the baseline's
     assert [(row["status"], row["made_by"]) for row in rows] == [
         ("unchanged", ""),
+        ("unchanged", "Runtime Layer: run user, /cnb/process launchers"),
         ("added", "app"),
         ("removed", "app"),
     ]
-    assert rows[1]["replaces"] == 1 and rows[1]["change_bytes"] == 13
+    assert rows[2]["replaces"] == 2 and rows[2]["change_bytes"] == 2 * len(", version two")
     # the build's own word on the layer it rebuilt
-    assert api["layer_notes"][rows[1]["diff_id"]].startswith("rebuilt: ")
+    assert api["layer_notes"][rows[2]["diff_id"]].startswith("rebuilt: ")
     assert "apps/api" in result.stdout and "passed" in result.stdout  # the summary table
     # the merge request's build did not overwrite the baseline
     assert docker_client.images.get(f"{prefix}apps-api:main").id == main_api_id
@@ -225,7 +226,7 @@ def test_baseline_is_pushed_to_a_registry_and_pulled_by_a_later_merge_request(
         assert result.returncode == 0, result.stderr
         assert "no baseline" not in result.stderr.lower()
         assert docker_client.images.get(baseline).id == pushed_id  # pulled back from the registry
-        assert "+2 B" in result.stdout  # 'api 2' against 'api'
+        assert "+4 B" in result.stdout  # 'api 2' against 'api', twice in the app's one file
 
         # a baseline the registry does not hold: said once, and the report goes on without it
         other = f"{prefix}-never-built"
@@ -294,5 +295,11 @@ def test_builder_flag_runs_the_buildpacks_in_that_image(
         cwd=repo,
         env={"CI_COMMIT_BRANCH": "main"},
     )
-    assert with_builder.returncode == 0, with_builder.stderr
+    # built; but busybox has no python3 to run the app either, and the smoke check says so
+    assert with_builder.returncode == 1, with_builder.stderr
+    assert "gate failed: requireAnswer" in with_builder.stdout
     assert docker_client.images.get(f"{prefix}apps-api:main")
+    unchecked = run_boxwise(
+        *common, "--builder", f"docker://{python_base}", "--no-check", "--post", "none", cwd=repo
+    )
+    assert unchecked.returncode == 0, unchecked.stderr

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from boxwise.appfiles import walk as walk_app
+from boxwise.apps import load_ignore
 from boxwise.build import secrets as build_secrets
 from boxwise.build.base import (
     ENGINELESS_PLACES,
@@ -51,20 +53,6 @@ PLATFORM_DIR = "/platform"
 RESTORE_AND_RETRY = 75  # the driver's exit code when a buildpack asked for its deferred cache layers
 DRIVER_PATH = "/cnb/lifecycle/driver.py"
 PLAN_PATH = "/cnb/lifecycle/plan.json"
-# Never exported as app files: VCS data and bytecode (not reproducible, rebuilt at run time).
-ALWAYS_EXCLUDED = (".git", "__pycache__")
-
-
-def _app_excluder(app_dir: Path) -> Any:
-    from boxwise.apps import load_ignore
-
-    ignored = load_ignore(app_dir)
-
-    def excluded(rel: str) -> bool:
-        parts = rel.split("/")
-        return any(part in ALWAYS_EXCLUDED for part in parts) or rel.endswith(".pyc") or ignored(rel)
-
-    return excluded
 
 
 def _buildpacks_tar(builder: Builder, plan: dict[str, Any], pip: Path | None) -> bytes:
@@ -266,12 +254,12 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     _check_base_python(choice, base, cache, app_dir, log)
 
     # The app layer first: the build gets exactly the files the image will hold.
-    excluded = _app_excluder(app_dir)
+    matcher = load_ignore(app_dir)
     try:
         app_blob = store_blob(
             cache,
             lambda dest: write_dir_layer(
-                app_dir, APP_DIR, dest, excluded=excluded, mtime=epoch, owner=RUN_OWNER
+                app_dir, APP_DIR, dest, entries=walk_app(app_dir, matcher), mtime=epoch, owner=RUN_OWNER
             ),
         )
     except OSError as exc:

@@ -36,11 +36,11 @@ RULES: dict[str, tuple[str, str]] = {
     "procfile-syntax": (ERROR, "a Procfile line that is not `name: command`"),
     "procfile-duplicate": (ERROR, "a Procfile process name used twice"),
     "procfile-empty-command": (ERROR, "a Procfile process without a command"),
-    "procfile-no-web": (WARNING, "a Procfile without a web process and no module to fall back on"),
-    "no-process": (WARNING, "no Procfile and no module to run: the image has no default process"),
+    "procfile-no-web": (WARNING, "a Procfile without a web process: nothing answers HTTP"),
+    "no-process": (WARNING, "no Procfile and nothing boxwise can infer to start"),
     "env-file": (WARNING, "a .env file that would land in the image"),
     "private-key": (WARNING, "a private key that would land in the image"),
-    "git-dir": (WARNING, "a .git folder that would land in the image"),
+    "venv-dir": (ERROR, "a committed virtual environment in the app folder"),
 }
 # Findings that mean boxwise could not read its input: the command exits 2, not 1.
 UNREADABLE_RULES = frozenset({"unreadable"})
