@@ -45,6 +45,7 @@ _COMPILER = (
     re.compile(r"command '(?:[\w/.-]*/)?([\w.+-]*(?:gcc|g\+\+|cc|c\+\+|clang))' failed: No such file"),
     re.compile(r"unable to execute '(?:[\w/.-]*/)?([\w.+-]*(?:gcc|g\+\+|cc|c\+\+|clang))': No such file"),
     re.compile(r"(?:^|\s)([\w.+-]*(?:gcc|g\+\+|cc|c\+\+|clang)): (?:command )?not found"),
+    re.compile(r"No such file or directory: '(?:[\w/.-]*/)?([\w.+-]*(?:gcc|g\+\+|cc|c\+\+|clang))'"),
     re.compile(r"(can't find Rust compiler|could not find `cargo`|Cargo, the Rust package manager)"),
     re.compile(r"(?:No CMAKE_C_COMPILER could be found|C compiler cannot create executables)()"),
 )
@@ -138,7 +139,9 @@ def classify(lines: list[str]) -> Failure | None:
         detail = f"releases for other Pythons: {others.group(1).strip()}" if others else ""
         if not detail and versions:
             seen = versions.group(1).strip()
-            detail = "no release at all" if seen in ("", "none") else f"versions found: {seen[-80:]}"
+            found = [item.strip() for item in seen.split(",")]
+            shown = ", ".join(found[-6:])
+            detail = "no release at all" if seen in ("", "none") else f"newest found: {shown}"
         return Failure("no-match", match.group(1), detail=detail)
     return None
 

@@ -123,9 +123,9 @@ class Request:
         wanted = _parse_pin(default)
         if wanted is not None and wanted[:2] in allowed:
             return _text(wanted[:2])
-        newest_known = wanted[:2] if wanted else OLDEST_SUPPORTED
-        supported = [m for m in allowed if OLDEST_SUPPORTED <= m <= max(newest_known, OLDEST_SUPPORTED)]
-        newer = [m for m in allowed if m > max(newest_known, OLDEST_SUPPORTED)]
+        newest = max(wanted[:2] if wanted else OLDEST_SUPPORTED, OLDEST_SUPPORTED)
+        supported = [minor for minor in allowed if OLDEST_SUPPORTED <= minor <= newest]
+        newer = [minor for minor in allowed if minor > newest]
         pick = (supported and supported[-1]) or (newer and newer[0]) or (allowed and allowed[-1])
         return _text(pick) if pick else default
 

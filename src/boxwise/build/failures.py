@@ -43,6 +43,7 @@ class FailureContext:
     network: str
     build_image: str
     python: str | None = None  # the Python the build ran (the base's, when known on the host)
+    ca_cert: Path | None = None  # the CA bundle --ca-cert gave, if one was given
 
 
 def installer_output(lines: list[str]) -> list[str]:
@@ -59,6 +60,11 @@ def _explain(failure: object, lines: list[str], context: FailureContext, python:
     package, detail = getattr(failure, "package", ""), getattr(failure, "detail", "")
     app = context.app_dir
     host = subject or "the package index"
+    if kind == "tls" and context.ca_cert is not None:
+        return (
+            f"{app}: the build cannot verify the TLS certificate of {host} (certificate verify failed) "
+            f"with --ca-cert {context.ca_cert}; pass the CA bundle that signs it (your proxy's or index's)"
+        )
     if kind == "tls":
         return (
             f"{app}: the build cannot verify the TLS certificate of {host} (certificate verify failed): "
@@ -124,6 +130,9 @@ def failure_error(
     output = installer_output(lines)
     tail = tuple(output[-_TAIL:])
     failure = installfail.classify(output or lines)
+    no_answer = failure is not None and failure.kind == "no-match" and failure.detail == "no release at all"
+    if no_answer and context.network == "none":  # the index never answered: the build has no network
+        failure = installfail.Failure("network", "", detail="dns")
     python = pyversion.build_python(lines) or context.python or "the build's Python"
     explained = _explain(failure, lines, context, python) if failure is not None else ""
     if explained:

@@ -286,7 +286,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             run_python = base_python(base, cache)
             if run_python:
                 env["BOXWISE_RUN_PYTHON"] = run_python
-        failure = FailureContext(app_dir, options.network, build_image, choice.python)
+        failure = FailureContext(app_dir, options.network, build_image, choice.python, options.ca_cert)
         group, launch, reports, keep = _run_lifecycle(
             box, builder, pip, app_blob.path, secrets, cache, env, log, failure
         )

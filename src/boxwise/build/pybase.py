@@ -27,6 +27,8 @@ from boxwise.build.options import BuildOptions
 from boxwise.errors import UserError
 
 SLOT = "{python}"
+# The version for an app that asks for none when builder.toml's image has no version in its tag.
+DEFAULT_PYTHON = "3.13"
 # The version at the start of a tag: python:3.13-slim, python:3.13.1-bookworm, python:3.13.
 _TAG_VERSION = re.compile(r"^(\d+\.\d+(?:\.\d+)?)(?=$|[-_.][A-Za-z])")
 
@@ -80,31 +82,40 @@ def choose_images(options: BuildOptions, builder: Builder, app_dir: Path, pyvers
     run_template, default = version_template(builder.run_image)
     build_template, _ = version_template(builder.build_image or builder.run_image)
     base = options.base or run_template
+    if not base:
+        raise UserError("buildpacks/builder.toml names no [[run.images]] image; give --base")
     images = {
         "--base": base,
         "--run-image": options.run_image,
         "--builder": options.builder or (None if options.base else build_template),
     }
-    if not base:
-        raise UserError(f"{builder.shared}/../builder.toml names no [[run.images]] image; give --base")
-    if not any(image and SLOT in image for image in images.values()):
-        return Choice(options, request, None, pyversion)
-    if default is None:
-        default = version_template(builder.run_image)[1] or "3.13"
-    python = request.choose(default) if request is not None else default
-    if pyversion.end_of_life(python):
-        ask = request.first if request is not None else None
-        where = f"{app_dir}/{ask.source}: {ask.where} asks for" if ask else f"{app_dir}: the app asks for"
-        raise UserError(
-            f"{where} Python {python}, which has reached its end of life; boxwise chooses bases for "
-            f"Python {'.'.join(map(str, pyversion.OLDEST_SUPPORTED))} or newer: ask for a newer one, or "
-            f"give --base an image with Python {python}"
+    # The images this build uses: the run image, and the build image when buildpacks run in one.
+    used = [options.run_image or base]
+    if options.runner == "docker":
+        used.append(images["--builder"] or base)
+    if not any(SLOT in image for image in used):
+        return Choice(
+            dataclasses.replace(options, base=base, builder=images["--builder"]), request, None, pyversion
         )
+    python = request.choose(default or DEFAULT_PYTHON) if request is not None else default or DEFAULT_PYTHON
+    if pyversion.end_of_life(python):
+        raise UserError(_end_of_life(request, app_dir, python, pyversion))
     filled = {flag: _fill(image, python, flag) if image else None for flag, image in images.items()}
     changed = dataclasses.replace(
         options, base=filled["--base"], run_image=filled["--run-image"], builder=filled["--builder"]
     )
     return Choice(changed, request, python, pyversion)
+
+
+def _end_of_life(request: Any, app_dir: Path, python: str, pyversion: ModuleType) -> str:
+    ask = request.first if request is not None else None
+    field = f"{ask.field} " if ask and ask.field else ""
+    where = f"{app_dir}/{ask.source}: {field}asks for" if ask else f"{app_dir}: the app asks for"
+    oldest = ".".join(map(str, pyversion.OLDEST_SUPPORTED))
+    return (
+        f"{where} Python {python}, which has reached its end of life; boxwise chooses bases for Python "
+        f"{oldest} or newer: ask for a newer one, or give --base an image with Python {python}"
+    )
 
 
 def check_python(choice: Choice, app_dir: Path, what: str, version: str) -> None:
