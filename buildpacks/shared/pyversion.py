@@ -359,34 +359,30 @@ def _toml(app_dir: str, rel: str) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _range_ask(field: str, value: object, parse, what: str, example: str) -> list[Ask]:
+    """A pyproject.toml range (requires-python, Poetry's python) as an Ask; [] when absent."""
+    if value is None:
+        return []
+    anyof = parse(str(value))
+    if anyof is None:
+        problem = f"{field} {str(value)[:40]!r} is not {what}"
+        raise VersionError("pyproject.toml", problem, f"write e.g. {example}")
+    return [Ask("pyproject.toml", field, str(value), anyof)]
+
+
 def _pyproject(app_dir: str) -> list[Ask]:
     data = _toml(app_dir, "pyproject.toml")
-    asks = []
     project = data.get("project")
     requires = project.get("requires-python") if isinstance(project, dict) else None
-    if requires is not None:
-        anyof = _pep440(str(requires))
-        if anyof is None:
-            raise VersionError(
-                "pyproject.toml",
-                f"requires-python {str(requires)[:40]!r} is not a PEP 440 version specifier",
-                'write e.g. requires-python = ">=3.11"',
-            )
-        asks.append(Ask("pyproject.toml", "requires-python", str(requires), anyof))
     tool = data.get("tool")
     poetry = tool.get("poetry") if isinstance(tool, dict) else None
     deps = poetry.get("dependencies") if isinstance(poetry, dict) else None
     python = deps.get("python") if isinstance(deps, dict) else None
-    if python is not None:
-        anyof = _poetry(str(python))
-        if anyof is None:
-            raise VersionError(
-                "pyproject.toml",
-                f"[tool.poetry.dependencies] python {str(python)[:40]!r} is not a version constraint",
-                'write e.g. python = "^3.11"',
-            )
-        asks.append(Ask("pyproject.toml", "[tool.poetry.dependencies] python", str(python), anyof))
-    return asks
+    return _range_ask(
+        "requires-python", requires, _pep440, "a PEP 440 version specifier", 'requires-python = ">=3.11"'
+    ) + _range_ask(
+        "[tool.poetry.dependencies] python", python, _poetry, "a version constraint", 'python = "^3.11"'
+    )
 
 
 def read_asks(app_dir: str) -> list[Ask]:
