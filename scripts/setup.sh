@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(docker.io busybox-static debootstrap rsync docker-registry git apache2-utils)
+debs=(docker.io busybox-static debootstrap rsync docker-registry git apache2-utils chromium)
 missing=()
 for deb in "${debs[@]}"; do
   dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb")

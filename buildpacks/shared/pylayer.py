@@ -443,6 +443,15 @@ def cache_dir(layers_dir: str, name: str = "pip-cache") -> str:
     return folder
 
 
+def _alternate_keys(layers_dir: str, name: str) -> list[str]:
+    """Keys of earlier cached entries of the layer the platform can restore on request."""
+    try:
+        with open(os.path.join(layers_dir, f"{name}.alternates"), encoding="utf-8") as handle:
+            return handle.read().split()
+    except OSError:
+        return []
+
+
 def keep_or_reset(layers_dir: str, name: str, inputs: dict[str, str]) -> bool:
     """True when the restored layer has the same key (keep it); else empty it and say why."""
     layer = os.path.join(layers_dir, name)
@@ -451,6 +460,13 @@ def keep_or_reset(layers_dir: str, name: str, inputs: dict[str, str]) -> bool:
     if old.get("key") == key and os.path.isdir(layer):
         print(f"layer '{name}': reused (key unchanged)", flush=True)
         return True
+    if key in _alternate_keys(layers_dir, name):
+        # An earlier build (another base, another branch) left a layer with this very key.
+        print(f"layer '{name}': an earlier cached layer has this key; asking the platform for it", flush=True)
+        with open(os.path.join(layers_dir, f"{name}.want"), "w", encoding="utf-8") as handle:
+            handle.write(key)
+        shutil.rmtree(layer, ignore_errors=True)
+        sys.exit(RESTORE_AND_RETRY)
     if not old:
         why = "no cached layer"
     else:

@@ -137,6 +137,28 @@ def _add_artifacts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--codequality", metavar="FILE")
     p.add_argument("--metrics", metavar="FILE")
     p.add_argument("--json", metavar="FILE", dest="json_file")
+    p.add_argument(
+        "--html", metavar="FILE", help="a self-contained HTML report (layers, files, dependencies)"
+    )
+
+
+def _add_posting(p: argparse.ArgumentParser, default: str) -> None:
+    # default None: then [tool.boxwise.report] post/strict/post-when, else the command's default
+    p.add_argument(
+        "--post",
+        choices=["auto", "gitlab", "github", "none", "summary"],
+        default=None,
+        help=f"post the report as the app's one comment (default: [tool.boxwise.report] post, else "
+        f"{default}); summary: job summary and artifacts only, as a fork's merge request gets",
+    )
+    p.add_argument(
+        "--post-when",
+        choices=["always", "changed", "failed"],
+        default=None,
+        help="create a comment always, only when the image changed, or only when it failed "
+        "(an existing comment is always updated)",
+    )
+    p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
@@ -146,16 +168,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
         "--baseline", metavar="REF", help="the image to compare with (default: [tool.boxwise] baseline)"
     )
     p.add_argument("--app", metavar="NAME", help="the app the image was built from")
-    # default None: then [tool.boxwise.report] post/strict, else none/false
-    p.add_argument(
-        "--post",
-        choices=["auto", "gitlab", "github", "none"],
-        default=None,
-        help="post the report as the app's one comment (default: [tool.boxwise.report] post, else none)",
-    )
-    p.add_argument(
-        "--strict", action="store_true", default=None, help="fail when the comment cannot be posted"
-    )
+    _add_posting(p, "none")
     p.add_argument("--format", choices=["text", "markdown"], default="text")
     _add_gate_rules(p)
     _add_artifacts(p)
@@ -169,14 +182,7 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--builder", metavar="REF", help="the image the buildpacks run in (default: --base)")
     p.add_argument("--tag-prefix", metavar="PREFIX", help="images are PREFIX/APP (default: boxwise)")
     _add_pull_policy(p)
-    # default None: then [tool.boxwise.report] post/strict, else auto/false
-    p.add_argument(
-        "--post",
-        choices=["auto", "gitlab", "github", "none"],
-        default=None,
-        help="post each app's report as one comment (default: [tool.boxwise.report] post, else auto)",
-    )
-    p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
+    _add_posting(p, "auto")
     p.add_argument(
         "--check",
         action=argparse.BooleanOptionalAction,

@@ -38,7 +38,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
         {"base", "run-image", "builder", "network", "ca-cert", "cache", "pull-policy"}
         | {"check", "check-timeout", "check-path"}
     ),
-    "tool.boxwise.report": frozenset({"post", "strict"}),
+    "tool.boxwise.report": frozenset({"post", "strict", "post-when"}),
 }
 
 

@@ -28,6 +28,7 @@ JUNIT_FILE = "boxwise-junit.xml"
 CODEQUALITY_FILE = "boxwise-codequality.json"
 METRICS_FILE = "boxwise-metrics.txt"
 JSON_FILE = "boxwise-report.json"
+HTML_FILE = "boxwise-report.html"
 
 # BOXWISE_* variable of the plan job -> the `boxwise ci` flag it becomes in every child job.
 CI_FLAG_VARIABLES: tuple[tuple[str, str], ...] = (
@@ -156,7 +157,7 @@ def _job_name(app: App, taken: set[str]) -> str:
 def _child_job(name: str, app: App, spec: ChildJobSpec) -> list[str]:
     command = ["boxwise", "ci", "--apps", app.name, *spec.ci_flags]
     command += ["--junit", JUNIT_FILE, "--codequality", CODEQUALITY_FILE]
-    command += ["--metrics", METRICS_FILE, "--json", JSON_FILE]
+    command += ["--metrics", METRICS_FILE, "--json", JSON_FILE, "--html", HTML_FILE]
     lines = [f"{_yaml(name)}:", f"  stage: {_yaml(spec.stage)}"]
     if spec.image:
         lines.append(f"  image: {_yaml(spec.image)}")
@@ -172,7 +173,8 @@ def _child_job(name: str, app: App, spec: ChildJobSpec) -> list[str]:
     lines += [
         "  artifacts:",
         "    when: always",
-        f"    paths: [{_yaml(JSON_FILE)}]",
+        "    expose_as: boxwise report",
+        f"    paths: [{_yaml(HTML_FILE)}, {_yaml(JSON_FILE)}]",
         "    reports:",
         f"      junit: {_yaml(JUNIT_FILE)}",
         f"      codequality: {_yaml(CODEQUALITY_FILE)}",

@@ -190,3 +190,27 @@ def test_the_pip_cache_layer_is_restored_only_when_a_key_changes_and_then_saves_
     assert "Building wheel for termcolor" not in out  # the wheel built last time came from the cache
     code, output = run_image(docker_client, tag, ["python3", "-c", "import termcolor, six"])
     assert code == 0, output
+
+
+def test_switching_back_to_earlier_dependencies_reuses_their_cached_layer(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    """Two branches (or two bases) built in turn: each finds its own dependency layer still cached."""
+    app = write_app(
+        tmp_path / "branches",
+        {"requirements.txt": "six==1.16.0\n", "Procfile": "web: python3 main.py\n", "main.py": MAIN},
+    )
+    cache = tmp_path / "cache"
+    tag = f"{PREFIX}/branches:1"
+    build_ok(app, tag, cache)
+    main_layer = layer_ids(docker_client, tag)[-3]
+    (app / "requirements.txt").write_text("six==1.16.0\nidna==3.7\n")  # the feature branch
+    out = build_ok(app, tag, cache)
+    assert "pip-install:packages: rebuilt: requirements.txt changed" in out
+    (app / "requirements.txt").write_text("six==1.16.0\n")  # back on main
+    out = build_ok(app, tag, cache)
+    assert "an earlier cached layer has this key; asking the platform for it" in out
+    assert "$ pip install" not in out
+    assert "pip-install:packages: reused (key unchanged)" in out
+    assert layer_ids(docker_client, tag)[-3] == main_layer
+    assert run_image(docker_client, tag) == (0, "v1 1.16.0\n")

@@ -5,7 +5,8 @@ Expressions are substituted as the runner would for the few contexts the action 
 expression fails the test, so the action cannot silently depend on something not emulated.
 Each step runs as `bash --noprofile --norc -eo pipefail` with the runner's files
 (GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH, GITHUB_STEP_SUMMARY) and GITHUB_PATH/GITHUB_ENV
-carried to the later steps.
+carried to the later steps. After a failed step only `if: always()` steps run, as on a runner.
+`uses:` steps (actions from the marketplace) are logged, not run: their outputs are empty.
 """
 
 from __future__ import annotations
@@ -98,7 +99,7 @@ def run_step(
     step: dict[str, Any], runner: Runner, inputs: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
     assert step.get("shell") == "bash", "every run step of a composite action needs `shell: bash`"
-    assert "if" not in step, "step conditions are not emulated; branch in the script instead"
+    assert step.get("if", "always()") == "always()", "only `if: always()` is emulated; branch in the script"
     script = substitute(step["run"], runner, inputs)
     output, github_env = runner.file(f"output-{len(runner.logs)}"), runner.file("env")
     step_env = {key: substitute(str(value), runner, inputs) for key, value in step.get("env", {}).items()}
@@ -137,10 +138,18 @@ def run_action(
 ) -> dict[str, str]:
     """Run the action's steps from `first_step` on; its outputs, as the workflow would see them."""
     inputs = resolve_inputs(action, given, runner)
+    failed = 0
     for step in action["runs"]["steps"][first_step:]:
+        if failed and step.get("if") != "always()":
+            continue
+        if "uses" in step:
+            runner.logs.append(f"$ {step.get('name', step['uses'])}: uses {step['uses']} (not run here)")
+            runner.outputs[step.get("id", step["uses"])] = {}
+            continue
         result = run_step(step, runner, inputs)
-        if result.returncode != 0:
-            raise StepFailed(result.returncode, "\n".join(runner.logs))
+        failed = failed or result.returncode
+    if failed:
+        raise StepFailed(failed, "\n".join(runner.logs))
     return {name: substitute(spec["value"], runner, inputs) for name, spec in action["outputs"].items()}
 
 

@@ -203,6 +203,9 @@ def test_ci_mode_builds_the_changed_app_comments_once_and_sets_the_outputs(
     comments = fake_github.state.comments[(GITHUB_REPOSITORY, str(PR_NUMBER))]
     assert len(comments) == 1 and "apps/worker" in comments[0]["body"]
     assert token not in log
+    # the HTML report is written for the upload step (a `uses:` step: not run here)
+    assert "<h2>apps/worker" in (repo / "boxwise-report.html").read_text()
+    assert "uses actions/upload-artifact@v4 (not run here)" in log
 
     # A second push edits the same comment instead of adding one.
     runner.logs.clear()

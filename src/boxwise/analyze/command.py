@@ -6,11 +6,13 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from boxwise.analyze.efficiency import Analysis, analyze
 from boxwise.errors import UserError
 
 TOP_INEFFICIENT = 20
+TOP_DEPENDENCIES = 20
 
 
 @contextmanager
@@ -33,16 +35,23 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
         yield update
 
 
-def read_analysis(ref: str) -> Analysis:
-    """Open and analyse an image; every failure to read it is one UserError line."""
-    from boxwise.image import open_image
+def read_analysis(ref: str, dependencies: bool = False) -> Analysis:
+    """Open and analyse an image (and read its dependency table when asked); every failure to
+    read it is one UserError line."""
+    from boxwise.image import load_indexes, open_image
 
     try:
         with _progress() as progress:
             image = open_image(ref, progress)
             if image.guess:
                 print(f"boxwise: reading '{ref}' as {image.guess}", file=sys.stderr)
-            return analyze(image, progress=progress)
+            indexes = load_indexes(image, progress)
+            analysis = analyze(image, indexes)
+        if dependencies:
+            from boxwise.analyze.dependencies import read_dependencies
+
+            analysis.dependencies = read_dependencies(image, indexes)
+        return analysis
     except OSError as exc:
         raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None
     except MemoryError:
@@ -89,6 +98,7 @@ def render(analysis: Analysis) -> None:
         console.print(files)
     else:
         console.print("[bold]Inefficient files (dive accounting):[/bold] none")
+    _render_dependencies(console, analysis)
     for layer in analysis.layers[1:]:
         if not layer.largest_files:
             continue
@@ -101,8 +111,39 @@ def render(analysis: Analysis) -> None:
         console.print(largest)
 
 
+def _render_dependencies(console: Any, analysis: Analysis) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from boxwise.units import human_bytes
+
+    deps = analysis.dependencies
+    if deps is None:
+        return
+    if not deps.distributions:
+        console.print("[bold]Python distributions:[/bold] none (no *.dist-info/RECORD)")
+    else:
+        total = human_bytes(deps.size_bytes)
+        console.print(
+            f"[bold]Python distributions ({len(deps.distributions)}, {total}), top {TOP_DEPENDENCIES}[/bold]"
+        )
+        table = Table()
+        for name, justify in (
+            ("size", "right"),
+            ("distribution", "left"),
+            ("version", "left"),
+            ("layer", "right"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for dist in deps.distributions[:TOP_DEPENDENCIES]:
+            table.add_row(human_bytes(dist.size_bytes), Text(dist.name), Text(dist.version), str(dist.layer))
+        console.print(table)
+    for note in deps.notes:
+        console.print(Text(f"note: {note}", style="yellow"))
+
+
 def run_inspect(args: argparse.Namespace) -> int:
-    analysis = read_analysis(args.ref)
+    analysis = read_analysis(args.ref, dependencies=True)
     if getattr(args, "format", "text") == "json":
         analysis.write_json(sys.stdout)
         sys.stdout.write("\n")

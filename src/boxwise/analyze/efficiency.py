@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from boxwise.analyze import go_sort
 from boxwise.image.model import Entry, Image, buildpack_layers, dive_command, largest_files
@@ -36,6 +36,9 @@ from boxwise.image.tree import (
     walk_key,
     whiteout_count,
 )
+
+if TYPE_CHECKING:
+    from boxwise.analyze.dependencies import Dependencies
 
 SCHEMA = "boxwise.inspect/1"
 OPAQUE = ".wh..wh..opq"
@@ -88,6 +91,7 @@ class Analysis:
     layers: list[LayerInfo]
     dive: Accounting
     exact: Accounting
+    dependencies: Dependencies | None = None  # None: not read (see analyze.dependencies)
 
     def to_json(self, rows: bool = True) -> dict[str, Any]:
         return {
@@ -124,6 +128,7 @@ class Analysis:
                 }
                 for layer in self.layers
             ],
+            "dependencies": self.dependencies.to_json() if self.dependencies is not None else None,
         }
 
     def dumps(self) -> str:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from boxwise.appfiles import IgnoreMatcher
 from boxwise.appfiles import walk as walk_app
 from boxwise.apps import load_ignore
 from boxwise.build import secrets as build_secrets
@@ -31,11 +32,12 @@ from boxwise.build.builder import Builder, load_builder
 from boxwise.build.cache import LayerCache, default_cache_dir
 from boxwise.build.failures import FailureContext, failure_error
 from boxwise.build.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
-from boxwise.build.layers import export_layers, restore, store_blob, tar_bytes
+from boxwise.build.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
 from boxwise.build.log import BuildLog
 from boxwise.build.options import BuildOptions, BuildResult, LayerReport
 from boxwise.build.output import check_output, scan_for_secrets, write_output
 from boxwise.build.previous import seed_cache
+from boxwise.build.project_toml import read_project_toml
 from boxwise.build.pybase import Choice, check_python, choose_images
 from boxwise.build.runner import BuildContainer, BuildRoot, connect, engine_errors
 from boxwise.build.runner_local import LocalRoot
@@ -148,11 +150,17 @@ def _run_lifecycle(
     log.status("detect and build (pip's output follows)")
     command = ["python3", box.path(DRIVER_PATH), "--plan", box.path(PLAN_PATH)]
     code = box.exec(command, env, log.say)
-    if code == RESTORE_AND_RETRY and restored.deferred:
-        log.status("restore: cached download layers, then build again")
-        for blob in restored.deferred:
-            box.put(blob, "/")
-        restored.deferred.clear()
+    for _ in range(2):  # a buildpack asked for cached contents: restore them and build again
+        if code != RESTORE_AND_RETRY:
+            break
+        asked = restore_wanted(box, builder, cache, restored, log)
+        if restored.deferred:
+            log.status("restore: cached download layers, then build again")
+            for blob in restored.deferred:
+                box.put(blob, "/")
+            restored.deferred.clear()
+        elif not asked:
+            break
         code = box.exec(command, env, log.say)
     if code != 0:
         shared = (load_shared(builder, "installfail"), load_shared(builder, "pyversion"))
@@ -254,7 +262,8 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     _check_base_python(choice, base, cache, app_dir, log)
 
     # The app layer first: the build gets exactly the files the image will hold.
-    matcher = load_ignore(app_dir)
+    descriptor = read_project_toml(app_dir)
+    matcher = IgnoreMatcher(load_ignore(app_dir).rules + descriptor.ignore_rules())
     try:
         app_blob = store_blob(
             cache,
@@ -281,7 +290,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         box = BuildContainer(client, build_image, options.network, app_dir.name)
     pip = pip_wheel(cache)
     with log.progress("building"), engine_errors("the build"), box:
-        env = _driver_env(base, secrets, epoch, box, pip)
+        env = {**descriptor.build_env, **_driver_env(base, secrets, epoch, box, pip)}
         if options.runner == "local":  # this machine's python builds; the run image's runs the app
             run_python = base_python(base, cache)
             if run_python:

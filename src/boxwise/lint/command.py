@@ -8,6 +8,7 @@ unless the text format needs rich.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -72,6 +73,11 @@ def lint_app(
         findings += [missing] if missing else []
     ignore_rules, ignore_findings = read_ignore_files(app.path, settings.root)
     findings += ignore_findings
+    if (app.path / "project.toml").is_file():  # a CNB project descriptor chooses files as well
+        from boxwise.build.project_toml import read_project_toml
+
+        with contextlib.suppress(UserError):  # the build says what is wrong with it
+            ignore_rules = ignore_rules + read_project_toml(app.path).ignore_rules()
     findings += lint_contents(app.path, app.name, ignore_matcher(ignore_rules))
     report.findings = [item for item in unique(findings) if item.rule not in settings.lint_disable]
     return report

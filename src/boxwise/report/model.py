@@ -10,6 +10,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from boxwise.startup import Startup
+
 MARKER_PREFIX = "<!-- boxwise:report app="
 
 
@@ -37,6 +39,7 @@ class ReportData:
     rules_path: str | None = None  # the gate rules file, relative to the repo root
     # diff_id -> what the build said of the layer ("reused: key unchanged", "rebuilt: …")
     layer_notes: dict[str, str] = field(default_factory=dict)
+    startup: Startup | None = None  # what the smoke check saw (None: no check ran)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +55,7 @@ class ReportData:
             "diff": self.diff,
             "findings": self.findings,
             "layer_notes": self.layer_notes,
+            "startup": self.startup.to_json() if self.startup is not None else None,
         }
 
 

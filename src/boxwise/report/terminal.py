@@ -34,6 +34,10 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         names = ", ".join(rule["name"] for rule in failed_rules(data.verdict))
         head.append(f"gate failed: {names}", style="bold red")
     console.print(head)
+    if data.startup is not None:
+        ok = data.startup.checked and data.startup.answered
+        style = "green" if ok else "bold red" if data.startup.checked else "dim"
+        console.print(Text(data.startup.headline(), style=style))
     console.print(Text(f"image {data.ref}", style="dim"))
 
     new, old = data.analysis, data.baseline or {}
@@ -110,6 +114,8 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
             )
     console.print(layers)
 
+    _dependencies(console, data)
+
     files = sorted(new.get("inefficient_files") or [], key=lambda f: -(f.get("size_bytes") or 0))[:TOP_ROWS]
     if files:
         table = Table(title="top inefficient files", title_justify="left", show_edge=False)
@@ -143,3 +149,41 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
             console.print(line)
     else:
         console.print(Text("no lint findings", style="dim"))
+
+
+def _dependencies(console: Any, data: ReportData) -> None:
+    """The dependency changes in one line, then the table: changes first, then the largest."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from boxwise.report.deptable import change_phrase, change_text, dependency_view, version_text
+
+    view = dependency_view(data)
+    if view is None:
+        return
+    plain = str  # rich Text is never markup: names from the image are shown as they are
+    if view.compared and view.changes:
+        console.print(Text("dependencies: " + "; ".join(change_phrase(r, plain) for r in view.changes[:5])))
+    shown, more = view.shown()
+    if not shown:
+        console.print(Text("no installed Python distributions", style="dim"))
+        return
+    title = f"dependencies ({view.total}, {human_bytes(view.size_bytes)})"
+    table = Table(title=title, title_justify="left", show_edge=False)
+    columns = ["distribution", "version", "size", *(["change"] if view.compared else []), "layer"]
+    for name in columns:
+        table.add_column(name, justify="right" if name in ("size", "change", "layer") else "left")
+    for row in shown:
+        cells = [
+            Text(row.name),
+            Text(version_text(row, plain)),
+            DASH if row.status == "removed" else human_bytes(row.size_bytes),
+            *([change_text(row)] if view.compared else []),
+            DASH if row.layer is None else str(row.layer),
+        ]
+        table.add_row(*cells)
+    console.print(table)
+    if more:
+        console.print(Text(f"{more} more in the JSON artifact", style="dim"))
+    for note in view.notes:
+        console.print(Text(f"note: {note}", style="yellow"))
