@@ -18,6 +18,8 @@ from boxwise.errors import UserError
 # What the install buildpacks print when pip failed on one line of a requirements file.
 _REQ_LINE = re.compile(r"^ERROR: [^\s:]+:\d+: ")
 _TAIL = 12
+# The driver's line as each buildpack's build starts: `build: pip-install@0.1.0`.
+_BUILDPACK_START = re.compile(r"^build: \S+@\S+$")
 # Debian packages for the headers and tools builds most often miss.
 _DEV_PACKAGES = {
     "Python.h": "python3-dev",
@@ -47,8 +49,10 @@ class FailureContext:
 
 
 def installer_output(lines: list[str]) -> list[str]:
-    """What the last installer run printed (`$ pip install ...` onwards), without boxwise's own lines."""
-    start = max((i for i, line in enumerate(lines) if line.startswith("$ ")), default=-1)
+    """What the failing buildpack's installer printed (its last `$ pip install ...` onwards), without
+    boxwise's own lines; empty when the buildpack that failed ran no installer."""
+    failing = max((i for i, line in enumerate(lines) if _BUILDPACK_START.match(line)), default=-1)
+    start = max((i for i, line in enumerate(lines) if line.startswith("$ ") and i > failing), default=-1)
     if start < 0:
         return []
     own = ("build: ", "ERROR: pip install failed", "detect: ")
