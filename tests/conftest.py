@@ -38,6 +38,22 @@ def run_boxwise(
     )
 
 
+SARIF_SCHEMA = REPO / "tests" / "sarif" / "sarif-schema-2.1.0.json"  # OASIS's; see SOURCE.md there
+
+
+def validate_sarif(document: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema (formats checked too) of a SARIF log against the official 2.1.0 schema."""
+    path = tmp_path / "boxwise.sarif"
+    path.write_text(document, encoding="utf-8")
+    tool = shutil.which(
+        "check-jsonschema", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
+    if tool is None:
+        pytest.fail("check-jsonschema is not installed; run scripts/setup.sh")
+    command = [tool, "--schemafile", str(SARIF_SCHEMA), str(path)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+
+
 @pytest.fixture(scope="session")
 def engine() -> str:
     """A running Docker engine; in CI a test that needs one fails (never skips) without it."""

@@ -246,6 +246,7 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
 
 def run_ci(args: argparse.Namespace) -> int:
     from boxwise.config import load_settings, print_warnings
+    from boxwise.gate import print_rule_warnings
     from boxwise.report.command import gate_rules, publish, resolve_posting
     from boxwise.report.markdown import render_failure, render_markdown
     from boxwise.report.model import BuildFailure
@@ -254,7 +255,7 @@ def run_ci(args: argparse.Namespace) -> int:
     settings = load_settings()
     print_warnings(settings)
     env = dict(os.environ)
-    gate_rules(args, settings)  # misconfigured rules: exit 2 before anything is built
+    print_rule_warnings(gate_rules(args, settings))  # misconfigured rules: exit 2 before any build
     resolve_posting(args, settings, "auto")
     in_mr = in_merge_request(env) or bool(args.changed_since)
     apps, since = choose_apps(args, settings, env)

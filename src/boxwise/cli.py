@@ -32,7 +32,7 @@ GATE_FLAGS = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercen
 def _add_detect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="which buildpacks detect each app, and lint its files")
     p.add_argument("paths", nargs="*", metavar="PATH", help="a repo, an app folder or changed files")
-    p.add_argument("--format", choices=["text", "json", "codequality", "github"], default="text")
+    p.add_argument("--format", choices=["text", "json", "codequality", "sarif", "github"], default="text")
     p.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
 
 
@@ -122,7 +122,7 @@ def _add_gate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gate", help="pass or fail an image on dive's CI rules")
     _add_image_ref(p)
     _add_gate_rules(p)
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--format", choices=["text", "json", "sarif"], default="text")
 
 
 def _add_diff(sub: argparse._SubParsersAction) -> None:
@@ -137,6 +137,7 @@ def _add_artifacts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--codequality", metavar="FILE")
     p.add_argument("--metrics", metavar="FILE")
     p.add_argument("--json", metavar="FILE", dest="json_file")
+    p.add_argument("--markdown", metavar="FILE", help="the markdown report (every app), as in the summary")
     p.add_argument(
         "--html", metavar="FILE", help="a self-contained HTML report (layers, files, dependencies)"
     )

@@ -6,6 +6,7 @@ Only the standard library is imported here: this runs on every `boxwise detect`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,20 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+# The gate rules as dive spells them today (kebab-case) -> the camelCase spelling dive still reads
+# (and boxwise's flags and JSON use). `.dive-ci` and [tool.boxwise.gate] accept both.
+GATE_RULES: dict[str, str] = {
+    "lowest-efficiency": "lowestEfficiency",
+    "highest-wasted-bytes": "highestWastedBytes",
+    "highest-user-wasted-percent": "highestUserWastedPercent",
+    "highest-image-bytes": "highestImageBytes",
+}
+# The smoke check's rules (boxwise.gate_startup), read from the same tables in either spelling.
+STARTUP_RULES: dict[str, str] = {
+    "highest-startup-seconds": "highestStartupSeconds",
+    "require-answer": "requireAnswer",
+}
+
 # Every key boxwise understands, per table. A key not listed here gets a warning naming it.
 KNOWN_KEYS: dict[str, frozenset[str]] = {
     "tool.boxwise": frozenset(
@@ -24,15 +39,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     ),
     "tool.boxwise.lint": frozenset({"disable"}),
     "tool.boxwise.gate": frozenset(
-        {
-            "lowestEfficiency",
-            "highestWastedBytes",
-            "highestUserWastedPercent",
-            "highestImageBytes",
-            "accounting",
-            "highestStartupSeconds",
-            "requireAnswer",
-        }
+        {*GATE_RULES, *GATE_RULES.values(), *STARTUP_RULES, *STARTUP_RULES.values(), "accounting"}
     ),
     "tool.boxwise.build": frozenset(
         {"base", "run-image", "builder", "network", "ca-cert", "cache", "pull-policy"}
@@ -70,9 +77,22 @@ def find_repo_root(start: Path) -> Path:
     return start
 
 
+def did_you_mean(key: str, known: Iterable[str]) -> str:
+    """`; did you mean 'x'?` for the known key nearest to a misspelt one (case-insensitive), or ''."""
+    import difflib  # only a misspelt key pays for it
+
+    by_lower = {name.lower(): name for name in known}
+    close = difflib.get_close_matches(str(key).lower(), list(by_lower), n=1, cutoff=0.6)
+    return f"; did you mean '{by_lower[close[0]]}'?" if close else ""
+
+
 def _unknown_keys(table: dict[str, Any], name: str) -> list[str]:
     known = KNOWN_KEYS.get(name, frozenset())
-    found = [f"unknown key '{name}.{key}' in pyproject.toml (ignored)" for key in table if key not in known]
+    found = [
+        f"unknown key '{name}.{key}' in pyproject.toml (ignored){did_you_mean(key, known)}"
+        for key in table
+        if key not in known
+    ]
     for key, value in table.items():
         child = f"{name}.{key}"
         if isinstance(value, dict) and child in KNOWN_KEYS:

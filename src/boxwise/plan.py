@@ -60,6 +60,7 @@ class ChildJobSpec:
     image: str = ""
     dind_image: str = ""  # empty: use the engine the runner gives (DOCKER_HOST)
     install: str = ""
+    package: str = ""  # BOXWISE_PACKAGE, which the default install command names: the child needs it too
     ci_flags: tuple[str, ...] = ()
     # A child pipeline has GitLab's default stages, whatever stage the parent's jobs use.
     stage: str = "test"
@@ -78,6 +79,7 @@ class ChildJobSpec:
             image=env.get("BOXWISE_JOB_IMAGE", "").strip(),
             dind_image=env.get("BOXWISE_DIND_IMAGE", "").strip() if engine == "dind" else "",
             install=env.get("BOXWISE_INSTALL", "").strip(),
+            package=env.get("BOXWISE_PACKAGE", "").strip(),
             ci_flags=tuple(flags),
         )
 
@@ -162,6 +164,8 @@ def _child_job(name: str, app: App, spec: ChildJobSpec) -> list[str]:
     if spec.image:
         lines.append(f"  image: {_yaml(spec.image)}")
     variables = {"BOXWISE_APP": app.name, "GIT_DEPTH": "0"}
+    if spec.package:
+        variables["BOXWISE_PACKAGE"] = spec.package
     if spec.dind_image:
         lines += ["  services:", f"    - name: {_yaml(spec.dind_image)}", "      alias: docker"]
         variables.update(DIND_VARIABLES)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from .helpers import (
@@ -238,3 +240,17 @@ def test_a_cnb_project_descriptor_chooses_the_files_and_gives_the_build_its_env(
     assert code == 0 and listing.split() == ["Procfile", "app.py", "project.toml", "requirements.txt"]
     env = docker_client.images.get(tag).attrs["Config"]["Env"]
     assert not any(item.startswith("SIX_VERSION=") for item in env)  # the build's, never the image's
+
+
+def test_vendored_wheels_install_offline(base_image: str, docker_client, tmp_path: Path) -> None:
+    """vendor/ with the wheels: installed from there alone, with the build's network off."""
+    app = write_app(
+        tmp_path / "vendored-app",
+        {"requirements.txt": "six==1.16.0\n", "Procfile": "web: python3 app.py six\n", "app.py": WEB_APP},
+    )
+    download = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(app / "vendor")]
+    subprocess.run([*download, "six==1.16.0"], check=True)
+    tag = f"{PREFIX}/vendored-app:1"
+    out = build_ok(app, tag, tmp_path / "cache", "--network", "none")
+    assert "vendor/ holds the packages: installing offline from it" in out
+    assert http_get_from_image(docker_client, tag, "vendored-app") == "hello from boxwise (six 1.16.0)\n"

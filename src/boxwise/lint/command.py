@@ -117,6 +117,7 @@ def _write(args: argparse.Namespace, reports: list[AppReport]) -> None:
             writer = {
                 "json": render.render_json,
                 "codequality": render.render_codequality,
+                "sarif": render.render_sarif,
                 "github": render.render_github,
             }[args.format]
             out.write(writer(reports))

@@ -1,4 +1,4 @@
-"""Findings (and detection results) as text, JSON, GitLab Code Quality or GitHub annotations.
+"""Findings (and detection results) as text, JSON, GitLab Code Quality, SARIF or GitHub annotations.
 
 `codequality_entries` and `github_lines` take plain `Finding`s, so the MR report can reuse them.
 rich is imported by `render_text` only, and only for a terminal: every other output stays fast.
@@ -109,6 +109,24 @@ def render_json(reports: Sequence[AppReport]) -> str:
 def render_codequality(reports: Sequence[AppReport]) -> str:
     findings = [item for report in reports for item in report.findings]
     return json.dumps(codequality_entries(findings), indent=2) + "\n"
+
+
+def render_sarif(reports: Sequence[AppReport]) -> str:
+    """SARIF 2.1.0: every lint rule, and each finding as a result at its file and line."""
+    from boxwise.lint.findings import RULES
+    from boxwise.sarif import SarifResult, SarifRule, dumps, sarif_log
+
+    rules = [SarifRule(rule, description, severity) for rule, (severity, description) in RULES.items()]
+    seen: Counter[tuple[str, str, str]] = Counter()
+    results = []
+    for item in unique(finding for report in reports for finding in report.findings):
+        key = (item.rule, item.path, item.message)
+        message = f"{item.message}. Fix: {item.fix}"
+        results.append(
+            SarifResult(item.rule, item.severity, message, item.path, item.line, fingerprint(item, seen[key]))
+        )
+        seen[key] += 1
+    return dumps(sarif_log(rules, results))
 
 
 def render_github(reports: Sequence[AppReport]) -> str:

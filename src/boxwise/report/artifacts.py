@@ -230,13 +230,20 @@ def report_json(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = 
 
 
 def write_artifacts(
-    args: Any, reports: Sequence[ReportData], broken: Sequence[BuildFailure] = (), note: str = ""
+    args: Any,
+    reports: Sequence[ReportData],
+    broken: Sequence[BuildFailure] = (),
+    note: str = "",
+    markdown: str = "",
 ) -> list[str]:
     """Write the files the flags ask for; returns what was written, for the log. `note` goes on
     top of the HTML report (why no comment was posted)."""
     from boxwise.report.html import render_html
 
     written = []
+    if getattr(args, "markdown", None):  # the report as the summary shows it, for any comment tool
+        _write(args.markdown, markdown)
+        written.append(str(args.markdown))
     for flag, render in (
         ("junit", junit_xml),
         ("codequality", codequality_json),

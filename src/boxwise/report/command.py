@@ -239,7 +239,8 @@ def publish(
     only = summary_only(args.post, os.environ)
     if only:
         markdown = summary_note(only) + markdown
-    write_artifacts(args, reports, broken, note=f"No comment posted: {only}." if only else "")
+    note = f"No comment posted: {only}." if only else ""
+    write_artifacts(args, reports, broken, note=note, markdown=markdown)
     for line in write_github(reports, markdown, broken=broken):
         print(line)
     if only:
@@ -257,10 +258,12 @@ def publish(
 
 def run_report(args: argparse.Namespace) -> int:
     from boxwise.config import load_settings, print_warnings
+    from boxwise.gate import print_rule_warnings
     from boxwise.report.markdown import render_markdown
 
     settings = load_settings()
     print_warnings(settings)
+    print_rule_warnings(gate_rules(args, settings))  # misconfigured rules: exit 2 before any read
     resolve_posting(args, settings, "none")
     app = find_app(settings, args.app)
     if args.app and app is None:
