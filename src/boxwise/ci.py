@@ -120,6 +120,7 @@ def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> An
         network=None,
         run_image=None,
         builder=args.builder,
+        pull_policy=getattr(args, "pull_policy", None),
         runner="docker",
         # the smoke check is on in ci unless the flag or [tool.boxwise.build] check turns it off
         check=args.check if getattr(args, "check", None) is not None else settings.build.get("check", True),

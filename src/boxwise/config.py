@@ -42,7 +42,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
         {*GATE_RULES, *GATE_RULES.values(), *STARTUP_RULES, *STARTUP_RULES.values(), "accounting"}
     ),
     "tool.boxwise.build": frozenset(
-        {"base", "run-image", "builder", "network", "ca-cert", "cache"}
+        {"base", "run-image", "builder", "network", "ca-cert", "cache", "pull-policy"}
         | {"check", "check-timeout", "check-path"}
     ),
     "tool.boxwise.report": frozenset({"post", "strict", "post-when"}),

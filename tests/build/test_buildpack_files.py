@@ -11,7 +11,7 @@ from boxwise.build.lifecycle import _buildpacks_tar
 
 BUILDPACKS = Path(__file__).resolve().parents[2] / "buildpacks"
 IDS = ("pip-install", "pyproject-toml-install", "procfile-run")
-SHARED = ("processes.py", "pylayer.py")
+SHARED = ("processes.py", "pylayer.py", "pyversion.py", "installfail.py")
 
 
 def test_each_buildpack_has_an_executable_build_and_no_links_out() -> None:

@@ -35,7 +35,10 @@ CI_PREFIXES = ("CI_", "GITLAB_", "GITHUB_", "BOXWISE_", "RUNNER_")
 
 # Two apps with no third-party dependencies, so that building them needs no package index.
 SAMPLE_APPS: dict[str, str] = {
-    "pyproject.toml": '[tool.boxwise]\napps = ["apps/*"]\n',
+    # the base made by scripts/base-image.sh: no public registry answers here (the default is python:3.X-slim)
+    "pyproject.toml": (
+        '[tool.boxwise]\napps = ["apps/*"]\n[tool.boxwise.build]\nbase = "boxwise-python:bookworm"\n'
+    ),
     "apps/api/requirements.txt": "# the standard library is enough\n",
     "apps/api/Procfile": "web: python3 -m api\n",
     "apps/api/api/__init__.py": "",

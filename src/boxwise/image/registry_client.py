@@ -20,6 +20,8 @@ from urllib.parse import urljoin
 
 from boxwise.errors import UserError
 from boxwise.image.digest import DIGEST
+from boxwise.image.reference import PATH as _REPO
+from boxwise.image.reference import TAG as _TAG
 from boxwise.image.registry_auth import HUB_HOST, find_credentials, parse_challenge
 from boxwise.image.registry_scope import may_send_credentials, same_origin
 from boxwise.netread import (
@@ -38,8 +40,6 @@ MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 ACCEPT = ", ".join((MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST, MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST))
-_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _TIMEOUT = (15, IDLE_SECONDS)  # connect; then the longest silence while reading an answer
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _RETRIES = 3

@@ -34,6 +34,7 @@ RULES: dict[str, tuple[str, str]] = {
     "project-version": (ERROR, 'pyproject.toml has no [project] version nor dynamic = ["version"]'),
     "build-system": (WARNING, "pyproject.toml has no [build-system] table"),
     "dependency-syntax": (ERROR, "a pyproject.toml dependency that is not PEP 508"),
+    "python-version": (ERROR, "a Python version file that cannot be read, or two that disagree"),
     "procfile-syntax": (ERROR, "a Procfile line that is not `name: command`"),
     "procfile-duplicate": (ERROR, "a Procfile process name used twice"),
     "procfile-empty-command": (ERROR, "a Procfile process without a command"),
