@@ -6,6 +6,7 @@ fixtures in its own conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -94,16 +95,34 @@ def python_base(engine: str) -> str:
     return "boxwise-python:bookworm"
 
 
+@pytest.fixture(scope="session")
+def python_base_trixie(engine: str) -> str:
+    """The same base made from Debian trixie (Python 3.13), made once per machine (about a minute)."""
+    script = REPO / "scripts" / "base-image.sh"
+    command = ["bash", str(script), "--suite", "trixie"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        pytest.fail(f"scripts/base-image.sh --suite trixie failed: {result.stdout}{result.stderr}")
+    return "boxwise-python:trixie"
+
+
 @pytest.fixture
 def local_registry(tmp_path: Path, engine: str) -> Iterator[str]:
     """A real registry (Debian's docker-registry) on a free loopback port; the engine allows 127/8."""
+    with start_registry(tmp_path) as host:
+        yield host
+
+
+@contextlib.contextmanager
+def start_registry(folder: Path) -> Iterator[str]:
+    """docker-registry serving from `folder` on a free loopback port, while the block runs."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = tmp_path / "registry.yml"
+    config = folder / "registry.yml"
     config.write_text(
         "version: 0.1\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'registry-data'}\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'registry-data'}\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
     process = subprocess.Popen(

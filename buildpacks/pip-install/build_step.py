@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 
 import pylayer
+import pyversion
 
 VENDOR = "vendor"
 
@@ -26,6 +27,7 @@ def vendored(app_dir: str) -> bool:
 
 
 def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # before anything is installed
     inputs = pylayer.dependency_inputs(app_dir)
     offline = vendored(app_dir)
     if offline:

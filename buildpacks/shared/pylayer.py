@@ -24,6 +24,8 @@ import shutil
 import subprocess
 import sys
 
+import installfail
+
 try:
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - python3 < 3.11 in the build image
@@ -351,18 +353,12 @@ def pip_install(layer: str, cache_dir: str, args: list[str], req_files: list[str
         fail(f"pip install failed (exit {pip.returncode}); see pip's message above", pip.returncode)
 
 
-_FAILED_REQ = re.compile(
-    r"(?:satisfies the requirement|distribution found for|Invalid requirement:)"
-    r"\s+'?([A-Za-z0-9][A-Za-z0-9._-]*)"
-)
-
-
 def failing_line(output: list[str], req_files: list[str]) -> str | None:
     """`requirements.txt:3: <line>` for the requirement pip failed on, when a file names it."""
-    names = [m.group(1).lower() for line in output for m in [_FAILED_REQ.search(line)] if m]
-    if not names:
+    name = installfail.requirement_name(output)
+    if not name:
         return None
-    wanted = re.sub(r"[-_.]+", "-", names[-1])
+    wanted = re.sub(r"[-_.]+", "-", name)
     for rel in req_files:
         try:
             lines = read_requirements(rel)

@@ -227,9 +227,13 @@ def _is_project_pyproject(path: Path) -> bool:
     text, _ = read_text(path, path.name)
     if text is None:
         return True  # let lint report what is wrong with it
+    from boxwise.tomlsafe import unsafe_reason
+
+    if unsafe_reason(text):
+        return True  # never parsed: lint says why
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return True
     return "project" in data or "build-system" in data
 

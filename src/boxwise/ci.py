@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.errors import UserError
+from boxwise.printable import printable
 from boxwise.report.baseline import fetch_baseline, keep_baseline, resolve_baseline
 
 DEFAULT_PREFIX = "boxwise"
@@ -119,6 +120,7 @@ def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> An
         network=None,
         run_image=None,
         builder=args.builder,
+        pull_policy=getattr(args, "pull_policy", None),
         runner="docker",
         # the smoke check is on in ci unless the flag or [tool.boxwise.build] check turns it off
         check=args.check if getattr(args, "check", None) is not None else settings.build.get("check", True),
@@ -157,7 +159,7 @@ def run_app(
     branch = current_branch(settings.root, env)
     # never the baseline's own name: the baseline must still be there to compare with
     tag = f"{name}:ci-{_short_commit(settings.root, env)}"
-    print(f"boxwise ci: {app.name}: building {tag}", file=sys.stderr)
+    print(f"boxwise ci: {printable(app.name)}: building {printable(tag)}", file=sys.stderr)
     try:
         result = build_one(app, args, settings, tag)
     except UserError as exc:
@@ -173,7 +175,7 @@ def run_app(
     keep_at = baseline[0]  # where this branch's new baseline goes, whether an old one exists or not
     unpulled = fetch_baseline(baseline[0], env)
     if unpulled:
-        print(f"boxwise ci: {app.name}: no baseline: {unpulled}", file=sys.stderr)
+        print(f"boxwise ci: {printable(app.name)}: no baseline: {printable(unpulled)}", file=sys.stderr)
         baseline = (None, unpulled)
     try:
         report = gather(result.ref, report_args, settings, app, baseline=baseline)
@@ -202,6 +204,7 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from boxwise.printable import for_rich as escape  # the image's or the MR's text
     from boxwise.report.format import DASH, human_bytes, percent
     from boxwise.report.model import failed_rules, verdict_passed
 
@@ -218,12 +221,16 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
     for outcome in outcomes:
         report = outcome.report
         if report is None:
-            table.add_row(outcome.name, f"[bold red]{outcome.error}[/]", DASH, DASH, DASH, DASH)
+            table.add_row(
+                escape(outcome.name), f"[bold red]{escape(outcome.error)}[/]", DASH, DASH, DASH, DASH
+            )
             continue
         passed = verdict_passed(report.verdict)
         if passed is False:
             result = (
-                "[bold red]gate failed: " + ", ".join(r["name"] for r in failed_rules(report.verdict)) + "[/]"
+                "[bold red]gate failed: "
+                + escape(", ".join(str(r["name"]) for r in failed_rules(report.verdict)))
+                + "[/]"
             )
         else:
             result = "[green]passed[/]"
@@ -232,7 +239,7 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
             change = human_bytes(report.diff["change"]["size_bytes"], signed=True)
         analysis = report.analysis
         table.add_row(
-            outcome.name,
+            escape(outcome.name),
             result,
             human_bytes(analysis.get("size_bytes")),
             change,
@@ -241,6 +248,21 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
         )
     width = None if getattr(out, "isatty", lambda: False)() else 120
     Console(file=out, highlight=False, width=width).print(table)
+
+
+def _fork_rule(env: Mapping[str, str]) -> None:
+    """A merge request from a fork: its builds get no credentials (forks.py), unless the CI
+    configuration opts in. The build reads the switch from the environment."""
+    from boxwise.forks import OPT_IN, credentials_allowed
+
+    if credentials_allowed(env):
+        return
+    os.environ["BOXWISE_BUILD_CREDENTIALS"] = "none"
+    print(
+        "boxwise ci: a merge request from a fork: its builds get no credentials (no netrc, no index "
+        f"URL with credentials); set {OPT_IN}=1 in the CI configuration to give them",
+        file=sys.stderr,
+    )
 
 
 def run_ci(args: argparse.Namespace) -> int:
@@ -257,6 +279,7 @@ def run_ci(args: argparse.Namespace) -> int:
     print_rule_warnings(gate_rules(args, settings))  # misconfigured rules: exit 2 before any build
     resolve_posting(args, settings, "auto")
     in_mr = in_merge_request(env) or bool(args.changed_since)
+    _fork_rule(env)
     apps, since = choose_apps(args, settings, env)
     if since:
         print(f"boxwise ci: {len(apps)} app(s) changed since {since}", file=sys.stderr)
@@ -274,9 +297,12 @@ def run_ci(args: argparse.Namespace) -> int:
     summary_table(outcomes, sys.stdout)
     for outcome in outcomes:
         if outcome.error:
-            print(f"boxwise ci: {outcome.name}: {outcome.error}", file=sys.stderr)
+            print(f"boxwise ci: {printable(outcome.name)}: {printable(outcome.error)}", file=sys.stderr)
         if outcome.kept_as:
-            print(f"boxwise ci: {outcome.name}: kept as the baseline {outcome.kept_as}", file=sys.stderr)
+            print(
+                f"boxwise ci: {printable(outcome.name)}: kept as the baseline {printable(outcome.kept_as)}",
+                file=sys.stderr,
+            )
     post_code = publish(reports, args, markdown, broken)
     if post_code == 2:
         return 2

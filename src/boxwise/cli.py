@@ -36,18 +36,30 @@ def _add_detect(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
 
 
+def _add_pull_policy(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pull-policy",
+        choices=["if-not-present", "always", "never"],
+        default=None,
+        help="when to pull the base and build images, as pack's (default: [tool.boxwise.build] "
+        "pull-policy, else if-not-present)",
+    )
+
+
 def _add_build(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("build", help="build an app into an image with the boxwise buildpacks")
     p.add_argument("app", metavar="APP", nargs="?", default=".", help="the app folder")
     p.add_argument(
         "--base",
         metavar="REF",
-        help="the run base image: an engine image (default boxwise-python:bookworm, see "
-        "scripts/base-image.sh), or docker-archive:PATH / oci:PATH / registry://REF",
+        help="the run base image: an image name (pulled when missing; `{python}` stands for the version "
+        "the app asks for), or docker-archive:PATH / oci:PATH / registry://REF (default: "
+        "buildpacks/builder.toml's python:3.X-slim for the app's Python version)",
     )
     p.add_argument("--run-image", metavar="REF", help="the image the exported layers go on (default --base)")
     p.add_argument("--builder", metavar="REF", help="the image the buildpacks run in (default --base)")
     p.add_argument("--tag", metavar="NAME", help="the image name to give the result (default boxwise/APP)")
+    _add_pull_policy(p)
     p.add_argument(
         "--output",
         metavar="WHERE",
@@ -170,6 +182,7 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base", metavar="REF", help="the run base image (default: [tool.boxwise.build] base)")
     p.add_argument("--builder", metavar="REF", help="the image the buildpacks run in (default: --base)")
     p.add_argument("--tag-prefix", metavar="PREFIX", help="images are PREFIX/APP (default: boxwise)")
+    _add_pull_policy(p)
     _add_posting(p, "auto")
     p.add_argument(
         "--check",
@@ -223,6 +236,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import os
 
         os.chdir(args.chdir)
+    for stream in (sys.stdout, sys.stderr):
+        # a file name from an image may be no UTF-8 (surrogate escapes): shown as \udcff, no traceback
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     run = _load(args.command)
     if run is None:
         print(f"boxwise {args.command}: not built yet in this version", file=sys.stderr)
@@ -230,7 +247,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except UserError as exc:
-        print(f"boxwise: error: {exc}", file=sys.stderr)
+        from boxwise.printable import printable
+
+        print(f"boxwise: error: {printable(exc)}", file=sys.stderr)  # names in it come from the MR
+        for line in exc.details:
+            print(f"  | {printable(line)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("boxwise: interrupted", file=sys.stderr)

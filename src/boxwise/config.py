@@ -43,7 +43,7 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
         {*GATE_RULES, *GATE_RULES.values(), *STARTUP_RULES, *STARTUP_RULES.values(), "accounting"}
     ),
     "tool.boxwise.build": frozenset(
-        {"base", "run-image", "builder", "network", "ca-cert", "cache"}
+        {"base", "run-image", "builder", "network", "ca-cert", "cache", "pull-policy"}
         | {"check", "check-timeout", "check-path"}
     ),
     "tool.boxwise.report": frozenset({"post", "strict", "post-when"}),
@@ -117,12 +117,26 @@ def _table(table: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     return value
 
 
+MAX_PYPROJECT = 4 << 20  # a settings file beyond this is not read (bounded like every input)
+
+
 def read_tool_table(pyproject: Path) -> dict[str, Any]:
     """The `[tool.boxwise]` table of one pyproject.toml; empty when the file or table is absent."""
+    from boxwise.tomlsafe import unsafe_reason
+
     try:
-        data = tomllib.loads(pyproject.read_bytes().decode("utf-8"))
+        raw = pyproject.read_bytes()
+        if len(raw) > MAX_PYPROJECT:
+            raise UserError(f"{pyproject}: over {MAX_PYPROJECT >> 20} MiB; that is no project file")
+        text = raw.decode("utf-8")
+        unsafe = unsafe_reason(text)
+        if unsafe:
+            raise UserError(f"{pyproject}: {unsafe}; no project file has one, fix the file")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         return {}
+    except RecursionError:
+        raise UserError(f"{pyproject}: nested too deeply to read; fix the file") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UserError(
             f"{pyproject}: not valid TOML ({exc}); fix the file so boxwise can read its settings"

@@ -11,7 +11,14 @@ from boxwise.build.lifecycle import _buildpacks_tar
 
 BUILDPACKS = Path(__file__).resolve().parents[2] / "buildpacks"
 IDS = tuple(sorted(p.parent.name for p in BUILDPACKS.glob("*/buildpack.toml")))
-SHARED = ("processes.py", "pylayer.py", "package_managers.py", "lockinstall.py")
+SHARED = (
+    "processes.py",
+    "pylayer.py",
+    "pyversion.py",
+    "installfail.py",
+    "package_managers.py",
+    "lockinstall.py",
+)
 
 
 def test_each_buildpack_has_an_executable_build_and_no_links_out() -> None:

@@ -88,8 +88,13 @@ def test_a_broken_requirement_fails_with_pips_message_and_the_line_and_the_cache
     assert (
         "No matching distribution found for boxwise-no-such-package-xyz==1.0" in result.stdout
     )  # pip's words
-    assert result.stderr.count("\n") == 1
-    assert "requirements.txt:2: boxwise-no-such-package-xyz==1.0" in result.stderr
+    # one line naming the file, line and package, then pip's own last lines under it
+    first, *under = result.stderr.splitlines()
+    assert first.startswith(
+        f"boxwise: error: {app}/requirements.txt:2: no release of boxwise-no-such-package-xyz==1.0 "
+    ), first
+    assert under and all(line.startswith("  | ") for line in under)
+    assert "  | ERROR: No matching distribution found for boxwise-no-such-package-xyz==1.0" in under
     assert docker_client.images.get(tag).id == image_before  # the failed build wrote no image
 
     (app / "requirements.txt").write_text(good)

@@ -261,3 +261,15 @@ def test_a_committed_virtual_environment_is_an_error_and_never_shipped(make_git_
     assert report.rules() == [("apps/api/.venv", None, "venv-dir")]
     assert report.code == 1
     assert "git rm -r --cached .venv" in report.finding("venv-dir")["fix"]
+
+
+def test_a_utf16_requirements_file_is_read_as_pip_reads_it(make_git_repo) -> None:
+    """Windows editors save UTF-16 with a byte-order mark; pip reads it, so lint does too."""
+    repo = make_git_repo(
+        {
+            "apps/api/requirements.txt": "click==8.1.7\nrequests\n".encode("utf-16"),
+            "apps/api/Procfile": PROCFILE,
+        }
+    )
+    report = detect_json(repo)
+    assert report.rules() == [("apps/api/requirements.txt", 2, "unpinned")]

@@ -35,7 +35,10 @@ CI_PREFIXES = ("CI_", "GITLAB_", "GITHUB_", "BOXWISE_", "RUNNER_")
 
 # Two apps with no third-party dependencies, so that building them needs no package index.
 SAMPLE_APPS: dict[str, str] = {
-    "pyproject.toml": '[tool.boxwise]\napps = ["apps/*"]\n',
+    # the base made by scripts/base-image.sh: no public registry answers here (the default is python:3.X-slim)
+    "pyproject.toml": (
+        '[tool.boxwise]\napps = ["apps/*"]\n[tool.boxwise.build]\nbase = "boxwise-python:bookworm"\n'
+    ),
     "apps/api/requirements.txt": "# the standard library is enough\n",
     "apps/api/Procfile": "web: python3 -m api\n",
     "apps/api/api/__init__.py": "",
@@ -236,8 +239,31 @@ class GitLabHost:
 
     def new_job_python(self, venv: Path) -> Path:
         """A job image's Python: a virtualenv seeing this machine's packages (boxwise's dependencies
-        among them) and getting boxwise itself only from what the job installs."""
-        subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+        among them) but not this machine's own boxwise, getting boxwise only from what the job installs."""
+        import sysconfig
+
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        # The machine's site-packages, less boxwise (CI installs it editable there), as a site dir
+        # of the venv: links to every other entry, added with its .pth files processed.
+        shadow = venv / "machine-site-packages"
+        shadow.mkdir()
+        system = Path(sysconfig.get_paths()["purelib"])
+        for entry in system.iterdir():
+            if "boxwise" not in entry.name.lower():
+                (shadow / entry.name).symlink_to(entry)
+        venv_site = Path(
+            subprocess.run(
+                [
+                    str(venv / "bin" / "python"),
+                    "-c",
+                    "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
+        (venv_site / "zz-machine-packages.pth").write_text(f"import site; site.addsitedir({str(shadow)!r})\n")
         return venv / "bin"
 
     def env(self, job_python: Path | None = None) -> dict[str, str]:

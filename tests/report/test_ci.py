@@ -15,7 +15,9 @@ from support.webapp import serve_main
 from .conftest import github_env, gitlab_env
 
 APPS = {
-    "pyproject.toml": '[tool.boxwise]\napps = ["apps/*"]\nshared = ["libs/**"]\n',
+    # the base made by scripts/base-image.sh: no public registry answers here (the default is python:3.X-slim)
+    "pyproject.toml": '[tool.boxwise]\napps = ["apps/*"]\nshared = ["libs/**"]\n'
+    '[tool.boxwise.build]\nbase = "boxwise-python:bookworm"\n',
     "libs/common.txt": "shared by every app\n",
 }
 for _name in ("api", "worker", "web"):

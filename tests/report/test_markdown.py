@@ -140,7 +140,8 @@ def test_marker_cannot_be_closed_early_by_an_app_name() -> None:
     from boxwise.report.model import marker
 
     assert marker("apps/api") == "<!-- boxwise:report app=apps/api -->"
-    assert marker("odd-->name x") == "<!-- boxwise:report app=odd-__name_x -->"
+    assert marker("odd-->name x") == "<!-- boxwise:report app=odd-%2D%3Ename%20x -->"
+    assert marker("a---b") == "<!-- boxwise:report app=a-%2D-b -->"
 
 
 def test_build_failure_comment_matches_snapshot() -> None:

@@ -62,11 +62,13 @@ def render(analysis: Analysis) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from boxwise.printable import for_rich as escape  # the image's or the MR's text
     from boxwise.units import dive_percent, human_bytes
 
     console = Console(highlight=False)
-    title = analysis.name or analysis.ref
-    console.print(f"[bold]{title}[/bold]  ({analysis.source}: {analysis.ref})")
+    # names, commands and paths come from the image: text, never rich markup (`[/x]`)
+    title = escape(analysis.name or analysis.ref)
+    console.print(f"[bold]{title}[/bold]  ({escape(analysis.source)}: {escape(analysis.ref)})")
     console.print(f"  total size:        {human_bytes(analysis.size_bytes)} ({analysis.size_bytes} bytes)")
     for label, acct in (("dive", analysis.dive), ("exact", analysis.exact)):
         console.print(
@@ -84,7 +86,10 @@ def render(analysis: Analysis) -> None:
     for layer in analysis.layers:
         owner = "/".join(part for part in (layer.buildpack, layer.layer_name) if part) or ""
         table.add_row(
-            str(layer.index), human_bytes(layer.size_bytes), owner, layer.command.replace("\n", "↵")
+            str(layer.index),
+            human_bytes(layer.size_bytes),
+            escape(owner),
+            escape(layer.command.replace("\n", "↵")),
         )
     console.print(table)
     if analysis.dive.files:
@@ -94,7 +99,7 @@ def render(analysis: Analysis) -> None:
         files.add_column("wasted", justify="right")
         files.add_column("path", overflow="fold")
         for row in analysis.dive.files[:TOP_INEFFICIENT]:
-            files.add_row(str(row.count), human_bytes(row.size_bytes), row.path)
+            files.add_row(str(row.count), human_bytes(row.size_bytes), escape(row.path))
         console.print(files)
     else:
         console.print("[bold]Inefficient files (dive accounting):[/bold] none")
@@ -107,7 +112,7 @@ def render(analysis: Analysis) -> None:
         largest.add_column("size", justify="right")
         largest.add_column("path", overflow="fold")
         for path, size in layer.largest_files:
-            largest.add_row(human_bytes(size), path)
+            largest.add_row(human_bytes(size), escape(path))
         console.print(largest)
 
 

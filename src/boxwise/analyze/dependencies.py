@@ -252,6 +252,11 @@ def _cached(image: Image, layers: Mapping[str, int]) -> tuple[dict[str, FileByte
 def _keep(image: Image, wanted: Mapping[int, list[str]], found: Mapping[str, FileBytes]) -> None:
     from boxwise.analyze.recordcache import RecordCache
 
+    # Only what the engine gave: it holds a layer under its diff_id because the bytes hash to it.
+    # An archive or a registry names its own diff_ids, and RECORDs read without hashing the whole
+    # layer would let a forged layer poison the figures of a real image that shares the diff_id.
+    if image.source != "docker":
+        return
     cache = RecordCache()
     for number, paths in wanted.items():
         cache.put(image.layers[number].diff_id, {p: found[p] for p in paths if p in found})

@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 
 from boxwise.analyze.layerfiles import FileBytes
-from boxwise.image.cache import _DIGEST, _read_trusted, _write_atomically, cache_root
+from boxwise.image.cache import _read_trusted, _write_atomically, cache_root
+from boxwise.image.digest import is_digest
 
 FORMAT = "boxwise-records/1"
 
@@ -26,7 +27,7 @@ class RecordCache:
         self.folder = (root or cache_root()) / "records"
 
     def _path(self, diff_id: str) -> Path | None:
-        return self.folder / diff_id.replace(":", "-") if _DIGEST.match(diff_id) else None
+        return self.folder / diff_id.replace(":", "-") if is_digest(diff_id) else None
 
     def get(self, diff_id: str) -> dict[str, bytes]:
         return _read_trusted(self._path(diff_id), lambda data: _decode(data, diff_id)) or {}

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from boxwise.image.digest import hex_part
+
 ALTERNATES = 4  # cached entries kept per layer: the latest and three with other keys
 
 
@@ -76,7 +78,7 @@ class LayerCache:
         return self.root / "apps" / self.app_key / "layers.json"
 
     def blob_path(self, diff_id: str) -> Path:
-        return self.blobs / f"{diff_id.removeprefix('sha256:')}.tar"
+        return self.blobs / f"{hex_part(diff_id)}.tar"  # checked: a base's config names it
 
     def has_blob(self, diff_id: str) -> bool:
         return self.blob_path(diff_id).is_file()
@@ -163,6 +165,11 @@ class LayerCache:
             if leftover.is_file() and _older_than(leftover, cutoff):
                 leftover.unlink(missing_ok=True)
                 removed += 1
+        # ... and the `.NAME.PID.tmp` of a blob or config written when it was killed
+        from boxwise.image.cache import remove_stale_temporaries
+
+        for folder in (self.blobs, self.root / "bases", *(self.root / "apps").glob("*")):
+            removed += remove_stale_temporaries(folder, ".", ".tmp")
         return removed
 
     def tmp_dir(self) -> Path:

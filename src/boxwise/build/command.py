@@ -11,8 +11,6 @@ from boxwise.build.options import BuildOptions
 from boxwise.config import load_settings, print_warnings
 from boxwise.errors import UserError
 
-DEFAULT_BASE = "boxwise-python:bookworm"
-
 
 def default_tag(app: Path) -> str:
     """`boxwise/<app folder>:latest`, the folder name made a valid image name."""
@@ -40,7 +38,7 @@ def options_from_args(
     ca_cert = pick_path("ca_cert", "ca-cert")
     app = Path(args.app).resolve()
     return BuildOptions(
-        base=str(pick("base", "base", DEFAULT_BASE)),
+        base=_text_or_none(pick("base", "base")),
         tag=getattr(args, "tag", None) or default_tag(app),
         output=getattr(args, "output", None) or "docker",
         cache_dir=cache,
@@ -52,7 +50,12 @@ def options_from_args(
         check=bool(pick("check", "check", False)),
         check_timeout=_seconds(pick("check_timeout", "check-timeout", 30.0)),
         check_path=str(pick("check_path", "check-path", "/")),
+        pull_policy=str(pick("pull_policy", "pull-policy", "if-not-present")),
     )
+
+
+def _text_or_none(value: object) -> str | None:
+    return str(value) if value else None
 
 
 def _seconds(value: object) -> float:

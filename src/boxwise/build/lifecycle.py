@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import tarfile
 import time
 from pathlib import Path
@@ -20,9 +19,18 @@ from boxwise.appfiles import IgnoreMatcher
 from boxwise.appfiles import walk as walk_app
 from boxwise.apps import load_ignore
 from boxwise.build import secrets as build_secrets
-from boxwise.build.base import ENGINELESS_PLACES, BaseImage, base_python, engine_image_id, load_base
+from boxwise.build.base import (
+    ENGINELESS_PLACES,
+    PULL_POLICIES,
+    BaseImage,
+    base_python,
+    base_python_version,
+    engine_image_id,
+    load_base,
+)
 from boxwise.build.builder import Builder, load_builder
 from boxwise.build.cache import LayerCache, default_cache_dir
+from boxwise.build.failures import FailureContext, failure_error
 from boxwise.build.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
 from boxwise.build.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
 from boxwise.build.log import BuildLog
@@ -30,6 +38,7 @@ from boxwise.build.options import BuildOptions, BuildResult, LayerReport
 from boxwise.build.output import check_output, scan_for_secrets, write_output
 from boxwise.build.previous import seed_cache
 from boxwise.build.project_toml import read_project_toml
+from boxwise.build.pybase import Choice, check_python, choose_images
 from boxwise.build.runner import BuildContainer, BuildRoot, connect, engine_errors
 from boxwise.build.runner_local import LocalRoot
 from boxwise.build.runtime import base_user_files, run_user, write_runtime_layer
@@ -38,25 +47,14 @@ from boxwise.build.tools import TOOLS_DIR, pip_wheel
 from boxwise.errors import UserError
 from boxwise.image.export import ExportImage, ExportLayer
 from boxwise.image.layer_writer import LayerBlob, source_date_epoch, write_dir_layer, write_layer
+from boxwise.image.reference import check_tag
+from boxwise.lint.detection import load_shared
 from boxwise.startup import Startup
 
 PLATFORM_DIR = "/platform"
 RESTORE_AND_RETRY = 75  # the driver's exit code when a buildpack asked for its deferred cache layers
 DRIVER_PATH = "/cnb/lifecycle/driver.py"
 PLAN_PATH = "/cnb/lifecycle/plan.json"
-# What the install buildpacks print when pip failed on one line of a requirements file.
-_REQ_LINE = re.compile(r"^ERROR: [^\s:]+:\d+: ")
-# What a buildpack prints when a file of the app is wrong (`ERROR: poetry.lock is out of date ...`).
-_FILE_ERROR = re.compile(r"^ERROR: ((?:[\w.-]+/)*[\w.-]+)[: ]")
-# What a bin/detect prints (through the driver) when it refuses the app: `  <id>: ERROR: <why>`.
-_DETECT_ERROR = re.compile(r"^\s+[\w./-]+: ERROR: (.+)$")
-# The file a failed install buildpack's fallback message names.
-_INSTALL_FILES = {
-    "pipenv-install": "Pipfile.lock",
-    "poetry-install": "poetry.lock",
-    "uv-install": "uv.lock",
-    "setup-py-install": "setup.py",
-}
 
 
 def _buildpacks_tar(builder: Builder, plan: dict[str, Any], pip: Path | None) -> bytes:
@@ -111,54 +109,6 @@ def _driver_env(
     return env
 
 
-def _failure_message(app_dir: Path, code: int, log: BuildLog) -> str:
-    if code == 20:
-        return (
-            f"{app_dir}: no buildpack group detected the app; add a requirements.txt (or Pipfile.lock, "
-            "poetry.lock, uv.lock), a pyproject.toml or setup.py project, or a Procfile"
-        )
-    if code in (126, 127):  # the engine could not start python3 in the build image
-        return (
-            f"{app_dir}: the build image has no python3 to run the buildpacks (exit {code}); pass --builder "
-            "an image with python3 >= 3.11, e.g. boxwise-python:bookworm made by scripts/base-image.sh"
-        )
-    if code == 21:  # a detect refused the app: its one line says why (several package managers, ...)
-        refused = next(
-            (m.group(1) for line in reversed(log.lines) for m in [_DETECT_ERROR.match(line)] if m), ""
-        )
-        if refused:
-            return f"{app_dir}: {refused}"
-    failed = next(
-        (line for line in reversed(log.lines) if line.startswith("build: ") and "failed" in line), ""
-    )
-    where = next((line[7:] for line in reversed(log.lines) if _REQ_LINE.match(line)), None)
-    if where:
-        return f"{app_dir}/{where}: pip cannot install it (see pip's message above); fix the requirement"
-    wrong = next(
-        (
-            line[7:]
-            for line in reversed(log.lines)
-            for m in [_FILE_ERROR.match(line)]
-            if m and (app_dir / m.group(1)).is_file()
-        ),
-        None,
-    )
-    if wrong:
-        return f"{app_dir}/{wrong}"
-    for buildpack, name in _INSTALL_FILES.items():
-        if buildpack in failed:
-            return f"{app_dir / name}: installing it failed (see the installer's message above); fix it"
-    if "pip-install" in failed:
-        return f"{app_dir / 'requirements.txt'}: pip install failed (see pip's message above); fix it"
-    if "pyproject-toml-install" in failed:
-        return (
-            f"{app_dir / 'pyproject.toml'}: installing the project failed (see above); fix its dependencies"
-        )
-    if "procfile-run" in failed:
-        return f"{app_dir}: no launch process (see above); add a Procfile such as `web: python3 app.py`"
-    return f"{app_dir}: the build failed (lifecycle exit {code}, see the log above)"
-
-
 def _unmap(group: list[dict[str, Any]], box: BuildRoot) -> list[dict[str, Any]]:
     """What the buildpacks wrote with build-root paths in it, as the image will see it."""
     for bp in group:
@@ -187,6 +137,7 @@ def _run_lifecycle(
     cache: LayerCache,
     env: dict[str, str],
     log: BuildLog,
+    failure: FailureContext,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[LayerReport], dict[str, Any]]:
     """Put everything in, restore, run detect + build, read the layers out."""
     log.status("restore: cached layers")
@@ -212,25 +163,46 @@ def _run_lifecycle(
             break
         code = box.exec(command, env, log.say)
     if code != 0:
-        raise UserError(_failure_message(Path(log.app_dir), code, log))
+        shared = (load_shared(builder, "installfail"), load_shared(builder, "pyversion"))
+        raise failure_error(code, log.lines, failure, *shared)
     group = _unmap(json.loads(box.read_file(f"{LAYERS_DIR}/.boxwise/result.json"))["group"], box)
     launch, reports, keep = export_layers(box, group, restored, cache, log)
     return group, launch, reports, keep
 
 
-def _load_base(client: Any, options: BuildOptions, cache: LayerCache) -> BaseImage:
-    ref = options.run_image or options.base
+def _run_ref(options: BuildOptions) -> str:
+    return str(options.run_image or options.base)
+
+
+def _load_base(client: Any, options: BuildOptions, cache: LayerCache, log: BuildLog) -> BaseImage:
+    ref = _run_ref(options)
     flag = "--run-image" if options.run_image else "--base"
     if client is None and not ref.startswith(ENGINELESS_PLACES):
-        raise UserError(
-            f"{flag} {ref}: with no engine the base must be docker-archive:PATH, oci:PATH or registry://REF"
-        )
-    return load_base(client, ref, cache, need_layers=False, flag=flag)
+        ref = f"registry://{ref}"  # no engine in this build: a plain name is read from its registry
+    pull = options.pull_policy
+    return load_base(client, ref, cache, need_layers=False, flag=flag, pull=pull, say=log.say)
 
 
 def _needs_engine(options: BuildOptions) -> bool:
-    base = options.run_image or options.base
-    return options.runner == "docker" or options.output == "docker" or not base.startswith(ENGINELESS_PLACES)
+    """The docker runner and docker output need an engine, and so does a docker:// base; otherwise
+    (--runner local to a file or a registry) a plain base name is read from its registry."""
+    return (
+        options.runner == "docker" or options.output == "docker" or _run_ref(options).startswith("docker://")
+    )
+
+
+def _check_base_python(
+    choice: Choice, base: BaseImage, cache: LayerCache, app_dir: Path, log: BuildLog
+) -> None:
+    """The run base's Python against the app's request, when the host can know it (else the build
+    checks its own python3)."""
+    known = base_python_version(base, cache)
+    if known is None:
+        log.say("python: the base's version is not declared; the build checks its python3")
+        return
+    version, how = known
+    log.say(f"python: the base {base.ref} has Python {version} ({how})")
+    check_python(choice, app_dir, f"the base {base.ref}", version)
 
 
 def _app_report(cache: LayerCache, app_blob: LayerBlob, log: BuildLog) -> LayerReport:
@@ -248,7 +220,7 @@ def _base_users(client: Any, base: BaseImage, cache: LayerCache) -> tuple[bytes,
 
     def blobs() -> list[Path]:
         if not all(cache.has_blob(d) for d in base.diff_ids):
-            load_base(client, base.ref, cache, need_layers=True)
+            load_base(client, base.ref, cache, need_layers=True, pull="if-not-present")
         return [cache.blob_path(d) for d in base.diff_ids]
 
     return base_user_files(client, base.image_id, base.diff_ids, cache, blobs)
@@ -264,12 +236,19 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     if options.runner not in ("docker", "local"):
         raise UserError(f"--runner {options.runner}: unknown; use docker or local")
     check_output(options.output)
+    if options.tag:
+        check_tag(options.tag)
+    if options.pull_policy not in PULL_POLICIES:
+        raise UserError(f"--pull-policy {options.pull_policy}: unknown; use {', '.join(PULL_POLICIES)}")
     secrets = build_secrets.collect(options.ca_cert)
     log = BuildLog(options.quiet, list(secrets.needles), app_dir=str(app_dir))
     cache = LayerCache.for_app(options.cache_dir or default_cache_dir(), app_dir)
     builder = load_builder()
+    choice = choose_images(options, builder, app_dir, load_shared(builder, "pyversion"))
+    options = choice.options
+    log.say(choice.describe())
     epoch = source_date_epoch()
-    build_image = options.builder or options.base
+    build_image = str(options.builder or options.base)
     if options.runner == "docker" and build_image.startswith(ENGINELESS_PLACES):
         flag = "--builder" if options.builder else "--base"
         raise UserError(
@@ -277,8 +256,10 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             "give --builder NAME, or use --runner local"
         )
     client = connect() if _needs_engine(options) else None
-    base = _load_base(client, options, cache)
+    with engine_errors("reading the base"):
+        base = _load_base(client, options, cache, log)
     log.say(f"app: {app_dir}  base: {base.ref}  build secrets: {secrets.describe()}")
+    _check_base_python(choice, base, cache, app_dir, log)
 
     # The app layer first: the build gets exactly the files the image will hold.
     descriptor = read_project_toml(app_dir)
@@ -301,8 +282,11 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         box: BuildContainer | LocalRoot = LocalRoot(app_dir.name)
     else:
         flag = "--builder" if options.builder else "--base"
-        build_image = (options.builder or options.base).removeprefix("docker://")
-        engine_image_id(client, build_image, flag)
+        build_image = build_image.removeprefix("docker://")
+        # pulled once: the run base was pulled already when it is the same image
+        pull = "never" if build_image == base.ref else options.pull_policy
+        with engine_errors("reading the build image"):
+            engine_image_id(client, build_image, flag, pull, log.say)
         box = BuildContainer(client, build_image, options.network, app_dir.name)
     pip = pip_wheel(cache)
     with log.progress("building"), engine_errors("the build"), box:
@@ -311,8 +295,9 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             run_python = base_python(base, cache)
             if run_python:
                 env["BOXWISE_RUN_PYTHON"] = run_python
+        failure = FailureContext(app_dir, options.network, build_image, choice.python, options.ca_cert)
         group, launch, reports, keep = _run_lifecycle(
-            box, builder, pip, app_blob.path, secrets, cache, env, log
+            box, builder, pip, app_blob.path, secrets, cache, env, log, failure
         )
 
     reports.append(_app_report(cache, app_blob, log))

@@ -10,9 +10,12 @@ from boxwise.startup import Startup
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How to build one app. `base` is the run base image; the buildpacks run in `builder`."""
+    """How to build one app. `base` is the run base image; the buildpacks run in `builder`.
 
-    base: str = "boxwise-python:bookworm"
+    No base: builder.toml's images, chosen by the app's Python version (python:3.X-slim). A base,
+    run image or builder may hold `{python}`, filled with that version."""
+
+    base: str | None = None
     tag: str | None = None
     output: str = "docker"  # docker | docker-archive:PATH | oci:PATH
     cache_dir: Path | None = None
@@ -25,6 +28,7 @@ class BuildOptions:
     check: bool = False  # start the image with PORT and wait for an HTTP answer (the smoke check)
     check_timeout: float = 30.0
     check_path: str = "/"
+    pull_policy: str = "if-not-present"  # as pack's: if-not-present | always | never
 
 
 @dataclass(frozen=True)

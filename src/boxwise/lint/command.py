@@ -51,12 +51,14 @@ def lint_app(
     builder: Builder,
     rules: dict[str, ModuleType],
     processes: ModuleType | None = None,
+    pyversion: ModuleType | None = None,
     managers: ModuleType | None = None,
 ) -> AppReport:
     """Detection and every lint finding for one app (disabled rules already dropped)."""
     from boxwise.lint.contents import lint_contents
     from boxwise.lint.procfile import lint_procfile
     from boxwise.lint.pyproject import lint_pyproject
+    from boxwise.lint.python_version import lint_python_version
     from boxwise.lint.requirements import lint_requirements, requirement_files
 
     managers = managers or load_shared(builder, "package_managers")
@@ -90,6 +92,7 @@ def lint_app(
     if os.path.lexists(pyproject):
         built = "" if detection.error else managers.project_build(str(app.path), decision)
         findings += lint_pyproject(pyproject, rel_path(settings.root, pyproject), built, app.path)
+    findings += lint_python_version(app.path, settings.root, pyversion or load_shared(builder, "pyversion"))
     if os.path.lexists(procfile):
         findings += lint_procfile(procfile, rel_path(settings.root, procfile))
     elif detection.passed:
@@ -163,7 +166,8 @@ def run_detect(args: argparse.Namespace) -> int:
     builder = load_builder()
     rules = load_rules(builder)
     processes = load_shared(builder, "processes") if apps else None
+    pyversion = load_shared(builder, "pyversion") if apps else None
     managers = load_shared(builder, "package_managers") if apps else None
-    reports = [lint_app(settings, app, builder, rules, processes, managers) for app in apps]
+    reports = [lint_app(settings, app, builder, rules, processes, pyversion, managers) for app in apps]
     _write(args, reports)
     return exit_code(item for report in reports for item in report.findings)

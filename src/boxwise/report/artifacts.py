@@ -27,7 +27,7 @@ def _write(path: str | Path, text: str) -> None:
         if target.parent != Path("."):
             target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")  # non-UTF-8 names
         tmp.replace(target)
     except OSError as exc:
         raise UserError(f"{path}: cannot write it ({exc.strerror}); pass a writable file path") from None
@@ -262,11 +262,15 @@ def write_artifacts(
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    from boxwise.lint.render import _escape_data as escape_data  # the one workflow-command rule
+
+    return escape_data(text)
 
 
 def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    from boxwise.lint.render import _escape_property as escape_property
+
+    return escape_property(text)
 
 
 def annotations(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> list[str]:
@@ -339,7 +343,7 @@ def write_github(
 
 def _append(path: str, text: str) -> None:
     try:
-        with open(path, "a", encoding="utf-8") as handle:
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(text)
     except OSError as exc:
         raise UserError(f"{path}: cannot append to it ({exc.strerror}); check the runner's files") from None

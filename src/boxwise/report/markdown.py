@@ -75,9 +75,9 @@ def headline(data: ReportData) -> str:
         state = "✅ gate passed"
     else:
         names = ", ".join(rule["name"] for rule in failed_rules(data.verdict))
-        state = f"❌ gate failed: {names}" if names else "❌ gate failed"
+        state = f"❌ gate failed: {md_cell(names, 200)}" if names else "❌ gate failed"
     start = f" · {startup_text(data)}" if data.startup is not None else ""
-    return f"### boxwise · `{md_cell(data.app, 80)}` · {state}{start}"
+    return f"### boxwise · {md_code(data.app, 80)} · {state}{start}"
 
 
 def startup_text(data: ReportData) -> str:
@@ -133,7 +133,7 @@ def _summary(data: ReportData) -> list[str]:
 
 def _baseline_line(data: ReportData) -> str:
     if data.baseline is not None:
-        return f"Compared with the baseline `{md_cell(data.baseline_ref or '?', 200)}`."
+        return f"Compared with the baseline {md_code(data.baseline_ref or '?', 200)}."
     reason = data.baseline_note or "no baseline image was given or configured"
     return f"> **No baseline to compare with:** {md_cell(reason, 400)}. The figures are this image's alone."
 
@@ -268,7 +268,7 @@ def _new_files_section(data: ReportData) -> Section:
 def _findings_section(data: ReportData) -> Section:
     header = ["| file | line | rule | severity | message |", "|:--|--:|:--|:--|:--|"]
     rows = [
-        f"| {md_code(f.get('path'))} | {f.get('line') or DASH} | {md_code(f.get('rule'))} | "
+        f"| {md_code(f.get('path'))} | {md_cell(f.get('line') or DASH)} | {md_code(f.get('rule'))} | "
         f"{md_cell(f.get('severity', ''))} | {md_cell(f.get('message', ''), 300)} |"
         for f in data.findings
     ]
@@ -276,7 +276,7 @@ def _findings_section(data: ReportData) -> Section:
 
 
 def _footer(data: ReportData) -> str:
-    return f"<sub>boxwise {__version__} · image `{md_cell(data.ref, 200)}`</sub>\n\n{marker(data.app)}\n"
+    return f"<sub>boxwise {__version__} · image {md_code(data.ref, 200)}</sub>\n\n{marker(data.app)}\n"
 
 
 def render_markdown(data: ReportData, limit: int | None = None, where: str = "the platform") -> str:
@@ -341,7 +341,7 @@ def render_failure(failure: BuildFailure, limit: int | None = None) -> str:
     if limit is not None and len(message) > limit // 2:
         message = message[: limit // 2] + " …"
     return (
-        f"### boxwise · `{md_cell(failure.app, 80)}` · 💥 build failed\n\n"
+        f"### boxwise · {md_code(failure.app, 80)} · 💥 build failed\n\n"
         f"```text\n{message}\n```\n\n"
         "No image, so no size, layers or gate for this change; the report comes back with the next "
         "successful build.\n\n"

@@ -18,10 +18,18 @@ MARKER_PREFIX = "<!-- boxwise:report app="
 def marker(app: str) -> str:
     """The hidden HTML comment that identifies an app's comment on a merge request.
 
-    The name is kept to characters that cannot end the comment early (`-->`) or break Markdown.
+    Other characters than `[A-Za-z0-9._/@+-]` are %-encoded, and so is the second `-` of a `--`:
+    the name cannot end the comment early (`-->`), and two app names never share a marker (a
+    merge request adding `apps/a b` must not take over the comment of `apps/a_b`).
     """
-    safe = re.sub(r"[^A-Za-z0-9._/@+-]", "_", app).replace("--", "-_")
-    return f"{MARKER_PREFIX}{safe} -->"
+    safe = re.sub(r"[^A-Za-z0-9._/@+-]", lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), app)
+    return f"{MARKER_PREFIX}{safe.replace('--', '-%2D').replace('--', '-%2D')} -->"
+
+
+def holds_marker(body: str, app_marker: str) -> bool:
+    """True when the body's last line is the marker: where boxwise puts it, and the one place
+    text from the merge request (a path, a lint message quoting a marker) can never reach."""
+    return body.rstrip("\n").rpartition("\n")[2] == app_marker
 
 
 @dataclass

@@ -11,10 +11,10 @@ variables). The report then goes to the job summary and artifacts only, and says
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
+from boxwise.forks import comment_block_reason
 from boxwise.report.model import ReportData, verdict_passed
 
 POST_WHEN = ("always", "changed", "failed")
@@ -44,40 +44,12 @@ def why_not_created(post_when: str) -> str:
     }.get(post_when, "")
 
 
-def _github_event(env: Mapping[str, str]) -> dict[str, Any]:
-    path = env.get("GITHUB_EVENT_PATH")
-    if not path:
-        return {}
-    try:
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read(MAX_EVENT_BYTES + 1)[:MAX_EVENT_BYTES])
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def fork_reason(env: Mapping[str, str]) -> str | None:
-    """Why this is a merge request from a fork that no token may comment on; None if it is not."""
-    if env.get("GITHUB_ACTIONS") == "true" and env.get("GITHUB_EVENT_NAME") == "pull_request":
-        pull = _github_event(env).get("pull_request")
-        if isinstance(pull, dict):
-            head = (pull.get("head") or {}).get("repo")
-            base = (pull.get("base") or {}).get("repo") or {}
-            if not isinstance(head, dict) or head.get("full_name") != base.get("full_name"):
-                return "the pull request comes from a fork, whose GITHUB_TOKEN may not comment"
-    project, source = env.get("CI_MERGE_REQUEST_PROJECT_ID"), env.get("CI_MERGE_REQUEST_SOURCE_PROJECT_ID")
-    running = env.get("CI_PROJECT_ID")
-    if project and source and source != project and running and running != project:
-        return "the merge request comes from a fork, and its pipeline runs there without the target's token"
-    return None
-
-
 def summary_only(mode: str, env: Mapping[str, str]) -> str | None:
     """Why the report goes to the job summary and artifacts only (no API call at all), else None."""
     if mode == "summary":
         return "summary-only mode (--post summary)"
     if mode == "auto":
-        return fork_reason(env)
+        return comment_block_reason(env)
     return None
 
 
