@@ -24,6 +24,7 @@ import detect_rule
 import lockinstall
 import package_managers
 import pylayer
+import pyversion
 
 PYPI = {"https://pypi.org/simple", "https://pypi.python.org/simple", "https://pypi.org/simple/"}
 # Pipfile keys that are environment markers (`sys_platform = "== 'linux'"`).
@@ -128,6 +129,7 @@ def _install_unlocked(layer: str, cache: str, lines: list[str]) -> None:
 
 
 def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # before anything is installed
     locked = os.path.isfile(os.path.join(app_dir, "Pipfile.lock"))
     if locked:
         lock, problem = detect_rule.read_lock(app_dir)

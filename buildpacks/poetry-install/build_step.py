@@ -25,6 +25,7 @@ import tempfile
 import lockinstall
 import package_managers
 import pylayer
+import pyversion
 
 POETRY = ("poetry==2.5.1", "poetry-plugin-export==1.10.1")
 TOOL_LAYER = "poetry"
@@ -91,6 +92,7 @@ def install(app_dir: str, layers_dir: str, layer: str) -> None:
 
 
 def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # before anything is installed
     lock = package_managers.read_toml(os.path.join(app_dir, "poetry.lock"), package_managers.MAX_LOCK_READ)
     local = local_sources(lock)
     lockinstall.refuse_outside(app_dir, local, "poetry.lock")

@@ -12,9 +12,11 @@ from __future__ import annotations
 import os
 
 import pylayer
+import pyversion
 
 
 def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # before anything is installed
     inputs = pylayer.dependency_inputs(app_dir)
     inputs["local ."] = pylayer.local_path_sha(app_dir, ".", True)
     layer = os.path.join(layers_dir, "packages")

@@ -20,6 +20,7 @@ import os
 import lockinstall
 import package_managers
 import pylayer
+import pyversion
 
 UV = ("uv==0.13.9",)
 TOOL_LAYER = "uv"
@@ -77,6 +78,7 @@ def sync(uv: str, app_dir: str, layer: str, cache: str) -> None:
 
 
 def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # before anything is installed
     lock = package_managers.read_toml(os.path.join(app_dir, "uv.lock"), package_managers.MAX_LOCK_READ)
     local = local_sources(lock)
     lockinstall.refuse_outside(app_dir, local, "uv.lock")
