@@ -150,7 +150,8 @@ def failure_error(
     tail = tuple(output[-_TAIL:])
     wrong = _app_file_error(lines, app)
     if wrong:  # a buildpack said which of the app's files is wrong (a lock out of sync, ...)
-        return UserError(wrong, tail)
+        said = "ERROR: " + wrong[len(f"{app}/") :]
+        return UserError(wrong, tuple(line for line in tail if line != said))  # that line once
     failure = installfail.classify(output or lines)
     no_answer = failure is not None and failure.kind == "no-match" and failure.detail == "no release at all"
     if no_answer and context.network == "none":  # the index never answered: the build has no network
