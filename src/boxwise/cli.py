@@ -18,6 +18,7 @@ from boxwise.errors import UserError
 COMMANDS: dict[str, str] = {
     "detect": "boxwise.lint.command:run_detect",
     "build": "boxwise.build.command:run_build",
+    "buildpacks": "boxwise.build.listing:run_buildpacks",
     "inspect": "boxwise.analyze.command:run_inspect",
     "gate": "boxwise.gate:run_gate",
     "diff": "boxwise.analyze.diff:run_diff",
@@ -94,6 +95,21 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
         "when it exits or never answers (default: [tool.boxwise.build] check, else off; on in `ci`)",
     )
     p.add_argument("--check-timeout", metavar="SECONDS", type=float, help="how long the check waits (30)")
+    # pack's vocabulary
+    p.add_argument(
+        "--env",
+        action="append",
+        metavar="NAME[=VALUE]",
+        help="a variable for the build only (repeatable; NAME alone: its value here); never in the image",
+    )
+    p.add_argument(
+        "--env-file", metavar="FILE", help="NAME=VALUE lines for the build only, as pack reads them"
+    )
+    p.add_argument(
+        "--publish", action="store_true", help="push to the registry --tag names (= --output registry://TAG)"
+    )
+    p.add_argument("--clear-cache", action="store_true", help="rebuild every layer, ignoring the cache")
+    p.add_argument("--default-process", metavar="TYPE", help="the process the image starts (default: web)")
     p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
 
 
@@ -194,6 +210,11 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     _add_artifacts(p)
 
 
+def _add_buildpacks(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("buildpacks", help="the buildpacks, their versions and the detection groups")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+
 def _add_plan(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="the apps a change touches, as a child pipeline or a job matrix")
     p.add_argument("--format", choices=["json", "gitlab-child", "github-matrix"], default="json")
@@ -210,7 +231,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"boxwise {__version__}")
     parser.add_argument("-C", dest="chdir", metavar="DIR", help="run as if started in DIR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_detect, _add_build, _add_inspect, _add_gate, _add_diff, _add_report, _add_ci, _add_plan):
+    for add in (
+        _add_detect,
+        _add_build,
+        _add_buildpacks,
+        _add_inspect,
+        _add_gate,
+        _add_diff,
+        _add_report,
+        _add_ci,
+        _add_plan,
+    ):
         add(sub)
     return parser
 
