@@ -151,7 +151,12 @@ def layer_notes(result: Any) -> dict[str, str]:
 
 
 def run_app(
-    app: Any, args: argparse.Namespace, settings: Any, env: Mapping[str, str], in_mr: bool
+    app: Any,
+    args: argparse.Namespace,
+    settings: Any,
+    env: Mapping[str, str],
+    in_mr: bool,
+    position: tuple[int, int] = (1, 1),
 ) -> AppOutcome:
     from boxwise.report.command import gather
 
@@ -159,7 +164,9 @@ def run_app(
     branch = current_branch(settings.root, env)
     # never the baseline's own name: the baseline must still be there to compare with
     tag = f"{name}:ci-{_short_commit(settings.root, env)}"
-    print(f"boxwise ci: {printable(app.name)}: building {printable(tag)}", file=sys.stderr)
+    # the position tells a long monorepo run's progress: apps done of all the change touches
+    count = f" ({position[0]} of {position[1]})" if position[1] > 1 else ""
+    print(f"boxwise ci: {printable(app.name)}: building {printable(tag)}{count}", file=sys.stderr)
     try:
         result = build_one(app, args, settings, tag)
     except UserError as exc:
@@ -287,7 +294,9 @@ def run_ci(args: argparse.Namespace) -> int:
         print("boxwise ci: no app is touched by this change; nothing to build", file=sys.stderr)
         publish([], args, "boxwise: no app is touched by this change; nothing was built.\n")
         return 0
-    outcomes = [run_app(app, args, settings, env, in_mr) for app in apps]
+    outcomes = [
+        run_app(app, args, settings, env, in_mr, (number, len(apps))) for number, app in enumerate(apps, 1)
+    ]
     reports = [o.report for o in outcomes if o.report is not None]
     broken = [BuildFailure(o.name, o.name, o.error) for o in outcomes if o.error is not None]
     markdown = "\n".join([*map(render_markdown, reports), *map(render_failure, broken)])
