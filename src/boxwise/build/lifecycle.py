@@ -326,7 +326,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     layers.append(ExportLayer(runtime_blob.diff_id, runtime_blob.size, runtime_blob.path))
     layers.append(ExportLayer(app_blob.diff_id, app_blob.size, app_blob.path))
     image = ExportImage(config, layers, options.tag)
-    with engine_errors("the export"):
+    with log.progress("export"), engine_errors("the export"):
         ref = write_output(options, client, image, base, cache, log)
     cache.save({"buildpacks": keep, "app": {"sha": app_blob.diff_id}})
     cache.collect_garbage()
