@@ -109,6 +109,11 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
         "--publish", action="store_true", help="push to the registry --tag names (= --output registry://TAG)"
     )
     p.add_argument("--clear-cache", action="store_true", help="rebuild every layer, ignoring the cache")
+    p.add_argument(
+        "--previous-image",
+        metavar="REF",
+        help="an earlier image of the app (docker://, registry://, archives): its layers serve equal keys",
+    )
     p.add_argument("--default-process", metavar="TYPE", help="the process the image starts (default: web)")
     p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
 

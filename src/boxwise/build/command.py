@@ -50,6 +50,7 @@ def options_from_args(
         output=output,
         build_env=build_env(getattr(args, "env", None) or [], getattr(args, "env_file", None)),
         clear_cache=bool(getattr(args, "clear_cache", False)),
+        previous_image=getattr(args, "previous_image", None),
         default_process=getattr(args, "default_process", None),
         cache_dir=cache,
         network=str(pick("network", "network", "host")),

@@ -36,7 +36,7 @@ from boxwise.build.layers import export_layers, restore, restore_wanted, store_b
 from boxwise.build.log import BuildLog
 from boxwise.build.options import BuildOptions, BuildResult, LayerReport
 from boxwise.build.output import check_output, scan_for_secrets, write_output
-from boxwise.build.previous import seed_cache
+from boxwise.build.previous import seed_cache, seed_from_previous
 from boxwise.build.project_toml import read_project_toml
 from boxwise.build.pybase import Choice, check_python, choose_images
 from boxwise.build.runner import BuildContainer, BuildRoot, connect, engine_errors
@@ -278,13 +278,12 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             f"{exc.filename or app_dir}: cannot read it ({exc.strerror}); fix its permissions "
             "or exclude it in .dockerignore"
         ) from None
-    if (
-        client is not None
-        and options.output == "docker"
-        and options.tag
-        and not cache.load()
-        and not options.clear_cache
-    ):
+    if options.clear_cache:
+        pass  # pack's --clear-cache: nothing earlier is reused, not even a previous image's layers
+    elif options.previous_image:
+        with engine_errors("reading the previous image"):
+            seed_from_previous(client, options.previous_image, base, cache, log)
+    elif client is not None and options.output == "docker" and options.tag and not cache.load():
         seed_cache(client, options.tag, base, cache, log)
     if options.runner == "local":
         box: BuildContainer | LocalRoot = LocalRoot(app_dir.name)

@@ -28,6 +28,7 @@ class BuildOptions:
     build_env: dict[str, str] = field(
         default_factory=dict
     )  # --env/--env-file: the build's, never the image's
+    previous_image: str | None = None  # pack's --previous-image: its layers serve matching keys
     clear_cache: bool = False  # --clear-cache: build every layer anew, ignoring the cache
     default_process: str | None = None  # --default-process TYPE: the image's entrypoint process
     check: bool = False  # start the image with PORT and wait for an HTTP answer (the smoke check)
