@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "detect": "boxwise.lint.command:run_detect",
     "build": "boxwise.build.command:run_build",
     "buildpacks": "boxwise.build.listing:run_buildpacks",
+    "rebase": "boxwise.build.rebase:run_rebase",
     "inspect": "boxwise.analyze.command:run_inspect",
     "gate": "boxwise.gate:run_gate",
     "diff": "boxwise.analyze.diff:run_diff",
@@ -116,6 +117,20 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--default-process", metavar="TYPE", help="the process the image starts (default: web)")
     p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
+
+
+def _add_rebase(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rebase", help="put a built image on a patched run image without rebuilding")
+    p.add_argument("image", metavar="IMAGE", help="docker://NAME (or a bare engine name) or registry://REF")
+    p.add_argument(
+        "--run-image",
+        metavar="REF",
+        required=True,
+        help="the new base: an engine image name, or registry://REF, docker-archive:PATH, oci:PATH",
+    )
+    p.add_argument("--tag", metavar="NAME", help="where the result goes (default: IMAGE itself)")
+    p.add_argument("--cache", metavar="DIR", help="layer cache folder (default: $XDG_CACHE_HOME/boxwise)")
+    _add_pull_policy(p)
 
 
 def _add_image_ref(p: argparse.ArgumentParser) -> None:
@@ -240,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_detect,
         _add_build,
         _add_buildpacks,
+        _add_rebase,
         _add_inspect,
         _add_gate,
         _add_diff,
