@@ -125,9 +125,9 @@ def start_registry(folder: Path) -> Iterator[str]:
         f"storage:\n  filesystem:\n    rootdirectory: {folder / 'registry-data'}\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
-    process = subprocess.Popen(
-        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    # its access log stays in the folder (registry.log): a test may count the requests it received
+    with open(folder / "registry.log", "wb") as log:
+        process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=log)
     try:
         for _ in range(100):
             try:

@@ -105,7 +105,9 @@ def choose_apps(
     return list(plan.apps), since
 
 
-def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> Any:
+def build_one(
+    app: Any, args: argparse.Namespace, settings: Any, tag: str, previous: str | None = None
+) -> Any:
     """Build the app with the build stage's own option precedence; the BuildResult."""
     from boxwise.build.command import options_from_args
     from boxwise.build.lifecycle import build_app
@@ -122,6 +124,7 @@ def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> An
         builder=args.builder,
         pull_policy=getattr(args, "pull_policy", None),
         runner="docker",
+        previous_image=previous,  # the baseline: a fresh runner's cache is warm from it
         # the smoke check is on in ci unless the flag or [tool.boxwise.build] check turns it off
         check=args.check if getattr(args, "check", None) is not None else settings.build.get("check", True),
     )
@@ -151,7 +154,12 @@ def layer_notes(result: Any) -> dict[str, str]:
 
 
 def run_app(
-    app: Any, args: argparse.Namespace, settings: Any, env: Mapping[str, str], in_mr: bool
+    app: Any,
+    args: argparse.Namespace,
+    settings: Any,
+    env: Mapping[str, str],
+    in_mr: bool,
+    position: tuple[int, int] = (1, 1),
 ) -> AppOutcome:
     from boxwise.report.command import gather
 
@@ -159,24 +167,27 @@ def run_app(
     branch = current_branch(settings.root, env)
     # never the baseline's own name: the baseline must still be there to compare with
     tag = f"{name}:ci-{_short_commit(settings.root, env)}"
-    print(f"boxwise ci: {printable(app.name)}: building {printable(tag)}", file=sys.stderr)
-    try:
-        result = build_one(app, args, settings, tag)
-    except UserError as exc:
-        return AppOutcome(app.name, error=f"build failed: {exc}")
-    except Exception as exc:  # an engine or library failure: one app's failure, not the whole run's
-        return AppOutcome(app.name, error=f"build failed: {type(exc).__name__}: {_one_line(exc)}")
+    # the position tells a long monorepo run's progress: apps done of all the change touches
+    count = f" ({position[0]} of {position[1]})" if position[1] > 1 else ""
+    print(f"boxwise ci: {printable(app.name)}: building {printable(tag)}{count}", file=sys.stderr)
     default_template = f"docker://{name}:{{branch}}"
     baseline = resolve_baseline(None, settings, app.slug, env, default_template)
     if not in_mr:
         # a branch pipeline is its own baseline: compare with the previous run of the branch
         baseline = resolve_baseline(None, settings, app.slug, {"CI_COMMIT_BRANCH": branch}, default_template)
-    report_args = argparse.Namespace(**{**vars(args), "app": app.name})
     keep_at = baseline[0]  # where this branch's new baseline goes, whether an old one exists or not
+    # The baseline first: it is also the previous image whose layers a fresh runner builds with.
     unpulled = fetch_baseline(baseline[0], env)
     if unpulled:
         print(f"boxwise ci: {printable(app.name)}: no baseline: {printable(unpulled)}", file=sys.stderr)
         baseline = (None, unpulled)
+    try:
+        result = build_one(app, args, settings, tag, previous=baseline[0])
+    except UserError as exc:
+        return AppOutcome(app.name, error=f"build failed: {exc}")
+    except Exception as exc:  # an engine or library failure: one app's failure, not the whole run's
+        return AppOutcome(app.name, error=f"build failed: {type(exc).__name__}: {_one_line(exc)}")
+    report_args = argparse.Namespace(**{**vars(args), "app": app.name})
     try:
         report = gather(result.ref, report_args, settings, app, baseline=baseline)
     except UserError as exc:
@@ -287,7 +298,9 @@ def run_ci(args: argparse.Namespace) -> int:
         print("boxwise ci: no app is touched by this change; nothing to build", file=sys.stderr)
         publish([], args, "boxwise: no app is touched by this change; nothing was built.\n")
         return 0
-    outcomes = [run_app(app, args, settings, env, in_mr) for app in apps]
+    outcomes = [
+        run_app(app, args, settings, env, in_mr, (number, len(apps))) for number, app in enumerate(apps, 1)
+    ]
     reports = [o.report for o in outcomes if o.report is not None]
     broken = [BuildFailure(o.name, o.name, o.error) for o in outcomes if o.error is not None]
     markdown = "\n".join([*map(render_markdown, reports), *map(render_failure, broken)])

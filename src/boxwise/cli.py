@@ -18,6 +18,8 @@ from boxwise.errors import UserError
 COMMANDS: dict[str, str] = {
     "detect": "boxwise.lint.command:run_detect",
     "build": "boxwise.build.command:run_build",
+    "buildpacks": "boxwise.build.listing:run_buildpacks",
+    "rebase": "boxwise.build.rebase:run_rebase",
     "inspect": "boxwise.analyze.command:run_inspect",
     "gate": "boxwise.gate:run_gate",
     "diff": "boxwise.analyze.diff:run_diff",
@@ -94,7 +96,41 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
         "when it exits or never answers (default: [tool.boxwise.build] check, else off; on in `ci`)",
     )
     p.add_argument("--check-timeout", metavar="SECONDS", type=float, help="how long the check waits (30)")
+    # pack's vocabulary
+    p.add_argument(
+        "--env",
+        action="append",
+        metavar="NAME[=VALUE]",
+        help="a variable for the build only (repeatable; NAME alone: its value here); never in the image",
+    )
+    p.add_argument(
+        "--env-file", metavar="FILE", help="NAME=VALUE lines for the build only, as pack reads them"
+    )
+    p.add_argument(
+        "--publish", action="store_true", help="push to the registry --tag names (= --output registry://TAG)"
+    )
+    p.add_argument("--clear-cache", action="store_true", help="rebuild every layer, ignoring the cache")
+    p.add_argument(
+        "--previous-image",
+        metavar="REF",
+        help="an earlier image of the app (docker://, registry://, archives): its layers serve equal keys",
+    )
+    p.add_argument("--default-process", metavar="TYPE", help="the process the image starts (default: web)")
     p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
+
+
+def _add_rebase(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rebase", help="put a built image on a patched run image without rebuilding")
+    p.add_argument("image", metavar="IMAGE", help="docker://NAME (or a bare engine name) or registry://REF")
+    p.add_argument(
+        "--run-image",
+        metavar="REF",
+        required=True,
+        help="the new base: an engine image name, or registry://REF, docker-archive:PATH, oci:PATH",
+    )
+    p.add_argument("--tag", metavar="NAME", help="where the result goes (default: IMAGE itself)")
+    p.add_argument("--cache", metavar="DIR", help="layer cache folder (default: $XDG_CACHE_HOME/boxwise)")
+    _add_pull_policy(p)
 
 
 def _add_image_ref(p: argparse.ArgumentParser) -> None:
@@ -194,6 +230,11 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     _add_artifacts(p)
 
 
+def _add_buildpacks(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("buildpacks", help="the buildpacks, their versions and the detection groups")
+    p.add_argument("--format", choices=["text", "json"], default="text")
+
+
 def _add_plan(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("plan", help="the apps a change touches, as a child pipeline or a job matrix")
     p.add_argument("--format", choices=["json", "gitlab-child", "github-matrix"], default="json")
@@ -210,7 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"boxwise {__version__}")
     parser.add_argument("-C", dest="chdir", metavar="DIR", help="run as if started in DIR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_detect, _add_build, _add_inspect, _add_gate, _add_diff, _add_report, _add_ci, _add_plan):
+    for add in (
+        _add_detect,
+        _add_build,
+        _add_buildpacks,
+        _add_rebase,
+        _add_inspect,
+        _add_gate,
+        _add_diff,
+        _add_report,
+        _add_ci,
+        _add_plan,
+    ):
         add(sub)
     return parser
 

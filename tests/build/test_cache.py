@@ -4,6 +4,7 @@ rebuilds it from empty; a failed build leaves a cache the next build uses."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -219,3 +220,42 @@ def test_switching_back_to_earlier_dependencies_reuses_their_cached_layer(
     assert "pip-install:packages: reused (key unchanged)" in out
     assert layer_ids(docker_client, tag)[-3] == main_layer
     assert run_image(docker_client, tag) == (0, "v1 1.16.0\n")
+
+
+def _dependency_layer(out: str) -> str:
+    """The dependency layer's short digest, from `boxwise build`'s summary lines."""
+    return next(
+        re.findall(r"sha256:[0-9a-f]{12}", line)[0]
+        for line in out.splitlines()
+        if line.startswith("  pip-install:packages:")
+    )
+
+
+def test_a_previous_image_in_a_registry_warms_a_fresh_runner(
+    base_image: str, docker_client, local_registry: str, tmp_path: Path
+) -> None:
+    """pack's --previous-image: a runner with an empty cache (and an engine without the image)
+    takes the dependency layer of the branch's image in the registry; pip never runs."""
+    app = write_app(
+        tmp_path / "previous",
+        {"requirements.txt": "six==1.16.0\n", "Procfile": "web: python3 main.py\n", "main.py": MAIN},
+    )
+    ref = f"{local_registry}/{PREFIX}/previous:main"
+    out = build_ok(app, tag := f"{PREFIX}/previous:1", tmp_path / "cache-a", "--output", f"registry://{ref}")
+    pushed_layers = _dependency_layer(out)
+    (app / "main.py").write_text(MAIN.replace("v1", "v2"))  # a code-only change on a fresh runner
+
+    out = build_ok(app, tag, tmp_path / "cache-b", "--previous-image", f"registry://{ref}")
+    assert f"restore: layers of the previous image registry://{ref}" in out
+    assert "$ pip install" not in out
+    assert "pip-install:packages: reused (key unchanged)" in out
+    assert _dependency_layer(out) == pushed_layers
+    assert run_image(docker_client, tag) == (0, "v2 1.16.0\n")
+
+    # a cache that holds other dependencies: the previous image's layer joins them, and is used
+    (app / "requirements.txt").write_text("six==1.16.0\nidna==3.7\n")
+    build_ok(app, tag, tmp_path / "cache-c")
+    (app / "requirements.txt").write_text("six==1.16.0\n")
+    out = build_ok(app, tag, tmp_path / "cache-c", "--previous-image", f"registry://{ref}")
+    assert "an earlier cached layer has this key; asking the platform for it" in out
+    assert "$ pip install" not in out

@@ -86,7 +86,6 @@ def test_a_registry_blob_is_checked_whatever_size_its_descriptor_claims(tmp_path
     assert not list((tmp_path / "cache").glob("*/layer-index/*")), "an unverified index was cached"
 
 
-
 def test_records_read_from_an_archive_are_never_cached_under_the_diff_ids_it_names(tmp_path) -> None:
     """RECORD files (the dependency table) from an archive are read, never kept: an archive names
     its own diff_ids, and a forged one must not answer later for a real image sharing one."""

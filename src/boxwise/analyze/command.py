@@ -6,10 +6,13 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from boxwise.analyze.efficiency import Analysis, analyze
+from boxwise.analyze.efficiency import Analysis
 from boxwise.errors import UserError
+
+if TYPE_CHECKING:
+    from boxwise.image.model import Image
 
 TOP_INEFFICIENT = 20
 TOP_DEPENDENCIES = 20
@@ -37,25 +40,42 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
 
 def read_analysis(ref: str, dependencies: bool = False) -> Analysis:
     """Open and analyse an image (and read its dependency table when asked); every failure to
-    read it is one UserError line."""
-    from boxwise.image import load_indexes, open_image
+    read it is one UserError line. An image analysed before is answered from its record."""
+    from boxwise.image import open_image
 
     try:
         with _progress() as progress:
             image = open_image(ref, progress)
             if image.guess:
                 print(f"boxwise: reading '{ref}' as {image.guess}", file=sys.stderr)
-            indexes = load_indexes(image, progress)
-            analysis = analyze(image, indexes)
-        if dependencies:
-            from boxwise.analyze.dependencies import read_dependencies
-
-            analysis.dependencies = read_dependencies(image, indexes)
-        return analysis
+            return _warm_or_cold(image, dependencies, progress)
     except OSError as exc:
         raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None
     except MemoryError:
         raise UserError(f"{ref}: the image index does not fit in memory") from None
+
+
+def _warm_or_cold(image: Image, dependencies: bool, progress: Callable[[int, int], None] | None) -> Analysis:
+    from boxwise.analyze.analysiscache import AnalysisCache, Record
+
+    cache = AnalysisCache()
+    record = cache.get(image)
+    if record is None:
+        from boxwise.analyze.dependencies import record_layers, site_view
+        from boxwise.analyze.efficiency import measure
+        from boxwise.image import load_indexes
+
+        indexes = load_indexes(image, progress)
+        record = Record(measure(indexes), record_layers(indexes), site_view(indexes))
+        cache.put(image, record)
+    from boxwise.analyze.efficiency import assemble
+
+    analysis = assemble(image, record.measures)
+    if dependencies:
+        from boxwise.analyze.dependencies import read_listed
+
+        analysis.dependencies = read_listed(image, record.records, record.site)
+    return analysis
 
 
 def render(analysis: Analysis) -> None:

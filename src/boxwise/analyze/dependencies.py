@@ -210,11 +210,17 @@ def read_dependencies(
 ) -> Dependencies:
     """The distributions an image shows; `view` is its final file view (`/path` → size) when the
     caller has it already, else the site folders' own is made."""
-    from boxwise.analyze.layerfiles import read_files
-
     if view is None:
         view = site_view(indexes)
-    layers = {path: n for path, n in record_layers(indexes).items() if "/" + path in view}
+    return read_listed(image, record_layers(indexes), view)
+
+
+def read_listed(image: Image, records: Mapping[str, int], view: Mapping[str, int]) -> Dependencies:
+    """The distributions from `record_layers` and a view holding at least the site folders: all
+    a table needs from the layer indexes (the warm-analysis record keeps just these)."""
+    from boxwise.analyze.layerfiles import read_files
+
+    layers = {path: n for path, n in records.items() if "/" + path in view}
     notes: list[str] = []
     if len(layers) > MAX_DISTRIBUTIONS:
         notes.append(f"{len(layers)} distributions; only the first {MAX_DISTRIBUTIONS} by path are read")

@@ -125,6 +125,21 @@ class LayerCache:
         document = {**layers, "alternates": alternates}
         write_atomic(self.metadata_path, json.dumps(document, indent=1, sort_keys=True).encode())
 
+    def add_alternates(self, layers: dict[str, dict[str, dict[str, Any]]]) -> None:
+        """Entries from elsewhere (a previous image) beside the cached ones, for their keys."""
+        document = self.load()
+        alternates = document.setdefault("alternates", {})
+        for bp_id, named in layers.items():
+            for name, entry in named.items():
+                key = (entry.get("data") or {}).get("key")
+                latest = ((document.get("buildpacks") or {}).get(bp_id) or {}).get(name) or {}
+                known = [latest, *self.alternates(document, bp_id, name)]
+                if not key or any((item.get("data") or {}).get("key") == key for item in known):
+                    continue
+                alternates.setdefault(bp_id, {}).setdefault(name, []).insert(0, entry)
+                del alternates[bp_id][name][ALTERNATES - 1 :]
+        write_atomic(self.metadata_path, json.dumps(document, indent=1, sort_keys=True).encode())
+
     @staticmethod
     def alternates(data: dict[str, Any], bp_id: str, name: str) -> list[dict[str, Any]]:
         found = ((data.get("alternates") or {}).get(bp_id) or {}).get(name) or []

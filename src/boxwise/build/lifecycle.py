@@ -36,7 +36,7 @@ from boxwise.build.layers import export_layers, restore, restore_wanted, store_b
 from boxwise.build.log import BuildLog
 from boxwise.build.options import BuildOptions, BuildResult, LayerReport
 from boxwise.build.output import check_output, scan_for_secrets, write_output
-from boxwise.build.previous import seed_cache
+from boxwise.build.previous import seed_cache, seed_from_previous
 from boxwise.build.project_toml import read_project_toml
 from boxwise.build.pybase import Choice, check_python, choose_images
 from boxwise.build.runner import BuildContainer, BuildRoot, connect, engine_errors
@@ -243,6 +243,8 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     secrets = build_secrets.collect(options.ca_cert)
     log = BuildLog(options.quiet, list(secrets.needles), app_dir=str(app_dir))
     cache = LayerCache.for_app(options.cache_dir or default_cache_dir(), app_dir)
+    if options.clear_cache:  # pack's --clear-cache: nothing of earlier builds is restored or reused
+        cache.metadata_path.unlink(missing_ok=True)
     builder = load_builder()
     choice = choose_images(options, builder, app_dir, load_shared(builder, "pyversion"))
     options = choice.options
@@ -276,7 +278,12 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             f"{exc.filename or app_dir}: cannot read it ({exc.strerror}); fix its permissions "
             "or exclude it in .dockerignore"
         ) from None
-    if client is not None and options.output == "docker" and options.tag and not cache.load():
+    if options.clear_cache:
+        pass  # pack's --clear-cache: nothing earlier is reused, not even a previous image's layers
+    elif options.previous_image:
+        with engine_errors("reading the previous image"):
+            seed_from_previous(client, options.previous_image, base, cache, log)
+    elif client is not None and options.output == "docker" and options.tag and not cache.load():
         seed_cache(client, options.tag, base, cache, log)
     if options.runner == "local":
         box: BuildContainer | LocalRoot = LocalRoot(app_dir.name)
@@ -290,7 +297,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         box = BuildContainer(client, build_image, options.network, app_dir.name)
     pip = pip_wheel(cache)
     with log.progress("building"), engine_errors("the build"), box:
-        env = {**descriptor.build_env, **_driver_env(base, secrets, epoch, box, pip)}
+        env = {**descriptor.build_env, **options.build_env, **_driver_env(base, secrets, epoch, box, pip)}
         if options.runner == "local":  # this machine's python builds; the run image's runs the app
             run_python = base_python(base, cache)
             if run_python:
@@ -301,7 +308,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         )
 
     reports.append(_app_report(cache, app_blob, log))
-    procs = processes(group)
+    procs = processes(group, options.default_process)
     with engine_errors("reading the base's users"):
         user = run_user(*_base_users(client, base, cache))
     runtime_blob = store_blob(
@@ -309,14 +316,16 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         lambda dest: write_layer(dest, lambda w: write_runtime_layer(w, user, procs), mtime=epoch),
     )
     runtime = (runtime_blob.diff_id, user)
-    config = build_config(base.config, base.ref, group, launch, runtime, app_blob.diff_id, epoch)
+    config = build_config(
+        base.config, base.ref, group, launch, runtime, app_blob.diff_id, epoch, options.default_process
+    )
     new_blobs = [cache.blob_path(layer["diff_id"]) for layer in launch] + [app_blob.path]
     scan_for_secrets(secrets, new_blobs, config, cache)
     layers = [ExportLayer(la["diff_id"], la["size"], cache.blob_path(la["diff_id"])) for la in launch]
     layers.append(ExportLayer(runtime_blob.diff_id, runtime_blob.size, runtime_blob.path))
     layers.append(ExportLayer(app_blob.diff_id, app_blob.size, app_blob.path))
     image = ExportImage(config, layers, options.tag)
-    with engine_errors("the export"):
+    with log.progress("export"), engine_errors("the export"):
         ref = write_output(options, client, image, base, cache, log)
     cache.save({"buildpacks": keep, "app": {"sha": app_blob.diff_id}})
     cache.collect_garbage()

@@ -25,6 +25,12 @@ class BuildOptions:
     builder: str | None = None
     runner: str = "docker"
     quiet: bool = False  # no build log on stdout (the log is still in BuildResult.log)
+    build_env: dict[str, str] = field(
+        default_factory=dict
+    )  # --env/--env-file: the build's, never the image's
+    previous_image: str | None = None  # pack's --previous-image: its layers serve matching keys
+    clear_cache: bool = False  # --clear-cache: build every layer anew, ignoring the cache
+    default_process: str | None = None  # --default-process TYPE: the image's entrypoint process
     check: bool = False  # start the image with PORT and wait for an HTTP answer (the smoke check)
     check_timeout: float = 30.0
     check_path: str = "/"

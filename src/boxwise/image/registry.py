@@ -150,8 +150,17 @@ def _write_pushed(host: str, record: dict[str, str]) -> None:
         pass  # only a shortcut for the next push is lost
 
 
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
 def push_image(
-    config: bytes, manifest: bytes, layers: list[tuple[str, int, Path]], text: str, say: Any = print
+    config: bytes,
+    manifest: bytes,
+    layers: list[tuple[str, int, Path]],
+    text: str,
+    say: Any = print,
+    progress: Any = None,
 ) -> str:
     """Push blobs that are missing, then the manifest; the pushed manifest's digest.
 
@@ -166,7 +175,11 @@ def push_image(
     blobs += [(digest, size, lambda path=path: open(path, "rb")) for digest, size, path in layers]  # noqa: SIM115
     elsewhere = _read_pushed(where.host)
     record: dict[str, str] = {}
-    for digest, size, body in blobs:
+    total, done = sum(size for _, size, _ in blobs), 0
+    for number, (digest, size, body) in enumerate(blobs, 1):
+        if progress is not None:  # a terminal's status line: blobs and bytes so far
+            progress(f"pushing blob {number} of {len(blobs)}: {_mb(done)} of {_mb(total)}")
+        done += size
         if digest in record:
             continue
         record[digest] = where.repository
