@@ -15,8 +15,9 @@ HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.toml"
 APPS_DIR = HERE / "apps"
 
-# Features boxwise does not have yet: a case that needs one is xfail(strict) with this reason, so the
-# day the feature lands the case passes, the xfail turns into a failure and `needs` must go.
+# Features boxwise does not have yet: a case that needs one is xfail with this reason. Not strict: a
+# Poetry project answers today because pip installs it from pyproject.toml, lock file unread. When
+# the feature lands, the cases show as XPASS and `needs` goes from the manifest.
 NEEDS = {
     "lock-files": "installs from Pipfile.lock / poetry.lock / uv.lock (issue 10); boxwise ignores them today",
 }
