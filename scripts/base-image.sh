@@ -38,9 +38,11 @@ if [ "$(id -u)" = 0 ]; then
 else
   cache=${BOXWISE_BASE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/boxwise}
 fi
-rootfs_tar=$cache/base-$suite$flavour-rootfs.tar
+# v2: the project base holds the run user. An image or cached rootfs of an older version is made again.
+version=2
+rootfs_tar=$cache/base-$suite$flavour-rootfs-v$version.tar
 
-if [ $force = 0 ] && docker image inspect "$image" >/dev/null 2>&1; then
+if [ $force = 0 ] && [ "$(docker image inspect --format '{{index .Config.Labels "io.boxwise.base-version"}}' "$image" 2>/dev/null)" = "$version" ]; then
   echo "base-image: $image already in the engine"
   exit 0
 fi
@@ -85,6 +87,13 @@ if [ $force = 1 ] || [ ! -s "$rootfs_tar" ]; then
   # `python` as well as `python3`, as python-is-python3 gives it: Procfiles often say `python`.
   # The plain base goes without, as Debian and Ubuntu images do.
   [ $plain = 1 ] || ln -sf python3 "$work/root/usr/bin/python"
+  # The run user of CNB run images (uid/gid 1000, a home it owns), so images need no passwd of
+  # their own. The plain base has none: it shows what boxwise adds on a base without one.
+  if [ $plain = 0 ]; then
+    echo "cnb:x:1000:1000:cnb:/home/cnb:/bin/sh" >>"$work/root/etc/passwd"
+    echo "cnb:x:1000:" >>"$work/root/etc/group"
+    mkdir -p "$work/root/home/cnb" && chown 1000:1000 "$work/root/home/cnb"
+  fi
   # Point apt at Debian's own mirror inside the image, whatever this machine uses.
   echo "deb http://deb.debian.org/debian $suite main" >"$work/root/etc/apt/sources.list"
   # Written to a temporary name and renamed, so an interrupted run never leaves a half tar.
@@ -96,6 +105,7 @@ echo "base-image: importing $rootfs_tar as $image"
 docker import \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8' \
+  --change "LABEL io.boxwise.base-version=$version" \
   --change 'CMD ["python3"]' \
   "$rootfs_tar" "$image" >/dev/null
 echo "base-image: $image ready ($(docker image inspect --format '{{.Size}}' "$image") bytes)"

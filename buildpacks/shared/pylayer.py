@@ -395,8 +395,33 @@ def spark_home(site: str) -> str | None:
     return None
 
 
+def retarget_interpreter(layer: str, run_python: str) -> None:
+    """Point the venv at the run image's python3 when it lives elsewhere than the build's.
+
+    With `--runner local` the buildpacks run on the CI job's own python (kaniko-style), which may
+    sit at another path than the run image's; the platform then says where the run image has it.
+    """
+    bin_dir = os.path.join(layer, "bin")
+    for name in os.listdir(bin_dir):
+        path = os.path.join(bin_dir, name)
+        if re.fullmatch(r"python(3(\.\d+)?)?", name) and os.path.islink(path):
+            os.unlink(path)
+            os.symlink(run_python, path)
+    cfg = os.path.join(layer, "pyvenv.cfg")
+    with open(cfg, encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    home = os.path.dirname(run_python)
+    lines = [f"home = {home}" if line.startswith("home =") else line for line in lines]
+    lines = [line for line in lines if not line.startswith(("executable =", "command ="))]
+    with open(cfg, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
 def finish_packages_layer(layer: str) -> None:
     """The env files of a dependency layer: its bin/ is on PATH by itself; VIRTUAL_ENV, SPARK_HOME."""
+    run_python = os.environ.get("BOXWISE_RUN_PYTHON", "")
+    if run_python and os.path.isfile(os.path.join(layer, "pyvenv.cfg")) and run_python != base_python():
+        retarget_interpreter(layer, run_python)
     site = site_dir(layer)
     os.makedirs(site, exist_ok=True)
     write_env(layer, "env", "VIRTUAL_ENV.override", layer)

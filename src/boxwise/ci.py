@@ -120,8 +120,22 @@ def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> An
         run_image=None,
         builder=args.builder,
         runner="docker",
+        # the smoke check is on in ci unless the flag or [tool.boxwise.build] check turns it off
+        check=args.check if getattr(args, "check", None) is not None else settings.build.get("check", True),
     )
     return build_app(app.path, options_from_args(build_args, settings.build))
+
+
+def gate_startup(report: Any, startup: Any, settings: Any) -> None:
+    """Add the startup rules to the report's verdict: an image that cannot start cannot pass."""
+    from boxwise.gate_startup import evaluate_startup, load_startup_rules
+
+    rules = load_startup_rules([settings.gate or {}], in_ci=True)
+    verdict = report.verdict
+    added = [result.to_json() for result in evaluate_startup(startup, rules)]
+    verdict["rules"] = list(verdict.get("rules") or []) + added
+    passed = all(rule.get("status") != "FAIL" for rule in verdict["rules"])
+    verdict["passed"], verdict["status"] = passed, "PASS" if passed else "FAIL"
 
 
 def layer_notes(result: Any) -> dict[str, str]:
@@ -166,6 +180,11 @@ def run_app(
     except UserError as exc:
         return AppOutcome(app.name, error=f"cannot analyse {result.ref}: {exc}")
     report.layer_notes = layer_notes(result)
+    report.startup = result.startup
+    try:
+        gate_startup(report, result.startup, settings)
+    except UserError as exc:
+        return AppOutcome(app.name, error=f"misconfigured gate: {exc}")
     outcome = AppOutcome(app.name, report=report)
     if not in_mr and keep_at:
         try:

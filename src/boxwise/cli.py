@@ -164,6 +164,12 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
         help="post each app's report as one comment (default: [tool.boxwise.report] post, else auto)",
     )
     p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
+    p.add_argument(
+        "--check",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="start each new image with PORT and gate on its answer (default on; [tool.boxwise.build] check)",
+    )
     _add_gate_rules(p)
     _add_artifacts(p)
 

@@ -35,7 +35,8 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
         }
     ),
     "tool.boxwise.build": frozenset(
-        {"base", "run-image", "builder", "network", "ca-cert", "cache", "check", "check-timeout", "check-path"}
+        {"base", "run-image", "builder", "network", "ca-cert", "cache"}
+        | {"check", "check-timeout", "check-path"}
     ),
     "tool.boxwise.report": frozenset({"post", "strict"}),
 }

@@ -48,7 +48,7 @@ def test_code_change_reuses_the_dependency_layer_and_a_requirements_change_rebui
     (app / "requirements.txt").write_text("six==1.16.0\n")
     out = build_ok(app, tag, cache)
     assert "pip-install:packages: rebuilt: requirements.txt changed" in out
-    assert layer_ids(docker_client, tag)[-2] != first[-2]
+    assert layer_ids(docker_client, tag)[-3] != first[-3]
     code, output = run_image(docker_client, tag, ["python3", "-c", "import idna"])
     assert code != 0 and "No module named 'idna'" in output  # the removed package is gone
 
@@ -107,14 +107,14 @@ def test_a_corrupt_cached_layer_is_discarded_and_rebuilt(
     cache = tmp_path / "cache"
     tag = f"{PREFIX}/corrupt:1"
     build_ok(app, tag, cache)
-    dependency_layer = layer_ids(docker_client, tag)[-2]
+    dependency_layer = layer_ids(docker_client, tag)[-3]
     blob = cache / "blobs" / "sha256" / f"{dependency_layer.removeprefix('sha256:')}.tar"
     blob.write_bytes(blob.read_bytes()[:1000])  # as a crash mid-copy would leave it
 
     out = build_ok(app, tag, cache)
     assert "cached layer missing or corrupt; it will be rebuilt" in out
     assert "pip-install:packages: rebuilt: no cached layer" in out
-    assert layer_ids(docker_client, tag)[-2] == dependency_layer  # rebuilt to the very same bytes
+    assert layer_ids(docker_client, tag)[-3] == dependency_layer  # rebuilt to the very same bytes
     assert run_image(docker_client, tag) == (0, "v1 1.16.0\n")
 
 

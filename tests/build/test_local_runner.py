@@ -37,7 +37,10 @@ def test_local_runner_builds_without_an_engine_and_the_image_answers(
         docker_client.images.load(data.read())
     assert http_get_from_image(docker_client, tag, "local-app") == "hello from boxwise (six 1.16.0)\n"
     env = docker_client.images.get(tag).attrs["Config"]["Env"]
-    assert any(item.startswith("PYTHONPATH=/layers/pip-install/packages/") for item in env)
+    assert (
+        "PATH=/layers/pip-install/packages/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/cnb/process"
+        in env
+    )
 
     (app / "app.py").write_text(WEB_APP + "\n# code-only change\n")
     out = build_ok(

@@ -36,12 +36,12 @@ def run_bin_detect(buildpack: str, app: Path, plan: Path) -> subprocess.Complete
     )
 
 
-def test_builder_orders_the_three_groups_as_the_platform_team_described() -> None:
+def test_builder_orders_the_three_groups_requirements_first_as_heroku_does() -> None:
     builder = tomllib.loads((BUILDPACKS / "builder.toml").read_text())
     groups = [[(e["id"], e.get("optional", False)) for e in order["group"]] for order in builder["order"]]
     assert groups == [
-        [("pyproject-toml-install", False), ("pip-install", True), ("procfile-run", True)],
         [("pip-install", False), ("procfile-run", True)],
+        [("pyproject-toml-install", False), ("procfile-run", True)],
         [("procfile-run", False)],
     ]
     for bp in IDS:
@@ -92,12 +92,15 @@ def test_bin_detect_and_boxwise_detect_agree_on_every_app(make_git_repo) -> None
     repo = make_git_repo(files)
     report = detect_json(repo)
     assert report.apps["apps/req"]["group"] == ["pip-install", "procfile-run"]
-    assert report.apps["apps/proj"]["group"] == ["pyproject-toml-install", "pip-install"]
+    # requirements.txt beside pyproject.toml: pip installs what it lists (Heroku's rule)
+    assert report.apps["apps/proj"]["group"] == ["pip-install"]
+    result = run_bin_detect("pyproject-toml-install", repo / "apps/proj", repo.parent / "plan.toml")
+    assert result.returncode == 100 and "requirements.txt is there" in result.stdout
     assert report.apps["apps/proc"]["group"] == ["procfile-run"]
     assert report.apps["apps/dir-marker"]["group"] == ["pip-install"]
     assert report.apps["apps/dir-marker"]["failed"]["procfile-run"] == "Procfile is not a regular file"
     for name, app in report.apps.items():
-        for bp in IDS:
+        for bp in [*app["group"], *app["failed"]]:  # what detection tried (it stops at a passing group)
             result = run_bin_detect(bp, repo / name, repo.parent / f"plan-{bp}.toml")
             assert (result.returncode == 0) == (bp not in app["failed"]), (name, bp)
             if bp in app["failed"]:
@@ -106,14 +109,15 @@ def test_bin_detect_and_boxwise_detect_agree_on_every_app(make_git_repo) -> None
 
 
 def test_output_names_the_group_and_why_each_other_buildpack_failed(make_git_repo) -> None:
-    repo = make_git_repo({"apps/api/requirements.txt": "click==8.1.7\n", "apps/api/Procfile": "web: x\n"})
+    project = '[project]\nname = "api"\nversion = "1"\n[build-system]\nrequires = []\n'
+    repo = make_git_repo({"apps/api/pyproject.toml": project, "apps/api/Procfile": "web: x\n"})
     result = subprocess.run(
         [sys.executable, "-m", "boxwise", "detect"], cwd=repo, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert "apps/api: pip-install, procfile-run" in lines
-    assert "  pyproject-toml-install: no pyproject.toml" in lines
+    assert "apps/api: pyproject-toml-install, procfile-run" in lines
+    assert "  pip-install: no requirements.txt" in lines
 
 
 def test_an_app_no_group_detects_is_an_error(make_git_repo) -> None:

@@ -123,7 +123,8 @@ def test_procfile_rules(make_git_repo) -> None:
         ("apps/bad/Procfile", 7, "procfile-syntax"),
     ]
     assert report.rules("apps/noweb/Procfile") == [("apps/noweb/Procfile", None, "procfile-no-web")]
-    assert report.rules("apps/fallback/Procfile") == []  # app.py runs when there is no web process
+    # with a Procfile, its first line is the default process, whatever else the app holds (as the build does)
+    assert report.rules("apps/fallback/Procfile") == [("apps/fallback/Procfile", None, "procfile-no-web")]
     assert report.rules("apps/none") == [("apps/none", None, "no-process")]
 
 

@@ -14,6 +14,7 @@ from types import ModuleType
 
 import pytest
 import yaml
+from support.webapp import serve_main
 
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE = REPO / "gitlab-ci" / "boxwise.yml"
@@ -33,11 +34,11 @@ SAMPLE_APPS: dict[str, str] = {
     "apps/api/requirements.txt": "# the standard library is enough\n",
     "apps/api/Procfile": "web: python3 -m api\n",
     "apps/api/api/__init__.py": "",
-    "apps/api/api/__main__.py": "print('api')\n",
+    "apps/api/api/__main__.py": serve_main("api"),
     "apps/worker/requirements.txt": "# the standard library is enough\n",
     "apps/worker/Procfile": "web: python3 -m worker\n",
     "apps/worker/worker/__init__.py": "",
-    "apps/worker/worker/__main__.py": "print('worker')\n",
+    "apps/worker/worker/__main__.py": serve_main("worker"),
 }
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.webapp import serve_main
 
 from boxwise.plan import Plan, as_github_matrix
 
@@ -123,7 +124,7 @@ def pull_request(make_git_repo, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     repo = make_git_repo(SAMPLE_APPS, name="shop")
     git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
     git(repo, "checkout", "-q", "-b", "feature")
-    commit_files(repo, {"apps/worker/worker/__main__.py": "print('worker v2')\n"}, "worker v2")
+    commit_files(repo, {"apps/worker/worker/__main__.py": serve_main("worker v2")}, "worker v2")
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"number": PR_NUMBER, "pull_request": {"number": PR_NUMBER}}))
     yield repo, event

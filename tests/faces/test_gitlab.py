@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.webapp import serve_main
 
 from boxwise import __version__
 
@@ -215,7 +216,7 @@ def test_build_job_builds_the_changed_app_reports_and_comments(
 ) -> None:
     install_pipeline(sample_repo, snippet("bare"), LOCAL_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
-    commit_files(sample_repo, {"apps/api/api/__main__.py": "print('api v2')\n"}, "api v2")
+    commit_files(sample_repo, {"apps/api/api/__main__.py": serve_main("api v2")}, "api v2")
     token = fake_gitlab.state.gitlab_token
     variables = {
         **mr_variables(base),
@@ -244,7 +245,7 @@ def test_fan_out_child_pipeline_builds_the_changed_app_in_its_own_job_and_commen
 ) -> None:
     install_pipeline(sample_repo, snippet("inputs"), LOCAL_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
-    commit_files(sample_repo, {"apps/worker/worker/__main__.py": "print('worker v2')\n"}, "worker v2")
+    commit_files(sample_repo, {"apps/worker/worker/__main__.py": serve_main("worker v2")}, "worker v2")
     variables = {
         **mr_variables(base),
         "CI_API_V4_URL": f"{fake_gitlab.url}/api/v4",
@@ -283,7 +284,7 @@ def test_default_branch_pushes_the_baseline_a_merge_request_compares_with(
 
         git(sample_repo, "checkout", "-q", "-b", "feature")
         base = git(sample_repo, "rev-parse", "HEAD").strip()
-        commit_files(sample_repo, {"apps/api/api/__main__.py": "print('api, longer')\n"}, "api v2")
+        commit_files(sample_repo, {"apps/api/api/__main__.py": serve_main("api, longer")}, "api v2")
         variables = {**mr_variables(base), "CI_COMMIT_BRANCH": "", "CI_COMMIT_REF_NAME": "feature"}
         result = gitlab_ci_local(sample_repo, "boxwise-build", variables=variables, timeout=1500)
         assert job_passed(result.stdout, "boxwise-build"), result.stdout + result.stderr

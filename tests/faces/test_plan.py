@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.webapp import serve_main
 
 from .facelib import check_jsonschema, commit_files, git, require_tool, run_boxwise, tool_env
 
@@ -32,7 +33,7 @@ def test_outside_a_change_every_app_is_planned(sample_repo: Path) -> None:
 
 def test_a_change_to_one_app_plans_only_that_app(sample_repo: Path) -> None:
     base = git(sample_repo, "rev-parse", "HEAD").strip()
-    commit_files(sample_repo, {"apps/worker/worker/__main__.py": "print('worker v2')\n"}, "worker v2")
+    commit_files(sample_repo, {"apps/worker/worker/__main__.py": serve_main("worker v2")}, "worker v2")
 
     result = plan(sample_repo, "--format", "github-matrix", "--changed-since", base)
     assert result.returncode == 0, result.stderr
@@ -42,7 +43,7 @@ def test_a_change_to_one_app_plans_only_that_app(sample_repo: Path) -> None:
 
 def test_the_merge_request_base_comes_from_the_gitlab_variables(sample_repo: Path) -> None:
     base = git(sample_repo, "rev-parse", "HEAD").strip()
-    commit_files(sample_repo, {"apps/api/api/__main__.py": "print('api v2')\n"}, "api v2")
+    commit_files(sample_repo, {"apps/api/api/__main__.py": serve_main("api v2")}, "api v2")
 
     result = plan(sample_repo, env={"CI_MERGE_REQUEST_DIFF_BASE_SHA": base})
     assert result.returncode == 0, result.stderr

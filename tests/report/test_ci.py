@@ -9,6 +9,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 from conftest import git, run_boxwise
+from support.webapp import serve_main
 
 from .conftest import github_env, gitlab_env
 
@@ -19,7 +20,7 @@ APPS = {
 for _name in ("api", "worker", "web"):
     APPS[f"apps/{_name}/Procfile"] = f"web: python3 -m {_name}\n"
     APPS[f"apps/{_name}/{_name}/__init__.py"] = ""
-    APPS[f"apps/{_name}/{_name}/__main__.py"] = f"print('{_name}')\n"
+    APPS[f"apps/{_name}/{_name}/__main__.py"] = serve_main(_name)
 
 
 @pytest.fixture
@@ -56,9 +57,9 @@ def test_only_the_touched_app_builds_and_is_compared_with_its_baseline(
     main_api_id = docker_client.images.get(f"{prefix}apps-api:main").id
 
     git(repo, "checkout", "-q", "-b", "feature")
-    (repo / "apps/api/api/__main__.py").write_text("print('api, version two')\n")
+    (repo / "apps/api/api/__main__.py").write_text(serve_main("api, version two"))
     git(repo, "commit", "-q", "-am", "api: say more")
-    (repo / "apps/web/web/__main__.py").write_text("print('not committed: not part of the change')\n")
+    (repo / "apps/web/web/__main__.py").write_text(serve_main("not committed: not part of the change"))
     out = tmp_path / "report.json"
     result = run_boxwise(
         "ci",
@@ -79,7 +80,7 @@ def test_only_the_touched_app_builds_and_is_compared_with_its_baseline(
     assert [app["app"] for app in document["apps"]] == ["apps/api"]
     api = document["apps"][0]
     assert api["baseline_ref"] == f"docker://{prefix}apps-api:main"
-    assert api["diff"]["change"]["size_bytes"] == len("print('api, version two')\n") - len("print('api')\n")
+    assert api["diff"]["change"]["size_bytes"] == len(serve_main("api, version two")) - len(serve_main("api"))
     rows = api["diff"]["layers"]
     # the base is reused; only the app layer was rebuilt, and it replaced the baseline's one
     assert [(row["status"], row["made_by"]) for row in rows] == [
@@ -215,7 +216,7 @@ def test_baseline_is_pushed_to_a_registry_and_pulled_by_a_later_merge_request(
                     docker_client.images.remove(tag)
 
         git(repo, "checkout", "-q", "-b", "feature")
-        (repo / "apps/api/api/__main__.py").write_text("print('api 2')\n")
+        (repo / "apps/api/api/__main__.py").write_text(serve_main("api 2"))
         git(repo, "commit", "-q", "-am", "api 2")
         env = {"CI_MERGE_REQUEST_IID": "3", "CI_MERGE_REQUEST_TARGET_BRANCH_NAME": "main"}
         result = run_boxwise(
@@ -247,7 +248,7 @@ def test_github_pull_request_run_comments_and_fills_the_runner_files(
 ) -> None:
     repo = make_git_repo(APPS)
     git(repo, "checkout", "-q", "-b", "feature")
-    (repo / "apps/worker/worker/__main__.py").write_text("print('worker 2')\n")
+    (repo / "apps/worker/worker/__main__.py").write_text(serve_main("worker 2"))
     git(repo, "commit", "-q", "-am", "worker 2")
     fake_api.add_pull_request("shop/mono", 12)
     summary, outputs = tmp_path / "summary.md", tmp_path / "outputs"

@@ -134,3 +134,29 @@ def load_base(
         saved.unlink(missing_ok=True)
     write_atomic(config_path, config_bytes)
     return BaseImage(ref, image_id, config_bytes)
+
+
+PYTHON_CANDIDATES = ("usr/local/bin/python3", "usr/bin/python3", "bin/python3")
+
+
+def base_python(base: BaseImage, cache: LayerCache) -> str | None:
+    """Where the run base has python3 (`/usr/local/bin/python3` in python:slim), from its layer tars.
+
+    Read from the top layer down (headers only); kept per base image in the cache.
+    """
+    digest = base.image_id.removeprefix("sha256:")
+    record = cache.root / "bases" / f"{digest}.python" if len(digest) == 64 and digest.isalnum() else None
+    if record is not None and record.is_file():
+        return record.read_text(encoding="utf-8").strip() or None
+    found = None
+    for diff_id in reversed(base.diff_ids):
+        if not cache.has_blob(diff_id):
+            return None
+        with tarfile.open(cache.blob_path(diff_id), "r:") as tar:
+            names = {member.name.removeprefix("./") for member in tar}
+        found = next(("/" + name for name in PYTHON_CANDIDATES if name in names), None)
+        if found:
+            break
+    if record is not None:
+        write_atomic(record, (found or "").encode())
+    return found

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.build import secrets as build_secrets
-from boxwise.build.base import ENGINELESS_PLACES, BaseImage, engine_image_id, load_base
+from boxwise.build.base import ENGINELESS_PLACES, BaseImage, base_python, engine_image_id, load_base
 from boxwise.build.builder import Builder, load_builder
 from boxwise.build.cache import LayerCache, default_cache_dir
 from boxwise.build.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
@@ -279,6 +279,10 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     pip = pip_wheel(cache)
     with log.progress("building"), engine_errors("the build"), box:
         env = _driver_env(base, secrets, epoch, box, pip)
+        if options.runner == "local":  # this machine's python builds; the run image's runs the app
+            run_python = base_python(base, cache)
+            if run_python:
+                env["BOXWISE_RUN_PYTHON"] = run_python
         group, launch, reports, keep = _run_lifecycle(
             box, builder, pip, app_blob.path, secrets, cache, env, log
         )

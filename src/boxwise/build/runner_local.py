@@ -16,6 +16,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+# Text files a buildpack writes with paths in them are small; bigger files are left as they are.
+_MAX_REWRITE = 1 << 20
+
 
 class LocalRoot:
     """The same interface as runner.BuildContainer, on a temporary folder of this machine."""
@@ -57,8 +60,25 @@ class LocalRoot:
 
     def get(self, path: str, dest: Path) -> None:
         local = Path(self.path(path))
+        self._unmap_files(local)
         with tarfile.open(dest, "w") as tar:
             tar.add(str(local), arcname=local.name)
+
+    def _unmap_files(self, folder: Path) -> None:
+        """Take the temporary root out of what the buildpacks wrote into files and links, as unmap
+        does for env values: script shebangs, .pth files, pyvenv.cfg name /layers/..., not the root."""
+        assert self.root is not None
+        needle = str(self.root).encode()
+        for path in [folder, *folder.rglob("*")] if folder.is_dir() else [folder]:
+            if path.is_symlink():
+                target = os.readlink(path)
+                if target.startswith(str(self.root)):
+                    path.unlink()
+                    path.symlink_to(self.unmap(target))
+            elif path.is_file() and path.stat().st_size <= _MAX_REWRITE:
+                data = path.read_bytes()
+                if needle in data:
+                    path.write_bytes(data.replace(needle, b""))
 
     def read_file(self, path: str) -> bytes:
         return Path(self.path(path)).read_bytes()

@@ -39,6 +39,7 @@ class RunUser:
     home: str
     passwd: bytes | None  # the new /etc/passwd, or None when the base's already has the user
     group: bytes | None  # the new /etc/group, or None when unchanged
+    make_home: bool = True  # False: the base's own user, whose home the base has made
 
 
 def _lines(data: bytes) -> list[list[str]]:
@@ -50,8 +51,9 @@ def run_user(passwd: bytes, group: bytes) -> RunUser:
     """The run user from the base's passwd and group: its own user 1000, else `cnb` added."""
     for fields in _lines(passwd):
         if len(fields) >= 7 and fields[2] == str(RUN_UID):
-            home = fields[5] if fields[5] not in ("", "/", "/nonexistent") else f"/home/{fields[0]}"
-            return RunUser(fields[0], home, None, None)
+            if fields[5] in ("", "/", "/nonexistent"):  # no usable home: make one
+                return RunUser(fields[0], f"/home/{fields[0]}", None, None)
+            return RunUser(fields[0], fields[5], None, None, make_home=False)
     new_passwd = passwd + (b"" if not passwd or passwd.endswith(b"\n") else b"\n")
     new_passwd += f"cnb:x:{RUN_UID}:{RUN_UID}:boxwise run user:/home/cnb:/bin/sh\n".encode()
     new_group = None
@@ -76,6 +78,8 @@ def write_runtime_layer(writer: LayerWriter, user: RunUser, processes: list[Proc
         writer.add_bytes("etc/group", user.group, 0o644)
     if user.passwd is not None:
         writer.add_bytes("etc/passwd", user.passwd, 0o644)
+    if not user.make_home:
+        return
     parts = user.home.strip("/").split("/")
     for end in range(1, len(parts)):  # the home's parents stay root's
         writer.add_dir("/".join(parts[:end]))

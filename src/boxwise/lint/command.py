@@ -16,12 +16,26 @@ from types import ModuleType
 from boxwise.apps import MARKERS, App, apps_for_paths, ignore_matcher, read_ignore_files, rel_path
 from boxwise.config import Settings, find_repo_root, load_settings, print_warnings
 from boxwise.errors import UserError
-from boxwise.lint.detection import Builder, detect_app, load_builder, load_rules
+from boxwise.lint.detection import Builder, detect_app, load_builder, load_rules, load_shared
 from boxwise.lint.findings import RULES, Finding, exit_code, finding, unique
 from boxwise.lint.render import AppReport
 
 
-def lint_app(settings: Settings, app: App, builder: Builder, rules: dict[str, ModuleType]) -> AppReport:
+def _no_process(app: App, processes: ModuleType) -> Finding | None:
+    """`no-process` when the build would find nothing to start: the build's own inference decides."""
+    choice = processes.infer_process(str(app.path), {})
+    if not isinstance(choice, processes.NoProcess):
+        return None
+    return finding(app.name, None, "no-process", "no Procfile and nothing to start", choice.hint)
+
+
+def lint_app(
+    settings: Settings,
+    app: App,
+    builder: Builder,
+    rules: dict[str, ModuleType],
+    processes: ModuleType | None = None,
+) -> AppReport:
     """Detection and every lint finding for one app (disabled rules already dropped)."""
     from boxwise.lint.contents import lint_contents
     from boxwise.lint.procfile import lint_procfile
@@ -48,19 +62,11 @@ def lint_app(settings: Settings, app: App, builder: Builder, rules: dict[str, Mo
         findings += lint_requirements(path, settings.root, app.path, in_image=path == requirements)
     if os.path.lexists(pyproject):
         findings += lint_pyproject(pyproject, rel_path(settings.root, pyproject))
-    default = rules["procfile-run"].default_process(str(app.path)) if "procfile-run" in rules else None
     if os.path.lexists(procfile):
-        findings += lint_procfile(procfile, rel_path(settings.root, procfile), default)
-    elif detection.passed and default is None:
-        findings.append(
-            finding(
-                app.name,
-                None,
-                "no-process",
-                "no Procfile and no __main__.py, main.py or app.py: the image has no default process",
-                "add a Procfile with `web: <command>`, or a __main__.py",
-            )
-        )
+        findings += lint_procfile(procfile, rel_path(settings.root, procfile))
+    elif detection.passed:
+        missing = _no_process(app, processes or load_shared(builder, "processes"))
+        findings += [missing] if missing else []
     ignore_rules, ignore_findings = read_ignore_files(app.path, settings.root)
     findings += ignore_findings
     findings += lint_contents(app.path, app.name, ignore_matcher(ignore_rules))
@@ -122,6 +128,7 @@ def run_detect(args: argparse.Namespace) -> int:
     apps = apps_for_paths(settings, paths or [Path.cwd()])
     builder = load_builder()
     rules = load_rules(builder)
-    reports = [lint_app(settings, app, builder, rules) for app in apps]
+    processes = load_shared(builder, "processes") if apps else None
+    reports = [lint_app(settings, app, builder, rules, processes) for app in apps]
     _write(args, reports)
     return exit_code(item for report in reports for item in report.findings)

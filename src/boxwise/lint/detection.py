@@ -56,6 +56,17 @@ def load_rule(builder: Builder, buildpack_id: str) -> ModuleType:
     return module
 
 
+def load_shared(builder: Builder, name: str) -> ModuleType:
+    """A module of buildpacks/shared (e.g. `processes`, the one copy of process inference)."""
+    path = (builder.shared or Path("/nonexistent")) / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"boxwise_buildpacks_shared_{name}", path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise UserError(f"{path}: a shared buildpack module is missing; reinstall boxwise")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_rules(builder: Builder) -> dict[str, ModuleType]:
     return {bp: load_rule(builder, bp) for bp in builder.buildpacks}
 

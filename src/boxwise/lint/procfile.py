@@ -12,8 +12,8 @@ _LINE = re.compile(r"^([^:\s]*)\s*:(.*)$")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
-def lint_procfile(path: Path, rel: str, default_process: list[str] | None) -> list[Finding]:
-    """Findings for the Procfile; `default_process` is what runs without a web process, if any."""
+def lint_procfile(path: Path, rel: str) -> list[Finding]:
+    """Findings for the Procfile."""
     text, problems = read_text(path, rel)
     if text is None:
         return problems
@@ -68,18 +68,15 @@ def lint_procfile(path: Path, rel: str, default_process: list[str] | None) -> li
                     f"give it one, e.g. `{name}: python -m myapp`",
                 )
             )
-    if (
-        "web" not in seen
-        and default_process is None
-        and not any(f.rule.startswith("procfile-") for f in findings)
-    ):
+    if seen and "web" not in seen and not any(f.rule.startswith("procfile-") for f in findings):
+        first = next(iter(seen))
         findings.append(
             finding(
                 rel,
                 None,
                 "procfile-no-web",
-                "no `web` process and no module to fall back on: the image has no default process",
-                "add `web: <command>`, or a __main__.py / main.py / app.py to the app",
+                f"no `web` process: the image starts `{first}` by default and nothing answers HTTP",
+                "add `web: <command>` if the app serves HTTP (e.g. `web: gunicorn app:app`)",
             )
         )
     return findings
