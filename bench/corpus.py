@@ -169,12 +169,8 @@ def last_line(text: str) -> str:
     return lines[-1][:120] if lines else ""
 
 
-def bench_boxwise(client, app: CorpusApp, base: str, work: Path) -> Result:
-    source = shutil.copytree(app.folder, work / "boxwise" / app.name)
-    tag = f"{PREFIX}/{app.name}:boxwise"
-    command = [sys.executable, "-m", "boxwise", "build", str(source), "--base", base, "--tag", tag]
-    command += ["--cache", str(work / "boxwise-cache"), "--ca-cert", str(CA)]
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}  # this tree's boxwise
+def build_and_measure(client, app: CorpusApp, tag: str, command: list[str], env: dict[str, str]) -> Result:
+    """Run one cold build, then start the image and take its figures."""
     result = Result()
     started = time.monotonic()
     build = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -187,6 +183,15 @@ def bench_boxwise(client, app: CorpusApp, base: str, work: Path) -> Result:
     if result.status is not None and result.status not in app.status:
         result.problem = f"answered {result.status} on {app.path}, expected {list(app.status)}"
     return result
+
+
+def bench_boxwise(client, app: CorpusApp, base: str, work: Path) -> Result:
+    source = shutil.copytree(app.folder, work / "boxwise" / app.name)
+    tag = f"{PREFIX}/{app.name}:boxwise"
+    command = [sys.executable, "-m", "boxwise", "build", str(source), "--base", base, "--tag", tag]
+    command += ["--cache", str(work / "boxwise-cache"), "--ca-cert", str(CA)]
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}  # this tree's boxwise
+    return build_and_measure(client, app, tag, command, env)
 
 
 def bench_dockerfile(client, app: CorpusApp, kind: str, base: str, work: Path) -> Result:
@@ -205,23 +210,8 @@ def bench_dockerfile(client, app: CorpusApp, kind: str, base: str, work: Path) -
         )
     (source / "Dockerfile").write_text(dockerfile)
     tag = f"{PREFIX}/{app.name}:{kind}"
-    result = Result()
-    started = time.monotonic()
-    build = subprocess.run(
-        ["docker", "build", "--network", "host", "--no-cache", "-q", "-t", tag, str(source)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DOCKER_BUILDKIT": "0"},
-    )
-    if build.returncode != 0:
-        result.problem = f"build failed: {last_line(build.stderr or build.stdout)}"
-        return result
-    result.cold = time.monotonic() - started
-    result.size = image_size(client, tag)
-    start_and_measure(client, tag, app.path, result)
-    if result.status is not None and result.status not in app.status:
-        result.problem = f"answered {result.status} on {app.path}, expected {list(app.status)}"
-    return result
+    command = ["docker", "build", "--network", "host", "--no-cache", "-q", "-t", tag, str(source)]
+    return build_and_measure(client, app, tag, command, {**os.environ, "DOCKER_BUILDKIT": "0"})
 
 
 def remove_images(client, names: list[str]) -> None:
