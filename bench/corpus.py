@@ -145,7 +145,11 @@ def start_and_measure(client, tag: str, path: str, result: Result) -> None:
     )
     try:
         started = time.monotonic()
-        container.start()
+        try:
+            container.start()
+        except Exception as error:  # docker.errors.APIError: e.g. the command is not in the image
+            result.problem = f"does not start: {getattr(error, 'explanation', error)}"[:160]
+            return
         while (status := answer(port, path)) is None:
             container.reload()
             if container.status in ("exited", "dead") or time.monotonic() - started > ANSWER_TIMEOUT:
