@@ -11,7 +11,9 @@ shows it). The Dockerfiles are the two of bench/build_compare.py, made to fit ea
 - s2i-style: COPY the app, make a venv and pip install in one RUN, then `chown -R` and `chmod -R`
   the app root (what s2i's fix-permissions does), USER 1001.
 - multi-stage: a build stage makes the venv (from the requirement files alone when the app has no
-  project of its own to install), the final stage copies the venv and the app, USER 1000.
+  project of its own to install), the final stage copies the venv and the app, USER 1000. Unlike
+  build_compare.py's, the app is copied owned by that user: Django's runserver must create its
+  SQLite file in the app folder, and the image would not start otherwise.
 
 Both install `requirements.txt` and/or the project itself (`pip install .` for a setup.py or a
 pyproject.toml project), and run the manifest's `command`: the web command the sample documents
@@ -68,7 +70,7 @@ RUN python3 -m venv /venv \\
 FROM {base}
 COPY --from=deps /venv /venv
 WORKDIR /app
-COPY . /app
+COPY --chown=1000:1000 . /app
 USER 1000:1000
 ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1
 CMD exec {command}
@@ -101,15 +103,16 @@ def is_project(app: Path) -> bool:
 
 def install_args(app: Path) -> tuple[str, bool] | None:
     """pip install's arguments for the app, and whether they need the whole app (not just requirements)."""
-    requirements = (app / "requirements.txt").is_file()
+    requirements = (app / "requirements.txt").read_text() if (app / "requirements.txt").is_file() else None
     project = is_project(app)
-    if not requirements and not project:
+    if requirements is None and not project:
         return None
-    parts = ["-r requirements.txt"] if requirements else []
-    if project:
+    # `-e .` (or `.`) in requirements.txt installs the app already; naming it twice makes pip fail.
+    lists_app = requirements is not None and re.search(r"^\s*(-e\s+)?\.\/?\s*$", requirements, re.MULTILINE)
+    parts = ["-r requirements.txt"] if requirements is not None else []
+    if project and not lists_app:
         parts.append(".")
-    editable = requirements and re.search(r"^\s*-e\s", (app / "requirements.txt").read_text(), re.MULTILINE)
-    return " ".join(parts), bool(project or editable)
+    return " ".join(parts), bool(project or lists_app)
 
 
 def free_port() -> int:
