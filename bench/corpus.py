@@ -69,8 +69,8 @@ RUN python3 -m venv /venv \\
 
 FROM {base}
 COPY --from=deps /venv /venv
-WORKDIR /app
 COPY --chown=1000:1000 . /app
+WORKDIR /app
 USER 1000:1000
 ENV PATH=/venv/bin:$PATH PYTHONUNBUFFERED=1
 CMD exec {command}
