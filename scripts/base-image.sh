@@ -6,29 +6,45 @@
 # python3 and ca-certificates, imported as boxwise-plain:bookworm. No `python` link, no venv/ensurepip
 # and no pip: what a plain Debian/Ubuntu base gives, so the buildpacks cannot lean on extras.
 #
+# --suite trixie makes the same images from Debian trixie (Python 3.13) instead of bookworm (Python 3.11):
+# boxwise-python:trixie (or boxwise-plain:trixie with --plain). The tests serve both from a local
+# registry as python:3.11-slim and python:3.13-slim, so that the base follows the app's Python version.
+#
 # The rootfs tar is cached (BOXWISE_BASE_CACHE, default /var/cache/boxwise as root, else
 # $XDG_CACHE_HOME/boxwise), so debootstrap runs once per machine (~40 s); later runs only import it,
 # and when the engine already has the image they do nothing at all.
 #
-#   bash scripts/base-image.sh [--plain] [--force]     # --force: debootstrap again
+#   bash scripts/base-image.sh [--plain] [--suite bookworm|trixie] [--force]   # --force: debootstrap again
 set -euo pipefail
 
+usage="usage: base-image.sh [--plain] [--suite bookworm|trixie] [--force]"
 suite=bookworm
 force=0
 plain=0
-for arg in "$@"; do
-  case $arg in
+while [ $# -gt 0 ]; do
+  case $1 in
     --force) force=1 ;;
     --plain) plain=1 ;;
-    *) echo "base-image: unknown option $arg (usage: base-image.sh [--plain] [--force])" >&2; exit 2 ;;
+    --suite)
+      [ $# -ge 2 ] || { echo "base-image: --suite needs a value ($usage)" >&2; exit 2; }
+      suite=$2
+      shift
+      ;;
+    --suite=*) suite=${1#--suite=} ;;
+    *) echo "base-image: unknown option $1 ($usage)" >&2; exit 2 ;;
   esac
+  shift
 done
+case $suite in
+  bookworm | trixie) ;;
+  *) echo "base-image: --suite $suite: not one of bookworm, trixie ($usage)" >&2; exit 2 ;;
+esac
 if [ $plain = 1 ]; then
-  image=${BOXWISE_PLAIN_IMAGE:-boxwise-plain:bookworm}
+  image=${BOXWISE_PLAIN_IMAGE:-boxwise-plain:$suite}
   packages=python3,ca-certificates
   flavour=-plain
 else
-  image=${BOXWISE_BASE_IMAGE:-boxwise-python:bookworm}
+  image=${BOXWISE_BASE_IMAGE:-boxwise-python:$suite}
   packages=python3,python3-venv,ca-certificates
   flavour=
 fi
@@ -73,7 +89,7 @@ if [ $force = 1 ] || [ ! -s "$rootfs_tar" ]; then
   work=$(mktemp -d "$cache/rootfs.XXXXXX")
   trap 'rm -rf "$work"' EXIT
   url=$(mirror)
-  echo "base-image: debootstrap --variant=minbase --include=$packages $suite from $url (about 40 s, once per machine)"
+  echo "base-image: debootstrap --variant=minbase --include=$packages $suite from $url (about a minute, once per machine)"
   debootstrap --variant=minbase --include="$packages" \
     "$suite" "$work/root" "$url" >"$work/debootstrap.log" 2>&1 || {
     echo "base-image: debootstrap failed; last lines of its log:" >&2

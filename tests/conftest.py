@@ -6,6 +6,7 @@ fixtures in its own conftest.py.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -35,6 +36,22 @@ def run_boxwise(
         input=input,
         timeout=900,
     )
+
+
+SARIF_SCHEMA = REPO / "tests" / "sarif" / "sarif-schema-2.1.0.json"  # OASIS's; see SOURCE.md there
+
+
+def validate_sarif(document: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """check-jsonschema (formats checked too) of a SARIF log against the official 2.1.0 schema."""
+    path = tmp_path / "boxwise.sarif"
+    path.write_text(document, encoding="utf-8")
+    tool = shutil.which(
+        "check-jsonschema", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    )
+    if tool is None:
+        pytest.fail("check-jsonschema is not installed; run scripts/setup.sh")
+    command = [tool, "--schemafile", str(SARIF_SCHEMA), str(path)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="session")
@@ -78,21 +95,39 @@ def python_base(engine: str) -> str:
     return "boxwise-python:bookworm"
 
 
+@pytest.fixture(scope="session")
+def python_base_trixie(engine: str) -> str:
+    """The same base made from Debian trixie (Python 3.13), made once per machine (about a minute)."""
+    script = REPO / "scripts" / "base-image.sh"
+    command = ["bash", str(script), "--suite", "trixie"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if result.returncode != 0:
+        pytest.fail(f"scripts/base-image.sh --suite trixie failed: {result.stdout}{result.stderr}")
+    return "boxwise-python:trixie"
+
+
 @pytest.fixture
 def local_registry(tmp_path: Path, engine: str) -> Iterator[str]:
     """A real registry (Debian's docker-registry) on a free loopback port; the engine allows 127/8."""
+    with start_registry(tmp_path) as host:
+        yield host
+
+
+@contextlib.contextmanager
+def start_registry(folder: Path) -> Iterator[str]:
+    """docker-registry serving from `folder` on a free loopback port, while the block runs."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = tmp_path / "registry.yml"
+    config = folder / "registry.yml"
     config.write_text(
         "version: 0.1\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'registry-data'}\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'registry-data'}\n"
         f"http:\n  addr: 127.0.0.1:{port}\n"
     )
-    process = subprocess.Popen(
-        ["docker-registry", "serve", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    # its access log stays in the folder (registry.log): a test may count the requests it received
+    with open(folder / "registry.log", "wb") as log:
+        process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=log)
     try:
         for _ in range(100):
             try:

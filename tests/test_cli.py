@@ -22,9 +22,10 @@ def test_version_prints_the_package_version() -> None:
 def test_help_lists_every_subcommand_of_the_design() -> None:
     result = boxwise("--help")
     assert result.returncode == 0
-    for command in ("detect", "build", "inspect", "gate", "diff", "report", "ci", "plan"):
+    design = {"detect", "build", "buildpacks", "rebase", "inspect", "gate", "diff", "report", "ci", "plan"}
+    for command in design:
         assert command in result.stdout
-    assert set(COMMANDS) == {"detect", "build", "inspect", "gate", "diff", "report", "ci", "plan"}
+    assert set(COMMANDS) == design
 
 
 def test_unknown_option_is_a_usage_error_with_exit_2() -> None:

@@ -12,17 +12,36 @@ from __future__ import annotations
 import os
 
 import pylayer
+import pyversion
+
+VENDOR = "vendor"
+
+
+def vendored(app_dir: str) -> bool:
+    """A vendor/ folder of wheels or sdists: installed from there alone, offline (as Paketo does)."""
+    folder = os.path.join(app_dir, VENDOR)
+    try:
+        return any(name.endswith((".whl", ".tar.gz", ".zip")) for name in os.listdir(folder))
+    except OSError:
+        return False
 
 
 def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # before anything is installed
     inputs = pylayer.dependency_inputs(app_dir)
+    offline = vendored(app_dir)
+    if offline:
+        inputs["vendor"] = pylayer.tree_sha(os.path.join(app_dir, VENDOR))
     layer = os.path.join(layers_dir, "packages")
     generation = pylayer.pip_cache_generation(layers_dir)
     if not pylayer.keep_or_reset(layers_dir, "packages", inputs):
         files = pylayer.requirement_files(app_dir, "requirements.txt")
         cache = pylayer.cache_dir(layers_dir)
         pylayer.make_venv(layer)
-        pylayer.pip_install(layer, cache, ["-r", files[0]], files)
+        args = ["--no-index", "--find-links", VENDOR] if offline else []
+        if offline:
+            print(f"{VENDOR}/ holds the packages: installing offline from it", flush=True)
+        pylayer.pip_install(layer, cache, [*args, "-r", files[0]], files)
         pylayer.finish_packages_layer(layer)
         generation = pylayer.layer_key(inputs)
     pylayer.declare_packages(layers_dir, "packages", inputs)

@@ -17,6 +17,7 @@ import shutil
 
 import processes
 import pylayer
+import pyversion
 
 
 def procfile_processes(path: str) -> list[tuple[str, str, bool]]:
@@ -58,6 +59,7 @@ def python_link_layer(layers_dir: str, commands: list[str]) -> None:
 
 
 def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # an app with no dependencies asks too
     procfile = os.path.join(app_dir, "Procfile")
     found = procfile_processes(procfile) if os.path.isfile(procfile) else inferred_process(app_dir)
     python_link_layer(layers_dir, [command for _, command, _ in found])

@@ -18,6 +18,7 @@ import os
 import re
 
 import pylayer
+import pyversion
 
 
 def _normal_name(name: str) -> str:
@@ -65,6 +66,7 @@ def install_in_place(app_dir: str, layer: str, project: dict) -> None:
 
 
 def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # before anything is installed
     data = pylayer.read_toml(os.path.join(app_dir, "pyproject.toml"))
     project = data.get("project") if isinstance(data.get("project"), dict) else None
     dynamic_deps = project is None or "dependencies" in (project.get("dynamic") or [])

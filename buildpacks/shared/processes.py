@@ -210,7 +210,10 @@ def command_list(command: str) -> list[str]:
         return ["/bin/sh", "-c", command]
     if any(token in _SHELL_OPERATORS or set(token) <= set("&|;<>()") for token in tokens):
         return ["/bin/sh", "-c", command]
-    if set(command) & set("$`*?~{}[]\\'\"") or "=" in (tokens[0] if tokens else ""):
+    if tokens and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", tokens[0]):
+        # `VAR=x cmd`: sh's `exec` takes no assignments in front, env(1) does
+        return ["/bin/sh", "-c", f"exec env {command}"]
+    if set(command) & set("$`*?~{}[]\\'\""):
         return ["/bin/sh", "-c", f"exec {command}"]
     return tokens
 
@@ -260,12 +263,19 @@ def _module_info(path: str) -> tuple[str | None, bool, bool] | None:
                 imports.add("django.core.wsgi")
         elif isinstance(node, ast.FunctionDef) and node.name == "create_app":
             factory = True
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in ("app", "application"):
+            assigned[node.name] = node  # a plain WSGI function (or callable class) is the app itself
+        elif isinstance(node, ast.AsyncFunctionDef) and node.name in ("app", "application"):
+            assigned[node.name] = node  # `async def app(scope, receive, send)`: a bare ASGI app
+            imports.add("starlette")
         elif (
             isinstance(node, ast.If)
             and "__main__" in ast.dump(node.test)
             and "__name__" in ast.dump(node.test)
         ):
             has_main = True
+        elif _does_work(node):
+            has_main = True  # top-level code that runs (`main()`, `app.run()`, a loop): a script
     name = next((n for n in ("app", "application") if n in assigned), None)
     if name is None and factory:
         name = "create_app()"
@@ -281,6 +291,13 @@ def _module_info(path: str) -> tuple[str | None, bool, bool] | None:
         elif called in ("Flask", "get_wsgi_application", "Bottle", "Pyramid"):
             asgi = False
     return name, asgi, has_main
+
+
+def _does_work(node: ast.stmt) -> bool:
+    """A module-level statement that does something when the file runs (not a docstring)."""
+    if isinstance(node, ast.Expr):
+        return not isinstance(node.value, ast.Constant)
+    return isinstance(node, (ast.For, ast.While, ast.With, ast.Try, ast.AsyncFor, ast.AsyncWith))
 
 
 def _server_command(target: str, asgi: bool, deps: set[str]) -> tuple[str, str] | None:

@@ -24,6 +24,8 @@ import shutil
 import subprocess
 import sys
 
+import installfail
+
 try:
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - python3 < 3.11 in the build image
@@ -344,18 +346,12 @@ def pip_install(layer: str, cache_dir: str, args: list[str], req_files: list[str
         fail(f"pip install failed (exit {pip.returncode}); see pip's message above", pip.returncode)
 
 
-_FAILED_REQ = re.compile(
-    r"(?:satisfies the requirement|distribution found for|Invalid requirement:)"
-    r"\s+'?([A-Za-z0-9][A-Za-z0-9._-]*)"
-)
-
-
 def failing_line(output: list[str], req_files: list[str]) -> str | None:
     """`requirements.txt:3: <line>` for the requirement pip failed on, when a file names it."""
-    names = [m.group(1).lower() for line in output for m in [_FAILED_REQ.search(line)] if m]
-    if not names:
+    name = installfail.requirement_name(output)
+    if not name:
         return None
-    wanted = re.sub(r"[-_.]+", "-", names[-1])
+    wanted = re.sub(r"[-_.]+", "-", name)
     for rel in req_files:
         try:
             lines = read_requirements(rel)
@@ -447,6 +443,15 @@ def cache_dir(layers_dir: str, name: str = "pip-cache") -> str:
     return folder
 
 
+def _alternate_keys(layers_dir: str, name: str) -> list[str]:
+    """Keys of earlier cached entries of the layer the platform can restore on request."""
+    try:
+        with open(os.path.join(layers_dir, f"{name}.alternates"), encoding="utf-8") as handle:
+            return handle.read().split()
+    except OSError:
+        return []
+
+
 def keep_or_reset(layers_dir: str, name: str, inputs: dict[str, str]) -> bool:
     """True when the restored layer has the same key (keep it); else empty it and say why."""
     layer = os.path.join(layers_dir, name)
@@ -455,6 +460,13 @@ def keep_or_reset(layers_dir: str, name: str, inputs: dict[str, str]) -> bool:
     if old.get("key") == key and os.path.isdir(layer):
         print(f"layer '{name}': reused (key unchanged)", flush=True)
         return True
+    if key in _alternate_keys(layers_dir, name):
+        # An earlier build (another base, another branch) left a layer with this very key.
+        print(f"layer '{name}': an earlier cached layer has this key; asking the platform for it", flush=True)
+        with open(os.path.join(layers_dir, f"{name}.want"), "w", encoding="utf-8") as handle:
+            handle.write(key)
+        shutil.rmtree(layer, ignore_errors=True)
+        sys.exit(RESTORE_AND_RETRY)
     if not old:
         why = "no cached layer"
     else:

@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from boxwise.appfiles import IgnoreMatcher, IgnoreRule
 from boxwise.config import Settings
 from boxwise.errors import UserError
 
@@ -134,9 +135,9 @@ def _parents_and_self(rel: str) -> Iterator[str]:
 # --------------------------------------------------------------------------------- ignore files
 
 
-def parse_ignore(text: str) -> list[tuple[bool, re.Pattern[str]]]:
-    """`.dockerignore` lines → (is_exception, regex), in file order (the last match wins)."""
-    rules: list[tuple[bool, re.Pattern[str]]] = []
+def parse_ignore(text: str) -> list[IgnoreRule]:
+    """`.dockerignore` lines → rules, in file order (the last match wins)."""
+    rules: list[IgnoreRule] = []
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -147,30 +148,20 @@ def parse_ignore(text: str) -> list[tuple[bool, re.Pattern[str]]]:
         line = os.path.normpath(line).replace(os.sep, "/").lstrip("/")
         if line in ("", "."):
             continue
-        rules.append((negate, glob_regex(line)))
+        rules.append(IgnoreRule(negate, glob_regex(line), line))
     return rules
 
 
-def ignore_matcher(rules: list[tuple[bool, re.Pattern[str]]]) -> Callable[[str], bool]:
-    """A test `excluded(rel_path)`: Docker's rule, a pattern matching a path or any of its parents."""
-
-    def excluded(rel: str) -> bool:
-        rel = rel.strip("/")
-        result = False
-        prefixes = list(_parents_and_self(rel))
-        for negate, regex in rules:
-            if any(regex.match(prefix) for prefix in prefixes):
-                result = not negate
-        return result
-
-    return excluded
+def ignore_matcher(rules: list[IgnoreRule]) -> IgnoreMatcher:
+    """`excluded(rel_path)`: Docker's rule, a pattern matching a path or any of its parents."""
+    return IgnoreMatcher(rules)
 
 
-def read_ignore_files(app_dir: Path, root: Path) -> tuple[list[tuple[bool, re.Pattern[str]]], list[Finding]]:
+def read_ignore_files(app_dir: Path, root: Path) -> tuple[list[IgnoreRule], list[Finding]]:
     """The rules of the app's `.dockerignore` then `.boxwiseignore`, and findings for unreadable ones."""
     from boxwise.lint.files import read_text
 
-    rules: list[tuple[bool, re.Pattern[str]]] = []
+    rules: list[IgnoreRule] = []
     problems: list[Finding] = []
     for name in IGNORE_FILES:
         path = app_dir / name
@@ -183,7 +174,7 @@ def read_ignore_files(app_dir: Path, root: Path) -> tuple[list[tuple[bool, re.Pa
     return rules, problems
 
 
-def load_ignore(app_dir: Path) -> Callable[[str], bool]:
+def load_ignore(app_dir: Path) -> IgnoreMatcher:
     """What the app's `.dockerignore` then `.boxwiseignore` exclude, as `excluded(rel_path) -> bool`.
 
     `rel_path` is relative to the app folder, POSIX style. The build exports the app folder minus
@@ -219,9 +210,13 @@ def _is_project_pyproject(path: Path) -> bool:
     text, _ = read_text(path, path.name)
     if text is None:
         return True  # let lint report what is wrong with it
+    from boxwise.tomlsafe import unsafe_reason
+
+    if unsafe_reason(text):
+        return True  # never parsed: lint says why
     try:
         data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
+    except (tomllib.TOMLDecodeError, RecursionError):
         return True
     return "project" in data or "build-system" in data
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.errors import UserError
+from boxwise.printable import printable
 from boxwise.report.baseline import fetch_baseline, keep_baseline, resolve_baseline
 
 DEFAULT_PREFIX = "boxwise"
@@ -104,7 +105,9 @@ def choose_apps(
     return list(plan.apps), since
 
 
-def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> Any:
+def build_one(
+    app: Any, args: argparse.Namespace, settings: Any, tag: str, previous: str | None = None
+) -> Any:
     """Build the app with the build stage's own option precedence; the BuildResult."""
     from boxwise.build.command import options_from_args
     from boxwise.build.lifecycle import build_app
@@ -119,7 +122,9 @@ def build_one(app: Any, args: argparse.Namespace, settings: Any, tag: str) -> An
         network=None,
         run_image=None,
         builder=args.builder,
+        pull_policy=getattr(args, "pull_policy", None),
         runner="docker",
+        previous_image=previous,  # the baseline: a fresh runner's cache is warm from it
         # the smoke check is on in ci unless the flag or [tool.boxwise.build] check turns it off
         check=args.check if getattr(args, "check", None) is not None else settings.build.get("check", True),
     )
@@ -149,7 +154,12 @@ def layer_notes(result: Any) -> dict[str, str]:
 
 
 def run_app(
-    app: Any, args: argparse.Namespace, settings: Any, env: Mapping[str, str], in_mr: bool
+    app: Any,
+    args: argparse.Namespace,
+    settings: Any,
+    env: Mapping[str, str],
+    in_mr: bool,
+    position: tuple[int, int] = (1, 1),
 ) -> AppOutcome:
     from boxwise.report.command import gather
 
@@ -157,24 +167,27 @@ def run_app(
     branch = current_branch(settings.root, env)
     # never the baseline's own name: the baseline must still be there to compare with
     tag = f"{name}:ci-{_short_commit(settings.root, env)}"
-    print(f"boxwise ci: {app.name}: building {tag}", file=sys.stderr)
-    try:
-        result = build_one(app, args, settings, tag)
-    except UserError as exc:
-        return AppOutcome(app.name, error=f"build failed: {exc}")
-    except Exception as exc:  # an engine or library failure: one app's failure, not the whole run's
-        return AppOutcome(app.name, error=f"build failed: {type(exc).__name__}: {_one_line(exc)}")
+    # the position tells a long monorepo run's progress: apps done of all the change touches
+    count = f" ({position[0]} of {position[1]})" if position[1] > 1 else ""
+    print(f"boxwise ci: {printable(app.name)}: building {printable(tag)}{count}", file=sys.stderr)
     default_template = f"docker://{name}:{{branch}}"
     baseline = resolve_baseline(None, settings, app.slug, env, default_template)
     if not in_mr:
         # a branch pipeline is its own baseline: compare with the previous run of the branch
         baseline = resolve_baseline(None, settings, app.slug, {"CI_COMMIT_BRANCH": branch}, default_template)
-    report_args = argparse.Namespace(**{**vars(args), "app": app.name})
     keep_at = baseline[0]  # where this branch's new baseline goes, whether an old one exists or not
+    # The baseline first: it is also the previous image whose layers a fresh runner builds with.
     unpulled = fetch_baseline(baseline[0], env)
     if unpulled:
-        print(f"boxwise ci: {app.name}: no baseline: {unpulled}", file=sys.stderr)
+        print(f"boxwise ci: {printable(app.name)}: no baseline: {printable(unpulled)}", file=sys.stderr)
         baseline = (None, unpulled)
+    try:
+        result = build_one(app, args, settings, tag, previous=baseline[0])
+    except UserError as exc:
+        return AppOutcome(app.name, error=f"build failed: {exc}")
+    except Exception as exc:  # an engine or library failure: one app's failure, not the whole run's
+        return AppOutcome(app.name, error=f"build failed: {type(exc).__name__}: {_one_line(exc)}")
+    report_args = argparse.Namespace(**{**vars(args), "app": app.name})
     try:
         report = gather(result.ref, report_args, settings, app, baseline=baseline)
     except UserError as exc:
@@ -202,6 +215,7 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from boxwise.printable import for_rich as escape  # the image's or the MR's text
     from boxwise.report.format import DASH, human_bytes, percent
     from boxwise.report.model import failed_rules, verdict_passed
 
@@ -218,12 +232,16 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
     for outcome in outcomes:
         report = outcome.report
         if report is None:
-            table.add_row(outcome.name, f"[bold red]{outcome.error}[/]", DASH, DASH, DASH, DASH)
+            table.add_row(
+                escape(outcome.name), f"[bold red]{escape(outcome.error)}[/]", DASH, DASH, DASH, DASH
+            )
             continue
         passed = verdict_passed(report.verdict)
         if passed is False:
             result = (
-                "[bold red]gate failed: " + ", ".join(r["name"] for r in failed_rules(report.verdict)) + "[/]"
+                "[bold red]gate failed: "
+                + escape(", ".join(str(r["name"]) for r in failed_rules(report.verdict)))
+                + "[/]"
             )
         else:
             result = "[green]passed[/]"
@@ -232,7 +250,7 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
             change = human_bytes(report.diff["change"]["size_bytes"], signed=True)
         analysis = report.analysis
         table.add_row(
-            outcome.name,
+            escape(outcome.name),
             result,
             human_bytes(analysis.get("size_bytes")),
             change,
@@ -243,8 +261,24 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
     Console(file=out, highlight=False, width=width).print(table)
 
 
+def _fork_rule(env: Mapping[str, str]) -> None:
+    """A merge request from a fork: its builds get no credentials (forks.py), unless the CI
+    configuration opts in. The build reads the switch from the environment."""
+    from boxwise.forks import OPT_IN, credentials_allowed
+
+    if credentials_allowed(env):
+        return
+    os.environ["BOXWISE_BUILD_CREDENTIALS"] = "none"
+    print(
+        "boxwise ci: a merge request from a fork: its builds get no credentials (no netrc, no index "
+        f"URL with credentials); set {OPT_IN}=1 in the CI configuration to give them",
+        file=sys.stderr,
+    )
+
+
 def run_ci(args: argparse.Namespace) -> int:
     from boxwise.config import load_settings, print_warnings
+    from boxwise.gate import print_rule_warnings
     from boxwise.report.command import gate_rules, publish, resolve_posting
     from boxwise.report.markdown import render_failure, render_markdown
     from boxwise.report.model import BuildFailure
@@ -253,9 +287,10 @@ def run_ci(args: argparse.Namespace) -> int:
     settings = load_settings()
     print_warnings(settings)
     env = dict(os.environ)
-    gate_rules(args, settings)  # misconfigured rules: exit 2 before anything is built
+    print_rule_warnings(gate_rules(args, settings))  # misconfigured rules: exit 2 before any build
     resolve_posting(args, settings, "auto")
     in_mr = in_merge_request(env) or bool(args.changed_since)
+    _fork_rule(env)
     apps, since = choose_apps(args, settings, env)
     if since:
         print(f"boxwise ci: {len(apps)} app(s) changed since {since}", file=sys.stderr)
@@ -263,7 +298,9 @@ def run_ci(args: argparse.Namespace) -> int:
         print("boxwise ci: no app is touched by this change; nothing to build", file=sys.stderr)
         publish([], args, "boxwise: no app is touched by this change; nothing was built.\n")
         return 0
-    outcomes = [run_app(app, args, settings, env, in_mr) for app in apps]
+    outcomes = [
+        run_app(app, args, settings, env, in_mr, (number, len(apps))) for number, app in enumerate(apps, 1)
+    ]
     reports = [o.report for o in outcomes if o.report is not None]
     broken = [BuildFailure(o.name, o.name, o.error) for o in outcomes if o.error is not None]
     markdown = "\n".join([*map(render_markdown, reports), *map(render_failure, broken)])
@@ -273,9 +310,12 @@ def run_ci(args: argparse.Namespace) -> int:
     summary_table(outcomes, sys.stdout)
     for outcome in outcomes:
         if outcome.error:
-            print(f"boxwise ci: {outcome.name}: {outcome.error}", file=sys.stderr)
+            print(f"boxwise ci: {printable(outcome.name)}: {printable(outcome.error)}", file=sys.stderr)
         if outcome.kept_as:
-            print(f"boxwise ci: {outcome.name}: kept as the baseline {outcome.kept_as}", file=sys.stderr)
+            print(
+                f"boxwise ci: {printable(outcome.name)}: kept as the baseline {printable(outcome.kept_as)}",
+                file=sys.stderr,
+            )
     post_code = publish(reports, args, markdown, broken)
     if post_code == 2:
         return 2

@@ -18,6 +18,8 @@ from boxwise.errors import UserError
 COMMANDS: dict[str, str] = {
     "detect": "boxwise.lint.command:run_detect",
     "build": "boxwise.build.command:run_build",
+    "buildpacks": "boxwise.build.listing:run_buildpacks",
+    "rebase": "boxwise.build.rebase:run_rebase",
     "inspect": "boxwise.analyze.command:run_inspect",
     "gate": "boxwise.gate:run_gate",
     "diff": "boxwise.analyze.diff:run_diff",
@@ -32,8 +34,18 @@ GATE_FLAGS = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercen
 def _add_detect(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("detect", help="which buildpacks detect each app, and lint its files")
     p.add_argument("paths", nargs="*", metavar="PATH", help="a repo, an app folder or changed files")
-    p.add_argument("--format", choices=["text", "json", "codequality", "github"], default="text")
+    p.add_argument("--format", choices=["text", "json", "codequality", "sarif", "github"], default="text")
     p.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
+
+
+def _add_pull_policy(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--pull-policy",
+        choices=["if-not-present", "always", "never"],
+        default=None,
+        help="when to pull the base and build images, as pack's (default: [tool.boxwise.build] "
+        "pull-policy, else if-not-present)",
+    )
 
 
 def _add_build(sub: argparse._SubParsersAction) -> None:
@@ -42,12 +54,14 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--base",
         metavar="REF",
-        help="the run base image: an engine image (default boxwise-python:bookworm, see "
-        "scripts/base-image.sh), or docker-archive:PATH / oci:PATH / registry://REF",
+        help="the run base image: an image name (pulled when missing; `{python}` stands for the version "
+        "the app asks for), or docker-archive:PATH / oci:PATH / registry://REF (default: "
+        "buildpacks/builder.toml's python:3.X-slim for the app's Python version)",
     )
     p.add_argument("--run-image", metavar="REF", help="the image the exported layers go on (default --base)")
     p.add_argument("--builder", metavar="REF", help="the image the buildpacks run in (default --base)")
     p.add_argument("--tag", metavar="NAME", help="the image name to give the result (default boxwise/APP)")
+    _add_pull_policy(p)
     p.add_argument(
         "--output",
         metavar="WHERE",
@@ -82,7 +96,41 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
         "when it exits or never answers (default: [tool.boxwise.build] check, else off; on in `ci`)",
     )
     p.add_argument("--check-timeout", metavar="SECONDS", type=float, help="how long the check waits (30)")
+    # pack's vocabulary
+    p.add_argument(
+        "--env",
+        action="append",
+        metavar="NAME[=VALUE]",
+        help="a variable for the build only (repeatable; NAME alone: its value here); never in the image",
+    )
+    p.add_argument(
+        "--env-file", metavar="FILE", help="NAME=VALUE lines for the build only, as pack reads them"
+    )
+    p.add_argument(
+        "--publish", action="store_true", help="push to the registry --tag names (= --output registry://TAG)"
+    )
+    p.add_argument("--clear-cache", action="store_true", help="rebuild every layer, ignoring the cache")
+    p.add_argument(
+        "--previous-image",
+        metavar="REF",
+        help="an earlier image of the app (docker://, registry://, archives): its layers serve equal keys",
+    )
+    p.add_argument("--default-process", metavar="TYPE", help="the process the image starts (default: web)")
     p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
+
+
+def _add_rebase(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rebase", help="put a built image on a patched run image without rebuilding")
+    p.add_argument("image", metavar="IMAGE", help="docker://NAME (or a bare engine name) or registry://REF")
+    p.add_argument(
+        "--run-image",
+        metavar="REF",
+        required=True,
+        help="the new base: an engine image name, or registry://REF, docker-archive:PATH, oci:PATH",
+    )
+    p.add_argument("--tag", metavar="NAME", help="where the result goes (default: IMAGE itself)")
+    p.add_argument("--cache", metavar="DIR", help="layer cache folder (default: $XDG_CACHE_HOME/boxwise)")
+    _add_pull_policy(p)
 
 
 def _add_image_ref(p: argparse.ArgumentParser) -> None:
@@ -110,7 +158,7 @@ def _add_gate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("gate", help="pass or fail an image on dive's CI rules")
     _add_image_ref(p)
     _add_gate_rules(p)
-    p.add_argument("--format", choices=["text", "json"], default="text")
+    p.add_argument("--format", choices=["text", "json", "sarif"], default="text")
 
 
 def _add_diff(sub: argparse._SubParsersAction) -> None:
@@ -125,6 +173,29 @@ def _add_artifacts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--codequality", metavar="FILE")
     p.add_argument("--metrics", metavar="FILE")
     p.add_argument("--json", metavar="FILE", dest="json_file")
+    p.add_argument("--markdown", metavar="FILE", help="the markdown report (every app), as in the summary")
+    p.add_argument(
+        "--html", metavar="FILE", help="a self-contained HTML report (layers, files, dependencies)"
+    )
+
+
+def _add_posting(p: argparse.ArgumentParser, default: str) -> None:
+    # default None: then [tool.boxwise.report] post/strict/post-when, else the command's default
+    p.add_argument(
+        "--post",
+        choices=["auto", "gitlab", "github", "none", "summary"],
+        default=None,
+        help=f"post the report as the app's one comment (default: [tool.boxwise.report] post, else "
+        f"{default}); summary: job summary and artifacts only, as a fork's merge request gets",
+    )
+    p.add_argument(
+        "--post-when",
+        choices=["always", "changed", "failed"],
+        default=None,
+        help="create a comment always, only when the image changed, or only when it failed "
+        "(an existing comment is always updated)",
+    )
+    p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
 
 
 def _add_report(sub: argparse._SubParsersAction) -> None:
@@ -134,16 +205,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
         "--baseline", metavar="REF", help="the image to compare with (default: [tool.boxwise] baseline)"
     )
     p.add_argument("--app", metavar="NAME", help="the app the image was built from")
-    # default None: then [tool.boxwise.report] post/strict, else none/false
-    p.add_argument(
-        "--post",
-        choices=["auto", "gitlab", "github", "none"],
-        default=None,
-        help="post the report as the app's one comment (default: [tool.boxwise.report] post, else none)",
-    )
-    p.add_argument(
-        "--strict", action="store_true", default=None, help="fail when the comment cannot be posted"
-    )
+    _add_posting(p, "none")
     p.add_argument("--format", choices=["text", "markdown"], default="text")
     _add_gate_rules(p)
     _add_artifacts(p)
@@ -156,14 +218,8 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base", metavar="REF", help="the run base image (default: [tool.boxwise.build] base)")
     p.add_argument("--builder", metavar="REF", help="the image the buildpacks run in (default: --base)")
     p.add_argument("--tag-prefix", metavar="PREFIX", help="images are PREFIX/APP (default: boxwise)")
-    # default None: then [tool.boxwise.report] post/strict, else auto/false
-    p.add_argument(
-        "--post",
-        choices=["auto", "gitlab", "github", "none"],
-        default=None,
-        help="post each app's report as one comment (default: [tool.boxwise.report] post, else auto)",
-    )
-    p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
+    _add_pull_policy(p)
+    _add_posting(p, "auto")
     p.add_argument(
         "--check",
         action=argparse.BooleanOptionalAction,
@@ -172,6 +228,11 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     )
     _add_gate_rules(p)
     _add_artifacts(p)
+
+
+def _add_buildpacks(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("buildpacks", help="the buildpacks, their versions and the detection groups")
+    p.add_argument("--format", choices=["text", "json"], default="text")
 
 
 def _add_plan(sub: argparse._SubParsersAction) -> None:
@@ -190,7 +251,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"boxwise {__version__}")
     parser.add_argument("-C", dest="chdir", metavar="DIR", help="run as if started in DIR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (_add_detect, _add_build, _add_inspect, _add_gate, _add_diff, _add_report, _add_ci, _add_plan):
+    for add in (
+        _add_detect,
+        _add_build,
+        _add_buildpacks,
+        _add_rebase,
+        _add_inspect,
+        _add_gate,
+        _add_diff,
+        _add_report,
+        _add_ci,
+        _add_plan,
+    ):
         add(sub)
     return parser
 
@@ -216,6 +288,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         import os
 
         os.chdir(args.chdir)
+    for stream in (sys.stdout, sys.stderr):
+        # a file name from an image may be no UTF-8 (surrogate escapes): shown as \udcff, no traceback
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     run = _load(args.command)
     if run is None:
         print(f"boxwise {args.command}: not built yet in this version", file=sys.stderr)
@@ -223,7 +299,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except UserError as exc:
-        print(f"boxwise: error: {exc}", file=sys.stderr)
+        from boxwise.printable import printable
+
+        print(f"boxwise: error: {printable(exc)}", file=sys.stderr)  # names in it come from the MR
+        for line in exc.details:
+            print(f"  | {printable(line)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("boxwise: interrupted", file=sys.stderr)

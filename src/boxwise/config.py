@@ -6,6 +6,7 @@ Only the standard library is imported here: this runs on every `boxwise detect`.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,20 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
+# The gate rules as dive spells them today (kebab-case) -> the camelCase spelling dive still reads
+# (and boxwise's flags and JSON use). `.dive-ci` and [tool.boxwise.gate] accept both.
+GATE_RULES: dict[str, str] = {
+    "lowest-efficiency": "lowestEfficiency",
+    "highest-wasted-bytes": "highestWastedBytes",
+    "highest-user-wasted-percent": "highestUserWastedPercent",
+    "highest-image-bytes": "highestImageBytes",
+}
+# The smoke check's rules (boxwise.gate_startup), read from the same tables in either spelling.
+STARTUP_RULES: dict[str, str] = {
+    "highest-startup-seconds": "highestStartupSeconds",
+    "require-answer": "requireAnswer",
+}
+
 # Every key boxwise understands, per table. A key not listed here gets a warning naming it.
 KNOWN_KEYS: dict[str, frozenset[str]] = {
     "tool.boxwise": frozenset(
@@ -24,21 +39,13 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     ),
     "tool.boxwise.lint": frozenset({"disable"}),
     "tool.boxwise.gate": frozenset(
-        {
-            "lowestEfficiency",
-            "highestWastedBytes",
-            "highestUserWastedPercent",
-            "highestImageBytes",
-            "accounting",
-            "highestStartupSeconds",
-            "requireAnswer",
-        }
+        {*GATE_RULES, *GATE_RULES.values(), *STARTUP_RULES, *STARTUP_RULES.values(), "accounting"}
     ),
     "tool.boxwise.build": frozenset(
-        {"base", "run-image", "builder", "network", "ca-cert", "cache"}
+        {"base", "run-image", "builder", "network", "ca-cert", "cache", "pull-policy"}
         | {"check", "check-timeout", "check-path"}
     ),
-    "tool.boxwise.report": frozenset({"post", "strict"}),
+    "tool.boxwise.report": frozenset({"post", "strict", "post-when"}),
 }
 
 
@@ -70,9 +77,22 @@ def find_repo_root(start: Path) -> Path:
     return start
 
 
+def did_you_mean(key: str, known: Iterable[str]) -> str:
+    """`; did you mean 'x'?` for the known key nearest to a misspelt one (case-insensitive), or ''."""
+    import difflib  # only a misspelt key pays for it
+
+    by_lower = {name.lower(): name for name in known}
+    close = difflib.get_close_matches(str(key).lower(), list(by_lower), n=1, cutoff=0.6)
+    return f"; did you mean '{by_lower[close[0]]}'?" if close else ""
+
+
 def _unknown_keys(table: dict[str, Any], name: str) -> list[str]:
     known = KNOWN_KEYS.get(name, frozenset())
-    found = [f"unknown key '{name}.{key}' in pyproject.toml (ignored)" for key in table if key not in known]
+    found = [
+        f"unknown key '{name}.{key}' in pyproject.toml (ignored){did_you_mean(key, known)}"
+        for key in table
+        if key not in known
+    ]
     for key, value in table.items():
         child = f"{name}.{key}"
         if isinstance(value, dict) and child in KNOWN_KEYS:
@@ -96,12 +116,26 @@ def _table(table: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     return value
 
 
+MAX_PYPROJECT = 4 << 20  # a settings file beyond this is not read (bounded like every input)
+
+
 def read_tool_table(pyproject: Path) -> dict[str, Any]:
     """The `[tool.boxwise]` table of one pyproject.toml; empty when the file or table is absent."""
+    from boxwise.tomlsafe import unsafe_reason
+
     try:
-        data = tomllib.loads(pyproject.read_bytes().decode("utf-8"))
+        raw = pyproject.read_bytes()
+        if len(raw) > MAX_PYPROJECT:
+            raise UserError(f"{pyproject}: over {MAX_PYPROJECT >> 20} MiB; that is no project file")
+        text = raw.decode("utf-8")
+        unsafe = unsafe_reason(text)
+        if unsafe:
+            raise UserError(f"{pyproject}: {unsafe}; no project file has one, fix the file")
+        data = tomllib.loads(text)
     except FileNotFoundError:
         return {}
+    except RecursionError:
+        raise UserError(f"{pyproject}: nested too deeply to read; fix the file") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UserError(
             f"{pyproject}: not valid TOML ({exc}); fix the file so boxwise can read its settings"

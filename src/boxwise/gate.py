@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from boxwise.config import GATE_RULES, STARTUP_RULES, did_you_mean
 from boxwise.errors import UserError
 from boxwise.units import dive_percent, human_bytes
 
@@ -28,6 +30,7 @@ DEFAULTS = {
     "highestImageBytes": "disabled",
 }
 RULE_NAMES = tuple(sorted(DEFAULTS))  # dive prints rules in key order
+KEBAB = {camel: kebab for kebab, camel in GATE_RULES.items()}  # lowestEfficiency -> lowest-efficiency
 RATIO_RULES = {"lowestEfficiency", "highestUserWastedPercent"}
 ACCOUNTINGS = ("dive", "exact")
 
@@ -85,6 +88,8 @@ class Rule:
     value: str  # as written (`0.9`, `20MB`, `disabled`)
     source: str  # where the value came from: a flag, a file, pyproject.toml or the default
     threshold: float | None = None  # None: disabled
+    file: Path | None = None  # the file that set it (a rules file or pyproject.toml), if one did
+    key: str | None = None  # the key as written in that file
 
 
 @dataclass
@@ -92,6 +97,7 @@ class Rules:
     rules: list[Rule]
     accounting: str = "dive"
     config_path: str | None = None  # the rules file read, if any
+    warnings: list[str] = field(default_factory=list)  # unknown or doubly spelt keys, for stderr
 
 
 @dataclass
@@ -154,19 +160,14 @@ def read_rules_file(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: cannot read the rules file ({exc.strerror})") from None
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text; a .dive-ci file is YAML") from None
+    import yaml  # a declared dependency; imported only when a rules file exists
+
     try:
-        import yaml  # comes with pre-commit; imported only when a rules file exists
-    except ImportError:  # pragma: no cover - pre-commit is a dependency
-        yaml = None
-    if yaml is not None:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            line = getattr(getattr(exc, "problem_mark", None), "line", None)
-            where = f" at line {line + 1}" if line is not None else ""
-            raise UserError(f"{path}: not valid YAML{where}; fix the .dive-ci file") from None
-    else:
-        data = _mini_yaml(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        where = f" at line {line + 1}" if line is not None else ""
+        raise UserError(f"{path}: not valid YAML{where}; fix the .dive-ci file") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -181,29 +182,37 @@ def read_rules_file(path: Path) -> dict[str, Any]:
     return {}
 
 
-def _mini_yaml(text: str) -> dict[str, Any]:
-    """The subset of YAML a .dive-ci uses: `rules:` and indented `key: value` lines."""
-    data: dict[str, Any] = {}
-    current: dict[str, Any] | None = None
-    for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].rstrip()
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        key, _, value = line.strip().partition(":")
-        value = value.strip().strip("'\"") if value.strip() not in ("", "~", "null") else None
-        if not raw[0].isspace():
-            current = {} if value is None else None
-            data[key] = current if value is None else value
-        elif current is not None:
-            current[key] = value
-    return data
+def _find(table: Mapping[str, Any], key: str, fold: bool) -> tuple[str | None, Any]:
+    for written, value in table.items():
+        if (str(written).lower() == key.lower()) if fold else written == key:
+            return str(written), value
+    return None, None
 
 
-def _lookup(table: Mapping[str, Any], name: str) -> Any:
-    for key, value in table.items():
-        if str(key).lower() == name.lower():
-            return value
-    return None
+def _either_spelling(
+    table: Mapping[str, Any], name: str, where: str, fold: bool, warnings: list[str]
+) -> tuple[Any, str]:
+    """A rule's value in a table that may spell it dive's current way (kebab-case) or its old way
+    (camelCase), and the key as written. A set camelCase key wins, as it does in dive."""
+    old_key, old = _find(table, name, fold)
+    new_key, new = _find(table, KEBAB[name], fold)
+    if old is not None and new is not None and _as_text(old) != _as_text(new):
+        warnings.append(
+            f"{where}: both {old_key} ({old}) and {new_key} ({new}) are set; {old_key} is used, as in dive"
+        )
+    if old is not None:
+        return old, str(old_key)
+    return new, new_key or KEBAB[name]
+
+
+def _unknown_rules(file_rules: Mapping[str, Any], origin: str) -> list[str]:
+    known = [*RULE_NAMES, *KEBAB.values(), *STARTUP_RULES, *STARTUP_RULES.values()]
+    folded = {name.lower() for name in known}
+    return [
+        f"{origin}: unknown rule 'rules.{key}' (ignored){did_you_mean(str(key), known)}"
+        for key in file_rules
+        if str(key).lower() not in folded
+    ]
 
 
 def _flag(flags: Mapping[str, Any] | argparse.Namespace, name: str) -> Any:
@@ -240,16 +249,20 @@ def load_rules(
     file_rules = read_rules_file(path) if path is not None else {}
     origin = str(path) if path is not None else ""
     rules, errors = [], []
+    warnings = _unknown_rules(file_rules, origin)
     for name in RULE_NAMES:
+        in_file, file_key = _either_spelling(file_rules, name, f"{origin} rules", True, warnings)
+        where = "pyproject.toml [tool.boxwise.gate]"
+        in_pyproject, pyproject_key = _either_spelling(gate_table, name, where, False, warnings)
         candidates = (
-            (_as_text(_flag(flags, name)), f"--{name}"),
-            (_as_text(_lookup(file_rules, name)), f"{origin} rules.{name}"),
-            (_as_text(gate_table.get(name)), f"pyproject.toml [tool.boxwise.gate] {name}"),
-            (DEFAULTS[name], "default"),
+            (_as_text(_flag(flags, name)), f"--{name}", None, None),
+            (_as_text(in_file), f"{origin} rules.{file_key}", path, file_key),
+            (_as_text(in_pyproject), f"{where} {pyproject_key}", root / "pyproject.toml", pyproject_key),
+            (DEFAULTS[name], "default", None, None),
         )
-        value, source = next((v, s) for v, s in candidates if v is not None)
+        value, source, file, key = next(candidate for candidate in candidates if candidate[0] is not None)
         try:
-            rules.append(Rule(name, value, source, _threshold(name, value)))
+            rules.append(Rule(name, value, source, _threshold(name, value), file, key))
         except ValueError as exc:
             errors.append(f"{source}: invalid value '{value}' ({exc})")
     accounting = _as_text(_flag(flags, "accounting")) or _as_text(gate_table.get("accounting")) or "dive"
@@ -257,7 +270,12 @@ def load_rules(
         errors.append(f"pyproject.toml [tool.boxwise.gate] accounting: '{accounting}' is not dive or exact")
     if errors:
         raise UserError("misconfigured gate rules: " + "; ".join(errors))
-    return Rules(rules=rules, accounting=accounting, config_path=str(path) if path else None)
+    return Rules(rules, accounting, str(path) if path else None, warnings)
+
+
+def print_rule_warnings(rules: Rules) -> None:
+    for warning in rules.warnings:
+        print(f"boxwise: warning: {warning}", file=sys.stderr)
 
 
 def _figures(analysis: Any, accounting: str) -> dict[str, float]:
@@ -335,6 +353,58 @@ def render_text(verdict: Verdict, analysis: Any) -> str:
     return "\n".join(lines)
 
 
+# What each rule asks of an image, for SARIF's rule descriptions.
+_DESCRIPTIONS = {
+    "lowestEfficiency": "the image's efficiency (dive's score) is at least the threshold",
+    "highestWastedBytes": "bytes of files that later layers overwrite or delete stay within the threshold",
+    "highestUserWastedPercent": "wasted bytes, as a fraction of what the layers above the base add, "
+    "stay within the threshold",
+    "highestImageBytes": "the image's size stays within the threshold",
+}
+
+
+def _line_of(path: Path, key: str) -> int | None:
+    """The line that sets `key` in a YAML or TOML file (first match, case-insensitive), if any."""
+    pattern = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*[:=]""", re.IGNORECASE)
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, start=1):
+                if number > 10_000:  # a rules file or pyproject.toml is small; never read a huge one
+                    return None
+                if pattern.match(line):
+                    return number
+    except OSError:
+        return None
+    return None
+
+
+def _location(rule: Rule, root: Path) -> tuple[str, int | None]:
+    """Where a failed rule's threshold is set, repo-relative; pyproject.toml when no file set it
+    (a flag or the default): there is where [tool.boxwise.gate] would change it."""
+    if rule.file is not None and rule.key is not None:
+        relative = Path(os.path.relpath(rule.file.resolve(), root.resolve())).as_posix()
+        if not relative.startswith("../"):
+            return relative, _line_of(rule.file, rule.key)
+    return "pyproject.toml", None
+
+
+def render_sarif(verdict: Verdict, rules: Rules, root: Path) -> str:
+    """SARIF 2.1.0: the gate's rules, and each failed one as an error at the file that set it."""
+    from boxwise.sarif import SarifResult, SarifRule, dumps, sarif_log
+
+    by_name = {rule.name: rule for rule in rules.rules}
+    sarif_rules = [SarifRule(name, _DESCRIPTIONS.get(name, name), "error") for name in by_name]
+    results = []
+    for result in verdict.results:
+        if result.status != "FAIL":
+            continue
+        rule = by_name[result.name]
+        path, line = _location(rule, root)
+        message = f"{verdict.ref}: {result.message} (threshold {rule.value} from {rule.source})"
+        results.append(SarifResult(rule.name, "error", message, path, line, f"{rule.name}:{verdict.ref}"))
+    return dumps(sarif_log(sarif_rules, results, {"boxwise.gate": verdict.to_json()}))
+
+
 def run_gate(args: argparse.Namespace) -> int:
     import json
 
@@ -344,10 +414,13 @@ def run_gate(args: argparse.Namespace) -> int:
     settings = load_settings()
     print_warnings(settings)
     rules = load_rules(settings, args.ci_config, args)
+    print_rule_warnings(rules)
     analysis = read_analysis(args.ref)
     verdict = evaluate(analysis, rules)
     if getattr(args, "format", "text") == "json":
         print(json.dumps(verdict.to_json(), indent=2))
+    elif args.format == "sarif":
+        print(render_sarif(verdict, rules, settings.root), end="")
     else:
         print(render_text(verdict, analysis))
     sys.stdout.flush()

@@ -28,6 +28,7 @@ JUNIT_FILE = "boxwise-junit.xml"
 CODEQUALITY_FILE = "boxwise-codequality.json"
 METRICS_FILE = "boxwise-metrics.txt"
 JSON_FILE = "boxwise-report.json"
+HTML_FILE = "boxwise-report.html"
 
 # BOXWISE_* variable of the plan job -> the `boxwise ci` flag it becomes in every child job.
 CI_FLAG_VARIABLES: tuple[tuple[str, str], ...] = (
@@ -59,6 +60,7 @@ class ChildJobSpec:
     image: str = ""
     dind_image: str = ""  # empty: use the engine the runner gives (DOCKER_HOST)
     install: str = ""
+    package: str = ""  # BOXWISE_PACKAGE, which the default install command names: the child needs it too
     ci_flags: tuple[str, ...] = ()
     # A child pipeline has GitLab's default stages, whatever stage the parent's jobs use.
     stage: str = "test"
@@ -77,6 +79,7 @@ class ChildJobSpec:
             image=env.get("BOXWISE_JOB_IMAGE", "").strip(),
             dind_image=env.get("BOXWISE_DIND_IMAGE", "").strip() if engine == "dind" else "",
             install=env.get("BOXWISE_INSTALL", "").strip(),
+            package=env.get("BOXWISE_PACKAGE", "").strip(),
             ci_flags=tuple(flags),
         )
 
@@ -156,11 +159,13 @@ def _job_name(app: App, taken: set[str]) -> str:
 def _child_job(name: str, app: App, spec: ChildJobSpec) -> list[str]:
     command = ["boxwise", "ci", "--apps", app.name, *spec.ci_flags]
     command += ["--junit", JUNIT_FILE, "--codequality", CODEQUALITY_FILE]
-    command += ["--metrics", METRICS_FILE, "--json", JSON_FILE]
+    command += ["--metrics", METRICS_FILE, "--json", JSON_FILE, "--html", HTML_FILE]
     lines = [f"{_yaml(name)}:", f"  stage: {_yaml(spec.stage)}"]
     if spec.image:
         lines.append(f"  image: {_yaml(spec.image)}")
     variables = {"BOXWISE_APP": app.name, "GIT_DEPTH": "0"}
+    if spec.package:
+        variables["BOXWISE_PACKAGE"] = spec.package
     if spec.dind_image:
         lines += ["  services:", f"    - name: {_yaml(spec.dind_image)}", "      alias: docker"]
         variables.update(DIND_VARIABLES)
@@ -172,7 +177,8 @@ def _child_job(name: str, app: App, spec: ChildJobSpec) -> list[str]:
     lines += [
         "  artifacts:",
         "    when: always",
-        f"    paths: [{_yaml(JSON_FILE)}]",
+        "    expose_as: boxwise report",
+        f"    paths: [{_yaml(HTML_FILE)}, {_yaml(JSON_FILE)}]",
         "    reports:",
         f"      junit: {_yaml(JUNIT_FILE)}",
         f"      codequality: {_yaml(CODEQUALITY_FILE)}",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 from .helpers import (
@@ -212,3 +214,43 @@ def test_a_spark_bundle_among_the_packages_sets_spark_home(
     code, output = run_image(docker_client, tag)
     assert code == 0, output
     assert output.startswith("True /layers/pip-install/packages/") and output.rstrip().endswith("/pyspark")
+
+
+def test_a_cnb_project_descriptor_chooses_the_files_and_gives_the_build_its_env(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "descriptor-app",
+        {
+            "project.toml": (
+                '[_]\nschema-version = "0.2"\n[io.buildpacks]\nexclude = ["notes", "*.csv"]\n'
+                '[[io.buildpacks.build.env]]\nname = "SIX_VERSION"\nvalue = "1.16.0"\n'
+            ),
+            "requirements.txt": "six==${SIX_VERSION}\n",  # pip expands variables of the build env
+            "Procfile": "web: python3 app.py six\n",
+            "app.py": WEB_APP,
+            "notes/todo.txt": "not for the image\n",
+            "data.csv": "a,b\n",
+        },
+    )
+    tag = f"{PREFIX}/descriptor-app:1"
+    build_ok(app, tag, tmp_path / "cache")
+    assert http_get_from_image(docker_client, tag, "descriptor-app") == "hello from boxwise (six 1.16.0)\n"
+    code, listing = run_image(docker_client, tag, ["ls", "-A", "/workspace"])
+    assert code == 0 and listing.split() == ["Procfile", "app.py", "project.toml", "requirements.txt"]
+    env = docker_client.images.get(tag).attrs["Config"]["Env"]
+    assert not any(item.startswith("SIX_VERSION=") for item in env)  # the build's, never the image's
+
+
+def test_vendored_wheels_install_offline(base_image: str, docker_client, tmp_path: Path) -> None:
+    """vendor/ with the wheels: installed from there alone, with the build's network off."""
+    app = write_app(
+        tmp_path / "vendored-app",
+        {"requirements.txt": "six==1.16.0\n", "Procfile": "web: python3 app.py six\n", "app.py": WEB_APP},
+    )
+    download = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", str(app / "vendor")]
+    subprocess.run([*download, "six==1.16.0"], check=True)
+    tag = f"{PREFIX}/vendored-app:1"
+    out = build_ok(app, tag, tmp_path / "cache", "--network", "none")
+    assert "vendor/ holds the packages: installing offline from it" in out
+    assert http_get_from_image(docker_client, tag, "vendored-app") == "hello from boxwise (six 1.16.0)\n"

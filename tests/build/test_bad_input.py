@@ -18,9 +18,14 @@ def test_no_engine_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_missing_base_image_names_the_flag_and_the_script(engine: str, tmp_path: Path) -> None:
     app = write_app(tmp_path / "app", {"Procfile": "web: python3 -c pass\n"})
-    result = build(app, f"{PREFIX}/nobase:1", tmp_path / "cache", "--run-image", "boxwise-test-build/none:0")
+    missing = ("--run-image", "boxwise-test-build/none:0")
+    result = build(app, f"{PREFIX}/nobase:1", tmp_path / "cache", *missing, "--pull-policy", "never")
     assert result.returncode == 2
     assert "--run-image boxwise-test-build/none:0: no such image in the engine" in result.stderr
+    # by default it is pulled; no registry has it: one line that says the engine cannot pull it
+    result = build(app, f"{PREFIX}/nobase:1", tmp_path / "cache", *missing)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1, result.stderr
+    assert "--run-image boxwise-test-build/none:0: the engine cannot pull it (" in result.stderr
 
 
 def test_unreadable_ca_cert_is_named(engine: str, tmp_path: Path) -> None:

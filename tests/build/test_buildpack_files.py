@@ -11,7 +11,7 @@ from boxwise.build.lifecycle import _buildpacks_tar
 
 BUILDPACKS = Path(__file__).resolve().parents[2] / "buildpacks"
 IDS = ("pip-install", "pyproject-toml-install", "procfile-run")
-SHARED = ("processes.py", "pylayer.py")
+SHARED = ("processes.py", "pylayer.py", "pyversion.py", "installfail.py")
 
 
 def test_each_buildpack_has_an_executable_build_and_no_links_out() -> None:
@@ -31,3 +31,42 @@ def test_the_shared_modules_have_one_source_and_every_packaged_buildpack_gets_th
     for bp in IDS:
         for name in SHARED:
             assert members[f"cnb/buildpacks/{bp}/{name}"] == (BUILDPACKS / "shared" / name).read_bytes()
+
+
+def test_a_launch_toml_that_is_not_toml_fails_the_build(tmp_path: Path, capsys) -> None:
+    """A buildpack's launch.toml the lifecycle cannot read is a failed build, never an image with no
+    process that passes (the JSON-escaped emoji launch.toml of old did exactly that)."""
+    import pytest
+
+    from boxwise.build.driver import read_toml
+
+    launch = tmp_path / "launch.toml"
+    launch.write_text('[[processes]]\ntype = "web"\ncommand = ["echo", "\\ud83d\\ude80"]\n')
+    with pytest.raises(SystemExit) as exited:
+        read_toml(str(launch))
+    assert exited.value.code == 51
+    assert "a buildpack wrote invalid TOML" in capsys.readouterr().out
+
+
+def test_the_buildpacks_toml_writer_round_trips_any_text() -> None:
+    """What procfile-run writes for any Procfile line reads back the same (emoji, quotes, controls)."""
+    import sys
+
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    sys.path.insert(0, str(BUILDPACKS / "shared"))
+    import pylayer
+
+    if sys.version_info < (3, 11):  # pragma: no cover
+        return
+    import tomllib
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text())
+    def round_trip(text: str) -> None:
+        clean = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot be written
+        table = {"processes": [{"type": "web", "command": ["/bin/sh", "-c", clean], "default": True}]}
+        assert tomllib.loads(pylayer.toml_dumps(table)) == table
+
+    round_trip()

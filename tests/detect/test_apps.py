@@ -47,7 +47,11 @@ def test_discovery_finds_marked_folders_and_skips_venvs_deps_and_build_output(ma
     assert names(discover_apps(settings)) == ["apps/api", "apps/web", "apps/worker", "apps/worker/nested/job"]
     report = detect_json(repo)
     assert list(report.apps) == ["apps/api", "apps/web", "apps/worker", "apps/worker/nested/job"]
-    assert report.code == 0, report.rules()
+    assert report.rules() == [
+        ("apps/api/env2", None, "venv-dir"),  # a committed virtualenv: never an app, and an error
+        ("apps/worker/Procfile", None, "procfile-no-web"),
+        ("apps/worker/nested/job", None, "no-process"),  # an empty main.py starts nothing
+    ]
 
 
 def test_a_root_pyproject_with_a_project_makes_the_root_an_app(make_git_repo) -> None:
@@ -99,7 +103,7 @@ def test_apps_and_exclude_globs_override_discovery(make_git_repo) -> None:
     assert list(report.apps) == ["apps/api", "apps/docs", "apps/worker"]
     # a listed app no buildpack detects is an error, named
     assert report.code == 1
-    assert report.errors() == [("apps/docs", None, "no-buildpack")]
+    assert report.errors() == [("apps/api/env2", None, "venv-dir"), ("apps/docs", None, "no-buildpack")]
     # an excluded app is not checked even when its files change
     assert list(detect_json(repo, "apps/web/pyproject.toml").apps) == []
 
@@ -155,3 +159,43 @@ def test_outside_a_git_repo_the_current_folder_is_the_root(tmp_path: Path) -> No
     report = detect_json(tmp_path / "elsewhere", str(tmp_path / "apps/api"))
     assert list(report.apps) == ["."]
     assert report.apps["."]["group"] == ["procfile-run"]
+
+
+@pytest.mark.parametrize(
+    "dockerignore",
+    [
+        "docs\n!docs/readme.md\n",  # an exception inside an excluded folder
+        "*\n!src\n!Procfile\nsrc/**/*.txt\n!src/keep.txt\n",  # the allow-list style
+        "**/*.log\n!logs/keep.log\nsecrets/\n!secrets/public/\n",
+        "src/\n!src/pkg/\nsrc/pkg/tests\n",
+    ],
+)
+def test_the_app_layer_keeps_exactly_what_docker_build_keeps(tmp_path: Path, dockerignore: str) -> None:
+    """The Docker SDK's own matcher (what docker-py sends as a build context) is the oracle."""
+    from docker.utils.build import exclude_paths
+
+    from boxwise.appfiles import walk
+
+    files = [
+        "Procfile",
+        "app.py",
+        "docs/readme.md",
+        "docs/guide.md",
+        "src/pkg/__init__.py",
+        "src/pkg/tests/test_x.py",
+        "src/keep.txt",
+        "src/notes/a.txt",
+        "logs/keep.log",
+        "logs/other.log",
+        "secrets/key",
+        "secrets/public/cert",
+    ]
+    for rel in files:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(rel)
+    (tmp_path / ".dockerignore").write_text(dockerignore)
+    oracle = {p for p in exclude_paths(str(tmp_path), dockerignore.splitlines()) if (tmp_path / p).is_file()}
+    oracle.discard(".dockerignore")  # docker-py always sends it to the daemon, which drops it from COPY
+    ours = {rel for rel, st in walk(tmp_path, load_ignore(tmp_path)) if (tmp_path / rel).is_file()}
+    ours.discard(".dockerignore")
+    assert ours == oracle

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from conftest import run_boxwise, validate_sarif  # tests/conftest.py: shared helpers
 
 FILES = {
     "apps/api/requirements.txt": "requests>=2\n--extra-index-url https://bot:t0ps3cret@pkgs.example.com/simple\n",
@@ -82,6 +82,64 @@ def test_github_prints_workflow_command_annotations(make_git_repo) -> None:
     assert "t0ps3cret" not in result.stdout
 
 
+def test_sarif_is_valid_sarif_2_1_0_with_each_finding_at_its_file_and_line(make_git_repo, tmp_path) -> None:
+    repo = make_git_repo({**FILES, "apps/my app/requirements.txt": "flask\n"})
+    result = run_boxwise("detect", "--format", "sarif", cwd=repo)
+    assert result.returncode == 1, result.stderr
+    checked = validate_sarif(result.stdout, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    log = json.loads(result.stdout)
+    assert log["version"] == "2.1.0"
+    (run,) = log["runs"]
+    rules = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+    assert {"url-credentials", "procfile-syntax", "unpinned"} <= set(rules)
+    found = {
+        (
+            r["ruleId"],
+            r["level"],
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"].get("region", {}).get("startLine"),
+        )
+        for r in run["results"]
+    }
+    assert ("procfile-syntax", "error", "apps/api/Procfile", 2) in found
+    assert ("url-credentials", "error", "apps/api/requirements.txt", 2) in found
+    assert ("unpinned", "warning", "apps/api/requirements.txt", 1) in found
+    assert ("unpinned", "warning", "apps/my%20app/requirements.txt", 1) in found  # a URI, escaped
+    for item in run["results"]:
+        assert rules[item["ruleIndex"]] == item["ruleId"]
+        assert "Fix: " in item["message"]["text"]
+    assert "t0ps3cret" not in result.stdout
+
+    # The same findings keep their fingerprints when a line moves, so code scanning keeps the alert.
+    (repo / "apps/api/Procfile").write_text("# the processes\n" + FILES["apps/api/Procfile"])
+    moved = json.loads(run_boxwise("detect", "--format", "sarif", cwd=repo).stdout)["runs"][0]["results"]
+    prints = {
+        r["ruleId"]: r["partialFingerprints"] for r in run["results"] if r["ruleId"] == "procfile-syntax"
+    }
+    assert prints == {
+        r["ruleId"]: r["partialFingerprints"] for r in moved if r["ruleId"] == "procfile-syntax"
+    }
+
+
+def test_the_sarif_schema_check_really_rejects_what_code_scanning_would(make_git_repo, tmp_path) -> None:
+    repo = make_git_repo(FILES)
+    log = json.loads(run_boxwise("detect", "--format", "sarif", cwd=repo).stdout)
+    log["runs"][0]["results"][0]["level"] = "critical"  # not a SARIF level
+    checked = validate_sarif(json.dumps(log), tmp_path)
+    assert checked.returncode == 1 and "critical" in checked.stdout
+
+
+def test_sarif_of_clean_apps_has_no_result_and_exit_0(make_git_repo, tmp_path) -> None:
+    repo = make_git_repo({"apps/ok/requirements.txt": "click==8.1.7\n", "apps/ok/Procfile": "web: x\n"})
+    result = run_boxwise("detect", "--format", "sarif", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["runs"][0]["results"] == []
+    checked = validate_sarif(result.stdout, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
 def test_output_writes_the_report_to_a_file_and_exit_0_without_errors(make_git_repo) -> None:
     repo = make_git_repo({k: v for k, v in FILES.items() if k.startswith("apps/ok")})
     result = run_boxwise("detect", "--format", "codequality", "--output", "cq.json", cwd=repo)
@@ -115,7 +173,8 @@ def heavy_modules(repo, *args: str, env: dict[str, str] | None = None) -> str:
 
 
 @pytest.mark.parametrize(
-    "args", [("--format", "json"), ("--format", "codequality"), ("--format", "github"), ()]
+    "args",
+    [("--format", "json"), ("--format", "codequality"), ("--format", "sarif"), ("--format", "github"), ()],
 )
 def test_machine_and_piped_output_import_no_rich_docker_or_git(make_git_repo, args: tuple[str, ...]) -> None:
     repo = make_git_repo(FILES)

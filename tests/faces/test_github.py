@@ -4,8 +4,11 @@ the action's run steps executed on a sample repo with a GitHub-like runner envir
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -14,16 +17,19 @@ from support.webapp import serve_main
 
 from boxwise.plan import Plan, as_github_matrix
 
-from .actionrun import Runner, StepFailed, load_action, run_action, run_step
+from .actionrun import Runner, StepFailed, load_action, run_action, step_index
 from .facelib import (
     ACTION,
+    ACTION_COPY,
     REPO,
     actionlint,
     check_jsonschema,
     commit_files,
     git,
     load_fakeapi,
+    readme_section,
     readme_yaml_blocks,
+    runner_env,
     tool_env,
 )
 
@@ -43,8 +49,40 @@ def readme_workflow() -> str:
 
 
 def test_action_yml_matches_the_github_action_schema() -> None:
-    result = check_jsonschema("vendor.github-actions", ACTION)
-    assert result.returncode == 0, result.stdout + result.stderr
+    for path in (ACTION, ACTION_COPY):
+        result = check_jsonschema("vendor.github-actions", path)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_marketplace_action_is_at_the_root_and_action_folder_is_its_generated_copy() -> None:
+    # The Marketplace lists only an action.yml at the repository root, with a name, a description
+    # and branding; action/action.yml (uses: OWNER/boxwise/action@REF) is generated from it.
+    action = load_action(ACTION)
+    assert action["name"] and action["description"] and set(action["branding"]) == {"icon", "color"}
+    checked = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "sync_faces.py"), "--check"], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    copy = load_action(ACTION_COPY)
+    assert {k: v for k, v in copy.items() if k != "runs"} == {k: v for k, v in action.items() if k != "runs"}
+
+
+def test_outputs_have_one_name_each_and_every_one_is_documented() -> None:
+    outputs = load_action(ACTION)["outputs"]
+    assert set(outputs) == {
+        "size-bytes",
+        "efficiency",
+        "verdict",
+        "apps",
+        "report-path",
+        "json-path",
+        "matrix",
+    }
+    section = readme_section(SECTION)
+    for name in outputs:
+        assert f"`{name}`" in section, f"output {name} is not in README ## {SECTION}"
+        assert outputs[name]["value"] == f"${{{{ steps.boxwise.outputs.{name} }}}}"
+    assert "outputs.size " not in section and "outputs.size}" not in section
 
 
 def test_readme_workflow_passes_actionlint_and_the_workflow_schema(tmp_path: Path) -> None:
@@ -78,7 +116,7 @@ def test_readme_workflow_fans_out_with_write_permission_and_only_declared_inputs
 
     declared = set(load_action(ACTION)["inputs"])
     steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
-    uses = [step for step in steps if "boxwise/action@" in step.get("uses", "")]
+    uses = [step for step in steps if step.get("uses", "").split("@")[0].endswith("/boxwise")]
     assert len(uses) == 2
     for step in uses:
         assert set(step.get("with", {})) <= declared, step
@@ -87,26 +125,87 @@ def test_readme_workflow_fans_out_with_write_permission_and_only_declared_inputs
 # ------------------------------------------------------------------------------ the run steps
 
 
+SETUP_STEPS = step_index(load_action(ACTION), "boxwise")  # every step before `Run boxwise`
+
+
+def setup_python_stand_in(runner: Runner, given: dict[str, str]) -> dict[str, str]:
+    """actions/setup-python, as far as this action uses it: a Python of the tool cache, its path as
+    the `python-path` output, the job's PATH left alone (update-environment: false). The Python
+    these tests run on plays the one it would download (nothing can be downloaded here)."""
+    assert given == {"python-version": "3.12", "update-environment": "false"}
+    real = Path(os.path.realpath(sys.executable))
+    return {"python-version": ".".join(map(str, sys.version_info[:3])), "python-path": str(real)}
+
+
+def no_python_path(folder: Path) -> str:
+    """This machine's PATH as one folder of links, minus python*, pip* and boxwise: a runner image
+    that has git, docker and a shell but no Python at all."""
+    folder.mkdir()
+    for directory in tool_env()["PATH"].split(os.pathsep):
+        if not os.path.isdir(directory):
+            continue
+        for entry in os.scandir(directory):
+            name = entry.name
+            if name.startswith(("python", "pip", "boxwise")) or (folder / name).exists():
+                continue
+            if os.access(entry.path, os.X_OK) and not entry.is_dir():
+                (folder / name).symlink_to(entry.path)
+    return str(folder)
+
+
+def runner_for_setup(temp: Path, path: str | None = None) -> Runner:
+    env = {**runner_env(), "GITHUB_ACTIONS": "true", **({"PATH": path} if path else {})}
+    runner = Runner(temp, temp, REPO, "unused", env)
+    runner.actions["actions/setup-python"] = setup_python_stand_in
+    return runner
+
+
+@dataclass(frozen=True)
+class Installed:
+    """What the action's setup steps left on a runner that had no Python of its own."""
+
+    path: str  # the runner's PATH (no python3 on it)
+    added: list[str]  # what the steps added to GITHUB_PATH: the venv's bin/
+
+
 @pytest.fixture(scope="session")
-def installed_path(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """Run the action's install step once: boxwise from the action's own ref into a virtualenv.
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Installed:
+    """Run the action's setup steps once on a runner without Python: setup-python's Python, then
+    boxwise from the action's own ref into a virtualenv. The tests' jobs start from there."""
+    path = no_python_path(tmp_path_factory.mktemp("runner") / "bin")
+    assert subprocess.run(["bash", "-c", "command -v python3"], env={"PATH": path}).returncode == 1
+    runner = runner_for_setup(tmp_path_factory.mktemp("runner-temp"), path)
+    try:
+        run_action(load_action(ACTION), runner, {}, until=SETUP_STEPS)
+    except StepFailed as failed:
+        pytest.fail(failed.log)
+    assert runner.outputs["python"] == {"found": "false"}
+    assert "Set up Python (the runner has none)" in runner.ran
+    assert not runner.file("env").read_text()  # update-environment: false: the job's env untouched
+    return Installed(path, [line for line in runner.file("path").read_text().splitlines() if line])
 
-    Returns what it added to GITHUB_PATH; the tests' jobs start from there.
-    """
+
+@pytest.fixture(scope="session")
+def installed_path(installed: Installed) -> list[str]:
+    return installed.added
+
+
+def test_a_runner_with_python_uses_it_and_skips_setup_python(tmp_path: Path) -> None:
+    runner = runner_for_setup(tmp_path)
     action = load_action(ACTION)
-    temp = tmp_path_factory.mktemp("runner-temp")
-    runner = Runner(temp, temp, REPO / "action", "unused", {**tool_env(), "GITHUB_ACTIONS": "true"})
-    result = run_step(action["runs"]["steps"][0], runner, {})
-    assert result.returncode == 0, "\n".join(runner.logs)
-    return [line for line in runner.file("path").read_text().splitlines() if line]
+    run_action(action, runner, {}, until=step_index(action, "setup-python") + 1)
+    assert runner.outputs["python"] == {"found": "true"}
+    assert runner.ran == ["Look for a python3 >= 3.10 with venv on the runner"]
 
 
-def test_install_step_installs_boxwise_from_the_actions_own_ref(installed_path: list[str]) -> None:
-    assert len(installed_path) == 1
-    venv_bin = Path(installed_path[0])
+def test_install_step_installs_boxwise_from_the_actions_own_ref(installed: Installed) -> None:
+    assert len(installed.added) == 1
+    venv_bin = Path(installed.added[0])
     python = venv_bin / "python"
     code = "import boxwise, json; print(json.dumps([boxwise.__file__, boxwise.__version__]))"
-    shown = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True)
+    shown = subprocess.run(
+        [str(python), "-c", code], capture_output=True, text=True, check=True, env=runner_env()
+    )
     where = json.loads(shown.stdout)
     # A real (non-editable) install inside the runner's temp folder, not this checkout's src/.
     assert where[0].startswith(str(venv_bin.parent)), where
@@ -114,6 +213,33 @@ def test_install_step_installs_boxwise_from_the_actions_own_ref(installed_path: 
     from boxwise import __version__
 
     assert where[1] == __version__
+    # The virtualenv is made from setup-python's Python, the runner having none.
+    config = (venv_bin.parent / "pyvenv.cfg").read_text()
+    assert f"home = {Path(os.path.realpath(sys.executable)).parent}" in config
+
+
+def test_the_action_runs_on_a_runner_without_python(
+    installed: Installed, make_git_repo, tmp_path: Path
+) -> None:
+    from .facelib import SAMPLE_APPS
+
+    repo = make_git_repo(SAMPLE_APPS, name="shop")
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    runner = Runner(
+        repo, temp, REPO, "unused", {**runner_env(), "GITHUB_ACTIONS": "true", "PATH": installed.path}
+    )
+    runner.file("path").write_text("".join(f"{line}\n" for line in installed.added))
+    outputs = run_action(load_action(ACTION), runner, {"mode": "plan"}, first_step=SETUP_STEPS)
+    matrix = json.loads(outputs["matrix"])
+    assert [leg["app"] for leg in matrix["include"]] == ["apps/api", "apps/worker"]
+
+
+def pull_request_event(head_repository: str) -> dict:
+    """The `pull_request` event payload, as far as boxwise reads it (a fork: another head repo)."""
+    head, base = ({"repo": {"full_name": name}} for name in (head_repository, GITHUB_REPOSITORY))
+    pull = {"number": PR_NUMBER, "head": head, "base": base}
+    return {"number": PR_NUMBER, "pull_request": pull}
 
 
 @pytest.fixture
@@ -126,7 +252,7 @@ def pull_request(make_git_repo, tmp_path: Path) -> Iterator[tuple[Path, Path]]:
     git(repo, "checkout", "-q", "-b", "feature")
     commit_files(repo, {"apps/worker/worker/__main__.py": serve_main("worker v2")}, "worker v2")
     event = tmp_path / "event.json"
-    event.write_text(json.dumps({"number": PR_NUMBER, "pull_request": {"number": PR_NUMBER}}))
+    event.write_text(json.dumps(pull_request_event(GITHUB_REPOSITORY)))
     yield repo, event
 
 
@@ -134,7 +260,7 @@ def make_runner(repo: Path, event: Path, installed: list[str], tmp_path: Path, *
     temp = tmp_path / "runner-temp"
     temp.mkdir()
     base_env = {
-        **tool_env(),
+        **runner_env(),
         "GITHUB_ACTIONS": "true",
         "CI": "true",
         "GITHUB_EVENT_NAME": "pull_request",
@@ -144,7 +270,7 @@ def make_runner(repo: Path, event: Path, installed: list[str], tmp_path: Path, *
         "GITHUB_REPOSITORY": GITHUB_REPOSITORY,
         **env,
     }
-    runner = Runner(repo, temp, REPO / "action", env.get("GITHUB_TOKEN", "ghs_unused"), base_env)
+    runner = Runner(repo, temp, REPO, env.get("GITHUB_TOKEN", "ghs_unused"), base_env)
     runner.file("path").write_text("".join(f"{line}\n" for line in installed))  # the install step ran
     return runner
 
@@ -154,7 +280,7 @@ def test_plan_mode_outputs_the_matrix_of_the_apps_the_pull_request_touches(
 ) -> None:
     repo, event = pull_request
     runner = make_runner(repo, event, installed_path, tmp_path)
-    outputs = run_action(load_action(ACTION), runner, {"mode": "plan"}, first_step=1)
+    outputs = run_action(load_action(ACTION), runner, {"mode": "plan"}, first_step=SETUP_STEPS)
     assert json.loads(outputs["matrix"]) == {"include": [{"app": "apps/worker", "slug": "apps-worker"}]}
 
 
@@ -164,7 +290,7 @@ def test_an_unknown_mode_fails_the_step_with_one_line(
     repo, event = pull_request
     runner = make_runner(repo, event, installed_path, tmp_path)
     with pytest.raises(StepFailed) as failed:
-        run_action(load_action(ACTION), runner, {"mode": "deploy"}, first_step=1)
+        run_action(load_action(ACTION), runner, {"mode": "deploy"}, first_step=SETUP_STEPS)
     assert failed.value.code == 2
     assert "mode must be ci or plan" in failed.value.log
 
@@ -189,24 +315,33 @@ def test_ci_mode_builds_the_changed_app_comments_once_and_sets_the_outputs(
     action = load_action(ACTION)
     inputs = {"token": token, "comment": "true", "lowest-efficiency": "0.5", "image-prefix": IMAGE_PREFIX}
     try:
-        outputs = run_action(action, runner, inputs, first_step=1)
+        outputs = run_action(action, runner, inputs, first_step=SETUP_STEPS)
     except StepFailed as failed:
         pytest.fail(failed.log)
     log = "\n".join(runner.logs)
 
     assert outputs["verdict"] == "pass", log
-    assert int(outputs["size"]) > 0
+    assert int(outputs["size-bytes"]) > 0
     assert 0 < float(outputs["efficiency"]) <= 1
-    assert [app["app"] for app in json.loads(outputs["apps"])] == ["apps/worker"]
+    apps = json.loads(outputs["apps"])
+    assert [app["app"] for app in apps] == ["apps/worker"]
+    assert apps[0]["size-bytes"] == int(outputs["size-bytes"])  # one name for one figure everywhere
     summary = runner.file("step_summary").read_text()
     assert "apps/worker" in summary
+    # The report as files, for a sticky-comment action or an artifact upload.
+    report = Path(outputs["report-path"]).read_text()
+    assert "apps/worker" in report and report.strip() in summary
+    assert "apps/worker" in json.dumps(json.loads(Path(outputs["json-path"]).read_text()))
     comments = fake_github.state.comments[(GITHUB_REPOSITORY, str(PR_NUMBER))]
     assert len(comments) == 1 and "apps/worker" in comments[0]["body"]
     assert token not in log
+    # the HTML report is written for the upload step (a `uses:` step: not run here)
+    assert "<h2>apps/worker" in (repo / "boxwise-report.html").read_text()
+    assert "uses actions/upload-artifact@v4 (not run here)" in log
 
     # A second push edits the same comment instead of adding one.
     runner.logs.clear()
-    run_action(action, runner, inputs, first_step=1)
+    run_action(action, runner, inputs, first_step=SETUP_STEPS)
     assert len(fake_github.state.comments[(GITHUB_REPOSITORY, str(PR_NUMBER))]) == 1
 
 
@@ -221,9 +356,30 @@ def test_comment_false_posts_nothing_but_still_writes_the_summary(
     )
     try:
         inputs = {"token": token, "comment": "false", "image-prefix": IMAGE_PREFIX}
-        run_action(load_action(ACTION), runner, inputs, first_step=1)
+        run_action(load_action(ACTION), runner, inputs, first_step=SETUP_STEPS)
     except StepFailed as failed:
         pytest.fail(failed.log)
     assert fake_github.state.comments[(GITHUB_REPOSITORY, str(PR_NUMBER))] == []
     assert not [r for r in fake_github.state.requests if r.method in ("POST", "PATCH")]
     assert "apps/worker" in runner.file("step_summary").read_text()
+
+
+@pytest.mark.engine
+def test_comment_true_on_a_fork_posts_nothing_and_says_so_in_the_summary(
+    pull_request: tuple[Path, Path], installed_path: list[str], tmp_path: Path, fake_github, python_base: str
+) -> None:
+    # `--post auto` sees the fork; `--post github` (the action's old choice) would try and fail.
+    repo, event = pull_request
+    event.write_text(json.dumps(pull_request_event("someone/shop")))
+    token = fake_github.state.github_token
+    runner = make_runner(
+        repo, event, installed_path, tmp_path, GITHUB_API_URL=f"{fake_github.url}/gh", GITHUB_TOKEN=token
+    )
+    inputs = {"token": token, "comment": "true", "image-prefix": IMAGE_PREFIX}
+    try:
+        outputs = run_action(load_action(ACTION), runner, inputs, first_step=SETUP_STEPS)
+    except StepFailed as failed:
+        pytest.fail(failed.log)
+    assert not [r for r in fake_github.state.requests if r.method in ("POST", "PATCH")]
+    assert "No comment posted" in runner.file("step_summary").read_text()
+    assert "apps/worker" in Path(outputs["report-path"]).read_text()

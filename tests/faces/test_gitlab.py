@@ -1,14 +1,20 @@
 """The GitLab face: gitlab-ci/boxwise.yml run for real by gitlab-ci-local on a sample repo.
 
-The pipelines are the README's snippets as written; the include is resolved from gitlab-ci-local's
-include cache, filled with this checkout's template (no GitLab server is reachable here). The only
-inputs the tests add are the ones that say where this machine's boxwise and engine are.
+The pipelines are the README's snippets as written. Their includes (the classic `project:` include
+and the CI/CD component of root templates/) are fetched by gitlab-ci-local from a stand-in GitLab
+holding this checkout as its boxwise project (facelib.GitLabHost), and the jobs install boxwise as
+the templates' default `install` does: from that project's archive at the included ref (the
+component: at its own commit). The only inputs the tests add say where this machine's engine is
+and how to name the images; what this machine changes is where packages come from (CI_SERVER_URL,
+and pip's build backend from a local folder).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -21,8 +27,11 @@ from support.webapp import serve_main
 from boxwise import __version__
 
 from .facelib import (
+    BOXWISE_PROJECT,
     COMPONENT,
+    REPO,
     TEMPLATE,
+    GitLabHost,
     check_jsonschema,
     commit_files,
     git,
@@ -33,9 +42,9 @@ from .facelib import (
 )
 
 SECTION = "GitLab CI"
-# Where boxwise and the engine are on this machine (a real runner uses the input defaults:
-# python:3.12-slim + pip install, and a docker:dind service).
-LOCAL_INPUTS = {"engine": "host", "install": "boxwise --version", "image-prefix": "boxwise-test-faces"}
+# Where the engine is on this machine (a real runner uses the default: a docker:dind service) and
+# the name of the images (the session removes them).
+LOCAL_INPUTS = {"engine": "host", "image-prefix": "boxwise-test-faces"}
 
 
 def snippet(kind: str) -> str:
@@ -62,20 +71,37 @@ def mr_variables(base: str) -> dict[str, str]:
 # ------------------------------------------------------------------------------ static checks
 
 
-def test_the_component_is_the_same_file_as_the_include() -> None:
-    assert COMPONENT.read_bytes() == TEMPLATE.read_bytes(), "cp gitlab-ci/boxwise.yml gitlab-ci/templates/"
+def test_the_classic_include_is_generated_from_the_component_and_has_not_drifted() -> None:
+    checked = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "sync_faces.py"), "--check"], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    headers = (path.read_text().split("\n---\n")[0] for path in (COMPONENT, TEMPLATE))
+    component, include = map(yaml.safe_load, headers)
+    assert component["spec"]["component"] == ["sha"]  # GitLab 18.6's component context
+    assert "component" not in include["spec"]  # a classic include has none: boxwise-ref stands in
+    assert include["spec"]["inputs"]["boxwise-ref"]["default"] == __version__
+    assert set(include["spec"]["inputs"]) - set(component["spec"]["inputs"]) == {"boxwise-ref"}
+    assert "$[[ component." not in TEMPLATE.read_text()
 
 
-def test_both_documents_of_the_template_validate_and_every_input_has_a_default(tmp_path: Path) -> None:
-    header_text, body_text = TEMPLATE.read_text().split("\n---\n")
+@pytest.mark.parametrize("path", [COMPONENT, TEMPLATE], ids=["component", "classic-include"])
+def test_both_documents_validate_and_every_input_has_a_default_that_needs_no_pypi_release(
+    path: Path, tmp_path: Path
+) -> None:
+    header_text, body_text = path.read_text().split("\n---\n")
     header = yaml.safe_load(header_text)
     inputs = header["spec"]["inputs"]
     assert {"apps", "base-image", "builder-image", "post", "image-prefix", "engine", "fan-out"} <= set(inputs)
     assert all("default" in spec for spec in inputs.values()), "a bare include must work"
     assert inputs["image-prefix"]["default"] == "$CI_REGISTRY_IMAGE"
     assert inputs["engine"]["default"] == "dind"
-    # The include installs the boxwise of its own version, as the action installs its own ref.
-    assert inputs["install"]["default"].endswith(f"boxwise=={__version__}")
+    # boxwise comes from the boxwise project itself (no `pip install boxwise==X`, which needs a release).
+    assert inputs["install"]["default"] == 'python3 -m pip install --quiet "$BOXWISE_PACKAGE"'
+    assert inputs["boxwise-project"]["default"] == BOXWISE_PROJECT
+    package = yaml.safe_load(body_text)[".boxwise-job"]["variables"]["BOXWISE_PACKAGE"]
+    ref = "$[[ component.sha ]]" if path == COMPONENT else "$[[ inputs.boxwise-ref ]]"
+    assert package == f"$CI_SERVER_URL/$[[ inputs.boxwise-project ]]/-/archive/{ref}/boxwise-{ref}.tar.gz"
 
     # check-jsonschema cannot read a two-document file (check-jsonschema#561): validate each half.
     (tmp_path / "header.yml").write_text(header_text)
@@ -96,50 +122,61 @@ def test_every_readme_snippet_is_a_valid_gitlab_ci_file(tmp_path: Path) -> None:
 # ------------------------------------------------------------------------------ which jobs run
 
 
-def jobs_that_run(repo: Path, variables: dict[str, str] | None = None) -> set[str]:
-    result = gitlab_ci_local(repo, "--list-json", variables=variables)
+def jobs_that_run(repo: Path, host: GitLabHost, variables: dict[str, str] | None = None) -> set[str]:
+    result = gitlab_ci_local(repo, host, "--list-json", variables=variables)
     assert result.returncode == 0, result.stdout + result.stderr
     return {job["name"] for job in json.loads(result.stdout) if job["when"] != "never"}
 
 
-def test_bare_include_runs_in_merge_requests_and_on_the_default_branch_only(sample_repo: Path) -> None:
+def test_bare_include_runs_in_merge_requests_and_on_the_default_branch_only(
+    sample_repo: Path, gitlab_host: GitLabHost
+) -> None:
     install_pipeline(sample_repo, snippet("bare"), {})
     base = git(sample_repo, "rev-parse", "HEAD").strip()
 
-    assert jobs_that_run(sample_repo) == {"boxwise-detect", "boxwise-build"}  # main is the default branch
-    assert jobs_that_run(sample_repo, mr_variables(base)) == {"boxwise-detect", "boxwise-build"}
+    assert jobs_that_run(sample_repo, gitlab_host) == {
+        "boxwise-detect",
+        "boxwise-build",
+    }  # main is the default branch
+    assert jobs_that_run(sample_repo, gitlab_host, mr_variables(base)) == {"boxwise-detect", "boxwise-build"}
     git(sample_repo, "checkout", "-q", "-b", "feature")
-    assert jobs_that_run(sample_repo) == set()  # a branch pipeline: the MR pipeline does the work
+    assert (
+        jobs_that_run(sample_repo, gitlab_host) == set()
+    )  # a branch pipeline: the MR pipeline does the work
 
 
-def test_fan_out_replaces_the_build_job_by_a_child_pipeline(sample_repo: Path) -> None:
+def test_fan_out_replaces_the_build_job_by_a_child_pipeline(
+    sample_repo: Path, gitlab_host: GitLabHost
+) -> None:
     install_pipeline(sample_repo, snippet("inputs"), {})
     base = git(sample_repo, "rev-parse", "HEAD").strip()
-    assert jobs_that_run(sample_repo, mr_variables(base)) == {
+    assert jobs_that_run(sample_repo, gitlab_host, mr_variables(base)) == {
         "boxwise-detect",
         "boxwise-plan",
         "boxwise-apps",
     }
 
 
-def resolved_jobs(repo: Path) -> dict:
-    result = gitlab_ci_local(repo, "--preview")
+def resolved_jobs(repo: Path, host: GitLabHost) -> dict:
+    result = gitlab_ci_local(repo, host, "--preview")
     assert result.returncode == 0, result.stdout + result.stderr
     return yaml.safe_load(result.stdout[result.stdout.index("---") :])
 
 
-def test_default_engine_is_a_dind_service_and_post_false_posts_nothing(sample_repo: Path) -> None:
+def test_default_engine_is_a_dind_service_and_post_false_posts_nothing(
+    sample_repo: Path, gitlab_host: GitLabHost
+) -> None:
     install_pipeline(sample_repo, snippet("bare"), {"post": False})
-    build = resolved_jobs(sample_repo)["boxwise-build"]
+    build = resolved_jobs(sample_repo, gitlab_host)["boxwise-build"]
     assert build["services"] == [{"name": "docker:27-dind", "alias": "docker"}]
     assert build["variables"]["DOCKER_HOST"] == "tcp://docker:2375"
     assert build["variables"]["BOXWISE_POST"] == "none"
     assert build["image"] == {"name": "python:3.12-slim"}
 
 
-def test_engine_host_uses_the_runners_docker_host(sample_repo: Path) -> None:
+def test_engine_host_uses_the_runners_docker_host(sample_repo: Path, gitlab_host: GitLabHost) -> None:
     install_pipeline(sample_repo, snippet("bare"), {"engine": "host"})
-    build = resolved_jobs(sample_repo)["boxwise-build"]
+    build = resolved_jobs(sample_repo, gitlab_host)["boxwise-build"]
     assert "services" not in build
     assert "DOCKER_HOST" not in build["variables"]
     assert build["variables"]["BOXWISE_POST"] == "auto"
@@ -158,43 +195,80 @@ def job_failed(output: str, job: str) -> bool:
     return re.search(rf"FAIL\s+{re.escape(job)}\s*$", output, re.M) is not None
 
 
-def test_detect_job_passes_and_leaves_a_codequality_report(sample_repo: Path) -> None:
+def test_detect_job_passes_and_leaves_a_codequality_report(
+    sample_repo: Path, gitlab_host: GitLabHost
+) -> None:
     install_pipeline(sample_repo, snippet("bare"), LOCAL_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
-    result = gitlab_ci_local(sample_repo, "boxwise-detect", variables=mr_variables(base))
+    result = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-detect", variables=mr_variables(base))
     assert result.returncode == 0, result.stdout + result.stderr
     assert job_passed(result.stdout, "boxwise-detect"), result.stdout
     report = json.loads((sample_repo / "boxwise-detect-codequality.json").read_text())
     assert report == []  # the sample apps are clean
 
 
-def test_component_snippet_gives_the_same_jobs_and_runs(sample_repo: Path) -> None:
-    install_pipeline(sample_repo, snippet("component"), LOCAL_INPUTS)
+def test_component_installs_boxwise_from_its_own_project_at_its_own_commit(
+    sample_repo: Path, gitlab_host: GitLabHost, tmp_path: Path
+) -> None:
+    """The README's component include, with no input at all: gitlab-ci-local fetches templates/ from
+    the boxwise project at the release tag, GitLab's component context gives the tag's commit, and
+    the job installs boxwise from that commit's archive into a job image that has none."""
+    install_pipeline(sample_repo, snippet("component"), {})
     base = git(sample_repo, "rev-parse", "HEAD").strip()
-    assert jobs_that_run(sample_repo, mr_variables(base)) == {"boxwise-detect", "boxwise-build"}
-    result = gitlab_ci_local(sample_repo, "boxwise-detect", variables=mr_variables(base))
+    assert jobs_that_run(sample_repo, gitlab_host, mr_variables(base)) == {"boxwise-detect", "boxwise-build"}
+
+    job_python = gitlab_host.new_job_python(tmp_path / "job-image")
+    asked = len(gitlab_host.requests)
+    result = gitlab_ci_local(
+        sample_repo, gitlab_host, "boxwise-detect", variables=mr_variables(base), job_python=job_python
+    )
     assert job_passed(result.stdout, "boxwise-detect"), result.stdout + result.stderr
+    sha = gitlab_host.sha
+    assert gitlab_host.requests[asked:] == [f"/{BOXWISE_PROJECT}/-/archive/{sha}/boxwise-{sha}.tar.gz"]
+    installed = list(job_python.parent.glob("lib/python*/site-packages/boxwise-*.dist-info/direct_url.json"))
+    assert len(installed) == 1, "boxwise is not installed in the job image"
+    assert (
+        json.loads(installed[0].read_text())["url"]
+        == f"{gitlab_host.url}/{BOXWISE_PROJECT}/-/archive/{sha}/boxwise-{sha}.tar.gz"
+    )
+    assert json.loads((sample_repo / "boxwise-detect-codequality.json").read_text()) == []
 
 
-def test_detect_job_fails_on_a_lint_error_and_still_leaves_the_report(sample_repo: Path) -> None:
+def test_classic_include_installs_boxwise_from_the_release_it_includes(
+    sample_repo: Path, gitlab_host: GitLabHost
+) -> None:
+    install_pipeline(sample_repo, snippet("bare"), {})
+    base = git(sample_repo, "rev-parse", "HEAD").strip()
+    asked = len(gitlab_host.requests)
+    result = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-detect", variables=mr_variables(base))
+    assert job_passed(result.stdout, "boxwise-detect"), result.stdout + result.stderr
+    tag = __version__
+    assert gitlab_host.requests[asked:] == [f"/{BOXWISE_PROJECT}/-/archive/{tag}/boxwise-{tag}.tar.gz"]
+
+
+def test_detect_job_fails_on_a_lint_error_and_still_leaves_the_report(
+    sample_repo: Path, gitlab_host: GitLabHost
+) -> None:
     install_pipeline(sample_repo, snippet("bare"), LOCAL_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
     leak = "--index-url https://deploy:s3cr3t@pypi.example.com/simple\nflask==3.0.3\n"
     commit_files(sample_repo, {"apps/api/requirements.txt": leak}, "private index")
 
-    result = gitlab_ci_local(sample_repo, "boxwise-detect", variables=mr_variables(base))
+    result = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-detect", variables=mr_variables(base))
     assert job_failed(result.stdout, "boxwise-detect"), result.stdout
     report = json.loads((sample_repo / "boxwise-detect-codequality.json").read_text())
     errors = [entry for entry in report if entry["location"]["path"] == "apps/api/requirements.txt"]
     assert errors and all(entry["severity"] in ("major", "critical", "blocker") for entry in errors)
 
 
-def test_plan_job_triggers_a_no_op_child_pipeline_when_no_app_changed(sample_repo: Path) -> None:
+def test_plan_job_triggers_a_no_op_child_pipeline_when_no_app_changed(
+    sample_repo: Path, gitlab_host: GitLabHost
+) -> None:
     install_pipeline(sample_repo, snippet("inputs"), LOCAL_INPUTS)
     commit_files(sample_repo, {"docs/README.md": "not an app\n"}, "docs only")
     base = git(sample_repo, "rev-parse", "HEAD~1").strip()
 
-    result = gitlab_ci_local(sample_repo, variables=mr_variables(base))
+    result = gitlab_ci_local(sample_repo, gitlab_host, variables=mr_variables(base))
     assert result.returncode == 0, result.stdout + result.stderr
     assert job_passed(result.stdout, "boxwise-plan"), result.stdout
     assert "[boxwise-apps] -> boxwise-no-app-changed" in result.stdout
@@ -212,7 +286,7 @@ def fake_gitlab() -> Iterator:
 
 @pytest.mark.engine
 def test_build_job_builds_the_changed_app_reports_and_comments(
-    sample_repo: Path, python_base: str, fake_gitlab
+    sample_repo: Path, gitlab_host: GitLabHost, python_base: str, fake_gitlab
 ) -> None:
     install_pipeline(sample_repo, snippet("bare"), LOCAL_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
@@ -225,7 +299,7 @@ def test_build_job_builds_the_changed_app_reports_and_comments(
         "GITLAB_TOKEN": token,
     }
 
-    result = gitlab_ci_local(sample_repo, "boxwise-build", variables=variables, timeout=1500)
+    result = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-build", variables=variables, timeout=1500)
     log = result.stdout + result.stderr
     assert job_passed(result.stdout, "boxwise-build"), log
     for report in ("boxwise-junit.xml", "boxwise-codequality.json", "boxwise-metrics.txt"):
@@ -241,7 +315,7 @@ def test_build_job_builds_the_changed_app_reports_and_comments(
 
 @pytest.mark.engine
 def test_fan_out_child_pipeline_builds_the_changed_app_in_its_own_job_and_comments(
-    sample_repo: Path, python_base: str, fake_gitlab
+    sample_repo: Path, gitlab_host: GitLabHost, python_base: str, fake_gitlab
 ) -> None:
     install_pipeline(sample_repo, snippet("inputs"), LOCAL_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
@@ -254,7 +328,7 @@ def test_fan_out_child_pipeline_builds_the_changed_app_in_its_own_job_and_commen
     }
 
     # The whole pipeline: gitlab-ci-local hands a job filter on to the child pipeline too.
-    result = gitlab_ci_local(sample_repo, variables=variables, timeout=1500)
+    result = gitlab_ci_local(sample_repo, gitlab_host, variables=variables, timeout=1500)
     assert "[boxwise-apps] -> boxwise-build-apps-worker" in result.stdout, result.stdout
     assert "boxwise-build-apps-api" not in result.stdout
     assert job_passed(result.stdout, "boxwise-build-apps-worker", parent="boxwise-apps"), result.stdout
@@ -270,13 +344,13 @@ def test_fan_out_child_pipeline_builds_the_changed_app_in_its_own_job_and_commen
 
 @pytest.mark.engine
 def test_default_branch_pushes_the_baseline_a_merge_request_compares_with(
-    sample_repo: Path, python_base: str, local_registry: str, docker_client
+    sample_repo: Path, gitlab_host: GitLabHost, python_base: str, local_registry: str, docker_client
 ) -> None:
     prefix = f"{local_registry}/boxwise-test-faces-{uuid.uuid4().hex[:8]}"
     install_pipeline(sample_repo, snippet("bare"), {**LOCAL_INPUTS, "image-prefix": prefix})
     try:
         # The default branch's pipeline (gitlab-ci-local: a push to main, main being the default).
-        main = gitlab_ci_local(sample_repo, "boxwise-build", timeout=1500)
+        main = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-build", timeout=1500)
         assert job_passed(main.stdout, "boxwise-build"), main.stdout + main.stderr
         catalog = json.load(urllib.request.urlopen(f"http://{local_registry}/v2/_catalog"))["repositories"]
         assert sorted(catalog) == [f"{prefix.split('/', 1)[1]}/apps-{app}" for app in ("api", "worker")]
@@ -286,7 +360,7 @@ def test_default_branch_pushes_the_baseline_a_merge_request_compares_with(
         base = git(sample_repo, "rev-parse", "HEAD").strip()
         commit_files(sample_repo, {"apps/api/api/__main__.py": serve_main("api, longer")}, "api v2")
         variables = {**mr_variables(base), "CI_COMMIT_BRANCH": "", "CI_COMMIT_REF_NAME": "feature"}
-        result = gitlab_ci_local(sample_repo, "boxwise-build", variables=variables, timeout=1500)
+        result = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-build", variables=variables, timeout=1500)
         assert job_passed(result.stdout, "boxwise-build"), result.stdout + result.stderr
         assert "no baseline" not in result.stdout.lower()
         assert docker_client.images.get(f"{prefix}/apps-api:main")  # pulled back as the baseline

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from support.webapp import serve_main
 
-from .facelib import check_jsonschema, commit_files, git, require_tool, run_boxwise, tool_env
+from .facelib import check_jsonschema, commit_files, git, gitlab_ci_local_command, run_boxwise, tool_env
 
 NO_CI = {
     "CI_MERGE_REQUEST_DIFF_BASE_SHA": "",
@@ -74,7 +74,7 @@ def test_no_change_gives_an_empty_matrix_and_a_valid_no_op_child_pipeline(sample
     # The no-op pipeline really runs.
     (sample_repo / ".gitlab-ci.yml").write_text(child.read_text())
     ran = subprocess.run(
-        [require_tool("gitlab-ci-local"), "--force-shell-executor", "--no-color"],
+        [*gitlab_ci_local_command(), "--force-shell-executor", "--no-color"],
         cwd=sample_repo,
         capture_output=True,
         text=True,

@@ -1,6 +1,7 @@
 """Write image archives by hand, for what a Dockerfile cannot make.
 
-A layer is a list of items: `("f", path, size)` a file of `size` bytes, `("d", path)` a directory,
+A layer is a list of items: `("f", path, size)` a file of `size` bytes (or `("f", path, b"...")` a
+file holding those bytes), `("d", path)` a directory,
 `("l", path, target)` a symlink, `("h", path, target)` a hard link, `("w", path)` a whiteout of
 path (written as `.wh.NAME`), `("o", dir)` an opaque marker.
 """
@@ -27,8 +28,8 @@ def layer_tar(items: list[Item]) -> bytes:
             info.mtime = 0
             data = None
             if kind == "f":
-                data = bytes([65 + len(path) % 26]) * item[2]
-                info.size = item[2]
+                data = item[2] if isinstance(item[2], bytes) else bytes([65 + len(path) % 26]) * item[2]
+                info.size = len(data)
                 info.mode = 0o644
             elif kind == "d":
                 info.type = tarfile.DIRTYPE

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise
+from conftest import run_boxwise, validate_sarif
 
 from boxwise.errors import UserError
 from boxwise.gate import load_rules, parse_bytes
@@ -49,7 +49,6 @@ RULE_CASES = [
     ("rules:\n  lowestefficiency: 0.999\n", []),  # keys are case-insensitive, as viper's
     ("rules:\n  lowestEfficiency: 0.999\n", ["--lowestEfficiency", "0.5"]),
     ("plugins: {}\nlowestEfficiency: 0.999\n", []),  # only `rules:` counts
-    ("rules:\n  lowest-efficiency: 0.999\n", []),  # snake case is ignored by 0.13.1
 ]
 
 
@@ -66,6 +65,91 @@ def test_gate_agrees_with_dive(rules: str, flags: list[str], overwrite: Path, tm
     assert our_statuses.pop("highestImageBytes") == "SKIP"
     assert our_statuses == dive_statuses, ours.stdout
     assert ours.returncode == dive.ci_code, ours.stderr
+
+
+# dive's current spelling (kebab-case; dive 0.13.1, the oracle here, reads only camelCase).
+KEBAB_CASES = [
+    "rules:\n  lowest-efficiency: 0.999\n",
+    "rules:\n  highest-wasted-bytes: 13999\n  highest-user-wasted-percent: disabled\n",
+    'rules:\n  highest-wasted-bytes: 14kB\n  highest-user-wasted-percent: "1.0"\n  Lowest-Efficiency: 0.5\n',
+]
+
+
+@pytest.mark.parametrize("rules", KEBAB_CASES)
+def test_kebab_case_rules_mean_what_dive_makes_of_their_camel_case(
+    rules: str, overwrite: Path, tmp_path: Path
+) -> None:
+    camel = re.sub(r"-(\w)", lambda m: m.group(1).upper(), rules)
+    camel = camel.replace("Lowest", "lowest")
+    assert camel != rules and "-" not in camel.split("rules:")[1].split(":")[0]
+    (tmp_path / "camel.yml").write_text(camel)
+    (tmp_path / "kebab.yml").write_text(rules)
+    dive = run_dive(overwrite, tmp_path, tmp_path / "camel.yml")
+    ours = run_boxwise("gate", f"docker-archive:{overwrite}", "--ci-config", "kebab.yml", cwd=tmp_path)
+    dive_statuses = _statuses(re.sub(r"\x1b\[[0-9;]*m", "", dive.ci_stdout))
+    our_statuses = _statuses(ours.stdout)
+    assert our_statuses.pop("highestImageBytes") == "SKIP"
+    assert our_statuses == dive_statuses, ours.stdout
+    assert ours.returncode == dive.ci_code, ours.stderr
+    assert "warning" not in ours.stderr
+
+
+def test_both_spellings_of_a_rule_the_camel_case_wins_as_in_dive_and_a_warning_says_so(
+    overwrite: Path, tmp_path: Path
+) -> None:
+    (tmp_path / ".dive-ci").write_text(
+        "rules:\n  lowestEfficiency: 0.5\n  lowest-efficiency: 0.999\n  highest-user-wasted-percent: 1\n"
+    )
+    result = run_boxwise(
+        "gate", f"docker-archive:{overwrite}", "--ci-config", ".dive-ci", "--format", "json", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rules = {rule["name"]: rule for rule in json.loads(result.stdout)["rules"]}
+    assert rules["lowestEfficiency"]["threshold"] == 0.5
+    assert (
+        "boxwise: warning: .dive-ci rules: both lowestEfficiency (0.5) and lowest-efficiency (0.999) are set;"
+        " lowestEfficiency is used" in result.stderr
+    )
+
+
+def test_a_misspelt_rule_warns_with_the_nearest_name_and_the_default_applies(
+    overwrite: Path, tmp_path: Path
+) -> None:
+    (tmp_path / ".dive-ci").write_text("rules:\n  lowest-efficency: 0.5\n  highestWastdBytes: 1\n")
+    result = run_boxwise(
+        "gate", f"docker-archive:{overwrite}", "--ci-config", ".dive-ci", "--format", "json", cwd=tmp_path
+    )
+    warnings = result.stderr.strip().splitlines()
+    assert warnings == [
+        "boxwise: warning: .dive-ci: unknown rule 'rules.lowest-efficency' (ignored);"
+        " did you mean 'lowest-efficiency'?",
+        "boxwise: warning: .dive-ci: unknown rule 'rules.highestWastdBytes' (ignored);"
+        " did you mean 'highestWastedBytes'?",
+    ]
+    rules = {rule["name"]: rule for rule in json.loads(result.stdout)["rules"]}
+    assert rules["lowestEfficiency"]["threshold"] == 0.9  # the default, not the misspelt 0.5
+    assert rules["highestWastedBytes"]["status"] == "SKIP"
+
+
+def test_pyproject_gate_takes_both_spellings_and_warns_on_a_typo(overwrite: Path, make_git_repo) -> None:
+    repo = make_git_repo(
+        {
+            "pyproject.toml": (
+                "[tool.boxwise.gate]\nhighest-wasted-bytes = 13999\nhighestUserWastedPercent = 1\n"
+                'highest-image-byte = "1MB"\n'
+            ),
+        }
+    )
+    result = run_boxwise("gate", f"docker-archive:{overwrite}", "--format", "json", cwd=repo)
+    assert result.returncode == 1
+    rules = {rule["name"]: rule for rule in json.loads(result.stdout)["rules"]}
+    assert rules["highestWastedBytes"]["status"] == "FAIL"  # kebab-case read
+    assert rules["highestUserWastedPercent"]["threshold"] == 1  # camelCase read
+    assert rules["highestImageBytes"]["status"] == "SKIP"  # the typo is not applied ...
+    assert (  # ... and said
+        "boxwise: warning: unknown key 'tool.boxwise.gate.highest-image-byte' in pyproject.toml (ignored);"
+        " did you mean 'highest-image-bytes'?" in result.stderr
+    )
 
 
 def test_gate_reads_repo_root_dive_ci_and_pyproject(overwrite: Path, make_git_repo) -> None:
@@ -90,6 +174,56 @@ def test_gate_reads_repo_root_dive_ci_and_pyproject(overwrite: Path, make_git_re
     assert rules["lowestEfficiency"]["status"] == "PASS"
     assert rules["highestImageBytes"]["status"] == "FAIL"  # 1 996 256 > 1 000 000
     assert verdict["passed"] is False and verdict["accounting"] == "dive"
+
+
+def test_sarif_points_each_failed_rule_at_the_line_that_set_it(
+    overwrite: Path, make_git_repo, tmp_path
+) -> None:
+    repo = make_git_repo(
+        {
+            ".dive-ci": "# team rules\nrules:\n  highest-wasted-bytes: 13999\n",
+            "pyproject.toml": '[project]\nname = "x"\n\n[tool.boxwise.gate]\nhighestImageBytes = "1MB"\n',
+        }
+    )
+    result = run_boxwise(
+        "gate", f"docker-archive:{overwrite}", "--format", "sarif", "--lowestEfficiency", "0.999", cwd=repo
+    )
+    assert result.returncode == 1, result.stderr
+    checked = validate_sarif(result.stdout, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    (run,) = json.loads(result.stdout)["runs"]
+    assert [rule["id"] for rule in run["tool"]["driver"]["rules"]] == [
+        "highestImageBytes",
+        "highestUserWastedPercent",
+        "highestWastedBytes",
+        "lowestEfficiency",
+    ]
+    where = {
+        r["ruleId"]: (
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"].get("region", {}).get("startLine"),
+        )
+        for r in run["results"]
+    }
+    assert where == {
+        "highestWastedBytes": (".dive-ci", 3),  # the line of the threshold that failed
+        "highestImageBytes": ("pyproject.toml", 5),
+        "lowestEfficiency": ("pyproject.toml", None),  # a flag: where [tool.boxwise.gate] would set it
+        "highestUserWastedPercent": ("pyproject.toml", None),  # the default 0.1 fails this image too
+    }
+    wasted = next(r for r in run["results"] if r["ruleId"] == "highestWastedBytes")
+    assert wasted["level"] == "error"
+    assert "wasted-bytes=14000 > threshold=13999" in wasted["message"]["text"]
+    assert run["properties"]["boxwise.gate"]["passed"] is False
+
+
+def test_sarif_of_a_passing_image_has_no_result(overwrite: Path, tmp_path: Path) -> None:
+    args = ("--highestUserWastedPercent", "disabled", "--lowestEfficiency", "0.5")
+    result = run_boxwise("gate", f"docker-archive:{overwrite}", "--format", "sarif", *args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["runs"][0]["results"] == []
+    checked = validate_sarif(result.stdout, tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_exact_accounting_changes_the_figures(overwrite: Path, tmp_path: Path) -> None:
@@ -179,26 +313,3 @@ def test_gate_on_an_engine_image(engine_archives: dict[str, Path], engine_dive, 
         pattern = rf"{figure}: ([^\s]+)"
         plain = re.sub(r"\x1b\[[0-9;]*m", "", dive.ci_stdout)
         assert re.search(pattern, result.stdout).group(1) == re.search(pattern, plain).group(1)
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "rules:\n  lowestEfficiency: 0.95\n  highestWastedBytes: 20MB\n  highestUserWastedPercent: 0.10\n",
-        "# comment\nrules:\n  # a commented rule\n"
-        "  lowestEfficiency: '0.9'  # why\n  highestWastedBytes: disabled\n",
-        'plugins:\n  a: b\nrules:\n  highestUserWastedPercent: "0.2"\n  highestWastedBytes:\n',
-    ],
-)
-def test_rules_file_subset_parser_reads_what_yaml_reads(text: str, tmp_path: Path) -> None:
-    """Without PyYAML the .dive-ci subset parser gives the same rules as PyYAML would."""
-    import yaml
-
-    from boxwise.gate import _mini_yaml, _threshold
-
-    def thresholds(rules: dict) -> dict:
-        return {
-            name: None if value is None else _threshold(name, str(value)) for name, value in rules.items()
-        }
-
-    assert thresholds(_mini_yaml(text)["rules"]) == thresholds(yaml.safe_load(text)["rules"])

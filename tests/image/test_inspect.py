@@ -29,6 +29,7 @@ TOP_KEYS = {
     "inefficient_files",
     "exact",
     "layers",
+    "dependencies",
 }
 LAYER_KEYS = {
     "index",
@@ -73,6 +74,7 @@ def test_json_schema(tmp_path: Path) -> None:
     assert data["inefficient_files"] == [{"path": "/app/big.bin", "count": 2, "size_bytes": 4_000}]
     assert data["exact"]["files"] == [{"path": "/app/big.bin", "count": 1, "size_bytes": 3_000}]
     assert set(data["exact"]) == {"efficiency", "wasted_bytes", "user_wasted_percent", "files"}
+    assert data["dependencies"] == {"size_bytes": 0, "distributions": [], "notes": []}  # no dist-info
     layers = data["layers"]
     assert all(set(layer) == LAYER_KEYS for layer in layers)
     assert [layer["command"] for layer in layers] == [

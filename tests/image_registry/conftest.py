@@ -173,5 +173,11 @@ def docker_config(tmp_path: Path) -> Callable[[dict[str, str] | None], dict[str,
 
 def no_credentials_env() -> dict[str, str]:
     """Credentials the machine running the tests may have, blanked for the child process."""
-    keys = ("BOXWISE_REGISTRY_USER", "BOXWISE_REGISTRY_PASSWORD", "CI_REGISTRY", "CI_REGISTRY_USER")
+    keys = (
+        "BOXWISE_REGISTRY",
+        "BOXWISE_REGISTRY_USER",
+        "BOXWISE_REGISTRY_PASSWORD",
+        "CI_REGISTRY",
+        "CI_REGISTRY_USER",
+    )
     return {key: "" for key in (*keys, "CI_REGISTRY_PASSWORD")}

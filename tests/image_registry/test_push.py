@@ -162,7 +162,11 @@ def test_auth_registry_wants_credentials_and_never_shows_them(
     anonymous = build(app, base_archive, ref, cache, docker_config())
     _one_line_error(anonymous, ref, host, f"docker login {host}", "BOXWISE_REGISTRY_USER")
 
-    bad_password = {"BOXWISE_REGISTRY_USER": USER, "BOXWISE_REGISTRY_PASSWORD": "not-" + PASSWORD}
+    bad_password = {
+        "BOXWISE_REGISTRY": host,
+        "BOXWISE_REGISTRY_USER": USER,
+        "BOXWISE_REGISTRY_PASSWORD": "not-" + PASSWORD,
+    }
     wrong = build(app, base_archive, ref, cache, {**docker_config(), **bad_password})
     _one_line_error(wrong, ref, "refused the credentials from BOXWISE_REGISTRY_USER")
     assert PASSWORD not in wrong.stdout + wrong.stderr
@@ -273,7 +277,9 @@ def test_other_credential_sources(
     elif how == "https-key":  # `docker login https://host` keys auths by URL
         env = docker_config({f"https://{host}/v1/": f"{USER}:{PASSWORD}"})
     else:
-        env.update({"BOXWISE_REGISTRY_USER": USER, "BOXWISE_REGISTRY_PASSWORD": PASSWORD})
+        env.update(
+            {"BOXWISE_REGISTRY": host, "BOXWISE_REGISTRY_USER": USER, "BOXWISE_REGISTRY_PASSWORD": PASSWORD}
+        )
     env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
     _one_line_error(run_boxwise("inspect", ref, env=env), ref, "MANIFEST_UNKNOWN")
     _one_line_error(run_boxwise("inspect", ref, env=docker_config()), ref, f"docker login {host}")
@@ -300,9 +306,10 @@ def test_blobs_pushed_to_another_repository_are_mounted(
     result = build(app, base_archive, f"registry://{copy}", cache)
     assert result.returncode == 0, result.stdout + result.stderr
     line = pushed_line(result.stdout)
-    assert (line.group(2), line.group(3), line.group(4), line.group(5)) == (digest, "0", "3", "0")
+    # base, dependencies, runtime, app: four layers, each mounted from the first repository
+    assert (line.group(2), line.group(3), line.group(4), line.group(5)) == (digest, "0", "4", "0")
     mounts = registry.requests("POST", f"/{PREFIX}/hello-copy/blobs/uploads/?mount=")
-    assert len(mounts) == 3 and all(f"from={PREFIX}/hello" in request for request in mounts)
+    assert len(mounts) == 4 and all(f"from={PREFIX}/hello" in request for request in mounts)
     assert not registry.requests("PUT", f"/{PREFIX}/hello-copy/blobs/")
 
 
@@ -319,10 +326,10 @@ def test_a_refused_mount_uploads_in_the_session_it_opened(
     result = build(app, base_archive, f"registry://{registry.host}/{PREFIX}/hello-other:1", fresh_cache)
     assert result.returncode == 0, result.stdout + result.stderr
     line = pushed_line(result.stdout)
-    assert (line.group(2), line.group(3), line.group(4)) == (digest, "3", "0")
+    assert (line.group(2), line.group(3), line.group(4)) == (digest, "4", "0")
     posts = registry.requests("POST", f"/{PREFIX}/hello-other/blobs/uploads/")
-    assert len(posts) == 3 and all("mount=sha256:" in post for post in posts)  # no second POST
-    assert len(registry.requests("PUT", f"/{PREFIX}/hello-other/blobs/uploads/")) == 3
+    assert len(posts) == 4 and all("mount=sha256:" in post for post in posts)  # no second POST
+    assert len(registry.requests("PUT", f"/{PREFIX}/hello-other/blobs/uploads/")) == 4
 
 
 @pytest.mark.engine

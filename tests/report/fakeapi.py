@@ -33,6 +33,7 @@ class Fault:
     status: int
     retry_after: str | None = None
     times: int = 1
+    location: str | None = None  # a redirect (3xx) to this URL, perhaps on another host
 
 
 @dataclass
@@ -97,6 +98,8 @@ class Handler(BaseHTTPRequestHandler):
                 if fault.times > 0 and fault.method == method and fault.path_part in parts.path:
                     fault.times -= 1
                     headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
+                    if fault.location:
+                        headers["Location"] = fault.location
                     return self._send(fault.status, {"message": f"{fault.status} injected"}, headers)
             if parts.path.startswith("/api/v4/"):
                 return self._gitlab(method, parts.path[len("/api/v4") :], parse_qs(parts.query), body)
@@ -282,9 +285,15 @@ class FakeServer(ThreadingHTTPServer):
         self.state.comments[(repo, str(number))] = list(comments or [])
 
     def fail(
-        self, method: str, path_part: str, status: int, retry_after: str | None = None, times: int = 1
+        self,
+        method: str,
+        path_part: str,
+        status: int,
+        retry_after: str | None = None,
+        times: int = 1,
+        location: str | None = None,
     ) -> None:
-        self.state.faults.append(Fault(method, path_part, status, retry_after, times))
+        self.state.faults.append(Fault(method, path_part, status, retry_after, times, location))
 
     def gitlab_note(self, body: str, author_id: int = 5, system: bool = False) -> dict[str, Any]:
         return {"id": self.state.new_id(), "body": body, "system": system, "author": {"id": author_id}}

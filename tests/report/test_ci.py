@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from xml.etree import ElementTree as ET
@@ -14,7 +15,9 @@ from support.webapp import serve_main
 from .conftest import github_env, gitlab_env
 
 APPS = {
-    "pyproject.toml": '[tool.boxwise]\napps = ["apps/*"]\nshared = ["libs/**"]\n',
+    # the base made by scripts/base-image.sh: no public registry answers here (the default is python:3.X-slim)
+    "pyproject.toml": '[tool.boxwise]\napps = ["apps/*"]\nshared = ["libs/**"]\n'
+    '[tool.boxwise.build]\nbase = "boxwise-python:bookworm"\n',
     "libs/common.txt": "shared by every app\n",
 }
 for _name in ("api", "worker", "web"):
@@ -82,15 +85,16 @@ def test_only_the_touched_app_builds_and_is_compared_with_its_baseline(
     assert api["baseline_ref"] == f"docker://{prefix}apps-api:main"
     assert api["diff"]["change"]["size_bytes"] == len(serve_main("api, version two")) - len(serve_main("api"))
     rows = api["diff"]["layers"]
-    # the base is reused; only the app layer was rebuilt, and it replaced the baseline's one
+    # the base and the runtime layer are reused; only the app layer was rebuilt, replacing the baseline's
     assert [(row["status"], row["made_by"]) for row in rows] == [
         ("unchanged", ""),
+        ("unchanged", "Runtime Layer: run user, /cnb/process launchers"),
         ("added", "app"),
         ("removed", "app"),
     ]
-    assert rows[1]["replaces"] == 1 and rows[1]["change_bytes"] == 13
+    assert rows[2]["replaces"] == 2 and rows[2]["change_bytes"] == 2 * len(", version two")
     # the build's own word on the layer it rebuilt
-    assert api["layer_notes"][rows[1]["diff_id"]].startswith("rebuilt: ")
+    assert api["layer_notes"][rows[2]["diff_id"]].startswith("rebuilt: ")
     assert "apps/api" in result.stdout and "passed" in result.stdout  # the summary table
     # the merge request's build did not overwrite the baseline
     assert docker_client.images.get(f"{prefix}apps-api:main").id == main_api_id
@@ -149,10 +153,13 @@ def test_gate_or_build_failure_exits_1_and_misconfiguration_2(
     assert "Traceback" not in build.stderr
     # the failed app's comment says so (a stale "passed" report would mislead), the other is normal
     bodies = {n["body"].splitlines()[0]: n["body"] for n in fake_api.state.notes[("5", "7")]}
-    assert set(bodies) == {
-        "### boxwise · `apps/empty` · 💥 build failed",
-        "### boxwise · `apps/web` · ✅ gate passed",
-    }
+    headlines = sorted(bodies)
+    assert headlines[0] == "### boxwise · `apps/empty` · 💥 build failed"
+    # the smoke check's figures are in the headline of the app that built
+    assert re.fullmatch(
+        r"### boxwise · `apps/web` · ✅ gate passed · 🚀 starts in [\d.]+ s, answers 200, \d+ MiB",
+        headlines[1],
+    )
     assert "<!-- boxwise:report app=apps/empty -->" in bodies["### boxwise · `apps/empty` · 💥 build failed"]
     cases = {
         c.get("name"): c
@@ -225,7 +232,7 @@ def test_baseline_is_pushed_to_a_registry_and_pulled_by_a_later_merge_request(
         assert result.returncode == 0, result.stderr
         assert "no baseline" not in result.stderr.lower()
         assert docker_client.images.get(baseline).id == pushed_id  # pulled back from the registry
-        assert "+2 B" in result.stdout  # 'api 2' against 'api'
+        assert "+4 B" in result.stdout  # 'api 2' against 'api', twice in the app's one file
 
         # a baseline the registry does not hold: said once, and the report goes on without it
         other = f"{prefix}-never-built"
@@ -294,5 +301,11 @@ def test_builder_flag_runs_the_buildpacks_in_that_image(
         cwd=repo,
         env={"CI_COMMIT_BRANCH": "main"},
     )
-    assert with_builder.returncode == 0, with_builder.stderr
+    # built; but busybox has no python3 to run the app either, and the smoke check says so
+    assert with_builder.returncode == 1, with_builder.stderr
+    assert "gate failed: requireAnswer" in with_builder.stdout
     assert docker_client.images.get(f"{prefix}apps-api:main")
+    unchecked = run_boxwise(
+        *common, "--builder", f"docker://{python_base}", "--no-check", "--post", "none", cwd=repo
+    )
+    assert unchecked.returncode == 0, unchecked.stderr

@@ -6,6 +6,7 @@ The snapshots in tests/report/snapshots/ are the spec of the comment. To change 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -71,11 +72,12 @@ def test_layer_table_says_what_was_reused_and_what_was_rebuilt() -> None:
 
 def test_long_sections_fold_with_a_blank_line_after_summary() -> None:
     short = render_markdown(full_report())
-    assert "<details>" not in short  # five rows or fewer stay open
+    assert "<details><summary>Layers" not in short  # five rows or fewer stay open
     assert "#### Layers (5, 3 new or rebuilt)\n\n| # |" in short
+    assert "<details><summary>Dependencies (5, 27.4 MB, 4 changed)</summary>\n\n| distribution |" in short
     text = render_markdown(many_layers(6))
     assert "<details><summary>Layers (6, 6 new or rebuilt)</summary>\n\n| # |" in text
-    assert text.count("<details>") == text.count("</details>") == 1
+    assert text.count("<details>") == text.count("</details>") == 2  # the layers and the dependencies
 
 
 def test_passing_report_without_baseline_matches_snapshot() -> None:
@@ -138,7 +140,8 @@ def test_marker_cannot_be_closed_early_by_an_app_name() -> None:
     from boxwise.report.model import marker
 
     assert marker("apps/api") == "<!-- boxwise:report app=apps/api -->"
-    assert marker("odd-->name x") == "<!-- boxwise:report app=odd-__name_x -->"
+    assert marker("odd-->name x") == "<!-- boxwise:report app=odd-%2D%3Ename%20x -->"
+    assert marker("a---b") == "<!-- boxwise:report app=a-%2D-b -->"
 
 
 def test_build_failure_comment_matches_snapshot() -> None:
@@ -172,3 +175,18 @@ def test_the_builds_own_word_on_each_layer_shows_in_the_reused_column() -> None:
         in text
     )
     assert "| 1 | 31.0 MB | ±0 B | `RUN /bin/sh -c apt-get install -y python3 # buildkit` | yes |" in text
+
+
+def test_names_and_versions_from_the_image_are_inline_code_in_the_comment() -> None:
+    data = full_report()
+    data.analysis = json.loads(json.dumps(data.analysis))
+    hostile = data.analysis["dependencies"]["distributions"][0]
+    hostile["name"], hostile["version"] = "x|y`![t](http://e.example/p.png)", "1\n# H"
+    data.diff = diff_analyses(data.baseline, data.analysis)
+    text = render_markdown(data)
+    row = "| `x\\|y'![t](http://e.example/p.png)` | `1 ↵ # H` | 17.6 MB | new | 2 |"
+    assert row in text
+    assert "+ `x\\|y'![t](http://e.example/p.png)` `1 ↵ # H`: 17.6 MB, new" in text
+    # the chart holds no name at all: only layer numbers and sizes
+    chart = text.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert "x|y" not in chart and "http" not in chart

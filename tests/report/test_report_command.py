@@ -126,7 +126,7 @@ def test_posting_defaults_come_from_pyproject(make_git_repo, fake_api, analyses)
     assert bad.returncode == 2
     assert bad.stderr.strip() == (
         f"boxwise: error: {repo / 'pyproject.toml'}: [tool.boxwise.report] post = 'always'; "
-        "use one of auto, gitlab, github, none"
+        "use one of auto, gitlab, github, none, summary"
     )
 
 

@@ -6,11 +6,16 @@ import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-from boxwise.analyze.efficiency import Analysis, analyze
+from boxwise.analyze.efficiency import Analysis
 from boxwise.errors import UserError
 
+if TYPE_CHECKING:
+    from boxwise.image.model import Image
+
 TOP_INEFFICIENT = 20
+TOP_DEPENDENCIES = 20
 
 
 @contextmanager
@@ -33,8 +38,9 @@ def _progress() -> Iterator[Callable[[int, int], None] | None]:
         yield update
 
 
-def read_analysis(ref: str) -> Analysis:
-    """Open and analyse an image; every failure to read it is one UserError line."""
+def read_analysis(ref: str, dependencies: bool = False) -> Analysis:
+    """Open and analyse an image (and read its dependency table when asked); every failure to
+    read it is one UserError line. An image analysed before is answered from its record."""
     from boxwise.image import open_image
 
     try:
@@ -42,22 +48,47 @@ def read_analysis(ref: str) -> Analysis:
             image = open_image(ref, progress)
             if image.guess:
                 print(f"boxwise: reading '{ref}' as {image.guess}", file=sys.stderr)
-            return analyze(image, progress=progress)
+            return _warm_or_cold(image, dependencies, progress)
     except OSError as exc:
         raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None
     except MemoryError:
         raise UserError(f"{ref}: the image index does not fit in memory") from None
 
 
+def _warm_or_cold(image: Image, dependencies: bool, progress: Callable[[int, int], None] | None) -> Analysis:
+    from boxwise.analyze.analysiscache import AnalysisCache, Record
+
+    cache = AnalysisCache()
+    record = cache.get(image)
+    if record is None:
+        from boxwise.analyze.dependencies import record_layers, site_view
+        from boxwise.analyze.efficiency import measure
+        from boxwise.image import load_indexes
+
+        indexes = load_indexes(image, progress)
+        record = Record(measure(indexes), record_layers(indexes), site_view(indexes))
+        cache.put(image, record)
+    from boxwise.analyze.efficiency import assemble
+
+    analysis = assemble(image, record.measures)
+    if dependencies:
+        from boxwise.analyze.dependencies import read_listed
+
+        analysis.dependencies = read_listed(image, record.records, record.site)
+    return analysis
+
+
 def render(analysis: Analysis) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from boxwise.printable import for_rich as escape  # the image's or the MR's text
     from boxwise.units import dive_percent, human_bytes
 
     console = Console(highlight=False)
-    title = analysis.name or analysis.ref
-    console.print(f"[bold]{title}[/bold]  ({analysis.source}: {analysis.ref})")
+    # names, commands and paths come from the image: text, never rich markup (`[/x]`)
+    title = escape(analysis.name or analysis.ref)
+    console.print(f"[bold]{title}[/bold]  ({escape(analysis.source)}: {escape(analysis.ref)})")
     console.print(f"  total size:        {human_bytes(analysis.size_bytes)} ({analysis.size_bytes} bytes)")
     for label, acct in (("dive", analysis.dive), ("exact", analysis.exact)):
         console.print(
@@ -75,7 +106,10 @@ def render(analysis: Analysis) -> None:
     for layer in analysis.layers:
         owner = "/".join(part for part in (layer.buildpack, layer.layer_name) if part) or ""
         table.add_row(
-            str(layer.index), human_bytes(layer.size_bytes), owner, layer.command.replace("\n", "↵")
+            str(layer.index),
+            human_bytes(layer.size_bytes),
+            escape(owner),
+            escape(layer.command.replace("\n", "↵")),
         )
     console.print(table)
     if analysis.dive.files:
@@ -85,10 +119,11 @@ def render(analysis: Analysis) -> None:
         files.add_column("wasted", justify="right")
         files.add_column("path", overflow="fold")
         for row in analysis.dive.files[:TOP_INEFFICIENT]:
-            files.add_row(str(row.count), human_bytes(row.size_bytes), row.path)
+            files.add_row(str(row.count), human_bytes(row.size_bytes), escape(row.path))
         console.print(files)
     else:
         console.print("[bold]Inefficient files (dive accounting):[/bold] none")
+    _render_dependencies(console, analysis)
     for layer in analysis.layers[1:]:
         if not layer.largest_files:
             continue
@@ -97,12 +132,43 @@ def render(analysis: Analysis) -> None:
         largest.add_column("size", justify="right")
         largest.add_column("path", overflow="fold")
         for path, size in layer.largest_files:
-            largest.add_row(human_bytes(size), path)
+            largest.add_row(human_bytes(size), escape(path))
         console.print(largest)
 
 
+def _render_dependencies(console: Any, analysis: Analysis) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from boxwise.units import human_bytes
+
+    deps = analysis.dependencies
+    if deps is None:
+        return
+    if not deps.distributions:
+        console.print("[bold]Python distributions:[/bold] none (no *.dist-info/RECORD)")
+    else:
+        total = human_bytes(deps.size_bytes)
+        console.print(
+            f"[bold]Python distributions ({len(deps.distributions)}, {total}), top {TOP_DEPENDENCIES}[/bold]"
+        )
+        table = Table()
+        for name, justify in (
+            ("size", "right"),
+            ("distribution", "left"),
+            ("version", "left"),
+            ("layer", "right"),
+        ):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for dist in deps.distributions[:TOP_DEPENDENCIES]:
+            table.add_row(human_bytes(dist.size_bytes), Text(dist.name), Text(dist.version), str(dist.layer))
+        console.print(table)
+    for note in deps.notes:
+        console.print(Text(f"note: {note}", style="yellow"))
+
+
 def run_inspect(args: argparse.Namespace) -> int:
-    analysis = read_analysis(args.ref)
+    analysis = read_analysis(args.ref, dependencies=True)
     if getattr(args, "format", "text") == "json":
         analysis.write_json(sys.stdout)
         sys.stdout.write("\n")

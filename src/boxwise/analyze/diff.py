@@ -128,12 +128,15 @@ def diff_analyses(
     files = None
     if baseline_files is not None and new_files is not None:
         files = diff_files(baseline_files, new_files, top)
+    from boxwise.analyze.depdiff import diff_dependencies_json
+
     return {
         "baseline": {"ref": baseline.get("ref"), **old_figures},
         "new": {"ref": new.get("ref"), **new_figures},
         "change": changes,
         "layers": diff_layers(list(baseline.get("layers") or []), list(new.get("layers") or [])),
         "files": files,
+        "dependencies": diff_dependencies_json(baseline.get("dependencies"), new.get("dependencies")),
     }
 
 
@@ -214,7 +217,24 @@ def render_text(diff: Mapping[str, Any]) -> str:
             for entry in files[kind]:
                 shown = human_bytes(entry.get("change_bytes", entry["size_bytes"]), signed=kind == "grown")
                 lines.append(f"  {shown:>10}  {entry['path']}")
+    lines += _dependency_lines(diff.get("dependencies"))
     return "\n".join(lines) + "\n"
+
+
+def _dependency_lines(data: Any) -> list[str]:
+    """The distributions that changed, largest change first (`boxwise diff` text)."""
+    from boxwise.analyze.depdiff import UNCHANGED, changes_from_json
+    from boxwise.report.format import human_bytes
+
+    if data is None:
+        return ["", "dependencies: not compared (no dependency table for one of the images)"]
+    rows = [row for row in changes_from_json(data) if row.status != UNCHANGED]
+    lines = ["", f"dependencies: {len(rows)} changed, {human_bytes(data.get('change_bytes'), signed=True)}"]
+    for row in rows:
+        versions = " → ".join(v for v in (row.before_version, row.version) if v is not None)
+        change = human_bytes(row.change_bytes, signed=True)
+        lines.append(f"  {row.status:<10} {change:>10}  {row.name} {versions}")
+    return lines
 
 
 def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
@@ -228,9 +248,15 @@ def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
         indexes = load_indexes(image)
     except OSError as exc:
         raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None
-    analysis = analyze(image, indexes).to_json()
+    from boxwise.analyze.dependencies import read_dependencies
+
+    analysis = analyze(image, indexes)
     view = final_view([(entry.path, entry.size, entry.is_dir) for entry in entries] for entries in indexes)
-    return analysis, view
+    try:
+        analysis.dependencies = read_dependencies(image, indexes, view)
+    except OSError as exc:
+        raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None
+    return analysis.to_json(), view
 
 
 def run_diff(args: argparse.Namespace) -> int:

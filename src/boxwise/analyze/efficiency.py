@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 from boxwise.analyze import go_sort
 from boxwise.image.model import Entry, Image, buildpack_layers, dive_command, largest_files
@@ -36,6 +36,9 @@ from boxwise.image.tree import (
     walk_key,
     whiteout_count,
 )
+
+if TYPE_CHECKING:
+    from boxwise.analyze.dependencies import Dependencies
 
 SCHEMA = "boxwise.inspect/1"
 OPAQUE = ".wh..wh..opq"
@@ -88,6 +91,7 @@ class Analysis:
     layers: list[LayerInfo]
     dive: Accounting
     exact: Accounting
+    dependencies: Dependencies | None = None  # None: not read (see analyze.dependencies)
 
     def to_json(self, rows: bool = True) -> dict[str, Any]:
         return {
@@ -124,6 +128,7 @@ class Analysis:
                 }
                 for layer in self.layers
             ],
+            "dependencies": self.dependencies.to_json() if self.dependencies is not None else None,
         }
 
     def dumps(self) -> str:
@@ -340,6 +345,37 @@ def exact_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[int, list[File
     return sum(row.size_bytes for row in rows), rows
 
 
+@dataclass
+class Measures:
+    """What an analysis takes from the layers' contents: a function of the config's diff_ids alone
+    (what the warm-analysis record keeps). Per place facts (blob digests, sizes, names) are not."""
+
+    sizes: list[int]  # per layer, bytes of its files
+    largest: list[list[tuple[str, int]]]  # per layer, its largest files (none for the base)
+    dive: Accounting
+    exact: Accounting
+
+
+def measure(indexes: Sequence[Sequence[Entry]]) -> Measures:
+    """Both accountings and the per-layer figures of the layer indexes, base first."""
+    sizes = [sum(map(itemgetter(1), entries)) for entries in indexes]
+    size_bytes = sum(sizes)
+    user_size = sum(sizes[1:])  # dive treats only layer 0 as the base
+    efficiency, wasted, inefficient = dive_accounting(indexes)
+    exact_wasted, exact_files = exact_accounting(indexes)
+    return Measures(
+        sizes=sizes,
+        largest=[largest_files(entries) if index > 0 else [] for index, entries in enumerate(indexes)],
+        dive=Accounting(efficiency, wasted, _ratio(wasted, user_size), inefficient),
+        exact=Accounting(
+            1.0 if size_bytes == 0 else (size_bytes - exact_wasted) / size_bytes,
+            exact_wasted,
+            _ratio(exact_wasted, user_size),
+            exact_files,
+        ),
+    )
+
+
 def analyze(
     image: Image,
     indexes: Sequence[Sequence[Entry]] | None = None,
@@ -350,28 +386,30 @@ def analyze(
         from boxwise.image import load_indexes
 
         indexes = load_indexes(image, progress)
-    sizes = [sum(map(itemgetter(1), entries)) for entries in indexes]
-    size_bytes = sum(sizes)
-    user_size = sum(sizes[1:])  # dive treats only layer 0 as the base
-    efficiency, wasted, inefficient = dive_accounting(indexes)
-    exact_wasted, exact_files = exact_accounting(indexes)
+    return assemble(image, measure(indexes))
+
+
+def assemble(image: Image, measures: Measures) -> Analysis:
+    """The analysis of `image` from its measures and what the image itself says of its layers."""
     owners = buildpack_layers(image.labels)
     layers = []
-    for index, (layer, entries) in enumerate(zip(image.layers, indexes, strict=False)):
+    for index, (layer, size, largest) in enumerate(
+        zip(image.layers, measures.sizes, measures.largest, strict=False)
+    ):
         buildpack, layer_name = owners.get(layer.diff_id, (None, None))
         layers.append(
             LayerInfo(
                 index=index,
                 digest=layer.digest,
                 diff_id=layer.diff_id,
-                size_bytes=sizes[index],
+                size_bytes=size,
                 command=dive_command(layer.created_by),
                 created_by=layer.created_by,
                 media_type=layer.media_type,
                 blob_size_bytes=layer.size,
                 buildpack=buildpack,
                 layer_name=layer_name,
-                largest_files=largest_files(entries) if index > 0 else [],
+                largest_files=largest,
             )
         )
     return Analysis(
@@ -379,14 +417,9 @@ def analyze(
         name=image.name,
         source=image.source,
         resolved_as=image.guess,
-        size_bytes=size_bytes,
-        user_size_bytes=user_size,
+        size_bytes=sum(measures.sizes),
+        user_size_bytes=sum(measures.sizes[1:]),
         layers=layers,
-        dive=Accounting(efficiency, wasted, _ratio(wasted, user_size), inefficient),
-        exact=Accounting(
-            1.0 if size_bytes == 0 else (size_bytes - exact_wasted) / size_bytes,
-            exact_wasted,
-            _ratio(exact_wasted, user_size),
-            exact_files,
-        ),
+        dive=measures.dive,
+        exact=measures.exact,
     )

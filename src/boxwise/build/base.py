@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 from boxwise.build.cache import LayerCache, write_atomic
 from boxwise.errors import UserError
+from boxwise.image.model import diff_ids
 
 # Places a base image is read from without an engine (its layers become cache blobs).
 ENGINELESS_PLACES = ("docker-archive:", "oci:", "registry://")
@@ -34,20 +36,54 @@ class BaseImage:
 
     @property
     def diff_ids(self) -> list[str]:
-        return list((self.config.get("rootfs") or {}).get("diff_ids") or [])
+        return diff_ids(self.config, self.ref)
 
 
-def engine_image_id(client: Any, ref: str, flag: str) -> str:
+# As pack's --pull-policy: pull when the image is missing (the default), every time, or never.
+PULL_POLICIES = ("if-not-present", "always", "never")
+
+
+def engine_image_id(client: Any, ref: str, flag: str, pull: str = "never", say: Any = None) -> str:
+    """The engine's ID of `ref`, pulled first as the pull policy says."""
     import docker.errors
 
+    if pull != "always":
+        try:
+            return client.images.get(ref).id
+        except docker.errors.ImageNotFound:
+            if pull == "never":
+                raise UserError(
+                    f"{flag} {ref}: no such image in the engine and --pull-policy is never; pull it, make it "
+                    "(bash scripts/base-image.sh) or use --pull-policy if-not-present"
+                ) from None
+        except docker.errors.APIError as exc:
+            raise UserError(
+                f"{flag} {ref}: the engine cannot use this name ({exc.explanation or exc})"
+            ) from None
+    if say is not None:
+        say(f"pull: {ref} (--pull-policy {pull})")
+    _pull(client, ref, flag)
+    return client.images.get(ref).id
+
+
+def _pull(client: Any, ref: str, flag: str) -> None:
+    """`docker pull ref` through the engine; its error (in the answer or in the stream) is one line."""
+    import docker.errors
+    from docker.utils import parse_repository_tag
+
+    repository, tag = parse_repository_tag(ref)
+    error = ""
     try:
-        return client.images.get(ref).id
-    except docker.errors.ImageNotFound:
-        raise UserError(
-            f"{flag} {ref}: no such image in the engine; make it (bash scripts/base-image.sh) or pull it"
-        ) from None
+        for event in client.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
+            if isinstance(event, dict) and event.get("error"):
+                error = str(event.get("error"))
     except docker.errors.APIError as exc:
-        raise UserError(f"{flag} {ref}: the engine cannot use this name ({exc.explanation or exc})") from None
+        error = str(exc.explanation or exc)
+    if error:
+        raise UserError(
+            f"{flag} {ref}: the engine cannot pull it ({error.splitlines()[0][:200]}); check the name "
+            "and the registry login (docker login), or give --base an image the engine has"
+        )
 
 
 def copy_hashed(src: Any, dest: Path) -> str:
@@ -77,11 +113,47 @@ def _copy_layer(opener: Any, dest: Path) -> str:
         return copy_hashed(raw, dest)
 
 
-def load_base_file(ref: str, cache: LayerCache, flag: str) -> BaseImage:
-    """A base from a file or a registry (no engine): its config and its layers as blobs."""
+def _ref_record(cache: LayerCache, ref: str) -> Path:
+    return cache.root / "bases" / "refs" / f"{hashlib.sha256(ref.encode()).hexdigest()}.json"
+
+
+def _cached_registry_base(ref: str, cache: LayerCache) -> BaseImage | None:
+    """The registry base this cache read last time under this name, when all its layers are here."""
+    try:
+        image_id = str(json.loads(_ref_record(cache, ref).read_bytes())["image_id"])
+        config_bytes = (cache.root / "bases" / f"{image_id.removeprefix('sha256:')}.json").read_bytes()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    base = BaseImage(ref, image_id, config_bytes)
+    try:
+        complete = all(cache.has_blob(d) for d in base.diff_ids)
+    except (ValueError, AttributeError):
+        return None
+    return base if complete else None
+
+
+def load_base_file(
+    ref: str, cache: LayerCache, flag: str, pull: str = "always", say: Any = None
+) -> BaseImage:
+    """A base from a file or a registry (no engine): its config and its layers as blobs.
+
+    A registry base is read again only as the pull policy says: with if-not-present (or never)
+    the last read of the same name is used while the cache holds it, as an engine keeps a pulled
+    image."""
     from boxwise.image import open_image
     from boxwise.image.export import canonical_json
 
+    if ref.startswith("registry://") and pull != "always":
+        cached = _cached_registry_base(ref, cache)
+        if cached is not None:
+            return cached
+        if pull == "never":
+            raise UserError(
+                f"{flag} {ref}: not read before into this cache and --pull-policy is never; "
+                "use --pull-policy if-not-present"
+            )
+    if ref.startswith("registry://") and say is not None:
+        say(f"pull: {ref} (--pull-policy {pull})")
     image = open_image(ref)
     config_bytes = canonical_json(image.config)
     image_id = str((image.manifest.get("config") or {}).get("digest") or "")
@@ -95,17 +167,29 @@ def load_base_file(ref: str, cache: LayerCache, flag: str) -> BaseImage:
         if got != layer.diff_id:
             cache.blob_path(layer.diff_id).unlink(missing_ok=True)
             raise UserError(f"{flag} {ref}: a layer does not match its diff_id; save the image again")
-    return BaseImage(ref, image_id or f"sha256:{hashlib.sha256(config_bytes).hexdigest()}", config_bytes)
+    base = BaseImage(ref, image_id or f"sha256:{hashlib.sha256(config_bytes).hexdigest()}", config_bytes)
+    if ref.startswith("registry://") and re.fullmatch(r"sha256:[0-9a-f]{64}", base.image_id):
+        # kept like an engine base's config (its layers then count as in use), and found by name
+        write_atomic(cache.root / "bases" / f"{base.image_id.removeprefix('sha256:')}.json", config_bytes)
+        write_atomic(_ref_record(cache, ref), json.dumps({"ref": ref, "image_id": base.image_id}).encode())
+    return base
 
 
 def load_base(
-    client: Any, ref: str, cache: LayerCache, *, need_layers: bool, flag: str = "--base"
+    client: Any,
+    ref: str,
+    cache: LayerCache,
+    *,
+    need_layers: bool,
+    flag: str = "--base",
+    pull: str = "never",
+    say: Any = None,
 ) -> BaseImage:
     """The base's config (and, with need_layers, its layer blobs in the cache)."""
     if ref.startswith(ENGINELESS_PLACES):
-        return load_base_file(ref, cache, flag)
+        return load_base_file(ref, cache, flag, pull, say)
     ref = ref.removeprefix("docker://")
-    image_id = engine_image_id(client, ref, flag)
+    image_id = engine_image_id(client, ref, flag, pull, say)
     config_path = cache.root / "bases" / f"{image_id.removeprefix('sha256:')}.json"
     if config_path.is_file():
         base = BaseImage(ref, image_id, config_path.read_bytes())
@@ -120,8 +204,8 @@ def load_base(
         with tarfile.open(saved, "r:") as tar:
             manifest = json.load(tar.extractfile("manifest.json"))[0]
             config_bytes = tar.extractfile(manifest["Config"]).read()
-            diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
-            for member_name, diff_id in zip(manifest["Layers"], diff_ids, strict=True):
+            ids = diff_ids(json.loads(config_bytes), f"{flag} {ref}")
+            for member_name, diff_id in zip(manifest["Layers"], ids, strict=True):
                 if cache.has_blob(diff_id):
                     continue
                 got = copy_hashed(tar.extractfile(member_name), cache.blob_path(diff_id))
@@ -160,3 +244,41 @@ def base_python(base: BaseImage, cache: LayerCache) -> str | None:
     if record is not None:
         write_atomic(record, (found or "").encode())
     return found
+
+
+# Where a Debian or python:slim base keeps the standard library of its python3.X.
+_STDLIB = re.compile(r"^(?:\./)?usr/(?:local/)?lib/python(3\.\d+)/os\.py$")
+
+
+def base_python_version(base: BaseImage, cache: LayerCache) -> tuple[str, str] | None:
+    """(the run base's Python version, how it is known), or None when it cannot be known here.
+
+    The config's PYTHON_VERSION first (the official python images set it: 3.13.1); else, when its
+    layers are in the cache (file and registry bases), the python3.X whose standard library the
+    top-most layer holds (the minor only). An engine base without PYTHON_VERSION is checked in
+    the build instead, by the build's python3 itself.
+    """
+    env = dict(item.partition("=")[::2] for item in (base.config.get("config") or {}).get("Env") or [])
+    declared = str(env.get("PYTHON_VERSION", "")).strip()
+    if re.match(r"^\d+\.\d+", declared):
+        return declared[:40], "its PYTHON_VERSION"
+    digest = base.image_id.removeprefix("sha256:")
+    record = cache.root / "bases" / f"{digest}.pyversion" if re.fullmatch("[0-9a-f]{64}", digest) else None
+    if record is not None and record.is_file():
+        found = record.read_text(encoding="utf-8").strip()
+        return (found, "its standard library") if found else None
+    if not base.diff_ids or not all(cache.has_blob(d) for d in base.diff_ids):
+        return None
+    found = ""
+    for diff_id in reversed(base.diff_ids):
+        with tarfile.open(cache.blob_path(diff_id), "r:") as tar:
+            versions = sorted(
+                {m.group(1) for m in map(_STDLIB.match, (t.name for t in tar)) if m},
+                key=lambda text: tuple(int(part) for part in text.split(".")),
+            )
+        if versions:
+            found = versions[-1]
+            break
+    if record is not None:
+        write_atomic(record, found.encode())
+    return (found, "its standard library") if found else None

@@ -41,6 +41,9 @@ class Builder:
     order: list[list[dict[str, Any]]]  # groups of {"id", "optional"}
     # buildpacks/shared: the one source of the modules every buildpack folder gets a copy of
     shared: Path | None = None
+    # [build] image and the first [[run.images]] image: the default build and run images
+    build_image: str = ""
+    run_image: str = ""
 
     def shared_files(self) -> list[Path]:
         return sorted(self.shared.glob("*.py")) if self.shared and self.shared.is_dir() else []
@@ -103,4 +106,20 @@ def load_builder(root: Path | None = None) -> Builder:
         order.append(items)
     if not order:
         raise UserError(f"{root / 'builder.toml'}: no [[order]] groups; add at least one")
-    return Builder(buildpacks, order, root / "shared")
+    build_image, run_image = _images(config, root / "builder.toml")
+    return Builder(buildpacks, order, root / "shared", build_image, run_image)
+
+
+def _images(config: dict[str, Any], path: Path) -> tuple[str, str]:
+    """([build] image, first [[run.images]] image), or the older [stack] build-image / run-image,
+    as pack reads them; empty when the file names none."""
+    stack = config.get("stack") if isinstance(config.get("stack"), dict) else {}
+    build = config.get("build") if isinstance(config.get("build"), dict) else {}
+    run = config.get("run") if isinstance(config.get("run"), dict) else {}
+    images = run.get("images") if isinstance(run.get("images"), list) else []
+    first = images[0] if images and isinstance(images[0], dict) else {}
+    build_image = build.get("image") or stack.get("build-image") or ""
+    run_image = first.get("image") or stack.get("run-image") or ""
+    if not isinstance(build_image, str) or not isinstance(run_image, str):
+        raise UserError(f"{path}: [build] image and [[run.images]] image must be image names (strings)")
+    return build_image, run_image

@@ -22,6 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from boxwise.image.digest import hex_part
+
+ALTERNATES = 4  # cached entries kept per layer: the latest and three with other keys
+
 
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
@@ -74,7 +78,7 @@ class LayerCache:
         return self.root / "apps" / self.app_key / "layers.json"
 
     def blob_path(self, diff_id: str) -> Path:
-        return self.blobs / f"{diff_id.removeprefix('sha256:')}.tar"
+        return self.blobs / f"{hex_part(diff_id)}.tar"  # checked: a base's config names it
 
     def has_blob(self, diff_id: str) -> bool:
         return self.blob_path(diff_id).is_file()
@@ -97,8 +101,49 @@ class LayerCache:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def save(self, layers: dict[str, dict[str, dict[str, Any]]]) -> None:
-        write_atomic(self.metadata_path, json.dumps(layers, indent=1, sort_keys=True).encode())
+    def save(self, layers: dict[str, Any]) -> None:
+        """Record this build's layers; earlier layers with other keys stay as alternates.
+
+        Up to ALTERNATES entries per layer (most recent first), so building on two bases or two
+        branches in turn finds the other's layer still here (the buildpack asks for it by key).
+        """
+        previous = self.load()
+        alternates: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for bp_id, named in (layers.get("buildpacks") or {}).items():
+            for name, entry in named.items():
+                older = [entry, *(self.alternates(previous, bp_id, name))]
+                if (previous.get("buildpacks") or {}).get(bp_id, {}).get(name):
+                    older.insert(1, previous["buildpacks"][bp_id][name])
+                kept, keys = [], set()
+                for item in older:
+                    key = str((item.get("data") or {}).get("key") or "")
+                    if key and key not in keys:
+                        keys.add(key)
+                        kept.append(item)
+                if len(kept) > 1:
+                    alternates.setdefault(bp_id, {})[name] = kept[1:ALTERNATES]
+        document = {**layers, "alternates": alternates}
+        write_atomic(self.metadata_path, json.dumps(document, indent=1, sort_keys=True).encode())
+
+    def add_alternates(self, layers: dict[str, dict[str, dict[str, Any]]]) -> None:
+        """Entries from elsewhere (a previous image) beside the cached ones, for their keys."""
+        document = self.load()
+        alternates = document.setdefault("alternates", {})
+        for bp_id, named in layers.items():
+            for name, entry in named.items():
+                key = (entry.get("data") or {}).get("key")
+                latest = ((document.get("buildpacks") or {}).get(bp_id) or {}).get(name) or {}
+                known = [latest, *self.alternates(document, bp_id, name)]
+                if not key or any((item.get("data") or {}).get("key") == key for item in known):
+                    continue
+                alternates.setdefault(bp_id, {}).setdefault(name, []).insert(0, entry)
+                del alternates[bp_id][name][ALTERNATES - 1 :]
+        write_atomic(self.metadata_path, json.dumps(document, indent=1, sort_keys=True).encode())
+
+    @staticmethod
+    def alternates(data: dict[str, Any], bp_id: str, name: str) -> list[dict[str, Any]]:
+        found = ((data.get("alternates") or {}).get(bp_id) or {}).get(name) or []
+        return [item for item in found if isinstance(item, dict)]
 
     def collect_garbage(self, min_age_seconds: float = 3600.0) -> int:
         """Remove blobs no app's last good build and no base image uses; returns how many.
@@ -114,6 +159,9 @@ class LayerCache:
                 continue
             for layers in (data.get("buildpacks") or {}).values():
                 used.update(str(entry.get("sha", "")).removeprefix("sha256:") for entry in layers.values())
+            for named in (data.get("alternates") or {}).values():
+                for entries in named.values():
+                    used.update(str(entry.get("sha", "")).removeprefix("sha256:") for entry in entries)
             used.add(str((data.get("app") or {}).get("sha", "")).removeprefix("sha256:"))
         for base in (self.root / "bases").glob("*.json"):
             try:
@@ -132,6 +180,11 @@ class LayerCache:
             if leftover.is_file() and _older_than(leftover, cutoff):
                 leftover.unlink(missing_ok=True)
                 removed += 1
+        # ... and the `.NAME.PID.tmp` of a blob or config written when it was killed
+        from boxwise.image.cache import remove_stale_temporaries
+
+        for folder in (self.blobs, self.root / "bases", *(self.root / "apps").glob("*")):
+            removed += remove_stale_temporaries(folder, ".", ".tmp")
         return removed
 
     def tmp_dir(self) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -10,8 +11,6 @@ from pathlib import Path
 from boxwise.build.options import BuildOptions
 from boxwise.config import load_settings, print_warnings
 from boxwise.errors import UserError
-
-DEFAULT_BASE = "boxwise-python:bookworm"
 
 
 def default_tag(app: Path) -> str:
@@ -39,10 +38,20 @@ def options_from_args(
     cache = pick_path("cache", "cache")
     ca_cert = pick_path("ca_cert", "ca-cert")
     app = Path(args.app).resolve()
+    tag = getattr(args, "tag", None) or default_tag(app)
+    output = getattr(args, "output", None) or "docker"
+    if getattr(args, "publish", False):  # pack's --publish: the tag names a registry image
+        if output != "docker":
+            raise UserError("--publish and --output both say where the image goes; give one of them")
+        output = f"registry://{tag}"
     return BuildOptions(
-        base=str(pick("base", "base", DEFAULT_BASE)),
-        tag=getattr(args, "tag", None) or default_tag(app),
-        output=getattr(args, "output", None) or "docker",
+        base=_text_or_none(pick("base", "base")),
+        tag=tag,
+        output=output,
+        build_env=build_env(getattr(args, "env", None) or [], getattr(args, "env_file", None)),
+        clear_cache=bool(getattr(args, "clear_cache", False)),
+        previous_image=getattr(args, "previous_image", None),
+        default_process=getattr(args, "default_process", None),
         cache_dir=cache,
         network=str(pick("network", "network", "host")),
         ca_cert=ca_cert,
@@ -52,7 +61,37 @@ def options_from_args(
         check=bool(pick("check", "check", False)),
         check_timeout=_seconds(pick("check_timeout", "check-timeout", 30.0)),
         check_path=str(pick("check_path", "check-path", "/")),
+        pull_policy=str(pick("pull_policy", "pull-policy", "if-not-present")),
     )
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def build_env(items: list[str], env_file: str | None) -> dict[str, str]:
+    """pack's --env-file FILE (NAME=VALUE lines, # comments) then --env NAME=VALUE / --env NAME
+    (the value of NAME here); for the build only, never in the image config."""
+    lines: list[tuple[str, str]] = []
+    if env_file:
+        try:
+            text = Path(env_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"--env-file {env_file}: cannot read it ({exc}); give a UTF-8 file") from None
+        lines += [(f"{env_file}:{n}", line.strip()) for n, line in enumerate(text.splitlines(), 1)]
+    lines += [("--env", item) for item in items]
+    env: dict[str, str] = {}
+    for where, line in lines:
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not _ENV_NAME.match(name):
+            raise UserError(f"{where}: '{name[:40]}' is not a variable name; write NAME=VALUE")
+        env[name] = value if sep else os.environ.get(name, "")
+    return env
+
+
+def _text_or_none(value: object) -> str | None:
+    return str(value) if value else None
 
 
 def _seconds(value: object) -> float:

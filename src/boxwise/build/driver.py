@@ -28,6 +28,8 @@ def say(text: str) -> None:
 
 
 def read_toml(path: str) -> dict:
+    """A TOML file a buildpack wrote; one that is not TOML fails the build (exit 51), as the CNB
+    lifecycle fails it: an image without its processes or layer types must not pass for a good one."""
     import tomllib  # here, not at the top: the host imports this module's env helpers on 3.10
 
     try:
@@ -35,9 +37,9 @@ def read_toml(path: str) -> dict:
             return tomllib.load(handle)
     except FileNotFoundError:
         return {}
-    except tomllib.TOMLDecodeError as exc:
-        say(f"warning: {path}: not valid TOML ({exc}); ignored")
-        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        say(f"build: {path}: a buildpack wrote invalid TOML ({exc}); the build failed")
+        sys.exit(51)
 
 
 def toml_string(value: object) -> str:

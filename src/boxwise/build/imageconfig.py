@@ -13,6 +13,7 @@ from typing import Any
 from boxwise.build.driver import apply_env
 from boxwise.build.options import Process
 from boxwise.build.runtime import RunUser, runtime_env
+from boxwise.errors import UserError
 from boxwise.image.export import canonical_json
 
 APP_DIR = "/workspace"
@@ -47,8 +48,9 @@ def launch_env(base_env: list[str], group: list[dict[str, Any]]) -> list[str]:
     return [f"{name}={value}" for name, value in env.items()]
 
 
-def processes(group: list[dict[str, Any]]) -> list[Process]:
-    """All declared processes; a later buildpack's type replaces an earlier one; the last default wins."""
+def processes(group: list[dict[str, Any]], default_type: str | None = None) -> list[Process]:
+    """All declared processes; a later buildpack's type replaces an earlier one; the last default
+    wins, unless `default_type` (pack's --default-process) names the one to start."""
     by_type: dict[str, Process] = {}
     default = None
     for bp in group:
@@ -59,6 +61,11 @@ def processes(group: list[dict[str, Any]]) -> list[Process]:
             by_type[kind] = Process(kind, command, [str(a) for a in item.get("args") or []], False, bp["id"])
             if item.get("default"):
                 default = kind
+    if default_type is not None:
+        if default_type not in by_type:
+            have = ", ".join(by_type) or "none"
+            raise UserError(f"--default-process {default_type}: the app has no such process (it has {have})")
+        default = default_type
     if default is None and by_type:
         default = "web" if "web" in by_type else next(iter(by_type))
     return [Process(p.type, p.command, p.args, p.type == default, p.buildpack) for p in by_type.values()]
@@ -72,13 +79,14 @@ def build_config(
     runtime: tuple[str, RunUser],
     app_diff_id: str,
     epoch: int,
+    default_type: str | None = None,
 ) -> bytes:
     """The config bytes. `layers`: the exported buildpack layers as {bp, name, diff_id, types, data};
     `runtime`: the platform's layer (run user, process launchers) and the user it adds."""
     runtime_diff_id, user = runtime
     created = rfc3339(epoch)
     base_cfg = dict(base_config.get("config") or {})
-    procs = processes(group)
+    procs = processes(group, default_type)
     default = next((p for p in procs if p.default), None)
     labels = dict(base_cfg.get("Labels") or {})
     for bp in group:

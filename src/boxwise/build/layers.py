@@ -33,6 +33,8 @@ class Restored:
     layers: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     # Cache-only layers whose contents wait until a buildpack asks for them (exit 75).
     deferred: list[Path] = field(default_factory=list)
+    # Earlier entries of a layer, with other keys, that a buildpack may ask for by key (exit 75).
+    alternates: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
 
     def get(self, bp: str, name: str) -> dict[str, Any] | None:
         return self.layers.get(bp, {}).get(name)
@@ -71,7 +73,8 @@ def _restore_toml(metadata: dict[str, Any]) -> bytes:
 
 def restore(container: BuildRoot, builder: Builder, cache: LayerCache, log: BuildLog) -> Restored:
     """Put each cached layer's metadata (and, when its blob is intact, its contents) back."""
-    previous = cache.load().get("buildpacks") or {}
+    document = cache.load()
+    previous = document.get("buildpacks") or {}
     restored = Restored()
     files: dict[str, tuple[bytes, int]] = {}
     for bp_id, layers in previous.items():
@@ -92,9 +95,41 @@ def restore(container: BuildRoot, builder: Builder, cache: LayerCache, log: Buil
                 container.put(blob, "/")
             files[f"{folder}/{name}.toml"] = (_restore_toml(entry.get("data") or {}), 0o644)
             restored.layers.setdefault(bp_id, {})[name] = entry
+            others = LayerCache.alternates(document, bp_id, name)
+            if others and entry.get("cache"):
+                keys = "".join(f"{(item.get('data') or {}).get('key', '')}\n" for item in others)
+                files[f"{folder}/{name}.alternates"] = (keys.encode(), 0o644)
+                restored.alternates[(bp_id, name)] = others
     if files:
         container.put(tar_bytes(files), "/")
     return restored
+
+
+def restore_wanted(
+    container: BuildRoot, builder: Builder, cache: LayerCache, restored: Restored, log: BuildLog
+) -> bool:
+    """Put back the earlier entries the buildpacks asked for by key (`<name>.want`); any?"""
+    files: dict[str, tuple[bytes, int]] = {}
+    for (bp_id, name), others in restored.alternates.items():
+        folder = f"{LAYERS_DIR}/{builder.buildpacks[bp_id].dir_name}"
+        try:
+            wanted = container.read_file(f"{folder}/{name}.want").decode().strip()
+        except Exception:  # no such file: this layer asked for nothing
+            continue
+        entry = next((e for e in others if (e.get("data") or {}).get("key") == wanted), None)
+        blob = cache.verified_blob(str(entry.get("sha", ""))) if entry else None
+        if entry is None or blob is None:
+            log.say(f"restore: {bp_id}:{name}: the entry asked for is gone; it will be rebuilt")
+            files[f"{folder}/{name}.alternates"] = (b"", 0o644)
+            continue
+        log.say(f"restore: {bp_id}:{name}: an earlier cached layer with the same key")
+        container.put(blob, "/")
+        files[f"{folder}/{name}.toml"] = (_restore_toml(entry.get("data") or {}), 0o644)
+        restored.layers.setdefault(bp_id, {})[name] = entry
+    if files:
+        container.put(tar_bytes(files), "/")
+    restored.alternates.clear()
+    return bool(files)
 
 
 def _reason(old: dict[str, Any] | None, new: dict[str, Any]) -> str:

@@ -10,22 +10,35 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import tarfile
 import time
 from pathlib import Path
 from typing import Any
 
+from boxwise.appfiles import IgnoreMatcher
+from boxwise.appfiles import walk as walk_app
+from boxwise.apps import load_ignore
 from boxwise.build import secrets as build_secrets
-from boxwise.build.base import ENGINELESS_PLACES, BaseImage, base_python, engine_image_id, load_base
+from boxwise.build.base import (
+    ENGINELESS_PLACES,
+    PULL_POLICIES,
+    BaseImage,
+    base_python,
+    base_python_version,
+    engine_image_id,
+    load_base,
+)
 from boxwise.build.builder import Builder, load_builder
 from boxwise.build.cache import LayerCache, default_cache_dir
+from boxwise.build.failures import FailureContext, failure_error
 from boxwise.build.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
-from boxwise.build.layers import export_layers, restore, store_blob, tar_bytes
+from boxwise.build.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
 from boxwise.build.log import BuildLog
 from boxwise.build.options import BuildOptions, BuildResult, LayerReport
 from boxwise.build.output import check_output, scan_for_secrets, write_output
-from boxwise.build.previous import seed_cache
+from boxwise.build.previous import seed_cache, seed_from_previous
+from boxwise.build.project_toml import read_project_toml
+from boxwise.build.pybase import Choice, check_python, choose_images
 from boxwise.build.runner import BuildContainer, BuildRoot, connect, engine_errors
 from boxwise.build.runner_local import LocalRoot
 from boxwise.build.runtime import base_user_files, run_user, write_runtime_layer
@@ -34,28 +47,14 @@ from boxwise.build.tools import TOOLS_DIR, pip_wheel
 from boxwise.errors import UserError
 from boxwise.image.export import ExportImage, ExportLayer
 from boxwise.image.layer_writer import LayerBlob, source_date_epoch, write_dir_layer, write_layer
+from boxwise.image.reference import check_tag
+from boxwise.lint.detection import load_shared
 from boxwise.startup import Startup
 
 PLATFORM_DIR = "/platform"
 RESTORE_AND_RETRY = 75  # the driver's exit code when a buildpack asked for its deferred cache layers
 DRIVER_PATH = "/cnb/lifecycle/driver.py"
 PLAN_PATH = "/cnb/lifecycle/plan.json"
-# Never exported as app files: VCS data and bytecode (not reproducible, rebuilt at run time).
-ALWAYS_EXCLUDED = (".git", "__pycache__")
-# What the install buildpacks print when pip failed on one line of a requirements file.
-_REQ_LINE = re.compile(r"^ERROR: [^\s:]+:\d+: ")
-
-
-def _app_excluder(app_dir: Path) -> Any:
-    from boxwise.apps import load_ignore
-
-    ignored = load_ignore(app_dir)
-
-    def excluded(rel: str) -> bool:
-        parts = rel.split("/")
-        return any(part in ALWAYS_EXCLUDED for part in parts) or rel.endswith(".pyc") or ignored(rel)
-
-    return excluded
 
 
 def _buildpacks_tar(builder: Builder, plan: dict[str, Any], pip: Path | None) -> bytes:
@@ -110,34 +109,6 @@ def _driver_env(
     return env
 
 
-def _failure_message(app_dir: Path, code: int, log: BuildLog) -> str:
-    if code == 20:
-        return (
-            f"{app_dir}: no buildpack group detected the app; add a requirements.txt, a pyproject.toml "
-            "or a Procfile"
-        )
-    if code in (126, 127):  # the engine could not start python3 in the build image
-        return (
-            f"{app_dir}: the build image has no python3 to run the buildpacks (exit {code}); pass --builder "
-            "an image with python3 >= 3.11, e.g. boxwise-python:bookworm made by scripts/base-image.sh"
-        )
-    failed = next(
-        (line for line in reversed(log.lines) if line.startswith("build: ") and "failed" in line), ""
-    )
-    where = next((line[7:] for line in reversed(log.lines) if _REQ_LINE.match(line)), None)
-    if where:
-        return f"{app_dir}/{where}: pip cannot install it (see pip's message above); fix the requirement"
-    if "pip-install" in failed:
-        return f"{app_dir / 'requirements.txt'}: pip install failed (see pip's message above); fix it"
-    if "pyproject-toml-install" in failed:
-        return (
-            f"{app_dir / 'pyproject.toml'}: installing the project failed (see above); fix its dependencies"
-        )
-    if "procfile-run" in failed:
-        return f"{app_dir}: no launch process (see above); add a Procfile such as `web: python3 app.py`"
-    return f"{app_dir}: the build failed (lifecycle exit {code}, see the log above)"
-
-
 def _unmap(group: list[dict[str, Any]], box: BuildRoot) -> list[dict[str, Any]]:
     """What the buildpacks wrote with build-root paths in it, as the image will see it."""
     for bp in group:
@@ -166,6 +137,7 @@ def _run_lifecycle(
     cache: LayerCache,
     env: dict[str, str],
     log: BuildLog,
+    failure: FailureContext,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[LayerReport], dict[str, Any]]:
     """Put everything in, restore, run detect + build, read the layers out."""
     log.status("restore: cached layers")
@@ -178,32 +150,59 @@ def _run_lifecycle(
     log.status("detect and build (pip's output follows)")
     command = ["python3", box.path(DRIVER_PATH), "--plan", box.path(PLAN_PATH)]
     code = box.exec(command, env, log.say)
-    if code == RESTORE_AND_RETRY and restored.deferred:
-        log.status("restore: cached download layers, then build again")
-        for blob in restored.deferred:
-            box.put(blob, "/")
-        restored.deferred.clear()
+    for _ in range(2):  # a buildpack asked for cached contents: restore them and build again
+        if code != RESTORE_AND_RETRY:
+            break
+        asked = restore_wanted(box, builder, cache, restored, log)
+        if restored.deferred:
+            log.status("restore: cached download layers, then build again")
+            for blob in restored.deferred:
+                box.put(blob, "/")
+            restored.deferred.clear()
+        elif not asked:
+            break
         code = box.exec(command, env, log.say)
     if code != 0:
-        raise UserError(_failure_message(Path(log.app_dir), code, log))
+        shared = (load_shared(builder, "installfail"), load_shared(builder, "pyversion"))
+        raise failure_error(code, log.lines, failure, *shared)
     group = _unmap(json.loads(box.read_file(f"{LAYERS_DIR}/.boxwise/result.json"))["group"], box)
     launch, reports, keep = export_layers(box, group, restored, cache, log)
     return group, launch, reports, keep
 
 
-def _load_base(client: Any, options: BuildOptions, cache: LayerCache) -> BaseImage:
-    ref = options.run_image or options.base
+def _run_ref(options: BuildOptions) -> str:
+    return str(options.run_image or options.base)
+
+
+def _load_base(client: Any, options: BuildOptions, cache: LayerCache, log: BuildLog) -> BaseImage:
+    ref = _run_ref(options)
     flag = "--run-image" if options.run_image else "--base"
     if client is None and not ref.startswith(ENGINELESS_PLACES):
-        raise UserError(
-            f"{flag} {ref}: with no engine the base must be docker-archive:PATH, oci:PATH or registry://REF"
-        )
-    return load_base(client, ref, cache, need_layers=False, flag=flag)
+        ref = f"registry://{ref}"  # no engine in this build: a plain name is read from its registry
+    pull = options.pull_policy
+    return load_base(client, ref, cache, need_layers=False, flag=flag, pull=pull, say=log.say)
 
 
 def _needs_engine(options: BuildOptions) -> bool:
-    base = options.run_image or options.base
-    return options.runner == "docker" or options.output == "docker" or not base.startswith(ENGINELESS_PLACES)
+    """The docker runner and docker output need an engine, and so does a docker:// base; otherwise
+    (--runner local to a file or a registry) a plain base name is read from its registry."""
+    return (
+        options.runner == "docker" or options.output == "docker" or _run_ref(options).startswith("docker://")
+    )
+
+
+def _check_base_python(
+    choice: Choice, base: BaseImage, cache: LayerCache, app_dir: Path, log: BuildLog
+) -> None:
+    """The run base's Python against the app's request, when the host can know it (else the build
+    checks its own python3)."""
+    known = base_python_version(base, cache)
+    if known is None:
+        log.say("python: the base's version is not declared; the build checks its python3")
+        return
+    version, how = known
+    log.say(f"python: the base {base.ref} has Python {version} ({how})")
+    check_python(choice, app_dir, f"the base {base.ref}", version)
 
 
 def _app_report(cache: LayerCache, app_blob: LayerBlob, log: BuildLog) -> LayerReport:
@@ -221,7 +220,7 @@ def _base_users(client: Any, base: BaseImage, cache: LayerCache) -> tuple[bytes,
 
     def blobs() -> list[Path]:
         if not all(cache.has_blob(d) for d in base.diff_ids):
-            load_base(client, base.ref, cache, need_layers=True)
+            load_base(client, base.ref, cache, need_layers=True, pull="if-not-present")
         return [cache.blob_path(d) for d in base.diff_ids]
 
     return base_user_files(client, base.image_id, base.diff_ids, cache, blobs)
@@ -237,12 +236,21 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     if options.runner not in ("docker", "local"):
         raise UserError(f"--runner {options.runner}: unknown; use docker or local")
     check_output(options.output)
+    if options.tag:
+        check_tag(options.tag)
+    if options.pull_policy not in PULL_POLICIES:
+        raise UserError(f"--pull-policy {options.pull_policy}: unknown; use {', '.join(PULL_POLICIES)}")
     secrets = build_secrets.collect(options.ca_cert)
     log = BuildLog(options.quiet, list(secrets.needles), app_dir=str(app_dir))
     cache = LayerCache.for_app(options.cache_dir or default_cache_dir(), app_dir)
+    if options.clear_cache:  # pack's --clear-cache: nothing of earlier builds is restored or reused
+        cache.metadata_path.unlink(missing_ok=True)
     builder = load_builder()
+    choice = choose_images(options, builder, app_dir, load_shared(builder, "pyversion"))
+    options = choice.options
+    log.say(choice.describe())
     epoch = source_date_epoch()
-    build_image = options.builder or options.base
+    build_image = str(options.builder or options.base)
     if options.runner == "docker" and build_image.startswith(ENGINELESS_PLACES):
         flag = "--builder" if options.builder else "--base"
         raise UserError(
@@ -250,16 +258,19 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             "give --builder NAME, or use --runner local"
         )
     client = connect() if _needs_engine(options) else None
-    base = _load_base(client, options, cache)
+    with engine_errors("reading the base"):
+        base = _load_base(client, options, cache, log)
     log.say(f"app: {app_dir}  base: {base.ref}  build secrets: {secrets.describe()}")
+    _check_base_python(choice, base, cache, app_dir, log)
 
     # The app layer first: the build gets exactly the files the image will hold.
-    excluded = _app_excluder(app_dir)
+    descriptor = read_project_toml(app_dir)
+    matcher = IgnoreMatcher(load_ignore(app_dir).rules + descriptor.ignore_rules())
     try:
         app_blob = store_blob(
             cache,
             lambda dest: write_dir_layer(
-                app_dir, APP_DIR, dest, excluded=excluded, mtime=epoch, owner=RUN_OWNER
+                app_dir, APP_DIR, dest, entries=walk_app(app_dir, matcher), mtime=epoch, owner=RUN_OWNER
             ),
         )
     except OSError as exc:
@@ -267,28 +278,37 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             f"{exc.filename or app_dir}: cannot read it ({exc.strerror}); fix its permissions "
             "or exclude it in .dockerignore"
         ) from None
-    if client is not None and options.output == "docker" and options.tag and not cache.load():
+    if options.clear_cache:
+        pass  # pack's --clear-cache: nothing earlier is reused, not even a previous image's layers
+    elif options.previous_image:
+        with engine_errors("reading the previous image"):
+            seed_from_previous(client, options.previous_image, base, cache, log)
+    elif client is not None and options.output == "docker" and options.tag and not cache.load():
         seed_cache(client, options.tag, base, cache, log)
     if options.runner == "local":
         box: BuildContainer | LocalRoot = LocalRoot(app_dir.name)
     else:
         flag = "--builder" if options.builder else "--base"
-        build_image = (options.builder or options.base).removeprefix("docker://")
-        engine_image_id(client, build_image, flag)
+        build_image = build_image.removeprefix("docker://")
+        # pulled once: the run base was pulled already when it is the same image
+        pull = "never" if build_image == base.ref else options.pull_policy
+        with engine_errors("reading the build image"):
+            engine_image_id(client, build_image, flag, pull, log.say)
         box = BuildContainer(client, build_image, options.network, app_dir.name)
     pip = pip_wheel(cache)
     with log.progress("building"), engine_errors("the build"), box:
-        env = _driver_env(base, secrets, epoch, box, pip)
+        env = {**descriptor.build_env, **options.build_env, **_driver_env(base, secrets, epoch, box, pip)}
         if options.runner == "local":  # this machine's python builds; the run image's runs the app
             run_python = base_python(base, cache)
             if run_python:
                 env["BOXWISE_RUN_PYTHON"] = run_python
+        failure = FailureContext(app_dir, options.network, build_image, choice.python, options.ca_cert)
         group, launch, reports, keep = _run_lifecycle(
-            box, builder, pip, app_blob.path, secrets, cache, env, log
+            box, builder, pip, app_blob.path, secrets, cache, env, log, failure
         )
 
     reports.append(_app_report(cache, app_blob, log))
-    procs = processes(group)
+    procs = processes(group, options.default_process)
     with engine_errors("reading the base's users"):
         user = run_user(*_base_users(client, base, cache))
     runtime_blob = store_blob(
@@ -296,14 +316,16 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         lambda dest: write_layer(dest, lambda w: write_runtime_layer(w, user, procs), mtime=epoch),
     )
     runtime = (runtime_blob.diff_id, user)
-    config = build_config(base.config, base.ref, group, launch, runtime, app_blob.diff_id, epoch)
+    config = build_config(
+        base.config, base.ref, group, launch, runtime, app_blob.diff_id, epoch, options.default_process
+    )
     new_blobs = [cache.blob_path(layer["diff_id"]) for layer in launch] + [app_blob.path]
     scan_for_secrets(secrets, new_blobs, config, cache)
     layers = [ExportLayer(la["diff_id"], la["size"], cache.blob_path(la["diff_id"])) for la in launch]
     layers.append(ExportLayer(runtime_blob.diff_id, runtime_blob.size, runtime_blob.path))
     layers.append(ExportLayer(app_blob.diff_id, app_blob.size, app_blob.path))
     image = ExportImage(config, layers, options.tag)
-    with engine_errors("the export"):
+    with log.progress("export"), engine_errors("the export"):
         ref = write_output(options, client, image, base, cache, log)
     cache.save({"buildpacks": keep, "app": {"sha": app_blob.diff_id}})
     cache.collect_garbage()

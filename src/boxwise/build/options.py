@@ -10,9 +10,12 @@ from boxwise.startup import Startup
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """How to build one app. `base` is the run base image; the buildpacks run in `builder`."""
+    """How to build one app. `base` is the run base image; the buildpacks run in `builder`.
 
-    base: str = "boxwise-python:bookworm"
+    No base: builder.toml's images, chosen by the app's Python version (python:3.X-slim). A base,
+    run image or builder may hold `{python}`, filled with that version."""
+
+    base: str | None = None
     tag: str | None = None
     output: str = "docker"  # docker | docker-archive:PATH | oci:PATH
     cache_dir: Path | None = None
@@ -22,9 +25,16 @@ class BuildOptions:
     builder: str | None = None
     runner: str = "docker"
     quiet: bool = False  # no build log on stdout (the log is still in BuildResult.log)
+    build_env: dict[str, str] = field(
+        default_factory=dict
+    )  # --env/--env-file: the build's, never the image's
+    previous_image: str | None = None  # pack's --previous-image: its layers serve matching keys
+    clear_cache: bool = False  # --clear-cache: build every layer anew, ignoring the cache
+    default_process: str | None = None  # --default-process TYPE: the image's entrypoint process
     check: bool = False  # start the image with PORT and wait for an HTTP answer (the smoke check)
     check_timeout: float = 30.0
     check_path: str = "/"
+    pull_policy: str = "if-not-present"  # as pack's: if-not-present | always | never
 
 
 @dataclass(frozen=True)

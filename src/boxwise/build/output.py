@@ -90,7 +90,7 @@ def push_to_registry(image: ExportImage, where: str, log: BuildLog) -> str:
 
     layers = [(layer.diff_id, layer.size, layer.path) for layer in image.layers if layer.path is not None]
     log.status(f"export: pushing to registry://{where}")
-    digest = push_image(image.config, image.manifest(), layers, where, say=log.say)
+    digest = push_image(image.config, image.manifest(), layers, where, say=log.say, progress=log.status)
     ref = parse_ref(where)
     return f"registry://{ref.host}/{ref.repository}:{ref.tag or 'latest'}@{digest}"
 

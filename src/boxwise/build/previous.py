@@ -1,10 +1,14 @@
-"""The analyzer's part: with an empty cache, what the previous image under the same tag says.
+"""The analyzer's part: what a previous image says of its layers (pack's `--previous-image`).
 
 A CNB lifecycle reads the previous image's `io.buildpacks.lifecycle.metadata` label to restore
-layer metadata. boxwise does the same when its cache has nothing for the app but the engine has
-an image under `--tag` built on the same base: the label gives each layer's metadata and diff_id,
-and the layers themselves come out of the engine once (`docker save`) into the cache. Cache-only
-layers (pip's download cache) are not in an image, so they start empty.
+layer metadata. boxwise does the same: `--previous-image REF` (docker://, registry://,
+docker-archive:, oci:) — in `boxwise ci` the app's baseline, the target branch's image — or, with
+an empty cache, the image under `--tag` in the engine. When it was built on the same base, the
+label gives each layer's metadata and diff_id, and the layers come out of that image into the
+cache: with an empty cache they are what restore puts back; otherwise they join the cached
+entries as alternates, so a buildpack whose key matches one asks for it instead of rebuilding.
+Cache-only layers (pip's download cache) are not in an image, so they start empty. Every layer
+is checked against its diff_id before the cache keeps it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from boxwise.build.base import BaseImage
 from boxwise.build.cache import LayerCache
 from boxwise.build.log import BuildLog
+from boxwise.errors import UserError
 
 LABEL = "io.buildpacks.lifecycle.metadata"
 
@@ -72,6 +77,58 @@ def _copy_layers(client: Any, tag: str, diff_ids: set[str], cache: LayerCache) -
                     cache.blob_path(diff_id).unlink(missing_ok=True)  # restore will call it missing
     finally:
         saved.unlink(missing_ok=True)
+
+
+def _copy_from_place(ref: str, diff_ids: set[str], cache: LayerCache) -> None:
+    """The wanted layers of an image in a registry or a file, into the cache (checked by sha256)."""
+    from boxwise.build.base import _copy_layer
+    from boxwise.image import open_image
+
+    for layer in open_image(ref).layers:
+        if layer.diff_id not in diff_ids or cache.has_blob(layer.diff_id) or layer.opener is None:
+            continue
+        if _copy_layer(layer.opener, cache.blob_path(layer.diff_id)) != layer.diff_id:
+            cache.blob_path(layer.diff_id).unlink(missing_ok=True)  # restore will call it missing
+
+
+def _label_of(ref: str) -> dict[str, Any] | None:
+    from boxwise.image import open_image
+
+    try:
+        labels = (open_image(ref).config.get("config") or {}).get("Labels") or {}
+        data = json.loads(labels.get(LABEL, ""))
+    except (UserError, ValueError, AttributeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def seed_from_previous(client: Any, ref: str, base: BaseImage, cache: LayerCache, log: BuildLog) -> bool:
+    """Take the layers of the previous image `ref`: into an empty cache, else as alternates."""
+    engine = not ref.startswith(("registry://", "docker-archive:", "oci:"))
+    name = ref.removeprefix("docker://")
+    label = _label(client, name) if engine and client is not None else None if engine else _label_of(ref)
+    if not label:
+        log.say(f"previous image {ref}: none there, or not built by boxwise; no layers from it")
+        return False
+    top = (label.get("runImage") or {}).get("topLayer")
+    if not base.diff_ids or top != base.diff_ids[-1]:
+        log.say(f"previous image {ref}: built on another base; its layers would not match")
+        return False
+    layers = _wanted(label)
+    wanted = {entry["sha"] for bp in layers.values() for entry in bp.values()}
+    if not wanted:
+        return False
+    log.say(f"restore: layers of the previous image {ref} (its lifecycle label names them)")
+    if engine:
+        _copy_layers(client, name, wanted, cache)
+    else:
+        _copy_from_place(ref, wanted, cache)
+    if not cache.load():
+        app = (label.get("app") or [{}])[-1].get("sha") if isinstance(label.get("app"), list) else None
+        cache.save({"buildpacks": layers, "app": {"sha": app}})
+    else:
+        cache.add_alternates(layers)
+    return True
 
 
 def seed_cache(client: Any, tag: str, base: BaseImage, cache: LayerCache, log: BuildLog) -> bool:

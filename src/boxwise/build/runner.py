@@ -72,7 +72,13 @@ def thin_archives_work(client: Any) -> bool:
 
 
 class BuildContainer:
-    """One container of the build image, kept alive (`sleep`) while the lifecycle execs in it."""
+    """One container of the build image, alive while the lifecycle execs in it.
+
+    Its main process reads its stdin until the end, and boxwise holds that stdin (an attached
+    socket, `stdin_once`): when boxwise exits in any way, `kill -9` included, the socket closes,
+    the engine ends the container's stdin, the loop ends and the engine removes the container
+    (`auto_remove`). No container is left running a sleep loop.
+    """
 
     def __init__(self, client: Any, image: str, network: str, name_hint: str) -> None:
         self.client = client
@@ -81,21 +87,29 @@ class BuildContainer:
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in name_hint)[:40] or "app"
         self.name = f"boxwise-build-{safe}-{random_tokens.token_hex(4)}"
         self.container: Any = None
+        self._lifeline: Any = None  # the attached stdin: the container lives as long as it is open
 
     def __enter__(self) -> BuildContainer:
         import docker.errors
 
         try:
-            self.container = self.client.containers.create(
+            api = self.client.api
+            config = api.create_container_config(
                 self.image,
-                entrypoint=["/bin/sh", "-c", "while :; do sleep 3600; done"],
                 command=[],
-                name=self.name,
-                network_mode=self.network,
+                # `read` is a shell builtin: no tool of the build image is needed
+                entrypoint=["/bin/sh", "-c", "while read -r _; do :; done"],
                 user="0",
                 working_dir="/",
-                detach=True,
+                stdin_open=True,
                 labels={"boxwise.build": "1"},
+                host_config=api.create_host_config(network_mode=self.network, auto_remove=True),
+            )
+            config["StdinOnce"] = True  # the SDK always sends False; the API takes it
+            created = api.create_container_from_config(config, name=self.name)
+            self.container = self.client.containers.get(created["Id"])
+            self._lifeline = self.client.api.attach_socket(
+                self.container.id, params={"stdin": 1, "stream": 1}
             )
             self.container.start()
         except docker.errors.APIError as exc:
@@ -110,6 +124,10 @@ class BuildContainer:
         self.close()
 
     def close(self) -> None:
+        if self._lifeline is not None:
+            with contextlib.suppress(Exception):
+                self._lifeline.close()
+            self._lifeline = None
         if self.container is not None:
             # The engine may be gone already (that may be why we are here).
             with contextlib.suppress(Exception):

@@ -77,7 +77,11 @@ def check_image(client: Any, image: str, *, timeout: float = DEFAULT_TIMEOUT, pa
     )
     try:
         started = time.monotonic()
-        container.start()
+        try:
+            container.start()
+        except Exception as exc:  # the engine cannot even start the process (no such executable...)
+            why = getattr(exc, "explanation", None) or str(exc)
+            return Startup(True, False, reason=f"the web process cannot start ({str(why)[:300]})")
         deadline = started + timeout
         while True:
             status = _answer(port, path)

@@ -121,7 +121,8 @@ def layer_index(layer: Layer, cache: object | None = None) -> list[Entry]:
         what = layer.location or layer.diff_id
         with layer.opener() as handle:
             fast = getattr(handle, "reader", None)  # a section of an archive on disk: pread, no seeks
-            entries = read_index(fast() if fast else file_reader(handle), what)
+            # checked against the diff_id: the index goes into a cache other images read too
+            entries = read_index(fast() if fast else file_reader(handle), what, layer.diff_id)
         store.put(layer.diff_id, entries)
     return entries
 

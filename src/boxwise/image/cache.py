@@ -12,18 +12,17 @@ import hashlib
 import json
 import marshal
 import os
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from boxwise.image.digest import is_digest
 from boxwise.image.model import Entry
 
 T = TypeVar("T")
 
 FORMAT = "boxwise-layer-index/2"
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 def cache_root() -> Path:
@@ -37,9 +36,17 @@ class IndexCache:
 
     def __init__(self, root: Path | None = None) -> None:
         self.folder = (root or cache_root()) / "layer-index"
+        self._swept = False
+
+    def _sweep(self) -> None:
+        """Once per run, before the first write: the temporary files of writers that were killed."""
+        if not self._swept:
+            self._swept = True
+            for folder in (self.folder, self.folder.parent / "config"):
+                remove_stale_temporaries(folder)
 
     def _path(self, diff_id: str) -> Path | None:
-        if not _DIGEST.match(diff_id):
+        if not is_digest(diff_id):
             return None
         return self.folder / diff_id.replace(":", "-")
 
@@ -54,6 +61,7 @@ class IndexCache:
         path = self._path(diff_id)
         if path is None:
             return
+        self._sweep()
         # marshal: the fastest stdlib (de)serialiser by far; the body is only loaded after its
         # sha256 matches, so a damaged entry is never handed to it
         body = marshal.dumps([tuple(entry) for entry in entries])
@@ -63,7 +71,7 @@ class IndexCache:
         _write_atomically(path, header + b"\n" + body)
 
     def _config_path(self, digest: str) -> Path | None:
-        if not _DIGEST.match(digest):
+        if not is_digest(digest):
             return None
         return self.folder.parent / "config" / digest.replace(":", "-")
 
@@ -97,9 +105,31 @@ def _read_trusted(path: Path | None, decode: Callable[[bytes], T | None]) -> T |
     return value
 
 
+STALE_SECONDS = 3600.0  # no write of one index or config takes an hour: its writer is gone
+TEMPORARY_PREFIX = ".tmp-"
+
+
+def remove_stale_temporaries(folder: Path, prefix: str = TEMPORARY_PREFIX, suffix: str = "") -> int:
+    """Remove `prefix…suffix` files in `folder` older than STALE_SECONDS; how many went."""
+    cutoff = time.time() - STALE_SECONDS
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not (entry.name.startswith(prefix) and entry.name.endswith(suffix)):
+            continue
+        with contextlib.suppress(OSError):
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+    return removed
+
+
 def _write_atomically(path: Path, data: bytes) -> None:
     """Write to a name of our own in the same folder, then rename over the entry (atomic)."""
-    tmp = path.parent / f".tmp-{os.getpid()}-{time.monotonic_ns()}-{path.name}"
+    tmp = path.parent / f"{TEMPORARY_PREFIX}{os.getpid()}-{time.monotonic_ns()}-{path.name}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)

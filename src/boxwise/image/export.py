@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from boxwise.image.digest import hex_part
 from boxwise.image.layer_writer import DEFAULT_EPOCH
 
 MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -87,7 +88,7 @@ def _index(image: ExportImage) -> bytes:
 
 
 def _blob_name(digest: str) -> str:
-    return "blobs/sha256/" + digest.removeprefix("sha256:")
+    return "blobs/sha256/" + hex_part(digest)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -139,11 +140,11 @@ def write_oci_layout(image: ExportImage, dest: Path) -> Path:
     blobs.mkdir(parents=True, exist_ok=True)
     (dest / "oci-layout").write_bytes(b'{"imageLayoutVersion":"1.0.0"}')
     for digest, data in ((image.image_id, image.config), (image.manifest_digest, image.manifest())):
-        (blobs / digest.removeprefix("sha256:")).write_bytes(data)
+        (blobs / hex_part(digest)).write_bytes(data)
     for layer in image.layers:
         if layer.path is None:
             raise ValueError(f"layer {layer.diff_id} has no file; an OCI layout needs every layer")
-        target = blobs / layer.diff_id.removeprefix("sha256:")
+        target = blobs / hex_part(layer.diff_id)
         if not target.exists():
             tmp = target.with_name(target.name + ".tmp")
             shutil.copyfile(layer.path, tmp)

@@ -200,17 +200,19 @@ def write_dir_layer(
     excluded: Callable[[str], bool] = lambda rel: False,
     mtime: int | None = None,
     owner: tuple[int, int] = (0, 0),
+    entries: Iterable[tuple[str, os.stat_result]] | None = None,
 ) -> LayerBlob:
     """A layer holding the folder `src` at `prefix` (e.g. `workspace`), minus `excluded` paths,
     every entry owned by `owner` (uid, gid).
 
-    Sockets, devices and fifos are skipped: they have no place in an image layer.
+    Sockets, devices and fifos are skipped: they have no place in an image layer. `entries`, when
+    given, is the walk to use instead (sorted (relative path, lstat) pairs).
     """
     prefix = prefix.strip("/")
 
     def fill(writer: LayerWriter) -> None:
         writer.add_dir(prefix)
-        for rel, st in _walk_sorted(src, excluded):
+        for rel, st in entries if entries is not None else _walk_sorted(src, excluded):
             name = f"{prefix}/{rel}"
             if stat.S_ISDIR(st.st_mode):
                 writer.add_dir(name, st.st_mode)

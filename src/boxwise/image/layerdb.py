@@ -20,7 +20,6 @@ import binascii
 import gzip
 import hashlib
 import json
-import re
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -28,10 +27,10 @@ from typing import Any, BinaryIO
 
 from boxwise.errors import UserError
 from boxwise.image.cache import IndexCache
+from boxwise.image.digest import is_digest
 from boxwise.image.model import MEDIA_DOCKER_LAYER, Entry, Image, Layer, diff_ids, layer_commands, load_json
 from boxwise.image.tarindex import Reader, iter_entries
 
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _SEGMENT, _FILE = 2, 1  # tar-split entry types: raw tar bytes, a file's contents (by size)
 
 
@@ -143,7 +142,7 @@ def read_from_records(
     when they are not there or not exactly the image `inspect` describes."""
     image_id = str(inspect.get("Id") or "")
     ids = [str(i) for i in (inspect.get("RootFS") or {}).get("Layers") or []]
-    if not ids or not all(_DIGEST.fullmatch(digest) for digest in (image_id, *ids)):
+    if not ids or not all(is_digest(digest) for digest in (image_id, *ids)):
         return None  # also keeps every path below a plain file name
     what = f"docker://{ref.removeprefix('docker://')}"
     try:

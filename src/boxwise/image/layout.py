@@ -7,6 +7,7 @@ from typing import Any
 
 from boxwise.errors import UserError
 from boxwise.image.archive import check_digest
+from boxwise.image.digest import checked
 from boxwise.image.model import MEDIA_OCI_LAYER, Image, Layer, load_json, parse_config
 from boxwise.image.store import Store
 
@@ -19,10 +20,7 @@ _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
 
 
 def blob_name(digest: str, what: str) -> str:
-    alg, _, hexpart = digest.partition(":")
-    if not alg or not hexpart or "/" in digest or ".." in digest:
-        raise UserError(f"{what}: bad digest '{digest}'; the layout is corrupt")
-    return f"blobs/{alg}/{hexpart}"
+    return "blobs/sha256/" + checked(digest, what)[len("sha256:") :]
 
 
 def _read_blob(store: Store, descriptor: dict[str, Any], what: str) -> bytes:

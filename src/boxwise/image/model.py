@@ -152,10 +152,13 @@ def layer_commands(config: dict[str, Any], layer_count: int) -> list[str | None]
     return commands
 
 
-def diff_ids(config: dict[str, Any]) -> list[str]:
+def diff_ids(config: dict[str, Any], where: str = "the image config") -> list[str]:
+    """The config's diff_ids, each checked to be a sha256 digest (they name cache files)."""
+    from boxwise.image.digest import checked
+
     rootfs = config.get("rootfs") or {}
     ids = rootfs.get("diff_ids") if isinstance(rootfs, dict) else None
-    return [str(i) for i in ids] if isinstance(ids, list) else []
+    return [checked(i, f"{where}: diff_id") for i in ids] if isinstance(ids, list) else []
 
 
 def dive_command(created_by: str | None) -> str:
@@ -172,6 +175,10 @@ def load_json(data: bytes, what: str) -> Any:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{what}: not valid JSON ({exc}); the image is corrupt, save it again") from None
+    except RecursionError:
+        raise UserError(
+            f"{what}: JSON nested too deep to be an image document; the image is corrupt"
+        ) from None
 
 
 def parse_config(
@@ -185,7 +192,7 @@ def parse_config(
     config = load_json(config_bytes, where)
     if not isinstance(config, dict):
         raise UserError(f"{where} is not an image config; the {what} is corrupt")
-    ids = diff_ids(config)
+    ids = diff_ids(config, where)
     if len(ids) != layer_count:
         raise UserError(
             f"{where}: {manifest_name} lists {layer_count} layers but the config has {len(ids)} diff_ids;"
@@ -197,19 +204,25 @@ def parse_config(
 def buildpack_layers(labels: dict[str, str]) -> dict[str, tuple[str | None, str]]:
     """diff_id -> (buildpack id, layer name), from the `io.buildpacks.lifecycle.metadata` label."""
     try:
-        metadata = json.loads(labels.get("io.buildpacks.lifecycle.metadata") or "{}")
-    except ValueError:
+        metadata = json.loads(str(labels.get("io.buildpacks.lifecycle.metadata") or "{}"))
+    except (ValueError, RecursionError):
         return {}
     if not isinstance(metadata, dict):
         return {}
     found: dict[str, tuple[str | None, str]] = {}
-    for buildpack in metadata.get("buildpacks") or []:
+    # the label is the image's to write: any part of another shape is passed over
+    buildpacks = metadata.get("buildpacks")
+    for buildpack in buildpacks if isinstance(buildpacks, list) else []:
         if not isinstance(buildpack, dict):
             continue
-        for layer_name, layer in (buildpack.get("layers") or {}).items():
+        owner = buildpack.get("key") or buildpack.get("id")
+        owner = owner if isinstance(owner, str) else None
+        layers = buildpack.get("layers")
+        for layer_name, layer in layers.items() if isinstance(layers, dict) else ():
             if isinstance(layer, dict) and isinstance(layer.get("sha"), str):
-                found[layer["sha"]] = (buildpack.get("key") or buildpack.get("id"), layer_name)
-    for item in metadata.get("app") or []:
+                found[layer["sha"]] = (owner, str(layer_name))
+    app = metadata.get("app")
+    for item in app if isinstance(app, list) else []:
         if isinstance(item, dict) and isinstance(item.get("sha"), str):
             found[item["sha"]] = (None, "app")
     for key in ("launcher", "config", "process-types", "sbom"):

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.errors import UserError
+from boxwise.image.digest import checked
 from boxwise.image.model import MEDIA_OCI_LAYER, Image, Layer, load_json, parse_config
 from boxwise.image.registry_client import (
-    DIGEST,
     MEDIA_DOCKER_LIST,
     MEDIA_OCI_INDEX,
     MEDIA_OCI_MANIFEST,
@@ -72,7 +72,7 @@ def read_registry_image(text: str, ref: str) -> Image:
         kind = media_type or str(document.get("mediaType") or "")
         if kind in (MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST) or "manifests" in document:
             chosen, plat = _pick_platform(document, ref)
-            digest = str(chosen.get("digest") or "")
+            digest = checked(chosen.get("digest"), f"{ref}: index")
             count = len(document.get("manifests") or [])
             guess = f"registry://{where.host}/{where.repository}@{digest} ({plat} of {count} in its index)"
             data, media_type = client.manifest(digest)
@@ -92,13 +92,13 @@ def _image(client: Registry, ref: str, manifest: dict[str, Any]) -> Image:
     descriptors = manifest.get("layers")
     if not isinstance(config_descriptor, dict) or not isinstance(descriptors, list):
         raise UserError(f"{ref}: the manifest lacks config or layers; the image is corrupt")
-    config_bytes = client.blob(str(config_descriptor.get("digest") or ""), "config")
+    config_bytes = client.blob(checked(config_descriptor.get("digest"), f"{ref}: config"), "config")
     config, ids, commands = parse_config(config_bytes, len(descriptors), f"{ref}: config", "image")
     layers = []
     for number, descriptor in enumerate(descriptors):
-        digest = str(descriptor.get("digest") or "") if isinstance(descriptor, dict) else ""
-        if not DIGEST.match(digest):
-            raise UserError(f"{ref}: layer {number} has no sha256 digest; the image is corrupt")
+        digest = checked(
+            descriptor.get("digest") if isinstance(descriptor, dict) else None, f"{ref}: layer {number}"
+        )
         size = descriptor.get("size")
         size = size if isinstance(size, int) and size >= 0 else -1
         layers.append(
@@ -150,8 +150,17 @@ def _write_pushed(host: str, record: dict[str, str]) -> None:
         pass  # only a shortcut for the next push is lost
 
 
+def _mb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB"
+
+
 def push_image(
-    config: bytes, manifest: bytes, layers: list[tuple[str, int, Path]], text: str, say: Any = print
+    config: bytes,
+    manifest: bytes,
+    layers: list[tuple[str, int, Path]],
+    text: str,
+    say: Any = print,
+    progress: Any = None,
 ) -> str:
     """Push blobs that are missing, then the manifest; the pushed manifest's digest.
 
@@ -166,7 +175,11 @@ def push_image(
     blobs += [(digest, size, lambda path=path: open(path, "rb")) for digest, size, path in layers]  # noqa: SIM115
     elsewhere = _read_pushed(where.host)
     record: dict[str, str] = {}
-    for digest, size, body in blobs:
+    total, done = sum(size for _, size, _ in blobs), 0
+    for number, (digest, size, body) in enumerate(blobs, 1):
+        if progress is not None:  # a terminal's status line: blobs and bytes so far
+            progress(f"pushing blob {number} of {len(blobs)}: {_mb(done)} of {_mb(total)}")
+        done += size
         if digest in record:
             continue
         record[digest] = where.repository

@@ -1,9 +1,11 @@
 """Registry credentials and auth challenges: where a user's login for a registry is found.
 
-First found wins: BOXWISE_REGISTRY_USER/PASSWORD; GitLab's CI_REGISTRY_USER/PASSWORD when the
-host is $CI_REGISTRY; the Docker config ($DOCKER_CONFIG/config.json, else ~/.docker/config.json):
-credHelpers/credsStore (`docker-credential-NAME get`), then `auths`. A credential's value never
-goes into a message; `Credentials.source` says where it came from.
+First found wins: BOXWISE_REGISTRY_USER/PASSWORD when the host is one of BOXWISE_REGISTRY (a
+credential belongs to a host: a registry a merge request names gets none of another's); GitLab's
+CI_REGISTRY_USER/PASSWORD when the host is $CI_REGISTRY; the Docker config
+($DOCKER_CONFIG/config.json, else ~/.docker/config.json): credHelpers/credsStore
+(`docker-credential-NAME get`), then `auths`. A credential's value never goes into a message;
+`Credentials.source` says where it came from.
 """
 
 from __future__ import annotations
@@ -94,9 +96,15 @@ def _from_docker_config(host: str) -> Credentials | None:
     return None
 
 
+def _named_hosts(variable: str) -> set[str]:
+    """The hosts of a comma-separated `host[:port]` list (`docker.io` names Docker Hub)."""
+    hosts = {item.strip() for item in os.environ.get(variable, "").split(",") if item.strip()}
+    return {HUB_HOST if h in ("docker.io", "index.docker.io") else h for h in hosts}
+
+
 def find_credentials(host: str) -> Credentials | None:
     user, password = os.environ.get("BOXWISE_REGISTRY_USER"), os.environ.get("BOXWISE_REGISTRY_PASSWORD")
-    if user and password:
+    if user and password and host in _named_hosts("BOXWISE_REGISTRY"):
         return Credentials(user, password, "BOXWISE_REGISTRY_USER/BOXWISE_REGISTRY_PASSWORD")
     if os.environ.get("CI_REGISTRY") == host:
         user, password = os.environ.get("CI_REGISTRY_USER"), os.environ.get("CI_REGISTRY_PASSWORD")

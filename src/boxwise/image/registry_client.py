@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import ipaddress
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -18,19 +19,28 @@ from typing import Any
 from urllib.parse import urljoin
 
 from boxwise.errors import UserError
+from boxwise.image.digest import DIGEST
+from boxwise.image.reference import PATH as _REPO
+from boxwise.image.reference import TAG as _TAG
 from boxwise.image.registry_auth import HUB_HOST, find_credentials, parse_challenge
+from boxwise.image.registry_scope import may_send_credentials, same_origin
+from boxwise.netread import (
+    DOCUMENT_LIMIT,
+    ERROR_BODY_LIMIT,
+    IDLE_SECONDS,
+    Deadline,
+    deadline_seconds,
+    response_body,
+    some,
+    user_error,
+)
 
 MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 ACCEPT = ", ".join((MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST, MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST))
-_REPO = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-# what is left of a layer blob after its tar's end blocks is read and hashed, up to this much
-_DRAIN_LIMIT = 4 << 20
-_TIMEOUT = (15, 120)  # connect; then the longest silence while reading an answer
+_TIMEOUT = (15, IDLE_SECONDS)  # connect; then the longest silence while reading an answer
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _RETRIES = 3
 _RETRY_CAP = 30.0
@@ -123,28 +133,30 @@ class Registry:
         *,
         headers: dict[str, str] | None = None,
         body: Any = None,
-        stream: bool = False,
     ) -> Any:
         """One request; a 401 is answered (token or Basic), and a 429 or 5xx waited out
-        (`Retry-After`, else 1, 2, 4 s), a few times each, and the request sent again."""
+        (`Retry-After`, else 1, 2, 4 s), a few times each, and the request sent again.
+
+        The answer is streamed: its body is read by the caller, bounded (`netread`)."""
         import requests
 
         answered = waited = 0
+        ours = same_origin(url, self.base)  # an upload Location may point anywhere
         while True:
             sent = dict(headers or {})
-            if self.authorization:
+            if self.authorization and ours:
                 sent["Authorization"] = self.authorization
             data = body() if callable(body) else body
             try:
                 response = self.session.request(
-                    method, url, headers=sent, data=data, stream=stream, timeout=_TIMEOUT
+                    method, url, headers=sent, data=data, stream=True, timeout=_TIMEOUT
                 )
             except requests.exceptions.RequestException as exc:
                 raise self._unreachable(exc) from None
             finally:
                 if callable(body) and hasattr(data, "close"):
                     data.close()
-            if response.status_code == 401 and answered < 4 and self._authenticate(response):
+            if response.status_code == 401 and ours and answered < 4 and self._authenticate(response):
                 answered += 1
             elif response.status_code in _RETRY_STATUS and waited < _RETRIES:
                 pause = _retry_after(response.headers.get("Retry-After"), waited)
@@ -207,7 +219,8 @@ class Registry:
         query: dict[str, Any] = {"scope": scopes}
         if params.get("service"):
             query["service"] = params["service"]
-        creds = self.credentials
+        # a realm on another host, or over plain http, is asked for an anonymous token
+        creds = self.credentials if may_send_credentials(params["realm"], self.ref.host) else None
         try:
             if creds is not None and creds.identity_token:  # OAuth2: trade the refresh token
                 form = {
@@ -217,19 +230,24 @@ class Registry:
                     "refresh_token": creds.identity_token,
                     "client_id": "boxwise",
                 }
-                answer = self.session.post(params["realm"], data=form, timeout=_TIMEOUT)
+                answer = self.session.post(params["realm"], data=form, timeout=_TIMEOUT, stream=True)
             else:
                 auth = (creds.username, creds.password) if creds else None
-                answer = self.session.get(params["realm"], params=query, auth=auth, timeout=_TIMEOUT)
+                answer = self.session.get(
+                    params["realm"], params=query, auth=auth, timeout=_TIMEOUT, stream=True
+                )
         except requests.exceptions.RequestException as exc:
             raise self._unreachable(exc) from None
         if answer.status_code in (401, 403):
+            answer.close()
             raise self._denied(answer.status_code)
+        data = response_body(answer, DOCUMENT_LIMIT, user_error(f"{self.label}: the token server"))
         try:
-            body = answer.json()
+            body = json.loads(data)
             token = body.get("token") or body.get("access_token")
-        except (ValueError, AttributeError):
+        except (ValueError, AttributeError, RecursionError):
             token = None
+        token = token if isinstance(token, str) else None
         if answer.status_code != 200 or not token:
             raise UserError(
                 f"{self.label}: the token server of {self.ref.host} answered {answer.status_code}"
@@ -243,7 +261,8 @@ class Registry:
         if creds is None:
             return UserError(
                 f"{self.label}: {host} needs credentials to {what} {self.ref.repository}; run "
-                f"`docker login {host}` or set BOXWISE_REGISTRY_USER and BOXWISE_REGISTRY_PASSWORD"
+                f"`docker login {host}` or set BOXWISE_REGISTRY={host}, BOXWISE_REGISTRY_USER and "
+                "BOXWISE_REGISTRY_PASSWORD"
             )
         if status == 401 and not self.insufficient_scope:
             return UserError(
@@ -260,9 +279,10 @@ class Registry:
         status = response.status_code
         code, message = "", ""
         try:
-            error = (response.json().get("errors") or [{}])[0]
+            data = response_body(response, ERROR_BODY_LIMIT, user_error(f"{self.label}: {what}"))
+            error = (json.loads(data).get("errors") or [{}])[0]
             code, message = str(error.get("code") or ""), str(error.get("message") or "")[:160]
-        except (ValueError, AttributeError, IndexError, TypeError):
+        except (ValueError, AttributeError, IndexError, TypeError, KeyError, RecursionError, UserError):
             pass
         if status in (401, 403):
             return self._denied(status)
@@ -287,7 +307,7 @@ class Registry:
         response = self.send("GET", self.url(f"manifests/{reference}"), headers={"Accept": ACCEPT})
         if response.status_code != 200:
             raise self.fail(response, f"manifest {self.ref.repository}:{reference}")
-        data = response.content
+        data = response_body(response, DOCUMENT_LIMIT, user_error(f"{self.label}: manifest {reference}"))
         actual = "sha256:" + hashlib.sha256(data).hexdigest()
         expected = (
             reference if reference.startswith("sha256:") else response.headers.get("Docker-Content-Digest")
@@ -304,7 +324,7 @@ class Registry:
         response = self.send("GET", self.url(f"blobs/{digest}"))
         if response.status_code != 200:
             raise self.fail(response, f"{what} blob {digest}")
-        data = response.content
+        data = response_body(response, DOCUMENT_LIMIT, user_error(f"{self.label}: {what} {digest}"))
         actual = "sha256:" + hashlib.sha256(data).hexdigest()
         if actual != digest:
             raise UserError(
@@ -314,9 +334,8 @@ class Registry:
         return data
 
     def open_blob(self, digest: str, size: int) -> BlobStream:
-        response = self.send("GET", self.url(f"blobs/{digest}"), stream=True)
+        response = self.send("GET", self.url(f"blobs/{digest}"))
         if response.status_code != 200:
-            response.close()
             raise self.fail(response, f"layer blob {digest}")
         return BlobStream(response, digest, size, self.label)
 
@@ -324,16 +343,16 @@ class Registry:
 
     def has_blob(self, digest: str) -> bool:
         response = self.send("HEAD", self.url(f"blobs/{digest}"))
-        if response.status_code == 200:
-            return True
-        if response.status_code == 404:
-            return False
+        if response.status_code in (200, 404):
+            response.close()
+            return response.status_code == 200
         raise self.fail(response, f"blob {digest}")
 
     def mount(self, digest: str, source: str) -> str | None:
         """Mount a blob from another repository of this registry: None when it is now here,
         else the Location of the upload session the registry opened instead ("" for none)."""
         response = self.send("POST", self.url(f"blobs/uploads/?mount={digest}&from={source}"))
+        response.close()
         if response.status_code == 201:
             return None
         if response.status_code == 202:
@@ -346,6 +365,7 @@ class Registry:
             response = self.send("POST", self.url("blobs/uploads/"))
             if response.status_code != 202 or not response.headers.get("Location"):
                 raise self.fail(response, f"an upload session for {digest}")
+            response.close()
             location = response.headers["Location"]
         location = urljoin(self.base + "/", location)
         target = f"{location}{'&' if '?' in location else '?'}digest={digest}"
@@ -353,6 +373,7 @@ class Registry:
         response = self.send("PUT", target, headers=headers, body=body)
         if response.status_code != 201:
             raise self.fail(response, f"the upload of {digest}")
+        response.close()
 
     def put_manifest(self, reference: str, data: bytes, media_type: str) -> str:
         response = self.send(
@@ -360,6 +381,7 @@ class Registry:
         )
         if response.status_code != 201:
             raise self.fail(response, f"the manifest for {reference}")
+        response.close()
         digest = "sha256:" + hashlib.sha256(data).hexdigest()
         answered = response.headers.get("Docker-Content-Digest")
         if answered and answered != digest:
@@ -378,13 +400,22 @@ class BlobStream:
         self._label = label
         self._done = 0
         self._eof = False
+        # an overall deadline: the read timeout alone lets a byte every minute go on forever
+        self._deadline = Deadline(deadline_seconds() + max(size, 0) / (1 << 20))
         from urllib3.exceptions import HTTPError
 
         self._broken = HTTPError
 
     def read(self, size: int = -1) -> bytes:
+        if size < 0:  # everything: piece by piece, so each piece is checked
+            return b"".join(iter(lambda: self.read(1 << 20), b""))
+        if self._deadline.passed():
+            raise UserError(
+                f"{self._label}: the download of layer {self._digest} took longer than "
+                f"{self._deadline.seconds:.0f} s (BOXWISE_NET_DEADLINE); read the image again"
+            )
         try:
-            data = self._response.raw.read(None if size < 0 else size, decode_content=False) or b""
+            data = some(self._response.raw, size, False)
         except (self._broken, OSError) as exc:
             raise UserError(
                 f"{self._label}: the download of layer {self._digest} broke off ({type(exc).__name__});"
@@ -394,6 +425,11 @@ class BlobStream:
             self._eof = True
         self._hash.update(data)
         self._done += len(data)
+        if 0 <= self._size < self._done:
+            raise UserError(
+                f"{self._label}: layer {self._digest} is longer than the {self._size} bytes its "
+                "descriptor says; the registry is broken or hostile"
+            )
         return data
 
     def seekable(self) -> bool:
@@ -416,9 +452,8 @@ class BlobStream:
             self.close()
 
     def _verify(self) -> None:
-        # The index stops at the tar's end blocks; the few bytes after them are read to check it all.
-        if not self._eof and (self._size < 0 or self._size - self._done > _DRAIN_LIMIT):
-            return
+        # Whatever is left after the tar's end blocks is read too: the blob is checked whole,
+        # whatever size its descriptor claims (the read deadline bounds an endless one).
         while not self._eof:
             self.read(1 << 16)
         actual = "sha256:" + self._hash.hexdigest()

@@ -99,9 +99,15 @@ class DirStore(Store):
 
     def _path(self, name: str) -> Path:
         cleaned = posixpath.normpath(name)
-        if cleaned.startswith(("../", "/")) or cleaned == "..":
+        outside = cleaned.startswith(("../", "/")) or cleaned == ".."
+        path = self.root / cleaned
+        if not outside:
+            # a symlink in the folder (`manifest.json -> /etc/…`) must not lead out of it either
+            real, top = os.path.realpath(path), os.path.realpath(self.root)
+            outside = not real.startswith(top.rstrip(os.sep) + os.sep)
+        if outside:
             raise UserError(f"{self.label}: '{name}' points outside the image folder; the image is not safe")
-        return self.root / cleaned
+        return path
 
     def exists(self, name: str) -> bool:
         return self._path(name).is_file()

@@ -11,12 +11,21 @@ import zlib
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+from boxwise.envnum import positive_float
 from boxwise.errors import UserError
 
 CHUNK = 1 << 20
-# gzip bomb guard: more than this many bytes out, at more than this ratio to the bytes in.
-BOMB_BYTES = 1 << 30
-BOMB_RATIO = 200
+# gzip bomb guard: past 1 GiB out, more than BOXWISE_GZIP_RATIO times the bytes in. Real layers of
+# very compressible data (logs, databases, sparse files) stay well under 500:1; a bomb of zeros sits
+# at deflate's ceiling, ~1030:1. A layer that really is mostly zeros: raise the ratio (up to 1100).
+BOMB_FLOOR = 1 << 30
+DEFAULT_BOMB_RATIO = 500.0
+
+
+def bomb_ratio() -> float:
+    return positive_float("BOXWISE_GZIP_RATIO", DEFAULT_BOMB_RATIO)
+
+
 GZIP_IN_CHUNK = 1 << 16  # small reads keep the bytes-in count close to what was inflated
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -214,6 +223,7 @@ def gzip_stream(raw: Reader, what: str) -> Reader:
     inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
     out = bytearray()
     state = {"in": 0, "out": 0, "eof": False}
+    ratio = bomb_ratio()
 
     def fill(want: int) -> None:
         nonlocal inflater
@@ -234,10 +244,10 @@ def gzip_stream(raw: Reader, what: str) -> Reader:
                 ) from None
             out.extend(piece)
             state["out"] += len(piece)
-            if state["out"] > BOMB_BYTES and state["out"] > BOMB_RATIO * max(state["in"], 1):
+            if state["out"] > BOMB_FLOOR and state["out"] > ratio * max(state["in"], 1):
                 raise UserError(
-                    f"{what}: gzip layer inflates more than {BOMB_RATIO}x past {BOMB_BYTES >> 30} GiB;"
-                    " refusing a likely gzip bomb"
+                    f"{what}: gzip layer inflates more than {ratio:g}x; refusing a likely gzip bomb"
+                    " (BOXWISE_GZIP_RATIO sets the ratio)"
                 )
             if inflater.eof:
                 rest = inflater.unused_data

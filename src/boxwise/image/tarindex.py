@@ -7,6 +7,7 @@ one header, pax record or gzip chunk are held at a time.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import struct
 import zlib
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from boxwise.errors import UserError
 from boxwise.image.model import HEADER_ONLY_TYPES, Entry
 from boxwise.image.streams import (
+    CHUNK,
     FileSection,
     Reader,
     chunk_stream,
@@ -176,6 +178,8 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
                     gid = int(pax.get("gid", gid))
                 except ValueError:
                     raise _corrupt(what, " (pax record)") from None
+                if size < 0:  # a negative skip would read the same headers again, forever
+                    raise _corrupt(what, " (negative pax size)")
             pax, long_name, long_link = {}, None, None
         start = source.pos
         if (typeflag == "0" or typeflag == "\x00") and name.endswith("/"):
@@ -196,6 +200,30 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
                 raise UserError(f"{what}: truncated tar (a file's data is cut short); save the image again")
 
 
-def read_index(source: Reader, what: str) -> list[Entry]:
-    """The file index of one layer blob (plain or gzip tar)."""
-    return list(iter_entries(decompressed(source, what), what))
+def read_index(source: Reader, what: str, diff_id: str | None = None) -> list[Entry]:
+    """The file index of one layer blob (plain or gzip tar).
+
+    With `diff_id`, every uncompressed byte is read and hashed (file contents too: a skip reads
+    and drops) and the index is only returned when the bytes are that diff_id: an index that goes
+    into the shared cache under a diff_id must be of that layer, not of one that claims it.
+    """
+    tar = decompressed(source, what)
+    if diff_id is None:
+        return list(iter_entries(tar, what))
+    digest = hashlib.sha256()
+
+    def read(size: int) -> bytes:
+        data = tar.read(size)
+        digest.update(data)
+        return data
+
+    hashed = Reader(read)
+    entries = list(iter_entries(hashed, what))
+    while hashed.read(CHUNK):
+        pass  # the end blocks and padding count in the diff_id too
+    if "sha256:" + digest.hexdigest() != diff_id:
+        raise UserError(
+            f"{what}: the layer does not match its diff_id {diff_id} (content is "
+            f"sha256:{digest.hexdigest()}); the image is corrupt or forged"
+        )
+    return entries

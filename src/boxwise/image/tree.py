@@ -32,9 +32,16 @@ class Node:
         return node
 
     def copy(self) -> Node:
+        """A deep copy, made with a stack: an image's path may be deeper than Python's recursion limit."""
         twin = Node(self.size, self.is_dir)
-        if self.children:
-            twin.children = {name: node.copy() for name, node in self.children.items()}
+        stack = [(self, twin)]
+        while stack:
+            source, target = stack.pop()
+            if source.children:
+                target.children = {}
+                for name, node in source.children.items():
+                    copied = target.children[name] = Node(node.size, node.is_dir)
+                    stack.append((node, copied))
         return twin
 
     def total(self) -> int:

@@ -8,6 +8,7 @@ unless the text format needs rich.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -35,11 +36,13 @@ def lint_app(
     builder: Builder,
     rules: dict[str, ModuleType],
     processes: ModuleType | None = None,
+    pyversion: ModuleType | None = None,
 ) -> AppReport:
     """Detection and every lint finding for one app (disabled rules already dropped)."""
     from boxwise.lint.contents import lint_contents
     from boxwise.lint.procfile import lint_procfile
     from boxwise.lint.pyproject import lint_pyproject
+    from boxwise.lint.python_version import lint_python_version
     from boxwise.lint.requirements import lint_requirements, requirement_files
 
     detection = detect_app(builder, rules, app.path)
@@ -62,6 +65,7 @@ def lint_app(
         findings += lint_requirements(path, settings.root, app.path, in_image=path == requirements)
     if os.path.lexists(pyproject):
         findings += lint_pyproject(pyproject, rel_path(settings.root, pyproject))
+    findings += lint_python_version(app.path, settings.root, pyversion or load_shared(builder, "pyversion"))
     if os.path.lexists(procfile):
         findings += lint_procfile(procfile, rel_path(settings.root, procfile))
     elif detection.passed:
@@ -69,6 +73,11 @@ def lint_app(
         findings += [missing] if missing else []
     ignore_rules, ignore_findings = read_ignore_files(app.path, settings.root)
     findings += ignore_findings
+    if (app.path / "project.toml").is_file():  # a CNB project descriptor chooses files as well
+        from boxwise.build.project_toml import read_project_toml
+
+        with contextlib.suppress(UserError):  # the build says what is wrong with it
+            ignore_rules = ignore_rules + read_project_toml(app.path).ignore_rules()
     findings += lint_contents(app.path, app.name, ignore_matcher(ignore_rules))
     report.findings = [item for item in unique(findings) if item.rule not in settings.lint_disable]
     return report
@@ -108,6 +117,7 @@ def _write(args: argparse.Namespace, reports: list[AppReport]) -> None:
             writer = {
                 "json": render.render_json,
                 "codequality": render.render_codequality,
+                "sarif": render.render_sarif,
                 "github": render.render_github,
             }[args.format]
             out.write(writer(reports))
@@ -129,6 +139,7 @@ def run_detect(args: argparse.Namespace) -> int:
     builder = load_builder()
     rules = load_rules(builder)
     processes = load_shared(builder, "processes") if apps else None
-    reports = [lint_app(settings, app, builder, rules, processes) for app in apps]
+    pyversion = load_shared(builder, "pyversion") if apps else None
+    reports = [lint_app(settings, app, builder, rules, processes, pyversion) for app in apps]
     _write(args, reports)
     return exit_code(item for report in reports for item in report.findings)

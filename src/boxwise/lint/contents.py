@@ -1,12 +1,16 @@
-"""Warn about files in an app folder that would land in its image: .env, private keys, .git."""
+"""Warn about files in an app folder that would land in its image (.env, private keys), and a
+committed virtual environment (an error: the build never copies it, as Heroku refuses it)."""
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import os
+import stat
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from boxwise.appfiles import is_venv, walk
 from boxwise.apps import SKIP_DIRS
 from boxwise.lint.findings import Finding, finding
 
@@ -17,36 +21,25 @@ IGNORE_FIX = "add it to the app's .dockerignore or .boxwiseignore (or remove it 
 
 
 def _walk(app_dir: Path, excluded: Callable[[str], bool]) -> Iterator[tuple[str, bool]]:
-    """(path relative to the app, is_dir) of the entries the build would export.
+    """(path relative to the app, is_dir) of the entries the build would export: the build's own
+    walk (boxwise.appfiles), except that dependency trees, caches and build output are listed but
+    never entered (walking them on every commit would cost more than it finds)."""
+    skip = lambda rel: rel.rsplit("/", 1)[-1] in SKIP_DIRS  # noqa: E731 - a one-line predicate
+    for rel, st in walk(app_dir, excluded, skip_dir=skip):
+        yield rel, stat.S_ISDIR(st.st_mode)
 
-    Ignored paths are pruned; dependency trees, caches, build output and virtualenvs are listed
-    but never entered (walking them on every commit would cost more than it finds).
-    """
-    stack = [""]
-    while stack:
-        prefix = stack.pop()
-        try:
-            with os.scandir(app_dir / prefix if prefix else app_dir) as entries:
-                listed = list(entries)
-        except OSError:
-            continue
-        for entry in listed:
-            rel = f"{prefix}/{entry.name}" if prefix else entry.name
-            try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                is_dir = False
-            if excluded(rel):
-                continue
-            yield rel, is_dir
-            venv = is_dir and os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
-            if is_dir and entry.name not in SKIP_DIRS and not venv:
-                stack.append(rel)
+
+def _venvs(app_dir: Path) -> list[str]:
+    """Committed virtual environments (a folder with pyvenv.cfg) at the top or one level down."""
+    found = []
+    with contextlib.suppress(OSError), os.scandir(app_dir) as entries:
+        for entry in sorted(entries, key=lambda e: e.name):
+            if entry.is_dir(follow_symlinks=False) and is_venv(entry.path):
+                found.append(entry.name)
+    return found
 
 
 def _kind(name: str, is_dir: bool) -> str | None:
-    if name == ".git":
-        return "git-dir"
     if is_dir:
         return None
     if name == ".env" or (name.startswith(".env.") and name not in ENV_TEMPLATES):
@@ -64,9 +57,19 @@ def lint_contents(app_dir: Path, app_rel: str, excluded: Callable[[str], bool]) 
             continue
         path = rel if app_rel == "." else f"{app_rel}/{rel}"
         why = {
-            "git-dir": "the repo's whole history",
             "env-file": "an environment file usually holds secrets",
             "private-key": "a private key is a secret",
         }[kind]
         findings.append(finding(path, None, kind, f"would land in the image ({why})", IGNORE_FIX))
+    for name in _venvs(app_dir):
+        path = name if app_rel == "." else f"{app_rel}/{name}"
+        findings.append(
+            finding(
+                path,
+                None,
+                "venv-dir",
+                "a virtual environment is committed in the app (boxwise never copies it into the image)",
+                f"remove it from the repository (git rm -r --cached {name}) and list it in .gitignore",
+            )
+        )
     return findings

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -63,7 +64,12 @@ def load_shared(builder: Builder, name: str) -> ModuleType:
     if spec is None or spec.loader is None or not path.is_file():
         raise UserError(f"{path}: a shared buildpack module is missing; reinstall boxwise")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # registered while it runs, as an import would: dataclasses look their module up by name
+    sys.modules[spec.name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        del sys.modules[spec.name]
     return module
 
 

@@ -10,6 +10,7 @@ from boxwise.config import tomllib
 from boxwise.lint.files import credential_findings, read_text, redact
 from boxwise.lint.findings import Finding, finding
 from boxwise.lint.requirements import is_simple_requirement
+from boxwise.tomlsafe import unsafe_reason
 
 _POSITION = re.compile(r"\(at line (\d+), column (\d+)\)")
 
@@ -42,6 +43,9 @@ def lint_pyproject(path: Path, rel: str) -> list[Finding]:
     text, problems = read_text(path, rel)
     if text is None:
         return problems
+    unsafe = unsafe_reason(text)
+    if unsafe:
+        return [finding(rel, None, "toml-syntax", f"not parsed: {unsafe}", "write the keys as tables")]
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -51,6 +55,8 @@ def lint_pyproject(path: Path, rel: str) -> list[Finding]:
         where = f" (line {position.group(1)}, column {position.group(2)})" if position else ""
         reason = redact(_POSITION.sub("", message).strip())
         return [finding(rel, line, "toml-syntax", f"not valid TOML: {reason}{where}", "fix the TOML syntax")]
+    except RecursionError:
+        return [finding(rel, None, "toml-syntax", "not valid TOML: nested too deep", "flatten the arrays")]
     lines = text.splitlines()
     findings = credential_findings(rel, text)
     project = data.get("project")

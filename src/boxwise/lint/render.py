@@ -1,4 +1,4 @@
-"""Findings (and detection results) as text, JSON, GitLab Code Quality or GitHub annotations.
+"""Findings (and detection results) as text, JSON, GitLab Code Quality, SARIF or GitHub annotations.
 
 `codequality_entries` and `github_lines` take plain `Finding`s, so the MR report can reuse them.
 rich is imported by `render_text` only, and only for a terminal: every other output stays fast.
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from boxwise.lint.findings import ERROR, WARNING, Finding, sort_key, unique
+from boxwise.printable import printable
 
 # GitLab Code Quality severities: info, minor, major, critical, blocker.
 _CODEQUALITY_SEVERITY = {ERROR: "major", WARNING: "minor"}
@@ -74,7 +75,8 @@ def codequality_entries(findings: Iterable[Finding]) -> list[dict[str, Any]]:
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """GitHub's workflow-command escaping, after every control character is made printable."""
+    return printable(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
@@ -111,6 +113,24 @@ def render_codequality(reports: Sequence[AppReport]) -> str:
     return json.dumps(codequality_entries(findings), indent=2) + "\n"
 
 
+def render_sarif(reports: Sequence[AppReport]) -> str:
+    """SARIF 2.1.0: every lint rule, and each finding as a result at its file and line."""
+    from boxwise.lint.findings import RULES
+    from boxwise.sarif import SarifResult, SarifRule, dumps, sarif_log
+
+    rules = [SarifRule(rule, description, severity) for rule, (severity, description) in RULES.items()]
+    seen: Counter[tuple[str, str, str]] = Counter()
+    results = []
+    for item in unique(finding for report in reports for finding in report.findings):
+        key = (item.rule, item.path, item.message)
+        message = f"{item.message}. Fix: {item.fix}"
+        results.append(
+            SarifResult(item.rule, item.severity, message, item.path, item.line, fingerprint(item, seen[key]))
+        )
+        seen[key] += 1
+    return dumps(sarif_log(rules, results))
+
+
 def render_github(reports: Sequence[AppReport]) -> str:
     lines = github_lines(item for report in reports for item in report.findings)
     return "".join(line + "\n" for line in lines)
@@ -121,22 +141,25 @@ def text_lines(reports: Sequence[AppReport]) -> list[list[tuple[str, str]]]:
     styles = {ERROR: "bold red", WARNING: "yellow"}
     lines: list[list[tuple[str, str]]] = []
     for report in reports:
+        # names, paths and quotes are the merge request's: one printable line each (a newline
+        # in a file name would start a `::warning` workflow command line in a GitHub log)
+        name = printable(report.name)
         if report.group:
-            lines.append([(report.name, "bold"), (": " + ", ".join(report.group), "green")])
+            lines.append([(name, "bold"), (": " + ", ".join(report.group), "green")])
         else:
-            lines.append([(report.name, "bold"), (": no buildpack group detects it", "bold red")])
-        lines += [[(f"  {buildpack}: {why}", "dim")] for buildpack, why in report.failed.items()]
+            lines.append([(name, "bold"), (": no buildpack group detects it", "bold red")])
+        lines += [[(f"  {buildpack}: {printable(why)}", "dim")] for buildpack, why in report.failed.items()]
         for item in sorted(report.findings, key=sort_key):
             lines.append(
                 [
                     ("  ", ""),
-                    (item.location, "bold"),
+                    (printable(item.location), "bold"),
                     ("  ", ""),
                     (item.severity, styles.get(item.severity, "")),
-                    (f"  {item.rule}  {item.message}", ""),
+                    (f"  {item.rule}  {printable(item.message)}", ""),
                 ]
             )
-            lines.append([(f"      fix: {item.fix}", "dim")])
+            lines.append([(f"      fix: {printable(item.fix)}", "dim")])
     total = counts(unique(item for report in reports for item in report.findings))
     apps = f"{len(reports)} app" + ("" if len(reports) == 1 else "s")
     summary = f"{apps}, {total[ERROR]} error(s), {total[WARNING]} warning(s)"

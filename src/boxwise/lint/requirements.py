@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from boxwise.apps import rel_path
-from boxwise.lint.files import credential_findings, read_text, redact
+from boxwise.lint.files import credential_findings, is_outside, outside_finding, read_text, redact
 from boxwise.lint.findings import Finding, finding
 
 # pip's requirements-file options: those that take a value, and plain flags.
@@ -150,7 +150,7 @@ def _pin(state: _State, rel: str, line: int, name: str, version: str, marker: st
                     rel,
                     line,
                     "conflicting-pins",
-                    f"{name} is pinned to {version} here and to {pin.version} in {pin.path}",
+                    f"{redact(name)} is pinned to {version} here and to {pin.version} in {pin.path}",
                     "keep one pin (pip refuses two versions of one package)",
                 )
             )
@@ -195,12 +195,30 @@ def _requirement(state: _State, rel: str, line: int, text: str, constraint: bool
         state.unpinned.append((rel, line, req.name, str(req.specifier)))
 
 
+MAX_INCLUDE_DEPTH = 50  # no real requirements file nests this deep; each level is a recursion
+
+
 def _include(state: _State, rel: str, line: int, target: str, stack: list[Path], constraint: bool) -> None:
     if "://" in target:
         return  # a remote file: pip fetches it at build time, nothing to read here
+    if len(stack) >= MAX_INCLUDE_DEPTH:
+        state.findings.append(
+            finding(
+                rel,
+                line,
+                "include-too-deep",
+                f"-r/-c {redact(target)[:80]} is {len(stack)} files deep: not followed further",
+                "list the requirements in fewer files",
+            )
+        )
+        return
     current = stack[-1]
     path = Path(os.path.normpath(current.parent / os.path.expanduser(target)))
     kind = "-c" if constraint else "-r"
+    if rel_path(state.root, path).startswith("../") or is_outside(path, state.root):
+        # checked before anything else: not even whether the file exists is told
+        state.findings.append(outside_finding(rel, line, f"{kind} {redact(target)[:80]}"))
+        return
     if path in stack:
         chain = " -> ".join(rel_path(state.root, p) for p in [*stack[stack.index(path) :], path])
         state.findings.append(
@@ -276,7 +294,7 @@ def _lint_file(state: _State, path: Path, stack: list[Path], constraint: bool) -
         return
     state.visited.add(path)
     rel = rel_path(state.root, path)
-    text, problems = read_text(path, rel)
+    text, problems = read_text(path, rel, boms=True)
     state.findings.extend(problems)
     if text is None:
         return
@@ -312,6 +330,7 @@ def lint_requirements(path: Path, root: Path, app_dir: Path, in_image: bool = Tr
         if canonical_name(name) in state.constrained:
             continue
         what = f"only a range ({spec})" if spec else "no version"
+        name = redact(name)  # a name is the MR's text: a token pasted as a line parses as one
         state.findings.append(
             finding(
                 rel,

@@ -27,7 +27,7 @@ def _write(path: str | Path, text: str) -> None:
         if target.parent != Path("."):
             target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
+        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")  # non-UTF-8 names
         tmp.replace(target)
     except OSError as exc:
         raise UserError(f"{path}: cannot write it ({exc.strerror}); pass a writable file path") from None
@@ -167,12 +167,54 @@ def metrics_text(reports: Sequence[ReportData], broken: Sequence[BuildFailure] =
             if value is None:
                 continue
             lines.append(f'{name}{{app="{_label(report.app)}"}} {value}')
+    lines += _startup_metrics(reports)
+    lines += _gauge(
+        "boxwise_dependencies_bytes",
+        "Size of the installed Python distributions (their dist-info RECORDs)",
+        [(r.app, _dependency_bytes(r)) for r in reports],
+    )
     # a failed build has no image figures; this family still tells the widget which apps built
     lines += ["# TYPE boxwise_build_ok gauge", "# HELP boxwise_build_ok 1 when the app built, 0 if not."]
     lines += [f'boxwise_build_ok{{app="{_label(report.app)}"}} 1' for report in reports]
     lines += [f'boxwise_build_ok{{app="{_label(failure.app)}"}} 0' for failure in broken]
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
+
+
+def _dependency_bytes(report: ReportData) -> object:
+    table = report.analysis.get("dependencies")
+    return table.get("size_bytes") if isinstance(table, dict) else None
+
+
+def _gauge(name: str, help_text: str, samples: Sequence[tuple[str, object]]) -> list[str]:
+    lines = [f"# TYPE {name} gauge", f"# HELP {name} {help_text}."]
+    for app, value in samples:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            lines.append(f'{name}{{app="{_label(app)}"}} {value}')
+    return lines
+
+
+def _startup_metrics(reports: Sequence[ReportData]) -> list[str]:
+    """What the smoke check saw, for the apps it ran on: did it answer, how fast, how much memory."""
+    checked = [(r.app, r.startup) for r in reports if r.startup is not None and r.startup.checked]
+    if not checked:
+        return []
+    lines = _gauge(
+        "boxwise_startup_ok",
+        "1 when the web process answered HTTP on PORT, 0 if not",
+        [(app, int(s.answered)) for app, s in checked],
+    )
+    lines += _gauge(
+        "boxwise_startup_seconds",
+        "Seconds from starting the container to the first HTTP answer",
+        [(app, s.seconds) for app, s in checked if s.answered],
+    )
+    lines += _gauge(
+        "boxwise_startup_memory_bytes",
+        "Memory in use just after the first answer",
+        [(app, s.memory_bytes) for app, s in checked if s.answered],
+    )
+    return lines
 
 
 # --- JSON ------------------------------------------------------------------------------------------
@@ -188,15 +230,26 @@ def report_json(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = 
 
 
 def write_artifacts(
-    args: Any, reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()
+    args: Any,
+    reports: Sequence[ReportData],
+    broken: Sequence[BuildFailure] = (),
+    note: str = "",
+    markdown: str = "",
 ) -> list[str]:
-    """Write the files the flags ask for; returns what was written, for the log."""
+    """Write the files the flags ask for; returns what was written, for the log. `note` goes on
+    top of the HTML report (why no comment was posted)."""
+    from boxwise.report.html import render_html
+
     written = []
+    if getattr(args, "markdown", None):  # the report as the summary shows it, for any comment tool
+        _write(args.markdown, markdown)
+        written.append(str(args.markdown))
     for flag, render in (
         ("junit", junit_xml),
         ("codequality", codequality_json),
         ("metrics", metrics_text),
         ("json_file", report_json),
+        ("html", lambda ok, bad: render_html(ok, bad, note)),
     ):
         path = getattr(args, flag, None)
         if path:
@@ -209,11 +262,15 @@ def write_artifacts(
 
 
 def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    from boxwise.lint.render import _escape_data as escape_data  # the one workflow-command rule
+
+    return escape_data(text)
 
 
 def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    from boxwise.lint.render import _escape_property as escape_property
+
+    return escape_property(text)
 
 
 def annotations(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> list[str]:
@@ -286,7 +343,7 @@ def write_github(
 
 def _append(path: str, text: str) -> None:
     try:
-        with open(path, "a", encoding="utf-8") as handle:
+        with open(path, "a", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(text)
     except OSError as exc:
         raise UserError(f"{path}: cannot append to it ({exc.strerror}); check the runner's files") from None

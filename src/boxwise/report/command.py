@@ -141,9 +141,15 @@ def post_reports(
     strict: bool,
     env: Mapping[str, str] | None = None,
     broken: Sequence[BuildFailure] = (),
+    post_when: str = "always",
 ) -> int:
-    """Post each app's comment; returns the exit code posting adds (0 unless --strict and it failed)."""
+    """Post each app's comment; returns the exit code posting adds (0 unless --strict and it failed).
+
+    An app whose report `post-when` does not call for (the image is unchanged, the gate passed)
+    gets no new comment, but its existing one is updated.
+    """
     from boxwise.report.markdown import render_failure, render_markdown
+    from boxwise.report.policy import creates_comment, update_only, why_not_created
     from boxwise.report.post import NoTarget, PostError, resolve_target, upsert_comment
 
     env = os.environ if env is None else env
@@ -155,24 +161,40 @@ def post_reports(
         if mode != "none":
             print(f"boxwise: report not posted: {target.reason}", file=sys.stderr)
         return 0
-    bodies = [(r.app, render_markdown(r, limit=target.limit, where=target.where)) for r in reports]
-    bodies += [(f.app, render_failure(f, limit=target.limit)) for f in broken]
+    bodies = [
+        (r.app, render_markdown(r, limit=target.limit, where=target.where), creates_comment(post_when, r))
+        for r in reports
+    ]
+    bodies += [(f.app, render_failure(f, limit=target.limit), True) for f in broken]
     code = 0
-    for app, body in bodies:
+    for app, body, create in bodies:
         try:
-            posted = upsert_comment(target, marker(app), body)
+            posted = (
+                upsert_comment(target, marker(app), body)
+                if create
+                else update_only(target, marker(app), body)
+            )
         except PostError as exc:
             code = max(code, _post_failed(exc, strict))
+            continue
+        if posted is None:
+            print(
+                f"boxwise: no {app} comment created (post-when = {post_when}: {why_not_created(post_when)})",
+                file=sys.stderr,
+            )
             continue
         print(f"boxwise: {posted.action} the {app} comment on {posted.what}", file=sys.stderr)
     return code
 
 
-POST_MODES = ("auto", "gitlab", "github", "none")
+POST_MODES = ("auto", "gitlab", "github", "none", "summary")
 
 
 def resolve_posting(args: argparse.Namespace, settings: Any, default: str) -> None:
-    """`--post`/`--strict`, else `[tool.boxwise.report] post`/`strict`, else the command's default."""
+    """`--post`/`--strict`/`--post-when`, else `[tool.boxwise.report] post`/`strict`/`post-when`,
+    else the command's default (`post-when` always)."""
+    from boxwise.report.policy import POST_WHEN
+
     table = settings.report or {}
     where = settings.root / "pyproject.toml"
     if args.post is None:
@@ -185,6 +207,13 @@ def resolve_posting(args: argparse.Namespace, settings: Any, default: str) -> No
         args.strict = table.get("strict", False)
         if not isinstance(args.strict, bool):
             raise UserError(f"{where}: [tool.boxwise.report] strict must be true or false")
+    if getattr(args, "post_when", None) is None:
+        args.post_when = table.get("post-when", "always")
+        if args.post_when not in POST_WHEN:
+            raise UserError(
+                f"{where}: [tool.boxwise.report] post-when = {args.post_when!r}; "
+                f"use one of {', '.join(POST_WHEN)}"
+            )
 
 
 def _post_failed(exc: Exception, strict: bool) -> int:
@@ -199,23 +228,42 @@ def publish(
     markdown: str,
     broken: Sequence[BuildFailure] = (),
 ) -> int:
-    """Artifacts, GitHub runner files and comments for reports already shown; the posting exit code."""
-    from boxwise.report.artifacts import write_artifacts, write_github
+    """Artifacts, GitHub runner files and comments for reports already shown; the posting exit code.
 
-    write_artifacts(args, reports, broken)
+    In summary-only mode (asked for, or a fork's merge request under `auto`) nothing is posted:
+    the summary and the HTML report say so on top.
+    """
+    from boxwise.report.artifacts import write_artifacts, write_github
+    from boxwise.report.policy import summary_note, summary_only
+
+    only = summary_only(args.post, os.environ)
+    if only:
+        markdown = summary_note(only) + markdown
+    note = f"No comment posted: {only}." if only else ""
+    write_artifacts(args, reports, broken, note=note, markdown=markdown)
     for line in write_github(reports, markdown, broken=broken):
         print(line)
+    if only:
+        print(
+            f"boxwise: no comment posted: {only}; the report is in the job summary and artifacts",
+            file=sys.stderr,
+        )
+        return 0
     if not reports and not broken:  # nothing to comment on: artifacts only, the files CI expects
         return 0
-    return post_reports(reports, args.post, args.strict, broken=broken)
+    return post_reports(
+        reports, args.post, args.strict, broken=broken, post_when=getattr(args, "post_when", "always")
+    )
 
 
 def run_report(args: argparse.Namespace) -> int:
     from boxwise.config import load_settings, print_warnings
+    from boxwise.gate import print_rule_warnings
     from boxwise.report.markdown import render_markdown
 
     settings = load_settings()
     print_warnings(settings)
+    print_rule_warnings(gate_rules(args, settings))  # misconfigured rules: exit 2 before any read
     resolve_posting(args, settings, "none")
     app = find_app(settings, args.app)
     if args.app and app is None:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from boxwise.report.escape import md_code, md_text
+
+__all__ = ["md_cell", "md_code"]
+
 DASH = "—"
 
 
@@ -56,18 +60,16 @@ def signed_count(change: int | None) -> str:
     return f"{change:+d}" if change else "±0"
 
 
-def md_cell(text: object, limit: int = 100) -> str:
-    """Text safe inside one Markdown table cell: no pipes, no newlines, cut to `limit` characters."""
-    value = str(text).replace("\r", " ").replace("\n", " ↵ ").replace("|", "\\|")
-    if len(value) > limit:
-        value = value[: limit - 1] + "…"
-    return value
+# Markdown text and inline code, escaped by the one rule in report/escape.py
+md_cell = md_text
 
 
-def md_code(text: object, limit: int = 100) -> str:
-    """Text as inline code in a table cell; empty text stays empty."""
-    value = md_cell(text, limit).replace("`", "'")
-    return f"`{value}`" if value else ""
+def untrusted(text: object, limit: int = 100) -> str:
+    """THE escape of every string a merge request controls (distribution names, versions, paths,
+    what the image printed) in the Markdown the report renders: inline code, in which nothing is
+    Markdown or HTML and no pipe or newline breaks a table. One function, so the shared escaping
+    module can replace it in one place."""
+    return md_code(text, limit)
 
 
 def rule_figure(value: Any, rule: str) -> str:

@@ -16,6 +16,7 @@ from boxwise.report.format import (
     relative,
     rule_figure,
     signed_count,
+    untrusted,
 )
 from boxwise.report.model import (
     BuildFailure,
@@ -31,6 +32,17 @@ GITLAB_LIMIT = 1_000_000
 GITHUB_LIMIT = 65_536
 FOLD_ROWS = 5  # sections with more rows than this fold into <details>
 TOP_ROWS = 10
+
+
+@dataclass
+class Block:
+    """Text that is shown whole or not at all (a chart): no rows to cut."""
+
+    text: str
+    rows: list[str] = field(default_factory=list)
+
+    def render(self, rows: list[str] | None = None, cut: int = 0) -> str:
+        return self.text
 
 
 @dataclass
@@ -63,8 +75,20 @@ def headline(data: ReportData) -> str:
         state = "✅ gate passed"
     else:
         names = ", ".join(rule["name"] for rule in failed_rules(data.verdict))
-        state = f"❌ gate failed: {names}" if names else "❌ gate failed"
-    return f"### boxwise · `{md_cell(data.app, 80)}` · {state}"
+        state = f"❌ gate failed: {md_cell(names, 200)}" if names else "❌ gate failed"
+    start = f" · {startup_text(data)}" if data.startup is not None else ""
+    return f"### boxwise · {md_code(data.app, 80)} · {state}{start}"
+
+
+def startup_text(data: ReportData) -> str:
+    """`🚀 starts in 1.4 s, answers 200, 52 MiB`; a failed or skipped check says why, escaped."""
+    startup = data.startup
+    if startup is None:
+        return ""
+    if startup.checked and startup.answered:
+        return f"🚀 {startup.headline()}"  # numbers only
+    icon = "💥" if startup.checked else "⚪"
+    return f"{icon} {untrusted(startup.headline(), 200)}"
 
 
 def _summary(data: ReportData) -> list[str]:
@@ -109,9 +133,50 @@ def _summary(data: ReportData) -> list[str]:
 
 def _baseline_line(data: ReportData) -> str:
     if data.baseline is not None:
-        return f"Compared with the baseline `{md_cell(data.baseline_ref or '?', 200)}`."
+        return f"Compared with the baseline {md_code(data.baseline_ref or '?', 200)}."
     reason = data.baseline_note or "no baseline image was given or configured"
     return f"> **No baseline to compare with:** {md_cell(reason, 400)}. The figures are this image's alone."
+
+
+def _dependency_line(data: ReportData) -> list[str]:
+    from boxwise.report.deptable import changes_line, dependency_view
+
+    view = dependency_view(data)
+    line = changes_line(view, untrusted) if view is not None else None
+    return [f"**Dependencies:** {line}", ""] if line else []
+
+
+def _dependency_section(data: ReportData) -> Section | None:
+    from boxwise.report.deptable import change_text, dependency_view, version_text
+
+    view = dependency_view(data)
+    if view is None:
+        return None
+    shown, more = view.shown()
+    if view.compared:
+        header = ["| distribution | version | size | change | layer |", "|:--|:--|--:|--:|--:|"]
+    else:
+        header = ["| distribution | version | size | layer |", "|:--|:--|--:|--:|"]
+    rows = []
+    for row in shown:
+        size = DASH if row.status == "removed" else human_bytes(row.size_bytes)
+        layer = DASH if row.layer is None else str(row.layer)
+        change = f" {change_text(row)} |" if view.compared else ""
+        rows.append(f"| {untrusted(row.name)} | {version_text(row, untrusted)} | {size} |{change} {layer} |")
+    title = f"Dependencies ({view.total}, {human_bytes(view.size_bytes)}"
+    title += f", {len(view.changes)} changed)" if view.compared else ")"
+    section = Section(title, header, rows, "No installed Python distribution (no `*.dist-info/RECORD`).")
+    if more:
+        section.notes.append(f"{more} more in the JSON artifact.")
+    section.notes += [f"Note: {untrusted(note, 300)}" for note in view.notes]
+    return section
+
+
+def _chart_block(data: ReportData) -> Block | None:
+    from boxwise.report.chart import mermaid_chart
+
+    chart = mermaid_chart(data)
+    return Block(f"#### Layer sizes\n\n{chart}\n") if chart else None
 
 
 def _gate_section(data: ReportData) -> Section | None:
@@ -203,7 +268,7 @@ def _new_files_section(data: ReportData) -> Section:
 def _findings_section(data: ReportData) -> Section:
     header = ["| file | line | rule | severity | message |", "|:--|--:|:--|:--|:--|"]
     rows = [
-        f"| {md_code(f.get('path'))} | {f.get('line') or DASH} | {md_code(f.get('rule'))} | "
+        f"| {md_code(f.get('path'))} | {md_cell(f.get('line') or DASH)} | {md_code(f.get('rule'))} | "
         f"{md_cell(f.get('severity', ''))} | {md_cell(f.get('message', ''), 300)} |"
         for f in data.findings
     ]
@@ -211,17 +276,20 @@ def _findings_section(data: ReportData) -> Section:
 
 
 def _footer(data: ReportData) -> str:
-    return f"<sub>boxwise {__version__} · image `{md_cell(data.ref, 200)}`</sub>\n\n{marker(data.app)}\n"
+    return f"<sub>boxwise {__version__} · image {md_code(data.ref, 200)}</sub>\n\n{marker(data.app)}\n"
 
 
 def render_markdown(data: ReportData, limit: int | None = None, where: str = "the platform") -> str:
     """The comment body; when longer than `limit` characters, whole rows are cut and a note says so."""
-    head = "\n".join([headline(data), "", *_summary(data), "", _baseline_line(data), ""]) + "\n"
+    head = [headline(data), "", *_summary(data), "", _baseline_line(data), "", *_dependency_line(data)]
+    head_text = "\n".join(head) + "\n"
     sections = [
         s
         for s in (
             _gate_section(data),
             _layer_section(data),
+            _chart_block(data),
+            _dependency_section(data),
             _inefficient_section(data),
             _new_files_section(data),
             _findings_section(data),
@@ -229,13 +297,13 @@ def render_markdown(data: ReportData, limit: int | None = None, where: str = "th
         if s is not None
     ]
     footer = _footer(data)
-    full = head + "".join(s.render() + "\n" for s in sections) + footer
+    full = head_text + "".join(s.render() + "\n" for s in sections) + footer
     if limit is None or len(full) <= limit:
         return full
-    return _cut(head, sections, footer, limit, where)
+    return _cut(head_text, sections, footer, limit, where)
 
 
-def _cut(head: str, sections: list[Section], footer: str, limit: int, where: str) -> str:
+def _cut(head: str, sections: list[Section | Block], footer: str, limit: int, where: str) -> str:
     note = (
         f"> ✂️ This report was cut to fit the {limit:,}-character comment limit of {where}; "
         "the full report is in the job's artifacts (`--json`) and summary.\n\n"
@@ -254,7 +322,7 @@ def _cut(head: str, sections: list[Section], footer: str, limit: int, where: str
     return out + note + footer
 
 
-def _fit_rows(section: Section, room: int) -> str:
+def _fit_rows(section: Section | Block, room: int) -> str:
     """The section with as many leading rows as fit in `room` characters, or '' if none do."""
     low, high, best = 0, len(section.rows) - 1, ""
     while low <= high:  # binary search: rendering is linear, sections can hold thousands of rows
@@ -273,7 +341,7 @@ def render_failure(failure: BuildFailure, limit: int | None = None) -> str:
     if limit is not None and len(message) > limit // 2:
         message = message[: limit // 2] + " …"
     return (
-        f"### boxwise · `{md_cell(failure.app, 80)}` · 💥 build failed\n\n"
+        f"### boxwise · {md_code(failure.app, 80)} · 💥 build failed\n\n"
         f"```text\n{message}\n```\n\n"
         "No image, so no size, layers or gate for this change; the report comes back with the next "
         "successful build.\n\n"

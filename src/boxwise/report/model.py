@@ -10,16 +10,26 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from boxwise.startup import Startup
+
 MARKER_PREFIX = "<!-- boxwise:report app="
 
 
 def marker(app: str) -> str:
     """The hidden HTML comment that identifies an app's comment on a merge request.
 
-    The name is kept to characters that cannot end the comment early (`-->`) or break Markdown.
+    Other characters than `[A-Za-z0-9._/@+-]` are %-encoded, and so is the second `-` of a `--`:
+    the name cannot end the comment early (`-->`), and two app names never share a marker (a
+    merge request adding `apps/a b` must not take over the comment of `apps/a_b`).
     """
-    safe = re.sub(r"[^A-Za-z0-9._/@+-]", "_", app).replace("--", "-_")
-    return f"{MARKER_PREFIX}{safe} -->"
+    safe = re.sub(r"[^A-Za-z0-9._/@+-]", lambda m: "".join(f"%{b:02X}" for b in m.group().encode()), app)
+    return f"{MARKER_PREFIX}{safe.replace('--', '-%2D').replace('--', '-%2D')} -->"
+
+
+def holds_marker(body: str, app_marker: str) -> bool:
+    """True when the body's last line is the marker: where boxwise puts it, and the one place
+    text from the merge request (a path, a lint message quoting a marker) can never reach."""
+    return body.rstrip("\n").rpartition("\n")[2] == app_marker
 
 
 @dataclass
@@ -37,6 +47,7 @@ class ReportData:
     rules_path: str | None = None  # the gate rules file, relative to the repo root
     # diff_id -> what the build said of the layer ("reused: key unchanged", "rebuilt: …")
     layer_notes: dict[str, str] = field(default_factory=dict)
+    startup: Startup | None = None  # what the smoke check saw (None: no check ran)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +63,7 @@ class ReportData:
             "diff": self.diff,
             "findings": self.findings,
             "layer_notes": self.layer_notes,
+            "startup": self.startup.to_json() if self.startup is not None else None,
         }
 
 

@@ -13,11 +13,17 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
+from boxwise.netread import ERROR_BODY_LIMIT, response_body
 from boxwise.report.markdown import GITHUB_LIMIT, GITLAB_LIMIT
+from boxwise.report.model import holds_marker
 
 MAX_ATTEMPTS = 5
+# one answer of the API: a page of 100 notes of GitLab's largest (1,000,000 characters) is less
+ANSWER_LIMIT = 32 << 20
+MAX_PAGES = 1000
+MAX_REDIRECTS = 5
 MAX_WAIT_SECONDS = 60.0
 TIMEOUT_SECONDS = 30
 GITLAB_TOKEN_VARS = ("BOXWISE_GITLAB_TOKEN", "GITLAB_TOKEN")
@@ -68,6 +74,26 @@ class Target:
     @property
     def where(self) -> str:
         return "GitLab" if self.platform == "gitlab" else "GitHub"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One API answer, its body read (bounded) and the connection released."""
+
+    status_code: int
+    reason: str
+    headers: Mapping[str, str]
+    links: dict[str, dict[str, str]]
+    data: bytes
+    where: str
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.data)
+        except (ValueError, RecursionError):
+            raise PostError(
+                f"{self.where} answered {self.status_code} with something that is not JSON"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -245,27 +271,67 @@ class Client:
     def close(self) -> None:
         self.session.close()
 
-    def call(self, method: str, url: str, allow: tuple[int, ...] = (), **kwargs: Any) -> Any:
+    def _redirected(self, method: str, url: str, response: Any) -> str:
+        """Where a redirect leads, when it stays on the API's origin: the token goes nowhere else
+        (requests would carry a PRIVATE-TOKEN header to any host)."""
+        location = urljoin(url, response.headers.get("Location") or "")
+        if not _same_origin(location, self.target.api_url):
+            response.close()
+            raise PostError(
+                f"{self.target.where} redirected {method} {urlsplit(url).path} to "
+                f"{urlsplit(location).netloc or 'nowhere'}: the token is sent only to "
+                f"{urlsplit(self.target.api_url).netloc}; check the API URL the CI variables give",
+                exit_code=2,
+            )
+        response.close()
+        return location
+
+    def _reply(self, response: Any, limit: int) -> Reply:
+        def fail(why: str) -> PostError:
+            return PostError(f"{self.target.where}: {why}")
+
+        data = response_body(response, limit, fail)
+        return Reply(
+            response.status_code,
+            str(response.reason or ""),
+            response.headers,
+            response.links,
+            data,
+            self.target.where,
+        )
+
+    def call(self, method: str, url: str, allow: tuple[int, ...] = (), **kwargs: Any) -> Reply:
         target = self.target
         last = ""
+        redirects = 0
         for attempt in range(MAX_ATTEMPTS):
             wait = min(2.0**attempt, MAX_WAIT_SECONDS)
             try:
-                response = self.session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
+                response = self.session.request(
+                    method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, stream=True, **kwargs
+                )
+                while response.is_redirect and redirects < MAX_REDIRECTS:
+                    url, redirects = self._redirected(method, url, response), redirects + 1
+                    response = self.session.request(
+                        method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, stream=True, **kwargs
+                    )
             except self.errors as exc:
                 last = f"cannot reach {urlsplit(url).netloc} ({type(exc).__name__})"
             else:
                 status = response.status_code
                 if status < 400 or status in allow:
-                    return response
+                    return self._reply(response, ANSWER_LIMIT)
                 if status == 429 or status >= 500 or _rate_limited(response):
+                    response.close()
                     last = f"{target.where} answered {status} {response.reason}"
                     asked = _retry_after(response)
                     wait = min(wait if asked is None else asked, MAX_WAIT_SECONDS)
                 elif status in (401, 403, 404):
+                    response.close()
                     raise PostError(_problem(target, status, method), exit_code=2)
                 else:
-                    detail = redact(response.text[:200].replace("\n", " "), target.token)
+                    text = self._reply(response, ERROR_BODY_LIMIT).data.decode("utf-8", "replace")
+                    detail = redact(text[:200].replace("\n", " "), target.token)
                     raise PostError(
                         f"{target.where} answered {status} to {method} {urlsplit(url).path}: {detail}"
                     )
@@ -298,7 +364,7 @@ class Client:
                 next_url, next_params = link, None
             else:
                 next_url = None
-            if seen > 10_000:  # a server that never stops paging
+            if seen >= MAX_PAGES:  # a server that never stops paging
                 break
         return items
 
@@ -318,6 +384,8 @@ def _own_identity(client: Client) -> Any:
     if response.status_code >= 400:
         return None
     user = response.json()
+    if not isinstance(user, dict):
+        return None  # an odd answer: no identity, so nothing is deleted as a duplicate
     return user.get("id") if client.target.platform == "gitlab" else user.get("login")
 
 
@@ -338,7 +406,7 @@ def own_comments(client: Client, marker: str, me: Any) -> list[dict[str, Any]]:
         for c in client.pages(target.comments_url, params)
         if isinstance(c, dict)
         and not c.get("system")
-        and marker in str(c.get("body") or "")
+        and holds_marker(str(c.get("body") or ""), marker)
         and _maybe_mine(c, target.platform, me)
     ]
     return sorted(found, key=lambda c: c.get("id") or 0)
@@ -381,6 +449,8 @@ def upsert_comment(
                     _delete(client, extra["id"])
             return Posted("updated", mine[0]["id"], target.what)
         created = client.call("POST", target.comments_url, json={"body": body}).json()
+        if not isinstance(created, dict) or "id" not in created:
+            raise PostError(f"{target.where} answered the new comment with something that is not a comment")
         me = me if me is not None else _author(created, target.platform)
         if me is None:
             return Posted("created", created.get("id", "?"), target.what)

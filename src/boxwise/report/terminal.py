@@ -22,10 +22,13 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
     from rich.table import Table
     from rich.text import Text
 
+    from boxwise.printable import for_rich as escape  # the image's or the MR's text
+    from boxwise.printable import printable
+
     width = None if out.isatty() else 120  # a CI log has no terminal width to ask
     console = Console(file=out, highlight=False, no_color=color is False, width=width)
     passed = verdict_passed(data.verdict)
-    head = Text(f"{data.app}  ", style="bold")
+    head = Text(f"{printable(data.app)}  ", style="bold")
     if passed is None:
         head.append("not gated", style="dim")
     elif passed:
@@ -34,7 +37,11 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         names = ", ".join(rule["name"] for rule in failed_rules(data.verdict))
         head.append(f"gate failed: {names}", style="bold red")
     console.print(head)
-    console.print(Text(f"image {data.ref}", style="dim"))
+    if data.startup is not None:
+        ok = data.startup.checked and data.startup.answered
+        style = "green" if ok else "bold red" if data.startup.checked else "dim"
+        console.print(Text(printable(data.startup.headline()), style=style))
+    console.print(Text(f"image {printable(data.ref)}", style="dim"))
 
     new, old = data.analysis, data.baseline or {}
     summary = Table(show_edge=False, pad_edge=False)
@@ -54,10 +61,12 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
     console.print(summary)
     if data.baseline is None:
         console.print(
-            Text(f"No baseline: {data.baseline_note or 'none given or configured'}", style="yellow")
+            Text(
+                f"No baseline: {printable(data.baseline_note or 'none given or configured')}", style="yellow"
+            )
         )
     else:
-        console.print(Text(f"baseline {data.baseline_ref}", style="dim"))
+        console.print(Text(f"baseline {printable(data.baseline_ref)}", style="dim"))
 
     rules = verdict_rules(data.verdict)
     if rules:
@@ -67,7 +76,7 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         styles = {"pass": "green", "fail": "bold red", "skip": "dim"}
         for rule in rules:
             table.add_row(
-                rule["name"],
+                escape(str(rule["name"])),
                 rule_figure(rule["figure"], rule["name"]),
                 rule_figure(rule["threshold"], rule["name"]),
                 Text(rule["status"], style=styles.get(rule["status"], "")),
@@ -87,7 +96,9 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         for layer in data.diff["layers"]:
             if layer["status"] == "removed":
                 if "replaced_by" not in layer:
-                    layers.add_row(DASH, DASH, signed(-layer["size_bytes"]), layer["made_by"], "removed")
+                    layers.add_row(
+                        DASH, DASH, signed(-layer["size_bytes"]), escape(layer["made_by"]), "removed"
+                    )
                 continue
             if layer["status"] == "unchanged":
                 change, kind = "±0 B", "unchanged"
@@ -97,7 +108,11 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
                 change, kind = "new", "new"
             reused = reuse_label(kind, data.layer_notes.get(layer["diff_id"]))
             layers.add_row(
-                str(layer["index"]), human_bytes(layer["size_bytes"]), change, layer["made_by"], reused
+                str(layer["index"]),
+                human_bytes(layer["size_bytes"]),
+                change,
+                escape(layer["made_by"]),
+                escape(reused),
             )
     else:
         for layer in new.get("layers") or []:
@@ -105,10 +120,12 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
                 str(layer.get("index")),
                 human_bytes(layer.get("size_bytes")),
                 DASH,
-                layer_maker(layer),
-                reuse_label(None, data.layer_notes.get(layer.get("diff_id", ""))),
+                escape(layer_maker(layer)),
+                escape(reuse_label(None, data.layer_notes.get(layer.get("diff_id", "")))),
             )
     console.print(layers)
+
+    _dependencies(console, data)
 
     files = sorted(new.get("inefficient_files") or [], key=lambda f: -(f.get("size_bytes") or 0))[:TOP_ROWS]
     if files:
@@ -116,7 +133,7 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         for name, justify in (("copies", "right"), ("total size", "right"), ("path", "left")):
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
         for f in files:
-            table.add_row(str(f.get("count")), human_bytes(f.get("size_bytes")), str(f.get("path")))
+            table.add_row(str(f.get("count")), human_bytes(f.get("size_bytes")), escape(str(f.get("path"))))
         console.print(table)
 
     changed = (data.diff or {}).get("files")
@@ -129,7 +146,7 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
             for name, justify in (("path", "left"), ("size", "right"), ("change", "right")):
                 table.add_column(name, justify=justify)  # type: ignore[arg-type]
             for change, size, path, kind in entries[:TOP_ROWS]:
-                table.add_row(path, human_bytes(size), "new" if kind == "new" else signed(change))
+                table.add_row(escape(path), human_bytes(size), "new" if kind == "new" else signed(change))
             console.print(table)
 
     if data.findings:
@@ -137,9 +154,47 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         for f in data.findings:
             where = f"{f.get('path')}:{f['line']}" if f.get("line") else str(f.get("path"))
             style = "bold red" if f.get("severity") == "error" else "yellow"
-            line = Text(f"  {where}  ")
+            line = Text(f"  {printable(where)}  ")
             line.append(str(f.get("severity")), style=style)
-            line.append(f"  {f.get('rule')}  {f.get('message')}")
+            line.append(f"  {f.get('rule')}  {printable(f.get('message'))}")
             console.print(line)
     else:
         console.print(Text("no lint findings", style="dim"))
+
+
+def _dependencies(console: Any, data: ReportData) -> None:
+    """The dependency changes in one line, then the table: changes first, then the largest."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from boxwise.report.deptable import change_phrase, change_text, dependency_view, version_text
+
+    view = dependency_view(data)
+    if view is None:
+        return
+    plain = str  # rich Text is never markup: names from the image are shown as they are
+    if view.compared and view.changes:
+        console.print(Text("dependencies: " + "; ".join(change_phrase(r, plain) for r in view.changes[:5])))
+    shown, more = view.shown()
+    if not shown:
+        console.print(Text("no installed Python distributions", style="dim"))
+        return
+    title = f"dependencies ({view.total}, {human_bytes(view.size_bytes)})"
+    table = Table(title=title, title_justify="left", show_edge=False)
+    columns = ["distribution", "version", "size", *(["change"] if view.compared else []), "layer"]
+    for name in columns:
+        table.add_column(name, justify="right" if name in ("size", "change", "layer") else "left")
+    for row in shown:
+        cells = [
+            Text(row.name),
+            Text(version_text(row, plain)),
+            DASH if row.status == "removed" else human_bytes(row.size_bytes),
+            *([change_text(row)] if view.compared else []),
+            DASH if row.layer is None else str(row.layer),
+        ]
+        table.add_row(*cells)
+    console.print(table)
+    if more:
+        console.print(Text(f"{more} more in the JSON artifact", style="dim"))
+    for note in view.notes:
+        console.print(Text(f"note: {note}", style="yellow"))

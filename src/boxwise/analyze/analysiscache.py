@@ -1,0 +1,124 @@
+"""Warm analysis: an image analysed once is answered from one record keyed by its config digest.
+
+The config digest (the image ID) is the sha256 of the config bytes, and the config names every
+layer by diff_id, so the layers' contents — and all the figures measured from them — are fixed by
+it. The key is always computed here from the config bytes the image was read with, never taken
+from a manifest, a name or an engine's answer. What a place says of its layers (blob digests,
+compressed sizes, media types, tags) is not in the record: the image read this run gives it.
+
+The entry format follows the layer-index cache: a JSON header (format, config digest, sha256 of
+the body) then a marshal body, written atomically; a record that fails any check is deleted and
+rebuilt, never trusted. A new FORMAT invalidates every record.
+
+The dependency table itself is not kept: an archive's or a registry's RECORD files are read
+without hashing their whole layer (see dependencies._keep), so a table made from them must not
+answer for the image's config. The record keeps what the table needs from the layer indexes
+(where the RECORDs are, the site folders' files and sizes); a warm run reads only the RECORD
+files again (an engine image's from the RECORD cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import marshal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from boxwise.analyze.efficiency import Accounting, FileWaste, Measures
+from boxwise.image.cache import _read_trusted, _write_atomically, cache_root, remove_stale_temporaries
+from boxwise.image.model import Image
+
+FORMAT = "boxwise-analysis/1"
+
+
+@dataclass
+class Record:
+    measures: Measures
+    records: dict[str, int]  # RECORD path → layer holding it (dependencies.record_layers)
+    site: dict[str, int]  # the site folders' final view (dependencies.site_view)
+
+
+def config_key(image: Image) -> str | None:
+    """The image's config digest computed from its config bytes; None when the place gave no
+    bytes or the manifest names another config (then nothing is read or stored)."""
+    if image.config_bytes is None:
+        return None
+    digest = "sha256:" + hashlib.sha256(image.config_bytes).hexdigest()
+    named = (image.manifest.get("config") or {}).get("digest")
+    return digest if named in (None, "", digest) else None
+
+
+class AnalysisCache:
+    """Records by config digest. A cache folder that cannot be written is simply not used."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.folder = (root or cache_root()) / "analysis"
+        self._swept = False
+
+    def _path(self, key: str) -> Path:
+        return self.folder / key.replace(":", "-")
+
+    def get(self, image: Image) -> Record | None:
+        key = config_key(image)
+        if key is None:
+            return None
+        return _read_trusted(self._path(key), lambda data: _decode(data, key, len(image.layers)))
+
+    def put(self, image: Image, record: Record) -> None:
+        key = config_key(image)
+        if key is None or len(record.measures.sizes) != len(image.layers):
+            return
+        if not self._swept:  # once per run: temporaries of writers that were killed
+            self._swept = True
+            remove_stale_temporaries(self.folder)
+        body = marshal.dumps(_encode(record))
+        header = {"format": FORMAT, "config": key, "sha256": hashlib.sha256(body).hexdigest()}
+        _write_atomically(self._path(key), json.dumps(header).encode() + b"\n" + body)
+
+
+def _accounting(acct: Accounting) -> tuple[Any, ...]:
+    return (acct.efficiency, acct.wasted_bytes, acct.user_wasted_percent, [tuple(r) for r in acct.files])
+
+
+def _encode(record: Record) -> tuple[Any, ...]:
+    m = record.measures
+    return (m.sizes, [[tuple(f) for f in layer] for layer in m.largest], _accounting(m.dive),
+            _accounting(m.exact), record.records, record.site)  # fmt: skip
+
+
+def _decode(data: bytes, key: str, layers: int) -> Record | None:
+    header, sep, body = data.partition(b"\n")
+    if not sep:
+        return None
+    try:
+        meta = json.loads(header)
+        if (
+            not isinstance(meta, dict)
+            or meta.get("format") != FORMAT
+            or meta.get("config") != key
+            or meta.get("sha256") != hashlib.sha256(body).hexdigest()
+        ):
+            return None
+        # loaded only after its checksum matched: a damaged body never reaches marshal
+        sizes, largest, dive, exact, records, site = marshal.loads(body)
+        if len(sizes) != layers or len(largest) != layers:
+            return None
+        measures = Measures(
+            sizes=list(sizes),
+            largest=[[(str(p), int(s)) for p, s in layer] for layer in largest],
+            dive=_account(dive),
+            exact=_account(exact),
+        )
+        if not isinstance(records, dict) or not isinstance(site, dict):
+            return None
+        return Record(measures, records, site)
+    except (ValueError, TypeError, EOFError, AttributeError):
+        return None
+
+
+def _account(row: tuple[Any, ...]) -> Accounting:
+    efficiency, wasted, ratio, files = row
+    new_row = tuple.__new__  # rows are the tuples put() wrote (format and checksum matched)
+    return Accounting(float(efficiency), int(wasted), float(ratio), [new_row(FileWaste, f) for f in files])

@@ -1,0 +1,146 @@
+"""What a change did to the image's Python distributions: added, removed, upgraded, grown, shrunk.
+
+Distributions are matched by their normalized name; when one name is installed in several site
+folders, the same folder is matched first, then the rest in order (a dependency layer that moved
+folders is still the same distribution).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from boxwise.analyze.dependencies import Distribution, as_int, from_json
+
+# status of a distribution against the baseline
+ADDED, REMOVED, UPGRADED, DOWNGRADED = "added", "removed", "upgraded", "downgraded"
+CHANGED, UNCHANGED = "changed", "unchanged"  # CHANGED: same version, other size (or versions not comparable)
+
+
+@dataclass(frozen=True)
+class DependencyChange:
+    name: str
+    status: str
+    version: str | None  # None: removed
+    before_version: str | None  # None: added
+    size_bytes: int  # 0 when removed
+    before_bytes: int  # 0 when added
+    layer: int | None = None  # the new image's layer holding it
+
+    @property
+    def change_bytes(self) -> int:
+        return self.size_bytes - self.before_bytes
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": self.status,
+            "version": self.version,
+            "before_version": self.before_version,
+            "size_bytes": self.size_bytes,
+            "before_bytes": self.before_bytes,
+            "change_bytes": self.change_bytes,
+            "layer": self.layer,
+        }
+
+
+def _status(old: Distribution, new: Distribution) -> str:
+    if old.version == new.version:
+        return UNCHANGED if old.size_bytes == new.size_bytes else CHANGED
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return UPGRADED if Version(new.version) > Version(old.version) else DOWNGRADED
+    except InvalidVersion:
+        return CHANGED
+
+
+def _pairs(
+    old: list[Distribution], new: list[Distribution]
+) -> list[tuple[Distribution | None, Distribution | None]]:
+    """Same site first, then in order; the leftovers of one side stand alone."""
+    pairs: list[tuple[Distribution | None, Distribution | None]] = []
+    old, new = list(old), list(new)
+    for dist in list(new):
+        twin = next((o for o in old if o.site == dist.site), None)
+        if twin is not None:
+            pairs.append((twin, dist))
+            old.remove(twin)
+            new.remove(dist)
+    pairs += list(zip(old, new, strict=False))  # the longer side's rest follows
+    pairs += [(o, None) for o in old[len(new) :]] + [(None, n) for n in new[len(old) :]]
+    return pairs
+
+
+def diff_dependencies(
+    baseline: Sequence[Distribution], new: Sequence[Distribution]
+) -> list[DependencyChange]:
+    """Every distribution of either image, changes first (largest change first), then unchanged."""
+    groups: dict[str, tuple[list[Distribution], list[Distribution]]] = {}
+    for dist in baseline:
+        groups.setdefault(dist.key, ([], []))[0].append(dist)
+    for dist in new:
+        groups.setdefault(dist.key, ([], []))[1].append(dist)
+    rows = []
+    for olds, news in groups.values():
+        for old, now in _pairs(olds, news):
+            if old is None and now is not None:
+                rows.append(
+                    DependencyChange(now.name, ADDED, now.version, None, now.size_bytes, 0, now.layer)
+                )
+            elif now is None and old is not None:
+                rows.append(DependencyChange(old.name, REMOVED, None, old.version, 0, old.size_bytes))
+            elif old is not None and now is not None:
+                rows.append(
+                    DependencyChange(
+                        now.name,
+                        _status(old, now),
+                        now.version,
+                        old.version,
+                        now.size_bytes,
+                        old.size_bytes,
+                        now.layer,
+                    )
+                )
+    rows.sort(key=lambda r: (r.status == UNCHANGED, -abs(r.change_bytes), -r.size_bytes, r.name.lower()))
+    return rows
+
+
+def diff_dependencies_json(baseline: Any, new: Any) -> dict[str, Any] | None:
+    """The `dependencies` part of the diff JSON; None when either analysis has no dependency table."""
+    if not isinstance(baseline, dict) or not isinstance(new, dict):
+        return None
+    rows = diff_dependencies(from_json(baseline), from_json(new))
+    counts = {status: 0 for status in (ADDED, REMOVED, UPGRADED, DOWNGRADED, CHANGED, UNCHANGED)}
+    for row in rows:
+        counts[row.status] += 1
+    return {
+        "before_bytes": sum(r.before_bytes for r in rows),
+        "size_bytes": sum(r.size_bytes for r in rows),
+        "change_bytes": sum(r.change_bytes for r in rows),
+        "counts": counts,
+        "changes": [row.to_json() for row in rows],
+    }
+
+
+def changes_from_json(data: Any) -> list[DependencyChange]:
+    """The rows of a diff JSON's `dependencies` back as values (for the renderers)."""
+    if not isinstance(data, dict):
+        return []
+    rows = []
+    for item in data.get("changes") or []:
+        if not isinstance(item, dict):
+            continue
+        rows.append(
+            DependencyChange(
+                name=str(item.get("name") or "?"),
+                status=str(item.get("status") or CHANGED),
+                version=None if item.get("version") is None else str(item["version"]),
+                before_version=None if item.get("before_version") is None else str(item["before_version"]),
+                size_bytes=as_int(item.get("size_bytes")),
+                before_bytes=as_int(item.get("before_bytes")),
+                layer=item.get("layer") if isinstance(item.get("layer"), int) else None,
+            )
+        )
+    return rows

@@ -1,0 +1,127 @@
+"""Warm analysis: a second `boxwise inspect` of an image is answered from one record keyed by its
+config digest, without reading a layer; a damaged or foreign record is never used."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import marshal
+import shutil
+import tarfile
+from pathlib import Path
+
+from conftest import run_boxwise
+
+from .archives import docker_archive
+
+RECORD = b"pkg/__init__.py,,\npkg-1.0.dist-info/RECORD,,\n"
+LAYERS = [
+    [("d", "bin"), ("f", "bin/busybox", 5_000)],
+    # the big layer the warm run must not read: 300 files, one of them overwritten above
+    [("d", "data"), *[("f", f"data/f{n:03d}.bin", 4_000 + n) for n in range(300)]],
+    [
+        ("d", "data"),
+        ("f", "data/f007.bin", 100),
+        ("d", "usr/lib/python3/site-packages/pkg"),
+        ("f", "usr/lib/python3/site-packages/pkg/__init__.py", 2_000),
+        ("f", "usr/lib/python3/site-packages/pkg-1.0.dist-info/RECORD", RECORD),
+    ],
+]
+
+
+def _inspect(archive: Path, cache: Path | None = None) -> tuple[int, str, str]:
+    env = {"XDG_CACHE_HOME": str(cache)} if cache else None
+    done = run_boxwise("inspect", "--format", "json", f"docker-archive:{archive}", env=env)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _zero_member(archive: Path, name: str) -> None:
+    """Overwrite one member's bytes in place with zeros: same size, the tar still lists it."""
+    with tarfile.open(archive) as tar:
+        member = tar.getmember(name)
+    with archive.open("r+b") as handle:
+        handle.seek(member.offset_data)
+        handle.write(b"\0" * member.size)
+
+
+def _record_file(cache: Path) -> Path:
+    (record,) = (cache / "boxwise" / "analysis").iterdir()
+    return record
+
+
+def test_second_inspect_reads_no_layer(tmp_path: Path, own_cache: Path) -> None:
+    archive = docker_archive(tmp_path / "image.tar", LAYERS)
+    code, cold, err = _inspect(archive)
+    assert code == 0, err
+    analysis = json.loads(cold)
+    assert analysis["wasted_bytes"] > 0 and analysis["dependencies"]["distributions"][0]["name"] == "pkg"
+    record = _record_file(own_cache)
+    assert record.name == "sha256-" + hashlib.sha256(_config_bytes(archive)).hexdigest()
+
+    _zero_member(archive, f"{1:064x}/layer.tar")  # the big layer's bytes are gone
+    shutil.rmtree(own_cache / "boxwise" / "layer-index")  # and so is its file index
+    code, warm, err = _inspect(archive)
+    assert code == 0, err
+    assert warm == cold  # byte for byte, the dependency table (its RECORD read from layer 2) included
+
+    # the same damaged archive read cold fails: the warm answer did not come from layer 1's bytes
+    code, _, err = _inspect(archive, tmp_path / "fresh-cache")
+    assert code == 2 and "layer.tar" in err and "Traceback" not in err
+
+
+def _config_bytes(archive: Path) -> bytes:
+    with tarfile.open(archive) as tar:
+        (name,) = [m.name for m in tar.getmembers() if m.name.endswith(".json") and m.name != "manifest.json"]
+        return tar.extractfile(name).read()
+
+
+def _forged(record: Path, *, fmt: str | None = None, checksum: bool) -> bytes:
+    """The record with its wasted bytes changed; its header re-signed (or not) and its format set."""
+    header, _, body = record.read_bytes().partition(b"\n")
+    meta = json.loads(header)
+    sizes, largest, dive, exact, records, site = marshal.loads(body)
+    dive = (dive[0], 123_456_789, dive[2], dive[3])
+    forged = marshal.dumps((sizes, largest, dive, exact, records, site))
+    if checksum:
+        meta["sha256"] = hashlib.sha256(forged).hexdigest()
+    if fmt is not None:
+        meta["format"] = fmt
+    return json.dumps(meta).encode() + b"\n" + forged
+
+
+def test_corrupt_or_outdated_record_is_discarded_and_rebuilt(tmp_path: Path, own_cache: Path) -> None:
+    archive = docker_archive(tmp_path / "image.tar", LAYERS)
+    code, cold, err = _inspect(archive)
+    assert code == 0, err
+    record = _record_file(own_cache)
+    good = record.read_bytes()
+    for damaged in (
+        _forged(record, checksum=False),  # body changed under its checksum
+        _forged(record, checksum=True, fmt="boxwise-analysis/0"),  # an older format
+        good[: len(good) // 2],  # cut short
+        b"not a record",
+    ):
+        record.write_bytes(damaged)
+        code, again, err = _inspect(archive)
+        assert code == 0, err
+        assert again == cold and json.loads(again)["wasted_bytes"] != 123_456_789
+        assert record.read_bytes() == good  # rebuilt from the layers
+
+
+def test_record_under_another_config_digest_is_never_used(tmp_path: Path, own_cache: Path) -> None:
+    first = docker_archive(tmp_path / "first.tar", LAYERS)
+    # the same layers under another config (other commands): only the config digest tells them apart
+    second = docker_archive(tmp_path / "second.tar", LAYERS, commands=["a", "b", "c"])
+    code, _, err = _inspect(first)
+    assert code == 0, err
+    record = _record_file(own_cache)
+    # the first image's record (figures changed, checksum right) where the second's would be
+    foreign = record.parent / ("sha256-" + hashlib.sha256(_config_bytes(second)).hexdigest())
+    foreign.write_bytes(_forged(record, checksum=True))
+    code, second_json, err = _inspect(second)
+    assert code == 0, err
+    code, expected, err = _inspect(second, tmp_path / "fresh-cache")
+    assert code == 0, err
+    assert second_json == expected and json.loads(second_json)["wasted_bytes"] != 123_456_789
+    header = json.loads(foreign.read_bytes().partition(b"\n")[0])
+    assert header["config"] == "sha256:" + foreign.name.removeprefix("sha256-")  # rebuilt as its own
