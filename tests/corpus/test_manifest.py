@@ -16,7 +16,7 @@ JUNK = re.compile(r"(^|/)(\.git|__pycache__|\.venv|venv|node_modules)(/|$)|\.pyc
 def test_every_vendored_folder_is_in_the_manifest_and_back() -> None:
     names = [app.name for app in APPS]
     assert len(names) == len(set(names)), "an app name is listed twice"
-    on_disk = sorted(p.name for p in APPS_DIR.iterdir() if p.is_dir())
+    on_disk = sorted(p.name for p in APPS_DIR.iterdir() if p.is_dir() and not p.name.startswith("."))
     assert on_disk == sorted(names)
 
 
