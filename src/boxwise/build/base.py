@@ -133,7 +133,7 @@ def _cached_registry_base(ref: str, cache: LayerCache) -> BaseImage | None:
 
 
 def load_base_file(
-    ref: str, cache: LayerCache, flag: str, pull: str = "always", say: Any = None
+    ref: str, cache: LayerCache, flag: str, pull: str = "always", say: Any = None, progress: Any = None
 ) -> BaseImage:
     """A base from a file or a registry (no engine): its config and its layers as blobs.
 
@@ -158,9 +158,12 @@ def load_base_file(
     config_bytes = canonical_json(image.config)
     image_id = str((image.manifest.get("config") or {}).get("digest") or "")
     cache.blobs.mkdir(parents=True, exist_ok=True)
-    for layer in image.layers:
+    for number, layer in enumerate(image.layers, 1):
         if cache.has_blob(layer.diff_id):
             continue
+        if progress is not None:  # the terminal's status line: which layer, how big
+            size = f", {layer.size / 1e6:.1f} MB" if layer.size >= 0 else ""
+            progress(f"pulling {ref}: layer {number} of {len(image.layers)}{size}")
         if layer.opener is None:
             raise UserError(f"{flag} {ref}: layer {layer.diff_id} cannot be read; save the image again")
         got = _copy_layer(layer.opener, cache.blob_path(layer.diff_id))
@@ -184,10 +187,11 @@ def load_base(
     flag: str = "--base",
     pull: str = "never",
     say: Any = None,
+    progress: Any = None,
 ) -> BaseImage:
     """The base's config (and, with need_layers, its layer blobs in the cache)."""
     if ref.startswith(ENGINELESS_PLACES):
-        return load_base_file(ref, cache, flag, pull, say)
+        return load_base_file(ref, cache, flag, pull, say, progress)
     ref = ref.removeprefix("docker://")
     image_id = engine_image_id(client, ref, flag, pull, say)
     config_path = cache.root / "bases" / f"{image_id.removeprefix('sha256:')}.json"

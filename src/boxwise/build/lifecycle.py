@@ -180,7 +180,10 @@ def _load_base(client: Any, options: BuildOptions, cache: LayerCache, log: Build
     if client is None and not ref.startswith(ENGINELESS_PLACES):
         ref = f"registry://{ref}"  # no engine in this build: a plain name is read from its registry
     pull = options.pull_policy
-    return load_base(client, ref, cache, need_layers=False, flag=flag, pull=pull, say=log.say)
+    with log.progress(f"reading the base {ref}"):
+        return load_base(
+            client, ref, cache, need_layers=False, flag=flag, pull=pull, say=log.say, progress=log.status
+        )
 
 
 def _needs_engine(options: BuildOptions) -> bool:
