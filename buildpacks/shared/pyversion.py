@@ -394,7 +394,8 @@ def read_request(app_dir: str) -> Request | None:
     """What the app asks for, or None; VersionError when a file is invalid or two disagree."""
     accepted: list[Ask] = []
     for ask in read_asks(app_dir):
-        if not _agree([*accepted, ask]):
+        # one ask alone is taken as it is (a version no base has is said later, with the bases)
+        if accepted and not _agree([*accepted, ask]):
             other = next((old for old in accepted if not _agree([old, ask])), accepted[0])
             raise VersionError(
                 ask.source,

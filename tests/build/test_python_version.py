@@ -325,3 +325,17 @@ def test_each_file_that_asks_chooses_the_base(tmp_path: Path, files: dict[str, s
 def test_a_file_that_asks_wrongly_is_one_line(tmp_path: Path, files: dict[str, str], says: str) -> None:
     app = write_app(tmp_path / "app", {**STDLIB_APP, **files})
     assert one_line_error(boxwise_build(app, tmp_path / "cache", env=NO_ENGINE)).startswith(f"{app}/{says}")
+
+
+def test_a_version_no_python_has_is_one_line_naming_the_file_and_the_base(tmp_path: Path) -> None:
+    """Heroku's fixture python_version_unknown (`3.999`): refused in one line, never a traceback."""
+    app = tmp_path / "unknown"
+    app.mkdir()
+    (app / ".python-version").write_text("3.999\n")
+    (app / "requirements.txt").write_text("six==1.16.0\n")
+    result = run_boxwise(
+        "build", str(app), "--base", "boxwise-python:bookworm", env={"PYTHONPATH": str(REPO / "src")}
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert ".python-version: asks for Python 3.999" in result.stderr
