@@ -53,6 +53,8 @@ def read_toml(path: str) -> dict:
         return {}
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         fail(f"{os.path.basename(path)}: not valid TOML ({exc}); fix the file")
+    except RecursionError:
+        fail(f"{os.path.basename(path)}: nested too deeply to read; fix the file")
     return {}
 
 

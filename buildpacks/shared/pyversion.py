@@ -354,7 +354,7 @@ def _toml(app_dir: str, rel: str) -> dict:
     try:
         text = _read(app_dir, rel)
         data = tomllib.loads(text) if text is not None else {}
-    except (VersionError, tomllib.TOMLDecodeError):
+    except (VersionError, tomllib.TOMLDecodeError, RecursionError):
         return {}
     return data if isinstance(data, dict) else {}
 

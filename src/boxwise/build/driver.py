@@ -37,8 +37,8 @@ def read_toml(path: str) -> dict:
             return tomllib.load(handle)
     except FileNotFoundError:
         return {}
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        say(f"build: {path}: a buildpack wrote invalid TOML ({exc}); the build failed")
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        say(f"build: {path}: a buildpack wrote invalid TOML ({exc!r:.200}); the build failed")
         sys.exit(51)
 
 
