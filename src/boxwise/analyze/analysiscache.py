@@ -20,14 +20,20 @@ files again (an engine image's from the RECORD cache).
 from __future__ import annotations
 
 import hashlib
-import json
 import marshal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from boxwise.analyze.efficiency import Accounting, FileWaste, Measures
-from boxwise.image.cache import _read_trusted, _write_atomically, cache_root, remove_stale_temporaries
+from boxwise.image.cache import (
+    cache_root,
+    checked_body,
+    read_trusted,
+    remove_stale_temporaries,
+    signed,
+    write_atomically,
+)
 from boxwise.image.model import Image
 
 FORMAT = "boxwise-analysis/1"
@@ -64,7 +70,7 @@ class AnalysisCache:
         key = config_key(image)
         if key is None:
             return None
-        return _read_trusted(self._path(key), lambda data: _decode(data, key, len(image.layers)))
+        return read_trusted(self._path(key), lambda data: _decode(data, key, len(image.layers)))
 
     def put(self, image: Image, record: Record) -> None:
         key = config_key(image)
@@ -74,8 +80,7 @@ class AnalysisCache:
             self._swept = True
             remove_stale_temporaries(self.folder)
         body = marshal.dumps(_encode(record))
-        header = {"format": FORMAT, "config": key, "sha256": hashlib.sha256(body).hexdigest()}
-        _write_atomically(self._path(key), json.dumps(header).encode() + b"\n" + body)
+        write_atomically(self._path(key), signed(FORMAT, "config", key, body))
 
 
 def _accounting(acct: Accounting) -> tuple[Any, ...]:
@@ -89,18 +94,10 @@ def _encode(record: Record) -> tuple[Any, ...]:
 
 
 def _decode(data: bytes, key: str, layers: int) -> Record | None:
-    header, sep, body = data.partition(b"\n")
-    if not sep:
+    body = checked_body(data, FORMAT, "config", key)
+    if body is None:
         return None
     try:
-        meta = json.loads(header)
-        if (
-            not isinstance(meta, dict)
-            or meta.get("format") != FORMAT
-            or meta.get("config") != key
-            or meta.get("sha256") != hashlib.sha256(body).hexdigest()
-        ):
-            return None
         # loaded only after its checksum matched: a damaged body never reaches marshal
         sizes, largest, dive, exact, records, site = marshal.loads(body)
         if len(sizes) != layers or len(largest) != layers:

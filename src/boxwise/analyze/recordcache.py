@@ -9,12 +9,11 @@ and an entry that fails to parse or check is deleted, never trusted. Only whole 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
 from boxwise.analyze.layerfiles import FileBytes
-from boxwise.image.cache import _read_trusted, _write_atomically, cache_root
+from boxwise.image.cache import cache_root, checked_body, read_trusted, signed, write_atomically
 from boxwise.image.digest import is_digest
 
 FORMAT = "boxwise-records/1"
@@ -30,7 +29,7 @@ class RecordCache:
         return self.folder / diff_id.replace(":", "-") if is_digest(diff_id) else None
 
     def get(self, diff_id: str) -> dict[str, bytes]:
-        return _read_trusted(self._path(diff_id), lambda data: _decode(data, diff_id)) or {}
+        return read_trusted(self._path(diff_id), lambda data: _decode(data, diff_id)) or {}
 
     def put(self, diff_id: str, found: dict[str, FileBytes]) -> None:
         path = self._path(diff_id)
@@ -41,23 +40,14 @@ class RecordCache:
         body = json.dumps(
             {name: data.decode("utf-8", "surrogateescape") for name, data in records.items()}
         ).encode()
-        header = {"format": FORMAT, "diff_id": diff_id, "sha256": hashlib.sha256(body).hexdigest()}
-        _write_atomically(path, json.dumps(header).encode() + b"\n" + body)
+        write_atomically(path, signed(FORMAT, "diff_id", diff_id, body))
 
 
 def _decode(data: bytes, diff_id: str) -> dict[str, bytes] | None:
-    header, sep, body = data.partition(b"\n")
-    if not sep:
+    body = checked_body(data, FORMAT, "diff_id", diff_id)
+    if body is None:
         return None
     try:
-        meta = json.loads(header)
-        if (
-            not isinstance(meta, dict)
-            or meta.get("format") != FORMAT
-            or meta.get("diff_id") != diff_id
-            or meta.get("sha256") != hashlib.sha256(body).hexdigest()
-        ):
-            return None
         records = json.loads(body)
         if not isinstance(records, dict) or not all(isinstance(v, str) for v in records.values()):
             return None

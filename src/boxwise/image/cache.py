@@ -65,10 +65,7 @@ class IndexCache:
         # marshal: the fastest stdlib (de)serialiser by far; the body is only loaded after its
         # sha256 matches, so a damaged entry is never handed to it
         body = marshal.dumps([tuple(entry) for entry in entries])
-        header = json.dumps(
-            {"format": FORMAT, "diff_id": diff_id, "sha256": hashlib.sha256(body).hexdigest()}
-        ).encode()
-        _write_atomically(path, header + b"\n" + body)
+        _write_atomically(path, signed(FORMAT, "diff_id", diff_id, body))
 
     def _config_path(self, digest: str) -> Path | None:
         if not is_digest(digest):
@@ -87,6 +84,40 @@ class IndexCache:
         if path is None or "sha256:" + hashlib.sha256(data).hexdigest() != digest:
             return
         _write_atomically(path, data)
+
+
+def signed(fmt: str, key_name: str, key: str, body: bytes) -> bytes:
+    """A cache entry: a JSON header naming its format, its key and its body's sha256, then the body."""
+    header = {"format": fmt, key_name: key, "sha256": hashlib.sha256(body).hexdigest()}
+    return json.dumps(header).encode() + b"\n" + body
+
+
+def checked_body(data: bytes, fmt: str, key_name: str, key: str) -> bytes | None:
+    """The body of an entry `signed` wrote for this format and key, or None when it is not one
+    (another format, another key, a body that no longer hashes to its header): never trusted."""
+    header, sep, body = data.partition(b"\n")
+    if not sep:
+        return None
+    try:
+        meta = json.loads(header)
+    except ValueError:
+        return None
+    if (
+        not isinstance(meta, dict)
+        or meta.get("format") != fmt
+        or meta.get(key_name) != key
+        or meta.get("sha256") != hashlib.sha256(body).hexdigest()
+    ):
+        return None
+    return body
+
+
+def read_trusted(path: Path | None, decode: Callable[[bytes], T | None]) -> T | None:
+    return _read_trusted(path, decode)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    _write_atomically(path, data)
 
 
 def _read_trusted(path: Path | None, decode: Callable[[bytes], T | None]) -> T | None:
@@ -145,18 +176,10 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 
 def _decode(data: bytes, diff_id: str) -> list[Entry] | None:
-    header, sep, body = data.partition(b"\n")
-    if not sep:
+    body = checked_body(data, FORMAT, "diff_id", diff_id)
+    if body is None:
         return None
     try:
-        meta = json.loads(header)
-        if (
-            not isinstance(meta, dict)
-            or meta.get("format") != FORMAT
-            or meta.get("diff_id") != diff_id
-            or meta.get("sha256") != hashlib.sha256(body).hexdigest()
-        ):
-            return None
         rows = marshal.loads(body)
         new_tuple = tuple.__new__  # rows are the tuples put() wrote (format and checksum matched)
         return [new_tuple(Entry, row) for row in rows]
