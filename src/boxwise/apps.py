@@ -300,7 +300,10 @@ def _walk_folders(top: Path) -> Iterator[tuple[Path, set[str]]]:
 
 
 def discover_apps(settings: Settings, under: Path | None = None) -> list[App]:
-    """The apps of the repo (or of the folder `under` inside it), sorted by name."""
+    """The apps of the repo (or of the folder `under` inside it), sorted by name.
+
+    A local package another app installs (`-e ./libs/x`, a path source) belongs to that app: it is
+    not an app of its own (a change in it touches the app that uses it, see apps_touched)."""
     top = (under or settings.root).resolve()
     apps: list[App] = []
     for folder, names in _walk_folders(top):
@@ -309,7 +312,64 @@ def discover_apps(settings: Settings, under: Path | None = None) -> list[App]:
             continue
         if _is_app_folder(settings, folder, names):
             apps.append(App(rel, folder))
-    return sorted(apps, key=lambda app: app.name)
+    owned = package_owners(settings, apps)
+    return sorted((app for app in apps if app.name not in owned), key=lambda app: app.name)
+
+
+_LOCAL_REQUIREMENT = re.compile(r"^\s*(?:-e|--editable)?\s*(?:file:)?(\.{1,2}(?:/\S*)?)\s*(?:#.*)?$")
+_MAX_PROJECT_FILE = 1 << 20
+
+
+def _small_text(path: Path) -> str:
+    try:
+        if path.is_file() and path.stat().st_size <= _MAX_PROJECT_FILE:
+            return path.read_text(encoding="utf-8-sig", errors="replace")
+    except OSError:
+        pass
+    return ""
+
+
+def _path_sources(table: object) -> list[str]:
+    """`{ path = "../libs/x" }` values of a TOML table of dependencies or sources."""
+    if not isinstance(table, dict):
+        return []
+    return [str(v["path"]) for v in table.values() if isinstance(v, dict) and isinstance(v.get("path"), str)]
+
+
+def local_packages(app: App) -> list[str]:
+    """Folders (relative to the app) of the local projects the app installs from its own files."""
+    found = []
+    for line in _small_text(app.path / "requirements.txt").splitlines():
+        match = _LOCAL_REQUIREMENT.match(line)
+        if match and match.group(1) not in (".", "./"):
+            found.append(match.group(1))
+    from boxwise.config import tomllib
+    from boxwise.tomlsafe import unsafe_reason
+
+    texts = [_small_text(app.path / "pyproject.toml"), _small_text(app.path / "Pipfile")]
+    if any(unsafe_reason(text) for text in texts):
+        return found  # lint says what is wrong with the file
+    try:
+        pyproject, pipfile = (tomllib.loads(text) for text in texts)
+    except (ValueError, RecursionError):
+        return found
+    tool = pyproject.get("tool") if isinstance(pyproject.get("tool"), dict) else {}
+    uv = tool.get("uv") if isinstance(tool.get("uv"), dict) else {}
+    poetry = tool.get("poetry") if isinstance(tool.get("poetry"), dict) else {}
+    found += _path_sources(uv.get("sources")) + _path_sources(poetry.get("dependencies"))
+    found += _path_sources(pipfile.get("packages"))
+    return found
+
+
+def package_owners(settings: Settings, apps: list[App]) -> dict[str, list[App]]:
+    """{repo-relative folder of a local package: the apps that install it} (inside the repo only)."""
+    owners: dict[str, list[App]] = {}
+    for app in apps:
+        for target in local_packages(app):
+            rel = rel_path(settings.root, os.path.normpath(app.path / target))
+            if rel not in (".", app.name) and not rel.startswith("../") and rel != "..":
+                owners.setdefault(rel, []).append(app)
+    return owners
 
 
 def _skipped_path(rel: str) -> bool:
@@ -396,9 +456,23 @@ def apps_touched(settings: Settings, changed: Iterable[str]) -> list[App]:
     changed = [name.replace(os.sep, "/").strip("/") for name in changed]
     if settings.shared and any(_matches_with_parents(name, settings.shared) for name in changed):
         return discover_apps(settings)
+    owners = package_owners(settings, [*_all_apps(settings)])
     found: dict[str, App] = {}
     for name in changed:
+        for folder, users in owners.items():
+            if name == folder or name.startswith(folder + "/"):
+                found.update((app.name, app) for app in users)  # a local package touches its users
         app = app_of(settings, settings.root / name)
-        if app is not None:
+        if app is not None and app.name not in owners:
             found[app.name] = app
     return sorted(found.values(), key=lambda app: app.name)
+
+
+def _all_apps(settings: Settings) -> list[App]:
+    """Every app folder, local packages included (their owners are found from the others)."""
+    apps = []
+    for folder, names in _walk_folders(settings.root.resolve()):
+        rel = rel_path(settings.root, folder)
+        if not _excluded(settings, rel) and _is_app_folder(settings, folder, names):
+            apps.append(App(rel, folder))
+    return apps

@@ -97,3 +97,29 @@ def test_bad_refs_and_non_repos_are_user_errors(make_git_repo, tmp_path: Path) -
     plain.mkdir()
     with pytest.raises(UserError, match="not a git repository"):
         changed_files(plain, "main")
+
+
+def test_a_local_package_belongs_to_the_app_that_installs_it(make_git_repo) -> None:
+    """`-e ../../libs/greet` (or a uv/Poetry/Pipenv path source): the package is no app of its own,
+    and a change in it plans the apps that install it."""
+    from boxwise.apps import apps_touched, discover_apps
+    from boxwise.config import load_settings
+
+    repo = make_git_repo(
+        {
+            "apps/api/requirements.txt": "-e ../../libs/greet\nflask==3.0.0\n",
+            "apps/api/Procfile": "web: gunicorn api:app\n",
+            "apps/worker/pyproject.toml": (
+                '[project]\nname = "worker"\nversion = "1"\ndependencies = ["greet"]\n'
+                '[tool.uv.sources]\ngreet = { path = "../../libs/greet", editable = true }\n'
+            ),
+            "apps/web/requirements.txt": "flask==3.0.0\n",
+            "libs/greet/pyproject.toml": '[project]\nname = "greet"\nversion = "1"\n',
+            "libs/greet/greet/__init__.py": "",
+        }
+    )
+    settings = load_settings(repo)
+    assert [app.name for app in discover_apps(settings)] == ["apps/api", "apps/web", "apps/worker"]
+    touched = apps_touched(settings, ["libs/greet/greet/__init__.py"])
+    assert [app.name for app in touched] == ["apps/api", "apps/worker"]
+    assert [app.name for app in apps_touched(settings, ["apps/web/requirements.txt"])] == ["apps/web"]
