@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import secrets
 import shutil
 import socket
 import subprocess
@@ -63,7 +64,10 @@ def test_corpus_app(
         if app.expect == "refused":
             assert_refused(app, build)
         else:
-            assert_answers(app, build, docker_client, tag, f"{PREFIX}-{app.name}-{base}")
+            # A fresh name each time: a container still being removed must not block the next run.
+            assert_answers(
+                app, build, docker_client, tag, f"{PREFIX}-{app.name}-{base}-{secrets.token_hex(3)}"
+            )
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
 
