@@ -78,19 +78,24 @@ def http_get_from_image(client: Any, image: str, name: str) -> str:
         image, detach=True, network_mode="host", environment={"PORT": str(port)}, name=f"{PREFIX}-{name}"
     )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
-                    return answer.read().decode()
-            except OSError:
-                container.reload()
-                if container.status == "exited" or time.monotonic() > deadline:
-                    logs = container.logs().decode()
-                    raise AssertionError(f"the web process did not answer: {logs}") from None
-                time.sleep(0.2)
+        return get_when_up(container, port)
     finally:
         container.remove(force=True)
+
+
+def get_when_up(container: Any, port: int, timeout: float = 20) -> str:
+    """The body of GET / on PORT once the container's web process answers (its logs if it never does)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+                return answer.read().decode()
+        except OSError:
+            container.reload()
+            if container.status == "exited" or time.monotonic() > deadline:
+                logs = container.logs().decode()
+                raise AssertionError(f"the web process did not answer: {logs}") from None
+            time.sleep(0.2)
 
 
 def run_image(client: Any, image: str, command: list[str] | None = None) -> tuple[int, str]:

@@ -10,12 +10,11 @@ import io
 import json
 import tarfile
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import run_boxwise
 
-from .helpers import BASE, PREFIX, build, build_ok, http_get_from_image, run_image, write_app
+from .helpers import BASE, PREFIX, build, build_ok, get_when_up, http_get_from_image, run_image, write_app
 
 pytestmark = pytest.mark.engine
 
@@ -84,7 +83,7 @@ def test_console_scripts_run_and_the_run_user_has_a_home_and_unbuffered_logs(
         tag, detach=True, network_mode="host", environment={"PORT": "18093"}, name=f"{PREFIX}-gunicorn"
     )
     try:
-        answer = _get_when_up(container, 18093)
+        answer = get_when_up(container, 18093)
         assert answer == "hello from wsgi, home /home/cnb"
         logs = container.logs().decode()
         assert "served / as cnb" in logs  # print() without flush, at once; getpass knows the user
@@ -94,22 +93,6 @@ def test_console_scripts_run_and_the_run_user_has_a_home_and_unbuffered_logs(
     # every process starts by name, as in a pack-built image
     code, output = run_image(docker_client, tag, ["release"])
     assert (code, output) == (0, "migrating\n")
-
-
-def _get_when_up(container: Any, port: int) -> str:
-    import time
-    import urllib.request
-
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
-                return answer.read().decode()
-        except OSError:
-            container.reload()
-            if container.status == "exited" or time.monotonic() > deadline:
-                raise AssertionError(container.logs().decode()) from None
-            time.sleep(0.2)
 
 
 def test_a_procfile_chain_runs_every_command_and_an_emoji_line_builds(
