@@ -1,6 +1,6 @@
 """Fixtures shared by every test area: the real engine, a tiny base image, real git repos.
 
-Each area (tests/detect, tests/image, tests/build, tests/report, tests/faces) keeps its own
+Each area (tests/detect, tests/image, tests/builder, tests/report, tests/faces) keeps its own
 fixtures in its own conftest.py.
 """
 

@@ -109,8 +109,8 @@ def build_one(
     app: Any, args: argparse.Namespace, settings: Any, tag: str, previous: str | None = None
 ) -> Any:
     """Build the app with the build stage's own option precedence; the BuildResult."""
-    from boxwise.build.command import options_from_args
-    from boxwise.build.lifecycle import build_app
+    from boxwise.builder.command import options_from_args
+    from boxwise.builder.lifecycle import build_app
 
     build_args = argparse.Namespace(
         app=str(app.path),

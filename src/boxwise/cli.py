@@ -17,9 +17,9 @@ from boxwise.errors import UserError
 # subcommand -> "module:function"; the function takes the parsed args and returns an exit code.
 COMMANDS: dict[str, str] = {
     "detect": "boxwise.lint.command:run_detect",
-    "build": "boxwise.build.command:run_build",
-    "buildpacks": "boxwise.build.listing:run_buildpacks",
-    "rebase": "boxwise.build.rebase:run_rebase",
+    "build": "boxwise.builder.command:run_build",
+    "buildpacks": "boxwise.builder.listing:run_buildpacks",
+    "rebase": "boxwise.builder.rebase:run_rebase",
     "inspect": "boxwise.analyze.command:run_inspect",
     "gate": "boxwise.gate:run_gate",
     "diff": "boxwise.analyze.diff:run_diff",

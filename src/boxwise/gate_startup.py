@@ -1,6 +1,6 @@
 """The gate's startup rules: an image that cannot start cannot pass.
 
-Two rules beside dive's, fed by the smoke check (boxwise.build.smoke → Startup):
+Two rules beside dive's, fed by the smoke check (boxwise.builder.smoke → Startup):
 - `requireAnswer`: the web process must answer HTTP on PORT, with a status below 500. On by
   default in `boxwise ci` (which runs the check), off elsewhere; `false` turns it off.
 - `highestStartupSeconds`: the seconds from starting the container to the first answer

@@ -95,7 +95,11 @@ def test_a_plain_pip_install_carries_the_buildpacks(tmp_path: Path, make_git_rep
     )
     assert install.returncode == 0, install.stderr
     where = subprocess.run(
-        [str(python), "-c", "from boxwise.build.builder import buildpacks_root; print(buildpacks_root())"],
+        [
+            str(python),
+            "-c",
+            "from boxwise.builder.builder_toml import buildpacks_root; print(buildpacks_root())",
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,

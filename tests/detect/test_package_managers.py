@@ -1,6 +1,6 @@
 """One package manager per app: what `boxwise detect` says is what bin/detect (the build) says.
 
-Real git repos, the real CLI, the real lock files of tests/build/lockapps (made by pipenv, poetry
+Real git repos, the real CLI, the real lock files of tests/builder/lockapps (made by pipenv, poetry
 and uv). No engine: a refused app is refused at detect, so lint and the build cannot disagree.
 """
 
@@ -13,11 +13,11 @@ import pytest
 from .helpers import detect_json
 from .test_buildpacks import run_bin_detect
 
-LOCKAPPS = Path(__file__).resolve().parents[1] / "build" / "lockapps"
+LOCKAPPS = Path(__file__).resolve().parents[1] / "builder" / "lockapps"
 
 
 def fixture(name: str, under: str) -> dict[str, str]:
-    """The files of tests/build/lockapps/<name>, placed under `under` in a repo."""
+    """The files of tests/builder/lockapps/<name>, placed under `under` in a repo."""
     root = LOCKAPPS / name
     return {
         f"{under}/{path.relative_to(root)}": path.read_text() for path in root.rglob("*") if path.is_file()

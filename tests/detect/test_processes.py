@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from boxwise.build.builder import load_builder
+from boxwise.builder.builder_toml import load_builder
 from boxwise.lint.detection import load_shared
 
 processes = load_shared(load_builder(), "processes")

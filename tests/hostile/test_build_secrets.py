@@ -17,8 +17,8 @@ from urllib.parse import quote
 import pytest
 from conftest import run_boxwise  # tests/conftest.py: the shared runner
 
-from tests.build.helpers import PREFIX, WEB_APP, write_app
-from tests.build.test_secrets import TOKEN
+from tests.builder.helpers import PREFIX, WEB_APP, write_app
+from tests.builder.test_secrets import TOKEN
 
 NETRC_PASSWORD = "hostile-netrc-pa55/word+81"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import run_boxwise  # tests/conftest.py: the shared runner
 
-from tests.build.helpers import PREFIX, WEB_APP, write_app
+from tests.builder.helpers import PREFIX, WEB_APP, write_app
 from tests.image.archives import docker_archive
 
 
@@ -76,7 +76,7 @@ def test_stale_temporary_files_are_swept_and_fresh_ones_kept(tmp_path) -> None:
 
 
 def test_the_build_cache_sweeps_a_killed_writers_blob(tmp_path) -> None:
-    from boxwise.build.cache import LayerCache
+    from boxwise.builder.cache import LayerCache
 
     cache = LayerCache(Path(tmp_path / "cache"), "app")
     cache.blobs.mkdir(parents=True)

@@ -101,7 +101,7 @@ def lint_app(
     ignore_rules, ignore_findings = read_ignore_files(app.path, settings.root)
     findings += ignore_findings
     if (app.path / "project.toml").is_file():  # a CNB project descriptor chooses files as well
-        from boxwise.build.project_toml import read_project_toml
+        from boxwise.builder.project_toml import read_project_toml
 
         with contextlib.suppress(UserError):  # the build says what is wrong with it
             ignore_rules = ignore_rules + read_project_toml(app.path).ignore_rules()

@@ -1,6 +1,6 @@
 """Run the buildpacks' detect rules against apps in this process, in builder.toml's order.
 
-The builder (buildpack folders and order) is read by `boxwise.build.builder`, the same reader the
+The builder (buildpack folders and order) is read by `boxwise.builder.builder_toml`, the same reader the
 build uses.
 
 Each buildpack's rule lives in `buildpacks/<id>/detect_rule.py`, the very module its `bin/detect`
@@ -23,8 +23,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from boxwise.build.builder import Builder, load_builder
-from boxwise.build.driver import choose_group
+from boxwise.builder.builder_toml import Builder, load_builder
+from boxwise.builder.driver import choose_group
 from boxwise.errors import UserError
 
 __all__ = ["Builder", "Detection", "detect_app", "load_builder", "load_rules"]

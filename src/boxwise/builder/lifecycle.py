@@ -18,8 +18,8 @@ from typing import Any
 from boxwise.appfiles import IgnoreMatcher
 from boxwise.appfiles import walk as walk_app
 from boxwise.apps import load_ignore
-from boxwise.build import secrets as build_secrets
-from boxwise.build.base import (
+from boxwise.builder import secrets as build_secrets
+from boxwise.builder.base import (
     ENGINELESS_PLACES,
     PULL_POLICIES,
     BaseImage,
@@ -28,22 +28,22 @@ from boxwise.build.base import (
     engine_image_id,
     load_base,
 )
-from boxwise.build.builder import Builder, load_builder
-from boxwise.build.cache import LayerCache, default_cache_dir
-from boxwise.build.failures import FailureContext, failure_error
-from boxwise.build.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
-from boxwise.build.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
-from boxwise.build.log import BuildLog
-from boxwise.build.options import BuildOptions, BuildResult, LayerReport
-from boxwise.build.output import check_output, scan_for_secrets, write_output
-from boxwise.build.previous import seed_cache, seed_from_previous
-from boxwise.build.project_toml import read_project_toml
-from boxwise.build.pybase import Choice, check_python, choose_images
-from boxwise.build.runner import BuildContainer, BuildRoot, connect, engine_errors
-from boxwise.build.runner_local import LocalRoot
-from boxwise.build.runtime import base_user_files, run_user, write_runtime_layer
-from boxwise.build.smoke import check_image
-from boxwise.build.tools import TOOLS_DIR, pip_wheel
+from boxwise.builder.builder_toml import Builder, load_builder
+from boxwise.builder.cache import LayerCache, default_cache_dir
+from boxwise.builder.failures import FailureContext, failure_error
+from boxwise.builder.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
+from boxwise.builder.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
+from boxwise.builder.log import BuildLog
+from boxwise.builder.options import BuildOptions, BuildResult, LayerReport
+from boxwise.builder.output import check_output, scan_for_secrets, write_output
+from boxwise.builder.previous import seed_cache, seed_from_previous
+from boxwise.builder.project_toml import read_project_toml
+from boxwise.builder.pybase import Choice, check_python, choose_images
+from boxwise.builder.runner import BuildContainer, BuildRoot, connect, engine_errors
+from boxwise.builder.runner_local import LocalRoot
+from boxwise.builder.runtime import base_user_files, run_user, write_runtime_layer
+from boxwise.builder.smoke import check_image
+from boxwise.builder.tools import TOOLS_DIR, pip_wheel
 from boxwise.errors import UserError
 from boxwise.image.export import ExportImage, ExportLayer
 from boxwise.image.layer_writer import LayerBlob, source_date_epoch, write_dir_layer, write_layer

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from boxwise.build.builder import load_builder
+from boxwise.builder.builder_toml import load_builder
 
 
 def run_buildpacks(args: argparse.Namespace) -> int:

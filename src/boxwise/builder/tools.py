@@ -14,7 +14,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from boxwise.build.cache import LayerCache
+from boxwise.builder.cache import LayerCache
 
 TOOLS_DIR = "/cnb/tools"
 

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from boxwise.build.builder import Builder
-from boxwise.build.cache import LayerCache
-from boxwise.build.imageconfig import LAYERS_DIR
-from boxwise.build.log import BuildLog
-from boxwise.build.options import LayerReport
-from boxwise.build.runner import BuildRoot
+from boxwise.builder.builder_toml import Builder
+from boxwise.builder.cache import LayerCache
+from boxwise.builder.imageconfig import LAYERS_DIR
+from boxwise.builder.log import BuildLog
+from boxwise.builder.options import LayerReport
+from boxwise.builder.runner import BuildRoot
 from boxwise.errors import UserError
 from boxwise.image.layer_writer import LayerBlob, normalize_tar
 
@@ -66,7 +66,7 @@ def tar_bytes(files: dict[str, tuple[bytes, int]]) -> bytes:
 
 def _restore_toml(metadata: dict[str, Any]) -> bytes:
     """A restored `<layer>.toml`: the metadata only, never `[types]` (the buildpack sets them again)."""
-    from boxwise.build.tomlw import dumps
+    from boxwise.builder.tomlw import dumps
 
     return dumps({"metadata": metadata}).encode()
 

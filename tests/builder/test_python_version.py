@@ -2,7 +2,7 @@
 with another Python is one line before anything is installed.
 
 The bases come from a local registry that serves them as the official python:X.Y-slim images are
-served (tests/build/conftest.py: bookworm as 3.11, trixie as 3.13), with the base template
+served (tests/builder/conftest.py: bookworm as 3.11, trixie as 3.13), with the base template
 `127.0.0.1:PORT/python:{python}-slim`: what `python:{python}-slim` is on a machine that reaches
 Docker Hub.
 """

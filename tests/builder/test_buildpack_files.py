@@ -6,8 +6,8 @@ import io
 import tarfile
 from pathlib import Path
 
-from boxwise.build.builder import load_builder
-from boxwise.build.lifecycle import _buildpacks_tar
+from boxwise.builder.builder_toml import load_builder
+from boxwise.builder.lifecycle import _buildpacks_tar
 
 BUILDPACKS = Path(__file__).resolve().parents[2] / "buildpacks"
 IDS = tuple(sorted(p.parent.name for p in BUILDPACKS.glob("*/buildpack.toml")))
@@ -46,7 +46,7 @@ def test_a_launch_toml_that_is_not_toml_fails_the_build(tmp_path: Path, capsys) 
     process that passes (the JSON-escaped emoji launch.toml of old did exactly that)."""
     import pytest
 
-    from boxwise.build.driver import read_toml
+    from boxwise.builder.driver import read_toml
 
     launch = tmp_path / "launch.toml"
     launch.write_text('[[processes]]\ntype = "web"\ncommand = ["echo", "\\ud83d\\ude80"]\n')

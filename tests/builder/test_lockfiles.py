@@ -1,6 +1,6 @@
 """Lock files are installed from the lock, or refused with one line (real engine, real PyPI).
 
-Each app of tests/build/lockapps is built with `boxwise build --check`, which starts the image
+Each app of tests/builder/lockapps is built with `boxwise build --check`, which starts the image
 with PORT and reports whether it answers. What the lock pins is in the image, what its markers
 exclude (colorama, Windows only) and its dev groups are not, and the installer tools never are.
 A lock out of sync with its manifest is refused naming both files, as the tool itself would.

@@ -10,9 +10,9 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from boxwise.build.driver import apply_env
-from boxwise.build.options import Process
-from boxwise.build.runtime import RunUser, runtime_env
+from boxwise.builder.driver import apply_env
+from boxwise.builder.options import Process
+from boxwise.builder.runtime import RunUser, runtime_env
 from boxwise.errors import UserError
 from boxwise.image.export import canonical_json
 

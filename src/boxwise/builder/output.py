@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from boxwise.build import secrets as build_secrets
-from boxwise.build.base import ENGINELESS_PLACES, BaseImage, load_base
-from boxwise.build.cache import LayerCache
-from boxwise.build.log import BuildLog
-from boxwise.build.options import BuildOptions
-from boxwise.build.runner import thin_archives_work
+from boxwise.builder import secrets as build_secrets
+from boxwise.builder.base import ENGINELESS_PLACES, BaseImage, load_base
+from boxwise.builder.cache import LayerCache
+from boxwise.builder.log import BuildLog
+from boxwise.builder.options import BuildOptions
+from boxwise.builder.runner import thin_archives_work
 from boxwise.errors import UserError
 from boxwise.image.export import (
     ExportImage,

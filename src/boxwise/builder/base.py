@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from boxwise.build.cache import LayerCache, write_atomic
+from boxwise.builder.cache import LayerCache, write_atomic
 from boxwise.errors import UserError
 from boxwise.image.model import diff_ids
 

@@ -21,8 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from boxwise.build.cache import LayerCache, write_atomic
-from boxwise.build.options import Process
+from boxwise.builder.cache import LayerCache, write_atomic
+from boxwise.builder.options import Process
 from boxwise.image.layer_writer import LayerWriter
 
 RUN_UID = 1000

@@ -1,6 +1,6 @@
 """build stage of boxwise (see DESIGN.md): an app folder → an image, with boxwise's buildpacks.
 
-    from boxwise.build import BuildOptions, build_app
+    from boxwise.builder import BuildOptions, build_app
     result = build_app("apps/api", BuildOptions(base="boxwise-python:bookworm", tag="api:dev"))
     result.image_id, result.ref, [layer.line() for layer in result.layers]
 
@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from boxwise.build.options import BuildOptions, BuildResult, LayerReport, Process
+from boxwise.builder.options import BuildOptions, BuildResult, LayerReport, Process
 
 __all__ = ["BuildOptions", "BuildResult", "LayerReport", "Process", "build_app"]
 
 
 def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> BuildResult:
     """Build the app in `app_dir`; raises boxwise.errors.UserError (one line) when it cannot."""
-    from boxwise.build.lifecycle import build_app as run_lifecycle
+    from boxwise.builder.lifecycle import build_app as run_lifecycle
 
     return run_lifecycle(app_dir, options)

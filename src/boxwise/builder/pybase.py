@@ -22,8 +22,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from boxwise.build.builder import Builder
-from boxwise.build.options import BuildOptions
+from boxwise.builder.builder_toml import Builder
+from boxwise.builder.options import BuildOptions
 from boxwise.errors import UserError
 
 SLOT = "{python}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from boxwise.build.rebase_config import merged_env
+from boxwise.builder.rebase_config import merged_env
 
 OLD = ["PATH=/usr/local/bin:/usr/bin:/bin", "PYTHON_VERSION=3.11.2", "GONE=1"]
 NEW = ["PATH=/usr/local/bin:/usr/bin:/bin:/opt/patch/bin", "PYTHON_VERSION=3.11.9", "LANG=C.UTF-8"]

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from boxwise.build.base import BaseImage, base_python_version, load_base
-from boxwise.build.cache import LayerCache, default_cache_dir
-from boxwise.build.rebase_config import BuiltOn, built_on, check_python, diff_ids_of, rebased_config
+from boxwise.builder.base import BaseImage, base_python_version, load_base
+from boxwise.builder.cache import LayerCache, default_cache_dir
+from boxwise.builder.rebase_config import BuiltOn, built_on, check_python, diff_ids_of, rebased_config
 from boxwise.errors import UserError
 from boxwise.image.export import MEDIA_CONFIG, MEDIA_LAYER, ExportImage, ExportLayer, canonical_json
 
@@ -73,7 +73,7 @@ def _old_base(client: Any, on: BuiltOn, cache: LayerCache) -> dict[str, Any] | N
     name = on.reference
     if client is None and name:
         try:
-            from boxwise.build.runner import connect
+            from boxwise.builder.runner import connect
 
             client = connect()
         except UserError:
@@ -110,7 +110,7 @@ def _plan(
 
 
 def _rebase_in_engine(options: RebaseOptions, cache: LayerCache, say: Any) -> str:
-    from boxwise.build.runner import connect, engine_errors, thin_archives_work
+    from boxwise.builder.runner import connect, engine_errors, thin_archives_work
     from boxwise.image.export import load_into_engine, write_docker_archive
 
     client = connect()
@@ -165,7 +165,7 @@ def _rebase_in_registry(options: RebaseOptions, cache: LayerCache, say: Any) -> 
 def _engine_if_needed(run_image: str) -> Any:
     if run_image.startswith(("docker-archive:", "oci:", "registry://")):
         return None
-    from boxwise.build.runner import connect
+    from boxwise.builder.runner import connect
 
     return connect()
 

@@ -17,9 +17,9 @@ import json
 import tarfile
 from typing import Any
 
-from boxwise.build.base import BaseImage
-from boxwise.build.cache import LayerCache
-from boxwise.build.log import BuildLog
+from boxwise.builder.base import BaseImage
+from boxwise.builder.cache import LayerCache
+from boxwise.builder.log import BuildLog
 from boxwise.errors import UserError
 
 LABEL = "io.buildpacks.lifecycle.metadata"
@@ -60,7 +60,7 @@ def _copy_layers(client: Any, tag: str, diff_ids: set[str], cache: LayerCache) -
     """The wanted layers of the image, out of one `docker save`, into the cache (checked by sha256)."""
     import os
 
-    from boxwise.build.base import copy_hashed
+    from boxwise.builder.base import copy_hashed
 
     saved = cache.tmp_dir() / f"previous-{os.getpid()}.tar"
     try:
@@ -81,7 +81,7 @@ def _copy_layers(client: Any, tag: str, diff_ids: set[str], cache: LayerCache) -
 
 def _copy_from_place(ref: str, diff_ids: set[str], cache: LayerCache) -> None:
     """The wanted layers of an image in a registry or a file, into the cache (checked by sha256)."""
-    from boxwise.build.base import _copy_layer
+    from boxwise.builder.base import _copy_layer
     from boxwise.image import open_image
 
     for layer in open_image(ref).layers:

@@ -8,7 +8,7 @@ import re
 import sys
 from pathlib import Path
 
-from boxwise.build.options import BuildOptions
+from boxwise.builder.options import BuildOptions
 from boxwise.config import load_settings, print_warnings
 from boxwise.errors import UserError
 
@@ -105,7 +105,7 @@ def _seconds(value: object) -> float:
 
 
 def run_build(args: argparse.Namespace) -> int:
-    from boxwise.build.lifecycle import build_app
+    from boxwise.builder.lifecycle import build_app
 
     settings = load_settings(Path(args.app))
     print_warnings(settings)
