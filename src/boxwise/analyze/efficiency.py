@@ -9,7 +9,7 @@ up a layer at a time, which gives the same tree each time, so cost grows with en
 overwrites, deletes (whiteout) or hides (opaque whiteout), directories counted by their content,
 the surviving copy never counted.
 
-`Analysis.to_json()` is the documented `boxwise inspect --format json` schema (README).
+`Analysis.to_json()` is the documented `boxwise inspect --format json` schema (docs/inspect-gate.md).
 """
 
 from __future__ import annotations
