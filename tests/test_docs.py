@@ -14,6 +14,7 @@ import pytest
 import yaml
 from support.docs import DOCS, README, REPO, fenced_blocks, section
 
+from boxwise import __version__
 from boxwise.cli import COMMANDS, build_parser
 from boxwise.config import load_settings
 from boxwise.lint.findings import RULES
@@ -88,12 +89,15 @@ def test_every_command_is_named_in_the_readme_and_described_in_the_reference() -
 
 def test_the_readme_pre_commit_config_is_valid_and_names_real_hooks(tmp_path: Path) -> None:
     (block,) = fenced_blocks(README, "## pre-commit and git hooks")
+    assert fenced_blocks(DOCS / "hooks.md") == [block]
     config = tmp_path / ".pre-commit-config.yaml"
     config.write_text(block)
     result = subprocess.run(["pre-commit", "validate-config", str(config)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
     hooks = {hook["id"]: hook for hook in yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())}
     parsed = yaml.safe_load(block)
+    # a release is the tag X.Y.Z (scripts/release_check.py): that is what `rev` must name
+    assert [repo["rev"] for repo in parsed["repos"]] == [__version__]
     used = [hook["id"] for repo in parsed["repos"] for hook in repo["hooks"]]
     assert used == ["boxwise-detect", "boxwise-build", "boxwise-gate"]
     assert set(used) <= set(hooks)
