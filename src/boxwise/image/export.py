@@ -25,11 +25,7 @@ from typing import Any
 
 from boxwise.image.digest import hex_part
 from boxwise.image.layer_writer import DEFAULT_EPOCH
-
-MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
-MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
-MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
+from boxwise.image.mediatypes import OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST
 
 
 @dataclass(frozen=True)
@@ -52,11 +48,10 @@ class ExportImage:
     def manifest(self) -> bytes:
         data = {
             "schemaVersion": 2,
-            "mediaType": MEDIA_MANIFEST,
-            "config": {"mediaType": MEDIA_CONFIG, "digest": self.image_id, "size": len(self.config)},
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": self.image_id, "size": len(self.config)},
             "layers": [
-                {"mediaType": MEDIA_LAYER, "digest": layer.diff_id, "size": layer.size}
-                for layer in self.layers
+                {"mediaType": OCI_LAYER, "digest": layer.diff_id, "size": layer.size} for layer in self.layers
             ],
         }
         return canonical_json(data)
@@ -73,7 +68,7 @@ def canonical_json(data: Any) -> bytes:
 def _index(image: ExportImage) -> bytes:
     manifest = image.manifest()
     descriptor: dict[str, Any] = {
-        "mediaType": MEDIA_MANIFEST,
+        "mediaType": OCI_MANIFEST,
         "digest": image.manifest_digest,
         "size": len(manifest),
     }
@@ -84,7 +79,7 @@ def _index(image: ExportImage) -> bytes:
             if ":" in image.tag
             else "latest",
         }
-    return canonical_json({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [descriptor]})
+    return canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [descriptor]})
 
 
 def _blob_name(digest: str) -> str:

@@ -23,15 +23,9 @@ from typing import Any
 
 from boxwise.errors import UserError
 from boxwise.image.digest import checked
-from boxwise.image.model import MEDIA_OCI_LAYER, Image, Layer, load_json, parse_config
-from boxwise.image.registry_client import (
-    MEDIA_DOCKER_LIST,
-    MEDIA_OCI_INDEX,
-    MEDIA_OCI_MANIFEST,
-    Registry,
-    RegistryRef,
-    parse_ref,
-)
+from boxwise.image.mediatypes import INDEX_TYPES, OCI_LAYER, OCI_MANIFEST
+from boxwise.image.model import Image, Layer, load_json, parse_config
+from boxwise.image.registry_client import Registry, RegistryRef, parse_ref
 
 __all__ = ["RegistryRef", "parse_ref", "push_image", "read_registry_image"]
 
@@ -70,7 +64,7 @@ def read_registry_image(text: str, ref: str) -> Image:
         if not isinstance(document, dict):
             raise UserError(f"{ref}: the manifest is not a JSON object; the image is corrupt")
         kind = media_type or str(document.get("mediaType") or "")
-        if kind in (MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST) or "manifests" in document:
+        if kind in INDEX_TYPES or "manifests" in document:
             chosen, plat = _pick_platform(document, ref)
             digest = checked(chosen.get("digest"), f"{ref}: index")
             count = len(document.get("manifests") or [])
@@ -105,7 +99,7 @@ def _image(client: Registry, ref: str, manifest: dict[str, Any]) -> Image:
             Layer(
                 digest=digest,
                 diff_id=ids[number],
-                media_type=str(descriptor.get("mediaType") or MEDIA_OCI_LAYER),
+                media_type=str(descriptor.get("mediaType") or OCI_LAYER),
                 size=size,
                 created_by=commands[number],
                 opener=lambda digest=digest, size=size: client.open_blob(digest, size),  # type: ignore[misc]
@@ -193,7 +187,7 @@ def push_image(
             continue
         client.upload(digest, size, body, location)
         counts["uploaded"] += 1
-    media_type = str(load_json(manifest, f"{label}: manifest").get("mediaType") or MEDIA_OCI_MANIFEST)
+    media_type = str(load_json(manifest, f"{label}: manifest").get("mediaType") or OCI_MANIFEST)
     digest = client.put_manifest(where.digest or where.tag or "latest", manifest, media_type)
     _write_pushed(where.host, {**{d: r for d, r in elsewhere.items() if d not in record}, **record})
     say(

@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 
 from boxwise.errors import UserError
 from boxwise.image.digest import DIGEST
+from boxwise.image.mediatypes import MANIFEST_ACCEPT
 from boxwise.image.reference import PATH as _REPO
 from boxwise.image.reference import TAG as _TAG
 from boxwise.image.registry_auth import HUB_HOST, find_credentials, parse_challenge
@@ -35,11 +36,6 @@ from boxwise.netread import (
     user_error,
 )
 
-MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-ACCEPT = ", ".join((MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST, MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST))
 _TIMEOUT = (15, IDLE_SECONDS)  # connect; then the longest silence while reading an answer
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _RETRIES = 3
@@ -304,7 +300,7 @@ class Registry:
 
     def manifest(self, reference: str) -> tuple[bytes, str]:
         """The manifest's exact bytes and its media type; its digest checked."""
-        response = self.send("GET", self.url(f"manifests/{reference}"), headers={"Accept": ACCEPT})
+        response = self.send("GET", self.url(f"manifests/{reference}"), headers={"Accept": MANIFEST_ACCEPT})
         if response.status_code != 200:
             raise self.fail(response, f"manifest {self.ref.repository}:{reference}")
         data = response_body(response, DOCUMENT_LIMIT, user_error(f"{self.label}: manifest {reference}"))
