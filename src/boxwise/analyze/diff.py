@@ -176,7 +176,7 @@ def _covered(path: str, hidden: list[str], opaque: list[str]) -> bool:
 
 
 def render_text(diff: Mapping[str, Any]) -> str:
-    from boxwise.report.format import human_bytes, percent, percent_points
+    from boxwise.units import human_bytes, percent, percent_points
 
     old, new, change = diff["baseline"], diff["new"], diff["change"]
 
@@ -224,7 +224,7 @@ def render_text(diff: Mapping[str, Any]) -> str:
 def _dependency_lines(data: Any) -> list[str]:
     """The distributions that changed, largest change first (`boxwise diff` text)."""
     from boxwise.analyze.depdiff import UNCHANGED, changes_from_json
-    from boxwise.report.format import human_bytes
+    from boxwise.units import human_bytes
 
     if data is None:
         return ["", "dependencies: not compared (no dependency table for one of the images)"]
