@@ -12,7 +12,10 @@ import json
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
+
+from boxwise.errors import UserError
 
 TOP_FILES = 10
 
@@ -240,7 +243,6 @@ def _dependency_lines(data: Any) -> list[str]:
 def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
     """An image's analysis JSON and final file view, from one read of its layer indexes."""
     from boxwise.analyze.efficiency import analyze
-    from boxwise.errors import UserError
     from boxwise.image import load_indexes, open_image
 
     try:
@@ -259,9 +261,34 @@ def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
     return analysis.to_json(), view
 
 
-def run_diff(args: argparse.Namespace) -> int:
-    from boxwise.report.command import load_analysis  # images, or analyses saved as JSON
+def _is_json_file(ref: str) -> bool:
+    return ref.endswith(".json") and "://" not in ref and ":" not in ref.split("/")[0][1:]
 
+
+def load_analysis(ref: str) -> tuple[dict[str, Any], dict[str, int] | None]:
+    """The analysis JSON of an image (or a saved one) and, for an image, its final file view."""
+    if _is_json_file(ref):
+        path = Path(ref)
+        try:
+            analysis = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(
+                f"{ref}: no such file; pass an image reference or a `boxwise inspect --format json` file"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise UserError(
+                f"{ref}: not a readable analysis JSON ({exc}); save it with `boxwise inspect --format json`"
+            ) from None
+        if not isinstance(analysis, dict) or "layers" not in analysis:
+            raise UserError(
+                f"{ref}: not an analysis (no 'layers'); save it with `boxwise inspect --format json`"
+            )
+        analysis.setdefault("ref", ref)
+        return analysis, None
+    return read_image(ref)
+
+
+def run_diff(args: argparse.Namespace) -> int:
     baseline, baseline_files = load_analysis(args.baseline)
     new, new_files = load_analysis(args.new)
     diff = diff_analyses(baseline, new, baseline_files, new_files)

@@ -43,7 +43,7 @@ def load_baseline(
     if ref is None:
         return None, None, how
     try:
-        from boxwise.report.command import load_analysis
+        from boxwise.analyze.diff import load_analysis
 
         analysis, files = load_analysis(ref)
     except UserError as exc:
