@@ -109,7 +109,7 @@ def gate_codequality(report: ReportData) -> list[dict[str, Any]]:
 
 
 def _findings(items: Iterable[dict[str, Any]]) -> list[Any]:
-    from boxwise.lint.findings import Finding
+    from boxwise.findings import Finding
 
     keys = ("path", "line", "rule", "severity", "message", "fix")
     return [Finding(**{key: item.get(key) for key in keys}) for item in items]
