@@ -53,8 +53,12 @@ from boxwise.startup import Startup
 
 PLATFORM_DIR = "/platform"
 RESTORE_AND_RETRY = 75  # the driver's exit code when a buildpack asked for its deferred cache layers
-DRIVER_PATH = "/cnb/lifecycle/driver.py"
-PLAN_PATH = "/cnb/lifecycle/plan.json"
+LIFECYCLE_DIR = "/cnb/lifecycle"
+# The in-container code: the driver and the stdlib-only modules it imports, carried side by side
+# (tests/test_layers.py checks that this is all the driver loads from boxwise).
+DRIVER_FILES = ("driver.py", "cnb_order.py")
+DRIVER_PATH = f"{LIFECYCLE_DIR}/driver.py"
+PLAN_PATH = f"{LIFECYCLE_DIR}/plan.json"
 
 
 def _buildpacks_tar(builder: Builder, plan: dict[str, Any], pip: Path | None) -> bytes:
@@ -74,11 +78,12 @@ def _buildpacks_tar(builder: Builder, plan: dict[str, Any], pip: Path | None) ->
                 tar.add(str(shared), arcname=f"{bp.container_path.lstrip('/')}/{shared.name}")
         if pip is not None:
             tar.add(str(pip), arcname=f"{TOOLS_DIR.lstrip('/')}/{pip.name}")
-        driver = (Path(__file__).parent / "driver.py").read_bytes()
-        for name, data, mode in (
-            (DRIVER_PATH, driver, 0o755),
-            (PLAN_PATH, json.dumps(plan).encode(), 0o644),
-        ):
+        here = Path(__file__).parent
+        files = [
+            (f"{LIFECYCLE_DIR}/{name}", (here / name).read_bytes(), 0o755 if name == "driver.py" else 0o644)
+            for name in DRIVER_FILES
+        ]
+        for name, data, mode in (*files, (PLAN_PATH, json.dumps(plan).encode(), 0o644)):
             info = tarfile.TarInfo(name.lstrip("/"))
             info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
