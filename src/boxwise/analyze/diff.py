@@ -11,11 +11,12 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from boxwise.errors import UserError
+from boxwise.image.whiteout import final_view
 
 TOP_FILES = 10
 
@@ -141,38 +142,6 @@ def diff_analyses(
         "files": files,
         "dependencies": diff_dependencies_json(baseline.get("dependencies"), new.get("dependencies")),
     }
-
-
-def final_view(layers: Iterable[Iterable[tuple[str, int, bool]]]) -> dict[str, int]:
-    """path → size of the files an image finally shows, from its layers' (path, size, is_dir) entries.
-
-    Whiteouts follow the OCI layer rules: `.wh.NAME` hides NAME and all below it from lower layers,
-    `.wh..wh..opq` hides every lower-layer entry of its folder. Directories are not listed.
-    """
-    view: dict[str, int] = {}
-    for entries in layers:
-        upper: dict[str, int] = {}
-        hidden: list[str] = []
-        opaque: list[str] = []
-        for raw_path, size, is_dir in entries:
-            path = "/" + raw_path.strip("/").removeprefix("./")
-            folder, _, name = path.rpartition("/")
-            if name == ".wh..wh..opq":
-                opaque.append(folder + "/")
-            elif name.startswith(".wh."):
-                hidden.append(f"{folder}/{name[4:]}")
-            elif not is_dir:
-                upper[path] = int(size)
-        if hidden or opaque:
-            view = {p: s for p, s in view.items() if not _covered(p, hidden, opaque)}
-        view.update(upper)
-    return view
-
-
-def _covered(path: str, hidden: list[str], opaque: list[str]) -> bool:
-    if any(path == h or path.startswith(h + "/") for h in hidden):
-        return True
-    return any(path.startswith(folder) for folder in opaque)
 
 
 # --- the `boxwise diff` command -------------------------------------------------------------------

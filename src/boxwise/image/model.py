@@ -13,6 +13,7 @@ from operator import itemgetter
 from typing import Any, BinaryIO, NamedTuple
 
 from boxwise.image.mediatypes import DOCKER_CONFIG, DOCKER_MANIFEST, OCI_LAYER
+from boxwise.image.whiteout import WHITEOUT
 
 # tar type bytes whose entries carry no data, whatever their header size says (as Go's reader).
 HEADER_ONLY_TYPES = frozenset("123456")
@@ -57,7 +58,7 @@ class Entry(NamedTuple):
 
     @property
     def is_whiteout(self) -> bool:
-        return self.path.rpartition("/")[2].startswith(".wh.")
+        return self.path.rpartition("/")[2].startswith(WHITEOUT)
 
 
 @dataclass
