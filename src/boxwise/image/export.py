@@ -16,13 +16,13 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from boxwise.atomicfile import atomic_path, write_atomically
 from boxwise.image.digest import hex_part
 from boxwise.image.layer_writer import DEFAULT_EPOCH
 from boxwise.image.mediatypes import OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST
@@ -96,8 +96,6 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def write_docker_archive(image: ExportImage, dest: Path) -> Path:
     """The image as one tar at `dest` (written to a temp name, then renamed)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     docker_manifest = [
         {
             "Config": _blob_name(image.image_id),
@@ -105,27 +103,23 @@ def write_docker_archive(image: ExportImage, dest: Path) -> Path:
             "Layers": [_blob_name(layer.diff_id) for layer in image.layers],
         }
     ]
-    try:
-        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-            _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-            _add_bytes(tar, "index.json", _index(image))
-            _add_bytes(tar, "manifest.json", canonical_json(docker_manifest))
-            _add_bytes(tar, _blob_name(image.image_id), image.config)
-            _add_bytes(tar, _blob_name(image.manifest_digest), image.manifest())
-            written = set()
-            for layer in image.layers:
-                if layer.path is None or layer.diff_id in written:
-                    continue
-                written.add(layer.diff_id)
-                info = tarfile.TarInfo(_blob_name(layer.diff_id))
-                info.size = layer.size
-                info.mtime = DEFAULT_EPOCH
-                info.mode = 0o644
-                with open(layer.path, "rb") as data:
-                    tar.addfile(info, data)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(dest) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        _add_bytes(tar, "index.json", _index(image))
+        _add_bytes(tar, "manifest.json", canonical_json(docker_manifest))
+        _add_bytes(tar, _blob_name(image.image_id), image.config)
+        _add_bytes(tar, _blob_name(image.manifest_digest), image.manifest())
+        written = set()
+        for layer in image.layers:
+            if layer.path is None or layer.diff_id in written:
+                continue
+            written.add(layer.diff_id)
+            info = tarfile.TarInfo(_blob_name(layer.diff_id))
+            info.size = layer.size
+            info.mtime = DEFAULT_EPOCH
+            info.mode = 0o644
+            with open(layer.path, "rb") as data:
+                tar.addfile(info, data)
     return dest
 
 
@@ -141,13 +135,9 @@ def write_oci_layout(image: ExportImage, dest: Path) -> Path:
             raise ValueError(f"layer {layer.diff_id} has no file; an OCI layout needs every layer")
         target = blobs / hex_part(layer.diff_id)
         if not target.exists():
-            tmp = target.with_name(target.name + ".tmp")
-            shutil.copyfile(layer.path, tmp)
-            os.replace(tmp, target)
-    index = dest / "index.json"
-    tmp = index.with_name("index.json.tmp")
-    tmp.write_bytes(_index(image))
-    os.replace(tmp, index)
+            with atomic_path(target) as tmp:
+                shutil.copyfile(layer.path, tmp)
+    write_atomically(dest / "index.json", _index(image))
     return dest
 
 

@@ -13,14 +13,15 @@ registry is used.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
 import platform
 import re
 from pathlib import Path
 from typing import Any
 
+from boxwise.atomicfile import write_atomically
 from boxwise.errors import UserError
 from boxwise.image.digest import checked
 from boxwise.image.mediatypes import INDEX_TYPES, OCI_LAYER, OCI_MANIFEST
@@ -135,13 +136,8 @@ def _read_pushed(host: str) -> dict[str, str]:
 
 def _write_pushed(host: str, record: dict[str, str]) -> None:
     path = _pushed_record(host)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(dict(list(record.items())[-_PUSHED_KEEP:])))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # only a shortcut for the next push is lost
+    with contextlib.suppress(OSError):  # only a shortcut for the next push is lost
+        write_atomically(path, json.dumps(dict(list(record.items())[-_PUSHED_KEEP:])).encode())
 
 
 def _mb(size: int) -> str:
