@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import platform
 from typing import Any
 
 from boxwise.errors import UserError
@@ -10,10 +9,10 @@ from boxwise.image.archive import check_digest
 from boxwise.image.digest import checked
 from boxwise.image.mediatypes import INDEX_TYPES, OCI_LAYER
 from boxwise.image.model import Image, Layer, load_json, parse_config
+from boxwise.image.platforms import choose_platform
 from boxwise.image.store import Store
 
 REF_NAME = "org.opencontainers.image.ref.name"
-_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
 
 
 def blob_name(digest: str, what: str) -> str:
@@ -44,12 +43,8 @@ def _pick(manifests: list[Any], tag: str | None, label: str) -> dict[str, Any]:
         raise UserError(f"{label}: no image tagged '{tag}' in index.json")
     if len(candidates) == 1:
         return candidates[0]
-    arch = _ARCH.get(platform.machine(), platform.machine())
-    for item in candidates:
-        plat = item.get("platform") or {}
-        if plat.get("os") == "linux" and plat.get("architecture") == arch:
-            return item
-    return candidates[0]
+    chosen = choose_platform(candidates)
+    return chosen[0] if chosen is not None else candidates[0]
 
 
 def read_oci_layout(store: Store, ref: str, tag: str | None = None) -> Image:

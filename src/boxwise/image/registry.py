@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import platform
 import re
 from pathlib import Path
 from typing import Any
@@ -26,28 +25,20 @@ from boxwise.errors import UserError
 from boxwise.image.digest import checked
 from boxwise.image.mediatypes import INDEX_TYPES, OCI_LAYER, OCI_MANIFEST
 from boxwise.image.model import Image, Layer, load_json, parse_config
+from boxwise.image.platforms import choose_platform, host_architecture, offered_platforms
 from boxwise.image.registry_client import Registry, RegistryRef, parse_ref
 
 __all__ = ["RegistryRef", "parse_ref", "push_image", "read_registry_image"]
 
-_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
 _PUSHED_KEEP = 5000  # blobs remembered per registry for cross-repository mounts
 
 
 def _pick_platform(index: dict[str, Any], label: str) -> tuple[dict[str, Any], str]:
     entries = [m for m in index.get("manifests") or [] if isinstance(m, dict)]
-    arch = _ARCH.get(platform.machine(), platform.machine())
-    for wanted in (arch, "amd64"):
-        for item in entries:
-            plat = item.get("platform") or {}
-            if plat.get("os") == "linux" and plat.get("architecture") == wanted:
-                return item, f"linux/{wanted}"
-    offered = sorted(
-        {
-            f"{(m.get('platform') or {}).get('os')}/{(m.get('platform') or {}).get('architecture')}"
-            for m in entries
-        }
-    )
+    chosen = choose_platform(entries, fallbacks=("amd64",))
+    if chosen is not None:
+        return chosen
+    arch, offered = host_architecture(), offered_platforms(entries)
     raise UserError(
         f"{label}: no linux/{arch} or linux/amd64 image in its index (it has {', '.join(offered) or 'none'});"
         " give the image's digest (REPO@sha256:...)"
