@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from boxwise.errors import UserError
+from boxwise.httpretry import RETRY_STATUS, next_attempt, retries
 from boxwise.image.digest import DIGEST
 from boxwise.image.mediatypes import MANIFEST_ACCEPT
 from boxwise.image.reference import PATH as _REPO
@@ -37,7 +38,6 @@ from boxwise.netread import (
 )
 
 _TIMEOUT = (15, IDLE_SECONDS)  # connect; then the longest silence while reading an answer
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _RETRIES = 3
 _RETRY_CAP = 30.0
 
@@ -95,14 +95,6 @@ def parse_ref(text: str) -> RegistryRef:
     return RegistryRef(host, repository, tag, digest or None)
 
 
-def _retry_after(header: str | None, attempt: int) -> float:
-    """Seconds to wait before asking again: the registry's `Retry-After` (seconds), capped."""
-    try:
-        return min(max(float(header or ""), 0.0), _RETRY_CAP)
-    except ValueError:
-        return float(2**attempt)
-
-
 class Registry:
     """One registry repository, spoken to over HTTP; every failure is one UserError line."""
 
@@ -136,7 +128,8 @@ class Registry:
         The answer is streamed: its body is read by the caller, bounded (`netread`)."""
         import requests
 
-        answered = waited = 0
+        answered = 0
+        policy = retries(_RETRIES, _RETRY_CAP)
         ours = same_origin(url, self.base)  # an upload Location may point anywhere
         while True:
             sent = dict(headers or {})
@@ -154,9 +147,10 @@ class Registry:
                     data.close()
             if response.status_code == 401 and ours and answered < 4 and self._authenticate(response):
                 answered += 1
-            elif response.status_code in _RETRY_STATUS and waited < _RETRIES:
-                pause = _retry_after(response.headers.get("Retry-After"), waited)
-                waited += 1
+            elif response.status_code in RETRY_STATUS and (
+                step := next_attempt(policy, method, url, response)
+            ):
+                policy, pause = step
                 response.close()
                 time.sleep(pause)
                 continue
@@ -293,7 +287,7 @@ class Registry:
                 " try again later, or log in (anonymous pulls are limited more)"
             )
         detail = f" {code}: {message}" if code else ""
-        later = f" (also after {_RETRIES} retries); try again later" if status in _RETRY_STATUS else ""
+        later = f" (also after {_RETRIES} retries); try again later" if status in RETRY_STATUS else ""
         return UserError(f"{self.label}: {self.ref.host} answered {status}{detail} to {what}{later}")
 
     # --- reading ---
