@@ -44,6 +44,8 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "boxwise.sarif",
             "boxwise.forks",
             "boxwise.startup",
+            "boxwise.atomicfile",
+            "boxwise.httpretry",
         ),
         (),
     ),
