@@ -8,7 +8,7 @@ The docker-archive is the dual format `docker save` writes since Docker 25: an O
 (`oci-layout`, `index.json`, `blobs/sha256/…`) whose `manifest.json` points into `blobs/`, so
 `docker load` (20.10 too), skopeo and dive all read it. For the engine, a *thin* archive leaves
 out the layers the engine already has (the base's): the classic image store looks a layer chain
-up before it opens the file (notes/oci-images-and-registries.md §4.3).
+up before it opens the file (docs/design.md, Thin archives).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Reproducible layer tars: the same files give the same bytes, whoever builds them and when.
 
-Rules (see notes/oci-images-and-registries.md §1.7): entries sorted by path, parent folders
+Rules (see docs/design.md, Reproducible layer tars): entries sorted by path, parent folders
 written once before their children, one fixed integer mtime (`SOURCE_DATE_EPOCH`, default
 1980-01-01T00:00:01Z as the buildpacks lifecycle does), uid/gid fixed, no user or group names,
 no PAX atime/ctime, one tar format (PAX, which only adds records for long or non-ASCII names).

@@ -1,5 +1,5 @@
 """Images in a registry (`registry://HOST[:PORT]/REPO[:TAG|@sha256:DIGEST]`), read and pushed
-over the Registry HTTP API v2 with no engine (notes/oci-images-and-registries.md §2).
+over the Registry HTTP API v2 with no engine (docs/design.md, Registry HTTP API v2).
 
 Reading gives the manifest and config (their digests checked) and layers whose bytes are fetched
 only when a layer's index is not cached: `Layer.opener` streams the blob, hashing as it goes.

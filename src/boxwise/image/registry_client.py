@@ -1,4 +1,4 @@
-"""The Registry HTTP API v2 client (notes/oci-images-and-registries.md §2): references, requests
+"""The Registry HTTP API v2 client (docs/design.md, Registry HTTP API v2): references, requests
 with auth (anonymous, Basic, Bearer tokens per challenge) and retries, blobs and manifests.
 
 http for localhost and 127.0.0.0/8 (the engine's insecure-registry default), https elsewhere,
