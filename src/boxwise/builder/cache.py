@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -26,11 +25,6 @@ from boxwise.atomicfile import remove_stale_temporaries, write_atomically
 from boxwise.image.digest import hex_part
 
 ALTERNATES = 4  # cached entries kept per layer: the latest and three with other keys
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "boxwise"
 
 
 def file_sha256(path: Path) -> str:

@@ -29,7 +29,7 @@ from boxwise.builder.base import (
     load_base,
 )
 from boxwise.builder.builder_toml import Builder, load_builder
-from boxwise.builder.cache import LayerCache, default_cache_dir
+from boxwise.builder.cache import LayerCache
 from boxwise.builder.failures import FailureContext, failure_error
 from boxwise.builder.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
 from boxwise.builder.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
@@ -45,6 +45,7 @@ from boxwise.builder.runtime import base_user_files, run_user, write_runtime_lay
 from boxwise.builder.smoke import check_image
 from boxwise.builder.tools import TOOLS_DIR, pip_wheel
 from boxwise.errors import UserError
+from boxwise.image.cache import cache_root
 from boxwise.image.export import ExportImage, ExportLayer
 from boxwise.image.layer_writer import LayerBlob, source_date_epoch, write_dir_layer, write_layer
 from boxwise.image.reference import check_tag
@@ -250,7 +251,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         raise UserError(f"--pull-policy {options.pull_policy}: unknown; use {', '.join(PULL_POLICIES)}")
     secrets = build_secrets.collect(options.ca_cert)
     log = BuildLog(options.quiet, list(secrets.needles), app_dir=str(app_dir))
-    cache = LayerCache.for_app(options.cache_dir or default_cache_dir(), app_dir)
+    cache = LayerCache.for_app(options.cache_dir or cache_root(), app_dir)
     if options.clear_cache:  # pack's --clear-cache: nothing of earlier builds is restored or reused
         cache.metadata_path.unlink(missing_ok=True)
     builder = load_builder()

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.builder.base import BaseImage, base_python_version, load_base
-from boxwise.builder.cache import LayerCache, default_cache_dir
+from boxwise.builder.cache import LayerCache
 from boxwise.builder.rebase_config import BuiltOn, built_on, check_python, diff_ids_of, rebased_config
 from boxwise.errors import UserError
+from boxwise.image.cache import cache_root
 from boxwise.image.export import ExportImage, ExportLayer, canonical_json
 from boxwise.image.mediatypes import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
 
@@ -39,7 +40,7 @@ def run_rebase(args: argparse.Namespace) -> int:
         image=str(args.image),
         run_image=str(args.run_image),
         tag=args.tag,
-        cache=Path(args.cache) if args.cache else default_cache_dir(),
+        cache=Path(args.cache) if args.cache else cache_root(),
         pull=args.pull_policy or "if-not-present",
     )
     print(rebase(options, say=lambda line: print(line, file=sys.stderr)))
