@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from boxwise import __version__
-from boxwise.errors import UserError
+from boxwise.errors import CRASH_EXIT_CODE, BoxwiseError, UserError
 
 # subcommand -> "module:function"; the function takes the parsed args and returns an exit code.
 COMMANDS: dict[str, str] = {
@@ -279,26 +279,19 @@ def _load(command: str) -> Callable[[argparse.Namespace], int] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return 2
-    if args.chdir:
-        import os
-
-        os.chdir(args.chdir)
     for stream in (sys.stdout, sys.stderr):
         # a file name from an image may be no UTF-8 (surrogate escapes): shown as \udcff, no traceback
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    run = _load(args.command)
-    if run is None:
-        print(f"boxwise {args.command}: not built yet in this version", file=sys.stderr)
-        return 2
     try:
-        return run(args)
-    except UserError as exc:
+        return _run(args)
+    except BoxwiseError as exc:
         from boxwise.printable import printable
 
         print(f"boxwise: error: {printable(exc)}", file=sys.stderr)  # names in it come from the MR
@@ -310,3 +303,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: one line here, the traceback in the crash log
+        from boxwise import crashlog
+
+        crashlog.report(exc, argv)
+        return CRASH_EXIT_CODE
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.chdir:
+        import os
+
+        try:
+            os.chdir(args.chdir)
+        except OSError as exc:
+            raise UserError(f"-C {args.chdir}: cannot go there ({exc.strerror}); give a folder") from None
+    run = _load(args.command)
+    if run is None:
+        raise UserError(f"{args.command}: not built yet in this version")
+    return run(args)

@@ -180,6 +180,29 @@ def test_image_the_engine_does_not_have(engine: str, workdir: Path) -> None:
     assert result.returncode == 2 and "no such image" in result.stderr
 
 
+@pytest.mark.engine
+def test_an_archive_the_engine_refuses_to_load_is_one_line(docker_client, tmp_path: Path) -> None:
+    """`docker load` answering with an error in its stream (here: a layer the archive lacks)."""
+    from boxwise.errors import UserError
+    from boxwise.image.export import load_into_engine
+
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"diff_ids": [sha(b"x")]}}
+    ).encode()
+    manifest = [
+        {"Config": "config.json", "RepoTags": ["boxwise-test-refused:x"], "Layers": ["gone/layer.tar"]}
+    ]
+    archive = tmp_path / "refused.tar"
+    with tarfile.open(archive, "w") as tar:
+        _add(tar, "config.json", config)
+        _add(tar, "manifest.json", json.dumps(manifest).encode())
+    with pytest.raises(UserError) as caught:
+        load_into_engine(docker_client, archive)
+    message = str(caught.value)
+    assert message.startswith("the engine cannot load the image (")
+    assert "no such file or directory" in message and "\n" not in message
+
+
 def test_no_engine_at_all(workdir: Path) -> None:
     result = inspect("docker://anything:latest", workdir, DOCKER_HOST="unix:///nonexistent")
     assert_one_line(result, "no Docker engine", "unix:///nonexistent")

@@ -4,7 +4,10 @@ fall back to `docker save` whenever a record is missing or does not match."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -70,6 +73,19 @@ def _read(inspect: dict, store: Path, cache: Path) -> Image | None:
     return read_from_records("docker://x", inspect, store, IndexCache(cache))
 
 
+def _bad_checksum(split: bytes) -> bytes:
+    """The tar-split record with its first tar header's checksum field zeroed (still valid gzip+JSON)."""
+    lines = gzip.decompress(split).splitlines()
+    for number, line in enumerate(lines):
+        record = json.loads(line)
+        payload = base64.b64decode(record.get("payload") or "")
+        if record.get("type") == 2 and len(payload) >= 512:
+            record["payload"] = base64.b64encode(payload[:148] + b"0000000\0" + payload[156:]).decode()
+            lines[number] = json.dumps(record).encode()
+            return gzip.compress(b"\n".join(lines) + b"\n")
+    raise AssertionError("no tar header in the record")
+
+
 def test_records_not_as_expected_fall_back(engine_archives: dict[str, Path], tmp_path: Path) -> None:
     """A changed config, a record of another layer, a damaged or missing tar-split: no image from
     the records (the caller then streams `docker save`), and no config cached from them."""
@@ -97,6 +113,8 @@ def test_records_not_as_expected_fall_back(engine_archives: dict[str, Path], tmp
     (top / "tar-split.json.gz").write_bytes(split[: len(split) // 2])
     assert _read(inspect, store, tmp_path / "c3") is None
     assert not IndexCache(tmp_path / "c3").get_config(inspect["Id"])
+    (top / "tar-split.json.gz").write_bytes(_bad_checksum(split))  # whole gzip, a damaged tar inside
+    assert _read(inspect, store, tmp_path / "c3b") is None
     (top / "tar-split.json.gz").unlink()
     assert _read(inspect, store, tmp_path / "c4") is None
     assert _read(inspect, tmp_path / "no-such-folder", tmp_path / "c5") is None
