@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise
+from support.cli import run_boxwise
 
 from boxwise.image.cache import IndexCache
 
@@ -136,6 +136,7 @@ def test_entries_outside_the_root(name: str, word: str, tmp_path: Path, workdir:
     assert_one_line(inspect(str(archive), workdir), name, word)
 
 
+@pytest.mark.slow
 def test_hundreds_of_thousands_of_headers(tmp_path: Path, workdir: Path) -> None:
     count = 200_000
     header = tarfile.TarInfo("f")
@@ -154,6 +155,7 @@ def test_hundreds_of_thousands_of_headers(tmp_path: Path, workdir: Path) -> None
     assert data["size_bytes"] == 0 and data["efficiency"] == 1.0
 
 
+@pytest.mark.slow
 def test_gzip_bomb_is_refused(tmp_path: Path, workdir: Path) -> None:
     """A layer of concatenated gzip members inflating to terabytes: refused, not inflated."""
     header = tarfile.TarInfo("bomb")

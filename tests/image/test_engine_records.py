@@ -12,14 +12,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from support.engine import socket_engine
+from support.oracle import ENGINE_CASES, PREFIX
 
 from boxwise.analyze.efficiency import analyze
 from boxwise.image import Image, load_indexes, open_image
 from boxwise.image.cache import IndexCache
-from boxwise.image.engine import SocketEngine
 from boxwise.image.layerdb import chain_ids, read_from_records
-
-from .conftest import ENGINE_CASES, PREFIX
 
 pytestmark = pytest.mark.engine
 
@@ -34,7 +33,7 @@ def _figures(report: dict) -> dict:
 
 
 def _layer_store() -> Path:
-    info = SocketEngine("/var/run/docker.sock").info()
+    info = socket_engine().info()
     return Path(info["DockerRootDir"]) / "image" / info["Driver"]
 
 
@@ -56,7 +55,7 @@ def test_cold_engine_read_matches_saved_archive(
 
 def _copy_records(name: str, to: Path) -> tuple[dict, Path]:
     """The records of one image, copied from the engine's folder into `to` (same layout)."""
-    inspect = SocketEngine("/var/run/docker.sock").inspect(name)
+    inspect = socket_engine().inspect(name)
     source = _layer_store()
     config = Path("imagedb/content/sha256") / inspect["Id"].removeprefix("sha256:")
     (to / config).parent.mkdir(parents=True)
@@ -128,7 +127,7 @@ def test_records_serve_a_later_warm_read(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     name = f"docker://{PREFIX}-manywhiteouts:latest"
     cold = analyze(open_image(name)).to_json()
-    inspect = SocketEngine("/var/run/docker.sock").inspect(name.removeprefix("docker://"))
+    inspect = socket_engine().inspect(name.removeprefix("docker://"))
     cache = IndexCache()
     assert cache.get_config(inspect["Id"]) is not None
     assert all(cache.has(diff_id) for diff_id in inspect["RootFS"]["Layers"])
