@@ -8,7 +8,8 @@ import pytest
 from support.cli import run_boxwise
 from support.report import load_fixture
 
-from boxwise.analyze.diff import diff_analyses, diff_layers, final_view
+from boxwise.analyze.diff import diff_analyses, diff_layers
+from boxwise.image.whiteout import final_view
 
 
 def test_final_view_applies_whiteouts_and_opaque_folders() -> None:

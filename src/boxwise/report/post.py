@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
 from boxwise.errors import BoxwiseError
+from boxwise.httpretry import next_attempt, retries
 from boxwise.netread import ERROR_BODY_LIMIT, response_body
 from boxwise.report.markdown import GITHUB_LIMIT, GITLAB_LIMIT
 from boxwise.report.model import holds_marker
@@ -220,16 +221,6 @@ def _github_target(env: Mapping[str, str]) -> Target:
 # --- HTTP with retries ---------------------------------------------------------------------------
 
 
-def _retry_after(response: Any) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
-
-
 def _rate_limited(response: Any) -> bool:
     """GitHub's secondary rate limit answers 403 with Retry-After (or no requests left)."""
     if response.status_code != 403:
@@ -308,8 +299,8 @@ class Client:
         target = self.target
         last = ""
         redirects = 0
-        for attempt in range(MAX_ATTEMPTS):
-            wait = min(2.0**attempt, MAX_WAIT_SECONDS)
+        policy = retries(MAX_ATTEMPTS - 1, MAX_WAIT_SECONDS)
+        while True:
             try:
                 response = self.session.request(
                     method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, stream=True, **kwargs
@@ -321,6 +312,7 @@ class Client:
                     )
             except self.errors as exc:
                 last = f"cannot reach {urlsplit(url).netloc} ({type(exc).__name__})"
+                step = next_attempt(policy, method, url, error=exc)
             else:
                 status = response.status_code
                 if status < 400 or status in allow:
@@ -328,8 +320,7 @@ class Client:
                 if status == 429 or status >= 500 or _rate_limited(response):
                     response.close()
                     last = f"{target.where} answered {status} {response.reason}"
-                    asked = _retry_after(response)
-                    wait = min(wait if asked is None else asked, MAX_WAIT_SECONDS)
+                    step = next_attempt(policy, method, url, response)
                 elif status in (401, 403, 404):
                     response.close()
                     raise PostError(_problem(target, status, method), exit_code=2)
@@ -339,8 +330,10 @@ class Client:
                     raise PostError(
                         f"{target.where} answered {status} to {method} {urlsplit(url).path}: {detail}"
                     )
-            if attempt + 1 < MAX_ATTEMPTS:
-                self.sleep(wait)
+            if step is None:
+                break
+            policy, wait = step
+            self.sleep(wait)
         raise PostError(
             redact(f"gave up posting to {target.what} after {MAX_ATTEMPTS} attempts: {last}", target.token)
         )
