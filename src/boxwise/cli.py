@@ -31,7 +31,7 @@ COMMANDS: dict[str, str] = {
 GATE_FLAGS = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "highestImageBytes")
 
 
-def _add_detect(sub: argparse._SubParsersAction) -> None:
+def _add_detect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("detect", help="which buildpacks detect each app, and lint its files")
     p.add_argument("paths", nargs="*", metavar="PATH", help="a repo, an app folder or changed files")
     p.add_argument("--format", choices=["text", "json", "codequality", "sarif", "github"], default="text")
@@ -48,7 +48,7 @@ def _add_pull_policy(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_build(sub: argparse._SubParsersAction) -> None:
+def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("build", help="build an app into an image with the boxwise buildpacks")
     p.add_argument("app", metavar="APP", nargs="?", default=".", help="the app folder")
     p.add_argument(
@@ -119,7 +119,7 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
 
 
-def _add_rebase(sub: argparse._SubParsersAction) -> None:
+def _add_rebase(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("rebase", help="put a built image on a patched run image without rebuilding")
     p.add_argument("image", metavar="IMAGE", help="docker://NAME (or a bare engine name) or registry://REF")
     p.add_argument(
@@ -141,7 +141,7 @@ def _add_image_ref(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_inspect(sub: argparse._SubParsersAction) -> None:
+def _add_inspect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("inspect", help="size, layers and dive-compatible efficiency of an image")
     _add_image_ref(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -154,14 +154,14 @@ def _add_gate_rules(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accounting", choices=["dive", "exact"], default=None)
 
 
-def _add_gate(sub: argparse._SubParsersAction) -> None:
+def _add_gate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("gate", help="pass or fail an image on dive's CI rules")
     _add_image_ref(p)
     _add_gate_rules(p)
     p.add_argument("--format", choices=["text", "json", "sarif"], default="text")
 
 
-def _add_diff(sub: argparse._SubParsersAction) -> None:
+def _add_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("diff", help="what changed between a baseline image and a new one")
     p.add_argument("baseline", metavar="BASELINE")
     p.add_argument("new", metavar="NEW")
@@ -198,7 +198,7 @@ def _add_posting(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
 
 
-def _add_report(sub: argparse._SubParsersAction) -> None:
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="the merge-request report of an image, posted as one comment")
     _add_image_ref(p)
     p.add_argument(
@@ -211,7 +211,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     _add_artifacts(p)
 
 
-def _add_ci(sub: argparse._SubParsersAction) -> None:
+def _add_ci(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("ci", help="detect, build, gate and report every app a change touches")
     p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")
     p.add_argument("--changed-since", metavar="REF", help="compare HEAD with this ref")
@@ -230,12 +230,12 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     _add_artifacts(p)
 
 
-def _add_buildpacks(sub: argparse._SubParsersAction) -> None:
+def _add_buildpacks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("buildpacks", help="the buildpacks, their versions and the detection groups")
     p.add_argument("--format", choices=["text", "json"], default="text")
 
 
-def _add_plan(sub: argparse._SubParsersAction) -> None:
+def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("plan", help="the apps a change touches, as a child pipeline or a job matrix")
     p.add_argument("--format", choices=["json", "gitlab-child", "github-matrix"], default="json")
     p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")

@@ -17,6 +17,8 @@ import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from boxwise.atomicfile import write_atomically
+
 HIDDEN = "[hidden]"
 # Variables whose value is a credential (the CI tokens boxwise reads, and their kind elsewhere).
 _SECRET_NAME = re.compile(r"TOKEN|PASSWORD|PASSWD|SECRET|CREDENTIAL|PRIVATE|AUTH|(^|_)KEY($|_)", re.I)
@@ -24,11 +26,11 @@ _URL_PASSWORD = re.compile(r"(://[^/\s:@]*:)[^/\s@]+@")
 _MESSAGE_LIMIT = 300
 
 
-def log_path(env: Mapping[str, str] | None = None) -> Path:
-    """Where the crash log goes: `$XDG_CACHE_HOME/boxwise/boxwise.log`, else under ~/.cache."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "boxwise" / "boxwise.log"
+def log_path() -> Path:
+    """Where the crash log goes: in boxwise's cache folder, next to the layer cache."""
+    from boxwise.image.cache import cache_root
+
+    return cache_root() / "boxwise.log"
 
 
 def redactor(env: Mapping[str, str]) -> Redactor:
@@ -84,7 +86,7 @@ def write(exc: BaseException, argv: Sequence[str], env: Mapping[str, str] | None
 
     env = os.environ if env is None else env
     redact = redactor(env)
-    path = log_path(env)
+    path = log_path()
     trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     command = " ".join(redact.argv(["boxwise", *argv]))
     text = (
@@ -98,13 +100,7 @@ def write(exc: BaseException, argv: Sequence[str], env: Mapping[str, str] | None
         "### traceback\n\n"
         f"{redact(trace)}"
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomically(path, text.encode("utf-8", "backslashreplace"))
     return path
 
 
