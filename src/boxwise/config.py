@@ -14,7 +14,7 @@ from typing import Any
 from boxwise.errors import UserError
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    import tomllib as tomllib  # re-exported: apps and lint read TOML through this one choice
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
