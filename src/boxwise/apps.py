@@ -353,9 +353,9 @@ def local_packages(app: App) -> list[str]:
         pyproject, pipfile = (tomllib.loads(text) for text in texts)
     except (ValueError, RecursionError):
         return found
-    tool = pyproject.get("tool") if isinstance(pyproject.get("tool"), dict) else {}
-    uv = tool.get("uv") if isinstance(tool.get("uv"), dict) else {}
-    poetry = tool.get("poetry") if isinstance(tool.get("poetry"), dict) else {}
+    tool = value if isinstance(value := pyproject.get("tool"), dict) else {}
+    uv = value if isinstance(value := tool.get("uv"), dict) else {}
+    poetry = value if isinstance(value := tool.get("poetry"), dict) else {}
     found += _path_sources(uv.get("sources")) + _path_sources(poetry.get("dependencies"))
     found += _path_sources(pipfile.get("packages"))
     return found
@@ -415,9 +415,9 @@ def apps_for_paths(settings: Settings, paths: Iterable[str | Path]) -> list[App]
             for app in inside:
                 found[app.name] = app
         else:
-            app = app_of(settings, path)
-            if app is not None:
-                found[app.name] = app
+            owner = app_of(settings, path)
+            if owner is not None:
+                found[owner.name] = owner
     return sorted(found.values(), key=lambda app: app.name)
 
 

@@ -8,7 +8,9 @@ it) is the only way to list tied files in dive's order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 _INSERTION_MAX = 12
 _NINTHER_MIN = 50
@@ -17,7 +19,7 @@ _INCREASING, _DECREASING, _UNKNOWN = 1, 2, 0
 _MASK64 = (1 << 64) - 1
 
 
-def go_sort(items: list[Any], key: Callable[[Any], Any]) -> None:
+def go_sort(items: list[_T], key: Callable[[_T], int]) -> None:
     """Sort `items` in place ascending by `key` in exactly the order Go's `sort.Sort` leaves them."""
     keys = [key(item) for item in items]
     if len(set(keys)) == len(keys):
@@ -29,13 +31,14 @@ def go_sort(items: list[Any], key: Callable[[Any], Any]) -> None:
 
 
 class _GoSort:
-    """Go's pdqsort over (key, item) pairs; `data[i][0] < data[j][0]` is Go's `Less(i, j)`.
+    """Go's pdqsort over (key, item) pairs; `data[i][0] < data[j][0]` is Go's `Less(i, j)` (dive's
+    keys are byte counts).
 
     The comparisons and swaps are written out in the loops (not as method calls): this runs on
     thousands of tied rows for a big image.
     """
 
-    def __init__(self, data: list[tuple[Any, Any]]) -> None:
+    def __init__(self, data: list[tuple[int, Any]]) -> None:
         self.data = data
 
     def less(self, i: int, j: int) -> bool:

@@ -122,7 +122,7 @@ def render(analysis: Analysis) -> None:
         files.add_column("wasted", justify="right")
         files.add_column("path", overflow="fold")
         for row in analysis.dive.files[:TOP_INEFFICIENT]:
-            files.add_row(str(row.count), dive_bytes(row.size_bytes), escape(row.path))
+            files.add_row(str(row.copies), dive_bytes(row.size_bytes), escape(row.path))
         console.print(files)
     else:
         console.print("[bold]Inefficient files (dive accounting):[/bold] none")

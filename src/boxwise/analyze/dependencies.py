@@ -239,8 +239,8 @@ def read_listed(
     unread = len(layers) - len(contents)
     if unread:
         notes.append(f"{unread} RECORD file(s) could not be read; their distributions are not listed")
-    records = {path: (item.data, item.truncated) for path, item in contents.items()}
-    return Dependencies(measure(records, layers, view), notes)
+    texts = {path: (item.data, item.truncated) for path, item in contents.items()}
+    return Dependencies(measure(texts, layers, view), notes)
 
 
 def _cached(image: Image, layers: Mapping[str, int]) -> tuple[dict[str, FileBytes], dict[int, list[str]]]:

@@ -47,11 +47,11 @@ class FileWaste(NamedTuple):
     """One row of an inefficient-file list (a big image has thousands: a tuple is cheap to make)."""
 
     path: str
-    count: int
+    copies: int  # dive's "Count"; not `count`, which would hide tuple.count
     size_bytes: int
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "count": self.count, "size_bytes": self.size_bytes}
+        return {"path": self.path, "count": self.copies, "size_bytes": self.size_bytes}
 
 
 @dataclass

@@ -14,7 +14,7 @@ import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from boxwise.atomicfile import atomic_path, write_atomically
 from boxwise.builder.cache import LayerCache
@@ -33,7 +33,8 @@ class BaseImage:
 
     @property
     def config(self) -> dict[str, Any]:
-        return json.loads(self.config_bytes)
+        config: dict[str, Any] = json.loads(self.config_bytes)
+        return config
 
     @property
     def diff_ids(self) -> list[str]:
@@ -50,7 +51,8 @@ def engine_image_id(client: Any, ref: str, flag: str, pull: str = "never", say: 
 
     if pull != "always":
         try:
-            return client.images.get(ref).id
+            image_id: str = client.images.get(ref).id  # the engine answers every image with its ID
+            return image_id
         except docker.errors.ImageNotFound:
             if pull == "never":
                 raise UserError(
@@ -64,7 +66,8 @@ def engine_image_id(client: Any, ref: str, flag: str, pull: str = "never", say: 
     if say is not None:
         say(f"pull: {ref} (--pull-policy {pull})")
     _pull(client, ref, flag)
-    return client.images.get(ref).id
+    pulled: str = client.images.get(ref).id
+    return pulled
 
 
 def _pull(client: Any, ref: str, flag: str) -> None:
@@ -85,6 +88,15 @@ def _pull(client: Any, ref: str, flag: str) -> None:
             f"{flag} {ref}: the engine cannot pull it ({error.splitlines()[0][:200]}); check the name "
             "and the registry login (docker login), or give --base an image the engine has"
         )
+
+
+def saved_member(tar: tarfile.TarFile, name: str) -> IO[bytes]:
+    """A file of a `docker save` tar (manifest.json, the config, a layer): the engine writes each as a
+    regular file, so anything else means the tar is not one."""
+    handle = tar.extractfile(name)
+    if handle is None:
+        raise ValueError(f"docker save: {name} is not a regular file")
+    return handle
 
 
 def copy_hashed(src: Any, dest: Path) -> str:
@@ -204,13 +216,13 @@ def load_base(
             for chunk in client.api.get_image(image_id, chunk_size=1 << 20):
                 out.write(chunk)
         with tarfile.open(saved, "r:") as tar:
-            manifest = json.load(tar.extractfile("manifest.json"))[0]
-            config_bytes = tar.extractfile(manifest["Config"]).read()
+            manifest = json.load(saved_member(tar, "manifest.json"))[0]
+            config_bytes = saved_member(tar, manifest["Config"]).read()
             ids = diff_ids(json.loads(config_bytes), f"{flag} {ref}")
             for member_name, diff_id in zip(manifest["Layers"], ids, strict=True):
                 if cache.has_blob(diff_id):
                     continue
-                got = copy_hashed(tar.extractfile(member_name), cache.blob_path(diff_id))
+                got = copy_hashed(saved_member(tar, member_name), cache.blob_path(diff_id))
                 if got != diff_id:
                     cache.blob_path(diff_id).unlink(missing_ok=True)
                     raise UserError(

@@ -113,10 +113,10 @@ def load_builder(root: Path | None = None) -> Builder:
 def _images(config: dict[str, Any], path: Path) -> tuple[str, str]:
     """([build] image, first [[run.images]] image), or the older [stack] build-image / run-image,
     as pack reads them; empty when the file names none."""
-    stack = config.get("stack") if isinstance(config.get("stack"), dict) else {}
-    build = config.get("build") if isinstance(config.get("build"), dict) else {}
-    run = config.get("run") if isinstance(config.get("run"), dict) else {}
-    images = run.get("images") if isinstance(run.get("images"), list) else []
+    stack = value if isinstance(value := config.get("stack"), dict) else {}
+    build = value if isinstance(value := config.get("build"), dict) else {}
+    run = value if isinstance(value := config.get("run"), dict) else {}
+    images = value if isinstance(value := run.get("images"), list) else []
     first = images[0] if images and isinstance(images[0], dict) else {}
     build_image = build.get("image") or stack.get("build-image") or ""
     run_image = first.get("image") or stack.get("run-image") or ""

@@ -78,8 +78,9 @@ class LayerCache:
             return None
         return path
 
-    def load(self) -> dict[str, dict[str, dict[str, Any]]]:
-        """The last good build's layers; empty when there is none or it cannot be read."""
+    def load(self) -> dict[str, Any]:
+        """The last good build's layers ({"buildpacks", "app", "alternates"} as save wrote them); empty
+        when there is none or it cannot be read."""
         try:
             data = json.loads(self.metadata_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):

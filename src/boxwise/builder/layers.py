@@ -12,7 +12,9 @@ import io
 import os
 import tarfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +42,7 @@ class Restored:
         return self.layers.get(bp, {}).get(name)
 
 
-def store_blob(cache: LayerCache, write: Any) -> LayerBlob:
+def store_blob(cache: LayerCache, write: Callable[[Path], LayerBlob]) -> LayerBlob:
     """Write a layer with `write(dest)` to a temp file, then move it to the blob named by its diff_id."""
     tmp = cache.tmp_dir() / f"layer-{os.getpid()}-{time.monotonic_ns()}.tar"
     blob = write(tmp)
@@ -51,6 +53,10 @@ def store_blob(cache: LayerCache, write: Any) -> LayerBlob:
     else:
         os.replace(tmp, final)  # new, or a leftover of an interrupted write: replaced
     return LayerBlob(final, blob.diff_id, blob.size)
+
+
+def _prefixed(prefix: str, member: str) -> str:
+    return prefix + member
 
 
 def tar_bytes(files: dict[str, tuple[bytes, int]]) -> bytes:
@@ -164,8 +170,11 @@ def export_layers(
             old = restored.get(bp["id"], name)
             # Same metadata: the restored contents (cache=true) are still there untouched, or the
             # buildpack left no contents (launch-only reuse); either way the cached tar is the layer.
-            same = old is not None and old.get("data") == layer["metadata"]
-            if same and (old.get("cache") or not layer["has_dir"]):
+            if (
+                old is not None
+                and old.get("data") == layer["metadata"]
+                and (old.get("cache") or not layer["has_dir"])
+            ):
                 diff_id, status, reason = str(old["sha"]), "reused", "key unchanged"
                 size = cache.blob_path(diff_id).stat().st_size
             elif layer["has_dir"]:
@@ -174,12 +183,7 @@ def export_layers(
                 try:
                     container.get(f"{LAYERS_DIR}/{bp['dir_name']}/{name}", raw)
                     prefix = f"layers/{bp['dir_name']}/"
-                    blob = store_blob(
-                        cache,
-                        lambda dest, raw=raw, prefix=prefix: normalize_tar(
-                            raw, dest, rename=lambda member, prefix=prefix: prefix + member
-                        ),
-                    )
+                    blob = store_blob(cache, partial(normalize_tar, raw, rename=partial(_prefixed, prefix)))
                 finally:
                     raw.unlink(missing_ok=True)
                 diff_id, size, status = blob.diff_id, blob.size, "rebuilt"

@@ -216,7 +216,7 @@ def _check_base_python(
 
 def _app_report(cache: LayerCache, app_blob: LayerBlob, log: BuildLog) -> LayerReport:
     previous = cache.load()
-    old_app = (previous.get("app") or {}).get("sha") if isinstance(previous.get("app"), dict) else None
+    old_app = app.get("sha") if isinstance(app := previous.get("app"), dict) else None
     if old_app == app_blob.diff_id:
         log.say("layer app: reused (files unchanged)")
         return LayerReport("app", "app", app_blob.diff_id, app_blob.size, "reused", "key unchanged")

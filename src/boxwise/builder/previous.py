@@ -60,7 +60,7 @@ def _copy_layers(client: Any, tag: str, diff_ids: set[str], cache: LayerCache) -
     """The wanted layers of the image, out of one `docker save`, into the cache (checked by sha256)."""
     import os
 
-    from boxwise.builder.base import copy_hashed
+    from boxwise.builder.base import copy_hashed, saved_member
 
     saved = cache.tmp_dir() / f"previous-{os.getpid()}.tar"
     try:
@@ -68,12 +68,12 @@ def _copy_layers(client: Any, tag: str, diff_ids: set[str], cache: LayerCache) -
             for chunk in client.api.get_image(tag, chunk_size=1 << 20):
                 out.write(chunk)
         with tarfile.open(saved) as tar:
-            manifest = json.load(tar.extractfile("manifest.json"))[0]
-            config = json.load(tar.extractfile(manifest["Config"]))
+            manifest = json.load(saved_member(tar, "manifest.json"))[0]
+            config = json.load(saved_member(tar, manifest["Config"]))
             for member, diff_id in zip(manifest["Layers"], config["rootfs"]["diff_ids"], strict=True):
                 if diff_id not in diff_ids or cache.has_blob(diff_id):
                     continue
-                if copy_hashed(tar.extractfile(member), cache.blob_path(diff_id)) != diff_id:
+                if copy_hashed(saved_member(tar, member), cache.blob_path(diff_id)) != diff_id:
                     cache.blob_path(diff_id).unlink(missing_ok=True)  # restore will call it missing
     finally:
         saved.unlink(missing_ok=True)

@@ -216,7 +216,7 @@ def _push(
     config_digest = "sha256:" + hashlib.sha256(config).hexdigest()
     if not registry.has_blob(config_digest):
         registry.upload(config_digest, len(config), config)
-    old_config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+    old_config = value if isinstance(value := manifest.get("config"), dict) else {}
     media_type = str(manifest.get("mediaType") or OCI_MANIFEST)
     document = {
         "schemaVersion": 2,

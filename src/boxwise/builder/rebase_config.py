@@ -55,7 +55,7 @@ def diff_ids_of(config: dict[str, Any]) -> list[str]:
 
 def built_on(config: dict[str, Any], label: str) -> BuiltOn:
     data = _metadata(config, label)
-    run_image = data.get("runImage") if isinstance(data.get("runImage"), dict) else {}
+    run_image = value if isinstance(value := data.get("runImage"), dict) else {}
     top = str(run_image.get("topLayer") or "")
     ids = diff_ids_of(config)
     if not top or top not in ids:
@@ -72,8 +72,9 @@ def _dependency_python(data: dict[str, Any]) -> str | None:
         layers = bp.get("layers") if isinstance(bp, dict) else None
         for layer in (layers or {}).values() if isinstance(layers, dict) else ():
             inputs = ((layer.get("data") or {}) if isinstance(layer, dict) else {}).get("inputs")
-            if isinstance(inputs, dict) and isinstance(inputs.get("python"), str):
-                return inputs["python"][:40]
+            python = inputs.get("python") if isinstance(inputs, dict) else None
+            if isinstance(python, str):
+                return python[:40]
     return None
 
 

@@ -32,7 +32,7 @@ def _line_of(lines: list[str], needle: str, default: int | None = None) -> int |
 def _dependencies(data: dict[str, Any]) -> list[tuple[str, str]]:
     """(where, requirement string) for every PEP 508 string the file declares."""
     found: list[tuple[str, str]] = []
-    project = data.get("project") if isinstance(data.get("project"), dict) else {}
+    project = value if isinstance(value := data.get("project"), dict) else {}
     for dep in project.get("dependencies") or []:
         found.append(("[project] dependencies", dep))
     optional = project.get("optional-dependencies") or {}
@@ -40,7 +40,7 @@ def _dependencies(data: dict[str, Any]) -> list[tuple[str, str]]:
         for extra, deps in optional.items():
             for dep in deps if isinstance(deps, list) else []:
                 found.append((f"[project.optional-dependencies] {extra}", dep))
-    build = data.get("build-system") if isinstance(data.get("build-system"), dict) else {}
+    build = value if isinstance(value := data.get("build-system"), dict) else {}
     for dep in build.get("requires") or []:
         found.append(("[build-system] requires", dep))
     return found
@@ -48,9 +48,9 @@ def _dependencies(data: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _name_elsewhere(data: dict[str, Any], app_dir: Path | None) -> bool:
     """The build backend takes the project's name from its own settings, not from [project]."""
-    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
-    poetry = tool.get("poetry") if isinstance(tool.get("poetry"), dict) else {}
-    flit = tool.get("flit") if isinstance(tool.get("flit"), dict) else {}
+    tool = value if isinstance(value := data.get("tool"), dict) else {}
+    poetry = value if isinstance(value := tool.get("poetry"), dict) else {}
+    flit = value if isinstance(value := tool.get("flit"), dict) else {}
     if poetry.get("name") or "metadata" in flit:
         return True
     return app_dir is not None and any((app_dir / name).is_file() for name in ("setup.py", "setup.cfg"))
@@ -98,7 +98,7 @@ def lint_pyproject(
             findings.append(
                 finding(rel, project_line, "project-name", "[project] has no name", 'add name = "my-app"')
             )
-        dynamic = project.get("dynamic") if isinstance(project.get("dynamic"), list) else []
+        dynamic = value if isinstance(value := project.get("dynamic"), list) else []
         # (only a build backend needs it: an in-place install and a project not installed do not)
         if "version" not in project and "version" not in dynamic and built == "backend":
             findings.append(

@@ -33,8 +33,11 @@ def target_branch(env: Mapping[str, str]) -> str:
 
 def baseline_ref(template: str, app: str, branch: str) -> str:
     """`[tool.boxwise] baseline` with {app} and {branch} filled in, both made tag-safe."""
-    safe = lambda text: re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "x"  # noqa: E731
-    return template.replace("{app}", safe(app)).replace("{branch}", safe(branch))
+    return template.replace("{app}", _tag_safe(app)).replace("{branch}", _tag_safe(branch))
+
+
+def _tag_safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "x"
 
 
 def load_baseline(

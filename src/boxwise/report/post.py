@@ -269,7 +269,8 @@ class Client:
     def _redirected(self, method: str, url: str, response: Any) -> str:
         """Where a redirect leads, when it stays on the API's origin: the token goes nowhere else
         (requests would carry a PRIVATE-TOKEN header to any host)."""
-        location = urljoin(url, response.headers.get("Location") or "")
+        header: str = response.headers.get("Location") or ""  # requests' headers are str
+        location = urljoin(url, header)
         if not _same_origin(location, self.target.api_url):
             response.close()
             raise PostError(
@@ -375,7 +376,7 @@ def _same_origin(url: str, api_url: str) -> bool:
 # --- upsert ----------------------------------------------------------------------------------------
 
 
-def _own_identity(client: Client) -> Any:
+def _own_identity(client: Client) -> object:
     """The token's user (GitLab id, GitHub login), or None when the token may not say (GITHUB_TOKEN)."""
     response = client.call("GET", f"{client.target.api_url}/user", allow=(403, 404))
     if response.status_code >= 400:
@@ -386,13 +387,14 @@ def _own_identity(client: Client) -> Any:
     return user.get("id") if client.target.platform == "gitlab" else user.get("login")
 
 
-def _author(comment: dict[str, Any], platform: str) -> Any:
+def _author(comment: dict[str, Any], platform: str) -> object:
+    """Who wrote a comment (GitLab id, GitHub login): only ever compared with `==`."""
     if platform == "gitlab":
         return (comment.get("author") or {}).get("id")
     return (comment.get("user") or {}).get("login")
 
 
-def own_comments(client: Client, marker: str, me: Any) -> list[dict[str, Any]]:
+def own_comments(client: Client, marker: str, me: object) -> list[dict[str, Any]]:
     """Non-system comments holding the marker, by the token's own user (or a bot); oldest first."""
     target = client.target
     params: dict[str, Any] = {"per_page": 100}
@@ -409,7 +411,7 @@ def own_comments(client: Client, marker: str, me: Any) -> list[dict[str, Any]]:
     return sorted(found, key=lambda c: c.get("id") or 0)
 
 
-def _maybe_mine(comment: dict[str, Any], platform: str, me: Any) -> bool:
+def _maybe_mine(comment: dict[str, Any], platform: str, me: object) -> bool:
     if me is not None:
         return _author(comment, platform) == me
     # GITHUB_TOKEN may not read /user, but its comments are a bot's: a person's quote is not ours
