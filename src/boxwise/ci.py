@@ -22,11 +22,14 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boxwise.errors import UserError
 from boxwise.printable import printable
 from boxwise.report.baseline import fetch_baseline, keep_baseline, resolve_baseline
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 DEFAULT_PREFIX = "boxwise"
 
@@ -220,15 +223,16 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
     from boxwise.units import DASH, human_bytes, percent
 
     table = Table(title="boxwise ci", title_justify="left")
-    for name, justify in (
+    columns: tuple[tuple[str, JustifyMethod], ...] = (
         ("app", "left"),
         ("result", "left"),
         ("size", "right"),
         ("change", "right"),
         ("efficiency", "right"),
         ("wasted", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    )
+    for name, justify in columns:
+        table.add_column(name, justify=justify)
     for outcome in outcomes:
         report = outcome.report
         if report is None:

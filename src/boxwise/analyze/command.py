@@ -12,6 +12,8 @@ from boxwise.analyze.efficiency import Analysis
 from boxwise.errors import UserError
 
 if TYPE_CHECKING:
+    from rich.console import JustifyMethod
+
     from boxwise.image.model import Image
 
 TOP_INEFFICIENT = 20
@@ -156,13 +158,14 @@ def _render_dependencies(console: Any, analysis: Analysis) -> None:
             f"[bold]Python distributions ({len(deps.distributions)}, {total}), top {TOP_DEPENDENCIES}[/bold]"
         )
         table = Table()
-        for name, justify in (
+        columns: tuple[tuple[str, JustifyMethod], ...] = (
             ("size", "right"),
             ("distribution", "left"),
             ("version", "left"),
             ("layer", "right"),
-        ):
-            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        )
+        for name, justify in columns:
+            table.add_column(name, justify=justify)
         for dist in deps.distributions[:TOP_DEPENDENCIES]:
             table.add_row(dive_bytes(dist.size_bytes), Text(dist.name), Text(dist.version), str(dist.layer))
         console.print(table)

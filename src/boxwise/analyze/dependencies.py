@@ -185,14 +185,13 @@ def measure(
 
 def site_bytes(view: Mapping[str, int], records: Mapping[str, int]) -> dict[str, int]:
     """Site folder (index spelling) → bytes the image holds below it, for the folders of `records`."""
-    sites = {site_of(path) for path in records} - {None}
-    totals = dict.fromkeys(sites, 0)
+    totals = {site: 0 for path in records if (site := site_of(path)) is not None}
     for path, size in view.items():
         head, found, _ = path.partition("-packages/")
-        site = head[1:] + "-packages" if found else None
-        if site in totals:
+        site = head[1:] + "-packages"
+        if found and site in totals:
             totals[site] += size
-    return totals  # type: ignore[return-value]
+    return totals
 
 
 def site_view(indexes: Sequence[Sequence[Entry]]) -> dict[str, int]:

@@ -57,7 +57,7 @@ def read_docker_archive(store: Store, ref: str) -> Image:
     config, ids, commands = parse_config(
         config_bytes, len(layer_names), f"{store.label}: {config_name}", "archive", "manifest.json"
     )
-    sources = entry.get("LayerSources") if isinstance(entry.get("LayerSources"), dict) else {}
+    sources = value if isinstance(value := entry.get("LayerSources"), dict) else {}
     layers = []
     for index, name in enumerate(layer_names):
         if not isinstance(name, str) or not store.exists(name):

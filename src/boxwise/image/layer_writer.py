@@ -16,7 +16,7 @@ import tarfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from boxwise.atomicfile import atomic_path
 
@@ -73,7 +73,13 @@ class LayerWriter:
 
     def __init__(self, out: BinaryIO, *, mtime: int | None = None, uid: int = 0, gid: int = 0) -> None:
         self._hasher = _HashingWriter(out)
-        self._tar = tarfile.open(fileobj=self._hasher, mode="w|", format=TAR_FORMAT)  # noqa: SIM115
+        # typeshed's tarfile.open wants read/tell/seek/close of every fileobj, but a "w|" stream
+        # (tarfile._Stream) only ever calls write: the stub is stricter than tarfile.
+        self._tar = tarfile.open(  # noqa: SIM115
+            fileobj=self._hasher,  # type: ignore[call-overload]
+            mode="w|",
+            format=TAR_FORMAT,
+        )
         self.mtime = source_date_epoch() if mtime is None else mtime
         self.uid = uid
         self.gid = gid
@@ -107,7 +113,7 @@ class LayerWriter:
         self._dirs.add(name)
         self._tar.addfile(self._info(name, tarfile.DIRTYPE, _normal_mode(mode, True)))
 
-    def add_file(self, name: str, data: BinaryIO, size: int, mode: int = 0o644) -> None:
+    def add_file(self, name: str, data: IO[bytes], size: int, mode: int = 0o644) -> None:
         name = name.strip("/")
         self._parents(name)
         info = self._info(name, tarfile.REGTYPE, _normal_mode(mode, False))

@@ -23,7 +23,7 @@ import json
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from boxwise.errors import DamagedImage
 from boxwise.image.cache import IndexCache
@@ -45,7 +45,7 @@ def chain_ids(ids: list[str]) -> list[str]:
     return chains
 
 
-def _records(lines: BinaryIO) -> Iterator[tuple[bytes, int]]:
+def _records(lines: gzip.GzipFile) -> Iterator[tuple[bytes, int]]:
     """(raw bytes, file size) of each tar-split entry. The JSON lines are parsed ~1 MiB at a time
     as one array: a `json.loads` per line would cost more than the rest of the read."""
     a2b = binascii.a2b_base64

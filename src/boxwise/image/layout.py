@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from boxwise.errors import UserError
@@ -95,7 +96,7 @@ def _image(store: Store, ref: str, manifest: dict[str, Any], name: str | None) -
                 media_type=media_type,
                 size=store.size(path),
                 created_by=commands[index],
-                opener=lambda path=path: store.open(path),  # type: ignore[misc]
+                opener=partial(store.open, path),
                 location=f"{store.label}:{path}",
             )
         )

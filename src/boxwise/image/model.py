@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from boxwise.image.mediatypes import DOCKER_CONFIG, DOCKER_MANIFEST, OCI_LAYER
 from boxwise.image.whiteout import WHITEOUT
@@ -71,6 +71,17 @@ class History:
     comment: str | None = None
 
 
+class BlobReader(Protocol):
+    """What a layer's `opener` gives: the blob's bytes, read front to back, closed by `with` (a
+    file, a section of an archive, a registry download)."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def __enter__(self) -> BlobReader: ...
+
+    def __exit__(self, kind: Any, value: Any, traceback: Any, /) -> None: ...
+
+
 @dataclass
 class Layer:
     """One layer of an image, as the manifest and config describe it.
@@ -87,7 +98,7 @@ class Layer:
     media_type: str = OCI_LAYER
     size: int = -1
     created_by: str | None = None
-    opener: Callable[[], BinaryIO] | None = field(default=None, repr=False, compare=False)
+    opener: Callable[[], BlobReader] | None = field(default=None, repr=False, compare=False)
     entries: list[Entry] | None = field(default=None, repr=False, compare=False)
     # Where the layer came from inside its container (archive member name), for messages.
     location: str = ""

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import re
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -94,7 +95,7 @@ def _image(client: Registry, ref: str, manifest: dict[str, Any]) -> Image:
                 media_type=str(descriptor.get("mediaType") or OCI_LAYER),
                 size=size,
                 created_by=commands[number],
-                opener=lambda digest=digest, size=size: client.open_blob(digest, size),  # type: ignore[misc]
+                opener=partial(client.open_blob, digest, size),
                 location=f"{client.ref.host}/{client.ref.repository}@{digest}",
             )
         )

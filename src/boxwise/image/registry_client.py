@@ -333,9 +333,10 @@ class Registry:
 
     def has_blob(self, digest: str) -> bool:
         response = self.send("HEAD", self.url(f"blobs/{digest}"))
-        if response.status_code in (200, 404):
+        status: int = response.status_code
+        if status in (200, 404):
             response.close()
-            return response.status_code == 200
+            return status == 200
         raise self.fail(response, f"blob {digest}")
 
     def mount(self, digest: str, source: str) -> str | None:

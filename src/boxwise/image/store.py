@@ -11,10 +11,15 @@ import os
 import posixpath
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 from boxwise.errors import UserError
 from boxwise.image.tarindex import Reader, file_section, iter_entries
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+    from boxwise.image.model import BlobReader
 
 MAX_JSON = 64 << 20  # a manifest, index or config larger than this is not one
 
@@ -34,14 +39,18 @@ class SectionIO(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
-        size = min(len(buffer), self._length - self._pos)
+    def readinto(self, buffer: WriteableBuffer, /) -> int:
+        view = memoryview(buffer).cast("B")
+        size = min(len(view), self._length - self._pos)
         if size <= 0:
             return 0
         data = os.pread(self._fd, size, self._offset + self._pos)
-        buffer[: len(data)] = data
+        view[: len(data)] = data
         self._pos += len(data)
         return len(data)
+
+    def read(self, size: int = -1, /) -> bytes:
+        return super().read(size) or b""  # None only from a non-blocking readinto, which this is not
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
         base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._length}[whence]
@@ -80,7 +89,7 @@ class Store:
     def size(self, name: str) -> int:
         raise NotImplementedError
 
-    def open(self, name: str) -> BinaryIO:
+    def open(self, name: str) -> BlobReader:
         raise NotImplementedError
 
     def read(self, name: str) -> bytes:
@@ -115,7 +124,7 @@ class DirStore(Store):
     def size(self, name: str) -> int:
         return self._path(name).stat().st_size
 
-    def open(self, name: str) -> BinaryIO:
+    def open(self, name: str) -> BlobReader:
         return open(self._path(name), "rb")
 
 
@@ -161,13 +170,13 @@ class TarStore(Store):
         member = self._resolve(name)
         return member.size if member else 0
 
-    def open(self, name: str) -> BinaryIO:
+    def open(self, name: str) -> BlobReader:
         member = self._resolve(name)
         if member is None:
             raise UserError(f"{self.label}: '{name}' is missing; the image is incomplete, save it again")
         if member.offset + member.size > self.path.stat().st_size:
             raise UserError(f"{self.label}: '{name}' is cut short; the archive is truncated, save it again")
-        return SectionIO(self.path, member.offset, member.size)  # type: ignore[return-value]
+        return SectionIO(self.path, member.offset, member.size)
 
 
 def open_store(path: Path) -> Store:

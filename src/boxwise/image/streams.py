@@ -6,13 +6,17 @@ piece with a guard against gzip bombs. Only one header, record or chunk is held 
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import zlib
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import TYPE_CHECKING
 
 from boxwise.envnum import positive_float
 from boxwise.errors import UserError
+
+if TYPE_CHECKING:
+    from boxwise.image.model import BlobReader
 
 CHUNK = 1 << 20
 # gzip bomb guard: past 1 GiB out, more than BOXWISE_GZIP_RATIO times the bytes in. Real layers of
@@ -91,10 +95,12 @@ class Reader:
         self.pos -= len(data)
 
 
-def file_reader(handle: BinaryIO) -> Reader:
-    """A reader over a file object; skips seek when the file can."""
+def file_reader(handle: BlobReader) -> Reader:
+    """A reader over a file object; skips seek when the file can (a download cannot)."""
+    if not isinstance(handle, io.IOBase):
+        return Reader(handle.read)  # a download (registry_client.BlobStream): no seek
     seekable = False
-    with contextlib.suppress(AttributeError, OSError):
+    with contextlib.suppress(OSError):
         seekable = handle.seekable()
     if not seekable:
         return Reader(handle.read)

@@ -150,8 +150,9 @@ def stack_layer(tree: Node, upper: Node) -> None:
     """dive's FileTree.Stack: graft `upper` onto `tree` in dive's walk order (children first, by
     name), a whiteout removing its path. Walking both trees together keeps the parent at hand."""
     # (upper node, its name, the tree node its parent maps to, children done?)
+    top = upper.children or {}
     stack: list[tuple[Node, str, Node, bool]] = [
-        (upper.children[name], name, tree, False) for name in sorted(upper.children or (), reverse=True)
+        (top[name], name, tree, False) for name in sorted(top, reverse=True)
     ]
     while stack:
         node, name, parent, done = stack.pop()
