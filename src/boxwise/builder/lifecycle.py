@@ -30,6 +30,7 @@ from boxwise.builder.base import (
 )
 from boxwise.builder.builder_toml import Builder, load_builder
 from boxwise.builder.cache import LayerCache, default_cache_dir
+from boxwise.builder.cacheimage import read_cache_image, write_cache_image
 from boxwise.builder.failures import FailureContext, failure_error
 from boxwise.builder.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
 from boxwise.builder.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
@@ -281,6 +282,9 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             f"{exc.filename or app_dir}: cannot read it ({exc.strerror}); fix its permissions "
             "or exclude it in .dockerignore"
         ) from None
+    seen = None  # the cache image as read: an unchanged one is not written again
+    if options.cache_image and not options.clear_cache:
+        seen = read_cache_image(options.cache_image, base, cache, log)
     if options.clear_cache:
         pass  # pack's --clear-cache: nothing earlier is reused, not even a previous image's layers
     elif options.previous_image:
@@ -331,6 +335,8 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     with log.progress("export"), engine_errors("the export"):
         ref = write_output(options, client, image, base, cache, log)
     cache.save({"buildpacks": keep, "app": {"sha": app_blob.diff_id}})
+    if options.cache_image and not options.cache_image_read_only:
+        write_cache_image(options.cache_image, keep, base, cache, log, secrets, seen)
     cache.collect_garbage()
     seconds = time.monotonic() - started
     log.say(f"image: {ref}  id: {image.image_id}  ({seconds:.1f} s)")

@@ -83,9 +83,16 @@ def _split_name(name: str) -> tuple[str, str]:
 
 
 def registry_auth(host: str, env: Mapping[str, str]) -> dict[str, str] | None:
-    """GitLab's job credentials for its own registry; else the engine's `docker login` applies."""
+    """The credentials boxwise's registry client would send to `host` (GitLab's job credentials,
+    BOXWISE_REGISTRY_USER/PASSWORD for a host BOXWISE_REGISTRY names: the Action's GHCR login);
+    else None, and the engine's own `docker login` applies."""
     if host == env.get("CI_REGISTRY") and env.get("CI_REGISTRY_USER") and env.get("CI_REGISTRY_PASSWORD"):
         return {"username": env["CI_REGISTRY_USER"], "password": env["CI_REGISTRY_PASSWORD"]}
+    from boxwise.image.registry_auth import find_credentials
+
+    found = find_credentials(host)
+    if found is not None and found.username and found.password:
+        return {"username": found.username, "password": found.password}
     return None
 
 
