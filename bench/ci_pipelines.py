@@ -34,8 +34,8 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from build_compare import CA, MULTISTAGE_DOCKERFILE, code_change, make_app  # noqa: E402
-from registry_io import start_registry  # noqa: E402
+from build_compare import CA, MULTISTAGE_DOCKERFILE, code_change, make_app
+from registry_io import start_registry
 
 REPO = Path(__file__).resolve().parents[1]
 PREFIX = "boxwise-bench-ci"
@@ -48,7 +48,9 @@ def run(command: list[str], cwd: Path | None = None, env: dict[str, str] | None 
     return result.stdout + result.stderr
 
 
-def timed(command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, str]:
+def timed(
+    command: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> tuple[float, str]:
     started = time.monotonic()
     out = run(command, cwd, env)
     return time.monotonic() - started, out
@@ -139,14 +141,18 @@ def bench_local(base: str, work: Path) -> dict[str, float]:
     docker_env = {**os.environ, "DOCKER_BUILDKIT": "0"}
     run(docker, env=docker_env)
     code_change(docker_app)
-    results["code-only rebuild: docker build, multi-stage Dockerfile (warm)"] = timed(docker, env=docker_env)[0]
+    results["code-only rebuild: docker build, multi-stage Dockerfile (warm)"] = timed(docker, env=docker_env)[
+        0
+    ]
 
     # A patched base: the base plus one file in a new top layer.
     import docker as docker_sdk
 
     client = docker_sdk.from_env()
     patched = f"{PREFIX}-local/base:patched"
-    client.images.build(fileobj=io.BytesIO(f"FROM {base}\nRUN echo patched > /etc/patched\n".encode()), tag=patched)
+    client.images.build(
+        fileobj=io.BytesIO(f"FROM {base}\nRUN echo patched > /etc/patched\n".encode()), tag=patched
+    )
     rebase = [sys.executable, "-m", "boxwise", "rebase", tag, "--run-image", patched]
     rebase += ["--tag", f"{PREFIX}-local/hello:rebased", "--cache", str(work / "local-cache")]
     results["base patch: boxwise rebase (no rebuild)"] = timed(rebase, env=env)[0]
@@ -158,7 +164,9 @@ def bench_local(base: str, work: Path) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--base", default="boxwise-python:bookworm")
     args = parser.parse_args()
     run(["bash", str(REPO / "scripts" / "base-image.sh")])
