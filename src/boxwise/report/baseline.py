@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.errors import UserError
+from boxwise.image.registry_auth import gitlab_job_credentials
 
 
 def target_branch(env: Mapping[str, str]) -> str:
@@ -43,7 +44,7 @@ def load_baseline(
     if ref is None:
         return None, None, how
     try:
-        from boxwise.report.command import load_analysis
+        from boxwise.analyze.diff import load_analysis
 
         analysis, files = load_analysis(ref)
     except UserError as exc:
@@ -83,17 +84,15 @@ def _split_name(name: str) -> tuple[str, str]:
 
 
 def registry_auth(host: str, env: Mapping[str, str]) -> dict[str, str] | None:
-    """The credentials boxwise's registry client would send to `host` (GitLab's job credentials,
-    BOXWISE_REGISTRY_USER/PASSWORD for a host BOXWISE_REGISTRY names: the Action's GHCR login);
-    else None, and the engine's own `docker login` applies."""
-    if host == env.get("CI_REGISTRY") and env.get("CI_REGISTRY_USER") and env.get("CI_REGISTRY_PASSWORD"):
-        return {"username": env["CI_REGISTRY_USER"], "password": env["CI_REGISTRY_PASSWORD"]}
+    """The credentials boxwise's registry client would send to `host`: GitLab's job credentials for
+    its own registry, BOXWISE_REGISTRY_USER/PASSWORD for a host BOXWISE_REGISTRY names (the Action's
+    GHCR login), the Docker config's; else None, and the engine's own `docker login` applies."""
     from boxwise.image.registry_auth import find_credentials
 
-    found = find_credentials(host)
-    if found is not None and found.username and found.password:
-        return {"username": found.username, "password": found.password}
-    return None
+    found = gitlab_job_credentials(host, env) or find_credentials(host)
+    if found is None or not (found.username and found.password):  # an identity token: the engine's
+        return None
+    return {"username": found.username, "password": found.password}
 
 
 def fetch_baseline(ref: str | None, env: Mapping[str, str]) -> str | None:
