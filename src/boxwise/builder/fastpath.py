@@ -1,0 +1,262 @@
+"""The host-side fast path: a rebuild whose dependency layers all keep their keys runs no build container.
+
+A full build leaves, beside its cache entries, a *fast-path record*: what each buildpack of the group
+said it would leave as far as the app decides it (its `outcome(app_dir, facts, environ)`: the keys
+of its dependency layers, the launch processes), the group the driver reported (layers with their
+metadata and launch env, processes, labels), the build image and the build's Python. The record is
+written only when the outcomes computed here, on the host, agree with what the build in the
+container actually wrote, so the host provably computes the same keys with the same functions (the
+buildpacks' own build_step modules, loaded from their folders as detect rules are).
+
+A later build takes the fast path when nothing it cannot see changed: the same build image and run
+base, the same detection, and the same outcome for every buildpack. Then the buildpacks would reuse
+every layer and write the same launch metadata, so the recorded group *is* what they would report;
+only the app layer (and the config that names it) is new. Anything uncertain (no record, an unknown
+buildpack, a buildpack that would fail, build environment variables, `--clear-cache`, a build step
+that writes into the app folder, BOXWISE_FAST_PATH=0) runs the full build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import io
+import os
+import re
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from boxwise.builder.builder_toml import PROCESS_FALLBACK, Builder
+from boxwise.builder.log import BuildLog
+from boxwise.builder.options import LayerReport
+
+FAST_PATH_ENV = "BOXWISE_FAST_PATH"  # "0": always run the lifecycle in a build container
+RECORD_VERSION = 1
+_IMPORTS = threading.Lock()  # the build steps import their modules by plain names, one at a time
+_MAX_SCAN_FILES = 400  # files read when looking for a setting that makes the build write into the app
+
+
+@dataclass(frozen=True)
+class FastBuild:
+    """What the lifecycle would have reported: the recorded group and layers, reused."""
+
+    group: list[dict[str, Any]]
+    launch: list[dict[str, Any]]
+    keep: dict[str, dict[str, dict[str, Any]]]
+    reports: list[LayerReport]
+    record: dict[str, Any]
+
+
+def disabled() -> bool:
+    return os.environ.get(FAST_PATH_ENV, "1").strip() == "0"
+
+
+def app_dir_written_by_build(app_dir: Path) -> str | None:
+    """Why a build step would write into the app folder (so its files are not the app layer's), or None.
+
+    Django's collectstatic at build time (a Django app with STATIC_ROOT) writes into /workspace.
+    Conservative: any .py file of a Django app (manage.py) that names STATIC_ROOT.
+    TODO(static branch): point this at the predicate the collectstatic step exposes once merged.
+    """
+    if not (app_dir / "manage.py").is_file():
+        return None
+    seen = 0
+    for here, dirs, files in os.walk(app_dir):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("node_modules", "venv"))
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            seen += 1
+            if seen > _MAX_SCAN_FILES:
+                return "a Django app too big to look through for STATIC_ROOT"
+            try:
+                with open(os.path.join(here, name), "rb") as handle:
+                    if b"STATIC_ROOT" in handle.read(1 << 20):
+                        return "a Django app with STATIC_ROOT (collectstatic writes into the app folder)"
+            except OSError:
+                return f"{name}: unreadable"
+    return None
+
+
+def load_build_step(builder: Builder, bp_id: str) -> ModuleType:
+    """A buildpack's build_step.py as a module, with its own detect_rule and the shared modules it
+    imports by plain names (as bin/build puts them on sys.path); the names are released after."""
+    bp = builder.buildpacks[bp_id]
+    shared = builder.shared or Path("/nonexistent")
+    names = {path.stem for path in builder.shared_files()} | {"build_step", "detect_rule"}
+    path = bp.folder / "build_step.py"
+    spec = importlib.util.spec_from_file_location("boxwise_build_step_" + re.sub(r"\W", "_", bp_id), path)
+    if spec is None or spec.loader is None or not path.is_file():
+        raise ImportError(f"{path}: missing")
+    with _IMPORTS:
+        saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
+        sys.path[:0] = [str(bp.folder), str(shared)]
+        try:
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        finally:
+            del sys.path[:2]
+            for name in names:
+                sys.modules.pop(name, None)
+            sys.modules.update(saved)
+    return module
+
+
+def _outcome(builder: Builder, bp_id: str, app_dir: Path, python: str, base_id: str, environ: dict[str, str]):
+    """The buildpack's outcome computed here, or a reason why it cannot be."""
+    bp = builder.buildpacks.get(bp_id)
+    if bp is None:
+        return f"buildpack {bp_id} is not in this builder"
+    try:
+        module = load_build_step(builder, bp_id)
+        if not hasattr(module, "outcome") or not hasattr(module, "pylayer"):
+            return f"buildpack {bp_id} does not say what its build depends on"
+        code = module.pylayer.buildpack_code_sha([str(bp.folder), str(builder.shared)])
+        facts = {"python": python, "base image": base_id, "buildpack": code}
+        with contextlib.redirect_stdout(io.StringIO()):  # what the step prints belongs to a build log
+            return module.outcome(str(app_dir), facts, dict(environ))
+    except SystemExit:
+        return f"buildpack {bp_id} would fail; the build says why"
+    except Exception as exc:  # any surprise: the full build decides
+        return f"buildpack {bp_id}: {type(exc).__name__}: {str(exc)[:120]}"
+
+
+def outcomes(
+    builder: Builder, ids: list[str], app_dir: Path, python: str, base_id: str, environ: dict[str, str]
+) -> dict[str, dict[str, Any]] | str:
+    found: dict[str, dict[str, Any]] = {}
+    for bp_id in ids:
+        result = _outcome(builder, bp_id, app_dir, python, base_id, environ)
+        if isinstance(result, str):
+            return result
+        found[bp_id] = result
+    return found
+
+
+def detected_group(builder: Builder, app_dir: Path) -> list[str] | str:
+    from boxwise.lint.detection import detect_app, load_rules
+
+    try:
+        detection = detect_app(builder, load_rules(builder), app_dir)
+    except Exception as exc:  # a rule that crashes here makes bin/detect fail too: the build says it
+        return f"detection: {type(exc).__name__}"
+    if not detection.passed:
+        return "detection does not pass"
+    return detection.group
+
+
+def driver_sha() -> str:
+    """The in-container driver's code: a new driver may report another group for the same app."""
+    return hashlib.sha256((Path(__file__).parent / "driver.py").read_bytes()).hexdigest()[:16]
+
+
+def _disagreement(group: list[dict[str, Any]], found: dict[str, dict[str, Any]]) -> str | None:
+    """Where the host's outcomes differ from what the build in the container wrote, or None."""
+    for bp in group:
+        outcome = found.get(bp["id"], {})
+        for name, key in outcome.items():
+            if name == "processes":
+                if bp.get("processes") != key:
+                    return f"{bp['id']}: processes"
+            elif name != "commands" and (bp["layers"].get(name) or {}).get("metadata", {}).get("key") != key:
+                return f"{bp['id']}:{name}: key"
+    return None
+
+
+def make_record(
+    builder: Builder,
+    app_dir: Path,
+    group: list[dict[str, Any]],
+    launch: list[dict[str, Any]],
+    python: str,
+    build_image_id: str,
+    base_id: str,
+    environ: dict[str, str],
+) -> tuple[dict[str, Any] | None, str]:
+    """(the fast-path record of a full build, or None; why not) — after checking the host agrees."""
+    ids = [bp["id"] for bp in group]
+    detected = detected_group(builder, app_dir)
+    if isinstance(detected, str):
+        return None, detected
+    if ids not in (detected, [*detected, PROCESS_FALLBACK]):
+        return None, "the host's detection differs from the build's"
+    found = outcomes(builder, ids, app_dir, python, base_id, environ)
+    if isinstance(found, str):
+        return None, found
+    disagreement = _disagreement(group, found)
+    if disagreement:
+        return None, f"the host computes another {disagreement} than the build did"
+    record = {
+        "version": RECORD_VERSION,
+        "driver": driver_sha(),
+        "build_image": build_image_id,
+        "base_image": base_id,
+        "python": python,
+        "detected": detected,
+        "outcomes": found,
+        "group": group,
+        "launch": launch,
+    }
+    return record, ""
+
+
+def fast_build(
+    builder: Builder,
+    app_dir: Path,
+    document: dict[str, Any],
+    build_image_id: str,
+    base_id: str,
+    environ: dict[str, str],
+    blob_exists: Any,
+) -> FastBuild | str:
+    """The recorded build when nothing it depends on changed; else why not (one short phrase)."""
+    record = document.get("fast")
+    if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
+        return "no record of a full build to start from"
+    if record.get("driver") != driver_sha():
+        return "the lifecycle driver changed"
+    if record.get("build_image") != build_image_id or record.get("base_image") != base_id:
+        return "another build or run image"
+    keep = document.get("buildpacks") or {}
+    launch = record.get("launch") or []
+    if any(
+        (keep.get(la["bp"]) or {}).get(la["name"], {}).get("sha") != la["diff_id"]
+        or not blob_exists(la["diff_id"])
+        for la in launch
+    ):
+        return "a recorded layer is no longer in the layer cache"
+    detected = detected_group(builder, app_dir)
+    if isinstance(detected, str):
+        return detected
+    if detected != record.get("detected"):
+        return "another buildpack group detected"
+    group = record["group"]
+    found = outcomes(
+        builder, [bp["id"] for bp in group], app_dir, str(record.get("python")), base_id, environ
+    )
+    if isinstance(found, str):
+        return found
+    for bp_id, outcome in found.items():
+        if outcome != record["outcomes"].get(bp_id):
+            changed = sorted(k for k in outcome if outcome[k] != record["outcomes"].get(bp_id, {}).get(k))
+            return f"{bp_id}: {', '.join(changed) or 'outcome'} changed"
+    reports = [
+        LayerReport(la["bp"], la["name"], la["diff_id"], la["size"], "reused", "key unchanged")
+        for la in launch
+    ]
+    return FastBuild(group, launch, keep, reports, record)
+
+
+def say_reused(fast: FastBuild, log: BuildLog) -> None:
+    log.say("fast path: every dependency layer keeps its key: no build container, only the app layer is new")
+    for bp_id, layers in sorted(fast.keep.items()):
+        for name, entry in sorted(layers.items()):
+            if entry.get("launch"):
+                log.say(f"layer {bp_id}:{name}: reused (key unchanged; from the layer cache)")
+            else:
+                log.say(f"cache layer {bp_id}:{name}: kept")
