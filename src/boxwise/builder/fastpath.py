@@ -26,6 +26,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -83,58 +84,81 @@ def app_dir_written_by_build(app_dir: Path) -> str | None:
     return None
 
 
-def load_build_step(builder: Builder, bp_id: str) -> ModuleType:
-    """A buildpack's build_step.py as a module, with its own detect_rule and the shared modules it
-    imports by plain names (as bin/build puts them on sys.path); the names are released after."""
-    bp = builder.buildpacks[bp_id]
+@contextlib.contextmanager
+def build_steps(builder: Builder, ids: list[str]) -> Iterator[dict[str, ModuleType]]:
+    """Each buildpack's build_step.py as a module, with its own detect_rule and the shared modules it
+    imports by plain names (as bin/build puts them on sys.path), while the block runs (a shared
+    module may import another lazily). The shared modules are imported once for all (their regular
+    expressions are most of the cost); the plain names are released after."""
     shared = builder.shared or Path("/nonexistent")
     names = {path.stem for path in builder.shared_files()} | {"build_step", "detect_rule"}
-    path = bp.folder / "build_step.py"
-    spec = importlib.util.spec_from_file_location("boxwise_build_step_" + re.sub(r"\W", "_", bp_id), path)
-    if spec is None or spec.loader is None or not path.is_file():
-        raise ImportError(f"{path}: missing")
+    modules: dict[str, ModuleType] = {}
     with _IMPORTS:
         saved = {name: sys.modules.pop(name) for name in names if name in sys.modules}
-        sys.path[:0] = [str(bp.folder), str(shared)]
+        sys.path.insert(0, str(shared))
         try:
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
+            for bp_id in ids:
+                folder = builder.buildpacks[bp_id].folder
+                for own in ("build_step", "detect_rule"):  # each buildpack's own, never the last one's
+                    sys.modules.pop(own, None)
+                name = "boxwise_build_step_" + re.sub(r"\W", "_", bp_id)
+                spec = importlib.util.spec_from_file_location(name, folder / "build_step.py")
+                if spec is None or spec.loader is None or not (folder / "build_step.py").is_file():
+                    raise ImportError(f"{folder}/build_step.py: missing")
+                sys.path.insert(0, str(folder))
+                try:
+                    module = importlib.util.module_from_spec(spec)
+                    spec.loader.exec_module(module)
+                finally:
+                    sys.path.remove(str(folder))
+                modules[bp_id] = module
+            yield modules
         finally:
-            del sys.path[:2]
+            sys.path.remove(str(shared))
             for name in names:
                 sys.modules.pop(name, None)
             sys.modules.update(saved)
-    return module
-
-
-def _outcome(builder: Builder, bp_id: str, app_dir: Path, python: str, base_id: str, environ: dict[str, str]):
-    """The buildpack's outcome computed here, or a reason why it cannot be."""
-    bp = builder.buildpacks.get(bp_id)
-    if bp is None:
-        return f"buildpack {bp_id} is not in this builder"
-    try:
-        module = load_build_step(builder, bp_id)
-        if not hasattr(module, "outcome") or not hasattr(module, "pylayer"):
-            return f"buildpack {bp_id} does not say what its build depends on"
-        code = module.pylayer.buildpack_code_sha([str(bp.folder), str(builder.shared)])
-        facts = {"python": python, "base image": base_id, "buildpack": code}
-        with contextlib.redirect_stdout(io.StringIO()):  # what the step prints belongs to a build log
-            return module.outcome(str(app_dir), facts, dict(environ))
-    except SystemExit:
-        return f"buildpack {bp_id} would fail; the build says why"
-    except Exception as exc:  # any surprise: the full build decides
-        return f"buildpack {bp_id}: {type(exc).__name__}: {str(exc)[:120]}"
 
 
 def outcomes(
     builder: Builder, ids: list[str], app_dir: Path, python: str, base_id: str, environ: dict[str, str]
 ) -> dict[str, dict[str, Any]] | str:
+    """Each buildpack's outcome computed here, or a reason why it cannot be."""
+    unknown = [bp_id for bp_id in ids if bp_id not in builder.buildpacks]
+    if unknown:
+        return f"buildpack {unknown[0]} is not in this builder"
+    try:
+        with build_steps(builder, ids) as modules:
+            return _outcomes_of(builder, modules, app_dir, python, base_id, environ)
+    except Exception as exc:  # any surprise: the full build decides
+        return f"the build steps cannot be loaded here ({type(exc).__name__})"
+
+
+def _outcomes_of(
+    builder: Builder,
+    modules: dict[str, ModuleType],
+    app_dir: Path,
+    python: str,
+    base_id: str,
+    environ: dict[str, str],
+) -> dict[str, dict[str, Any]] | str:
     found: dict[str, dict[str, Any]] = {}
-    for bp_id in ids:
-        result = _outcome(builder, bp_id, app_dir, python, base_id, environ)
-        if isinstance(result, str):
-            return result
-        found[bp_id] = result
+    for bp_id, module in modules.items():
+        if not hasattr(module, "outcome") or not hasattr(module, "pylayer"):
+            return f"buildpack {bp_id} does not say what its build depends on"
+        folder = builder.buildpacks[bp_id].folder
+        facts = {
+            "python": python,
+            "base image": base_id,
+            "buildpack": module.pylayer.buildpack_code_sha([str(folder), str(builder.shared)]),
+        }
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # what a step prints belongs to a build log
+                found[bp_id] = module.outcome(str(app_dir), facts, dict(environ))
+        except SystemExit:
+            return f"buildpack {bp_id} would fail; the build says why"
+        except Exception as exc:  # any surprise: the full build decides
+            return f"buildpack {bp_id}: {type(exc).__name__}: {str(exc)[:120]}"
     return found
 
 

@@ -51,7 +51,6 @@ from boxwise.builder.pybase import Choice, check_python, choose_images
 from boxwise.builder.runner import BuildContainer, BuildRoot, connect, engine_errors
 from boxwise.builder.runner_local import LocalRoot
 from boxwise.builder.runtime import base_user_files, run_user, write_runtime_layer
-from boxwise.builder.smoke import check_image
 from boxwise.builder.tools import TOOLS_DIR, pip_wheel
 from boxwise.errors import UserError
 from boxwise.image.export import ExportImage, ExportLayer
@@ -328,7 +327,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     layers.append(ExportLayer(app_blob.diff_id, app_blob.size, app_blob.path))
     image = ExportImage(config, layers, options.tag)
     with log.progress("export"), engine_errors("the export"):
-        ref = write_output(options, client, image, base, cache, log)
+        ref = write_output(options, client, image, base, cache, log, cache.load().get("engine_image"))
     cache.save(
         _document(keep, app_blob.diff_id, record, image.image_id if options.output == "docker" else None)
     )
@@ -356,6 +355,8 @@ def _smoke_check(client: Any, options: BuildOptions, ref: str, image_id: str, lo
         why = f"the image went to {options.output}, not into an engine"
         log.say(f"check: skipped: {why}")
         return Startup(False, reason=why)
+    from boxwise.builder.smoke import check_image  # here: http.client and ssl cost a warm build ~0.1 s
+
     log.status(f"check: starting the image with PORT (timeout {options.check_timeout:g} s)")
     with engine_errors("the smoke check"):
         startup = check_image(client, image_id, timeout=options.check_timeout, path=options.check_path)

@@ -157,7 +157,12 @@ def write_oci_layout(image: ExportImage, dest: Path) -> Path:
 
 
 def load_into_engine(client: Any, archive: Path) -> None:
-    """`docker load` of an archive through the Docker SDK; an engine error raises RuntimeError."""
+    """`docker load` of an archive (over the local socket when the client has that side, else through
+    the Docker SDK); an engine error raises RuntimeError."""
+    side = getattr(client, "socket", None)
+    if side is not None:
+        side.load(archive)
+        return
     with open(archive, "rb") as data:
         for message in client.api.load_image(data):
             if isinstance(message, dict) and message.get("errorDetail"):
