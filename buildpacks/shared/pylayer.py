@@ -288,6 +288,13 @@ def layer_key(inputs: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
+def packages_outcome(inputs: dict[str, str]) -> dict[str, str]:
+    """A build step's `outcome(app_dir, facts, environ)` for the platform's host-side fast path: what
+    its build leaves that depends on the app, here the key of `packages`. An unchanged outcome means
+    build() would reuse the layer as it is (keep_or_reset with the same key)."""
+    return {"packages": layer_key(inputs)}
+
+
 def changed_inputs(old: dict, new: dict[str, str]) -> list[str]:
     names = [name for name in new if old.get(name) != new[name]]
     names += [f"{name} (removed)" for name in old if name not in new]

@@ -86,9 +86,7 @@ def packages_inputs(app_dir: str, facts: dict[str, str] | None = None) -> dict[s
 
 
 def outcome(app_dir: str, facts: dict[str, str], environ: dict[str, str]) -> dict:
-    """What this build leaves that depends on the app, for the platform's host-side fast path: the
-    key of `packages`. An unchanged outcome means build() would reuse the layer as it is."""
-    return {"packages": pylayer.layer_key(packages_inputs(app_dir, facts))}
+    return pylayer.packages_outcome(packages_inputs(app_dir, facts))
 
 
 def build(app_dir: str, layers_dir: str) -> None:

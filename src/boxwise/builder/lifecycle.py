@@ -326,11 +326,11 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     layers.append(ExportLayer(runtime_blob.diff_id, runtime_blob.size, runtime_blob.path))
     layers.append(ExportLayer(app_blob.diff_id, app_blob.size, app_blob.path))
     image = ExportImage(config, layers, options.tag)
+    held = cache.load().get("engine_image")  # the engine may hold this image's bottom layers as that one's
     with log.progress("export"), engine_errors("the export"):
-        ref = write_output(options, client, image, base, cache, log, cache.load().get("engine_image"))
-    cache.save(
-        _document(keep, app_blob.diff_id, record, image.image_id if options.output == "docker" else None)
-    )
+        ref = write_output(options, client, image, base, cache, log, held)
+    in_engine = image.image_id if options.output == "docker" else held
+    cache.save(_document(keep, app_blob.diff_id, record, in_engine))
     cache.collect_garbage()
     seconds = time.monotonic() - started
     log.say(f"image: {ref}  id: {image.image_id}  ({seconds:.1f} s)")
