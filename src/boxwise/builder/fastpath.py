@@ -236,9 +236,10 @@ def fast_build(
     build_image_id: str,
     base_id: str,
     environ: dict[str, str],
-    blob_exists: Any,
+    blob_intact: Any,
 ) -> FastBuild | str:
-    """The recorded build when nothing it depends on changed; else why not (one short phrase)."""
+    """The recorded build when nothing it depends on changed; else why not (one short phrase).
+    `blob_intact(diff_id, size)`: whether the cache still has that layer, whole."""
     record = document.get("fast")
     if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
         return "no record of a full build to start from"
@@ -248,12 +249,11 @@ def fast_build(
         return "another build or run image"
     keep = document.get("buildpacks") or {}
     launch = record.get("launch") or []
-    if any(
-        (keep.get(la["bp"]) or {}).get(la["name"], {}).get("sha") != la["diff_id"]
-        or not blob_exists(la["diff_id"])
-        for la in launch
-    ):
-        return "a recorded layer is no longer in the layer cache"
+    for la in launch:
+        if (keep.get(la["bp"]) or {}).get(la["name"], {}).get("sha") != la["diff_id"]:
+            return "the layer cache no longer holds the recorded layers"
+        if not blob_intact(la["diff_id"], la["size"]):
+            return f"layer {la['bp']}:{la['name']} is missing from the layer cache or damaged"
     detected = detected_group(builder, app_dir)
     if isinstance(detected, str):
         return detected

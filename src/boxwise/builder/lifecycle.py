@@ -294,13 +294,8 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     why_not = _why_not_fast(options, descriptor, build_image, base, python_known, app_dir)
     fast = _try_fast_path(options, why_not, builder, app_dir, base, cache, log)
     if isinstance(fast, FastBuild):
-        group, launch, reports, keep, record = (
-            fast.group,
-            fast.launch,
-            list(fast.reports),
-            fast.keep,
-            fast.record,
-        )
+        group, launch, keep, record = fast.group, fast.launch, fast.keep, fast.record
+        reports = list(fast.reports)
     else:
         group, launch, reports, keep, record = _full_build(
             client, options, choice, builder, app_dir, app_blob, base, cache, secrets, descriptor, epoch, log
@@ -396,14 +391,21 @@ def _try_fast_path(
     log: BuildLog,
 ) -> FastBuild | None:
     if options.clear_cache:
-        return None
-    if fastpath.disabled():
+        why_not = "--clear-cache"
+    elif fastpath.disabled():
         why_not = f"{fastpath.FAST_PATH_ENV}=0"
     if why_not is None:
         environ = env_list_to_dict(base.config.get("config", {}).get("Env") or [])
-        found = fastpath.fast_build(
-            builder, app_dir, cache.load(), base.image_id, base.image_id, environ, cache.has_blob
-        )
+        # docker load and a registry check the digest of a layer they get, a file written here no one:
+        # the blob is hashed for a file; for the others its size catches what a crash mid-write leaves
+        checked = options.output == "docker" or options.output.startswith("registry:")
+
+        def intact(diff_id: str, size: int) -> bool:
+            path = cache.blob_path(diff_id) if checked else cache.verified_blob(diff_id)
+            return path is not None and path.is_file() and path.stat().st_size == size
+
+        document, image_id = cache.load(), base.image_id
+        found = fastpath.fast_build(builder, app_dir, document, image_id, image_id, environ, intact)
         if isinstance(found, FastBuild):
             fastpath.say_reused(found, log)
             return found
