@@ -99,7 +99,7 @@ def write_output(
         thin_layers = [ExportLayer(la.diff_id, la.size, None) for la in layers[:held]] + layers[held:]
         try:
             _load(client, image, thin_layers, cache)
-        except RuntimeError:
+        except UserError:
             if held <= len(base_blobs):
                 raise
             # the earlier image went away since it was looked at: send those layers after all
