@@ -133,7 +133,13 @@ def cache_image_parts(
 
     buildpacks, layers, seen = [], [], set()
     for bp_id in sorted(keep):
-        named = {name: entry for name, entry in keep[bp_id].items() if entry.get("cache")}
+        # a layer whose blob this build did not need (a download cache the fast path left alone) is
+        # left out: the cache image holds what is here
+        named = {
+            name: entry
+            for name, entry in keep[bp_id].items()
+            if entry.get("cache") and cache.has_blob(str(entry.get("sha", "")))
+        }
         if not named:
             continue
         buildpacks.append({"key": bp_id, "layers": named})
