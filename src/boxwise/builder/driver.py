@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
 from typing import Any
@@ -255,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         if all(result["id"] != fallback for result in results):
             results.append(run_build({**bp, "plan": {}}, plan, env, work))
     with open(os.path.join(work, "result.json"), "w", encoding="utf-8") as handle:
-        json.dump({"group": results}, handle, indent=1, sort_keys=True)
+        # the build's Python: a dependency key holds it; the platform's fast path takes it from here
+        json.dump({"group": results, "python": platform.python_version()}, handle, indent=1, sort_keys=True)
     return 0
 
 
