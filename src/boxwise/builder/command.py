@@ -62,8 +62,8 @@ def options_from_args(
         cache_dir=cache,
         network=str(pick("network", "network", "host")),
         ca_cert=ca_cert,
-        run_image=_text_or_none(pick("run_image", "run-image")),
-        builder=_text_or_none(pick("builder", "builder")),
+        run_image=pick("run_image", "run-image"),  # type: ignore[arg-type]
+        builder=pick("builder", "builder"),  # type: ignore[arg-type]
         runner=getattr(args, "runner", None) or "docker",
         check=bool(pick("check", "check", False)),
         check_timeout=_seconds(pick("check_timeout", "check-timeout", 30.0)),
