@@ -10,11 +10,18 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from boxwise import __version__
 from boxwise.errors import UserError
 
-# subcommand -> "module:function"; the function takes the parsed args and returns an exit code.
+if TYPE_CHECKING:
+    Subcommands = argparse._SubParsersAction[argparse.ArgumentParser]  # generic in typeshed only
+    from boxwise.gate import GateFlags
+    from boxwise.report.options import ArtifactPaths, PostingFlags
+
+# subcommand -> "module:function"; the function takes its options object (made from the parsed
+# args by OPTIONS below), or for the others the parsed args, and returns an exit code.
 COMMANDS: dict[str, str] = {
     "detect": "boxwise.lint.command:run_detect",
     "build": "boxwise.builder.command:run_build",
@@ -31,7 +38,7 @@ COMMANDS: dict[str, str] = {
 GATE_FLAGS = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "highestImageBytes")
 
 
-def _add_detect(sub: argparse._SubParsersAction) -> None:
+def _add_detect(sub: Subcommands) -> None:
     p = sub.add_parser("detect", help="which buildpacks detect each app, and lint its files")
     p.add_argument("paths", nargs="*", metavar="PATH", help="a repo, an app folder or changed files")
     p.add_argument("--format", choices=["text", "json", "codequality", "sarif", "github"], default="text")
@@ -48,7 +55,7 @@ def _add_pull_policy(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_build(sub: argparse._SubParsersAction) -> None:
+def _add_build(sub: Subcommands) -> None:
     p = sub.add_parser("build", help="build an app into an image with the boxwise buildpacks")
     p.add_argument("app", metavar="APP", nargs="?", default=".", help="the app folder")
     p.add_argument(
@@ -119,7 +126,7 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
 
 
-def _add_rebase(sub: argparse._SubParsersAction) -> None:
+def _add_rebase(sub: Subcommands) -> None:
     p = sub.add_parser("rebase", help="put a built image on a patched run image without rebuilding")
     p.add_argument("image", metavar="IMAGE", help="docker://NAME (or a bare engine name) or registry://REF")
     p.add_argument(
@@ -141,7 +148,7 @@ def _add_image_ref(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_inspect(sub: argparse._SubParsersAction) -> None:
+def _add_inspect(sub: Subcommands) -> None:
     p = sub.add_parser("inspect", help="size, layers and dive-compatible efficiency of an image")
     _add_image_ref(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -154,14 +161,14 @@ def _add_gate_rules(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accounting", choices=["dive", "exact"], default=None)
 
 
-def _add_gate(sub: argparse._SubParsersAction) -> None:
+def _add_gate(sub: Subcommands) -> None:
     p = sub.add_parser("gate", help="pass or fail an image on dive's CI rules")
     _add_image_ref(p)
     _add_gate_rules(p)
     p.add_argument("--format", choices=["text", "json", "sarif"], default="text")
 
 
-def _add_diff(sub: argparse._SubParsersAction) -> None:
+def _add_diff(sub: Subcommands) -> None:
     p = sub.add_parser("diff", help="what changed between a baseline image and a new one")
     p.add_argument("baseline", metavar="BASELINE")
     p.add_argument("new", metavar="NEW")
@@ -198,7 +205,7 @@ def _add_posting(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
 
 
-def _add_report(sub: argparse._SubParsersAction) -> None:
+def _add_report(sub: Subcommands) -> None:
     p = sub.add_parser("report", help="the merge-request report of an image, posted as one comment")
     _add_image_ref(p)
     p.add_argument(
@@ -211,7 +218,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     _add_artifacts(p)
 
 
-def _add_ci(sub: argparse._SubParsersAction) -> None:
+def _add_ci(sub: Subcommands) -> None:
     p = sub.add_parser("ci", help="detect, build, gate and report every app a change touches")
     p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")
     p.add_argument("--changed-since", metavar="REF", help="compare HEAD with this ref")
@@ -230,12 +237,12 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     _add_artifacts(p)
 
 
-def _add_buildpacks(sub: argparse._SubParsersAction) -> None:
+def _add_buildpacks(sub: Subcommands) -> None:
     p = sub.add_parser("buildpacks", help="the buildpacks, their versions and the detection groups")
     p.add_argument("--format", choices=["text", "json"], default="text")
 
 
-def _add_plan(sub: argparse._SubParsersAction) -> None:
+def _add_plan(sub: Subcommands) -> None:
     p = sub.add_parser("plan", help="the apps a change touches, as a child pipeline or a job matrix")
     p.add_argument("--format", choices=["json", "gitlab-child", "github-matrix"], default="json")
     p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")
@@ -267,6 +274,115 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# --- parsed args -> each command's options object: the one place a Namespace is read ---------------
+# (the options classes are imported here, when the command runs: `detect` never loads them)
+
+
+def _gate_flags(args: argparse.Namespace) -> GateFlags:
+    from boxwise.gate import GateFlags
+
+    thresholds = {name: getattr(args, name) for name in GATE_FLAGS if getattr(args, name) is not None}
+    return GateFlags(thresholds, args.accounting, args.ci_config)
+
+
+def _posting(args: argparse.Namespace) -> PostingFlags:
+    from boxwise.report.options import PostingFlags
+
+    return PostingFlags(args.post, args.strict, args.post_when)
+
+
+def _artifacts(args: argparse.Namespace) -> ArtifactPaths:
+    from boxwise.report.options import ArtifactPaths
+
+    return ArtifactPaths(args.junit, args.codequality, args.metrics, args.json_file, args.markdown, args.html)
+
+
+def _build_options(args: argparse.Namespace) -> Any:
+    from boxwise.builder.options import BuildFlags
+
+    return BuildFlags(
+        app=args.app,
+        base=args.base,
+        run_image=args.run_image,
+        builder=args.builder,
+        tag=args.tag,
+        pull_policy=args.pull_policy,
+        output=args.output,
+        cache=args.cache,
+        network=args.network,
+        ca_cert=args.ca_cert,
+        runner=args.runner,
+        check=args.check,
+        check_timeout=args.check_timeout,
+        check_path=args.check_path,
+        env=tuple(args.env or ()),
+        env_file=args.env_file,
+        publish=args.publish,
+        clear_cache=args.clear_cache,
+        previous_image=args.previous_image,
+        default_process=args.default_process,
+    )
+
+
+def _inspect_options(args: argparse.Namespace) -> Any:
+    from boxwise.analyze.command import InspectOptions
+
+    return InspectOptions(args.ref, args.format)
+
+
+def _gate_options(args: argparse.Namespace) -> Any:
+    from boxwise.gate import GateOptions
+
+    return GateOptions(args.ref, args.format, _gate_flags(args))
+
+
+def _diff_options(args: argparse.Namespace) -> Any:
+    from boxwise.analyze.diff import DiffOptions
+
+    return DiffOptions(args.baseline, args.new, args.format)
+
+
+def _report_options(args: argparse.Namespace) -> Any:
+    from boxwise.report.options import ReportOptions
+
+    return ReportOptions(
+        ref=args.ref,
+        baseline=args.baseline,
+        app=args.app,
+        format=args.format,
+        posting=_posting(args),
+        gate=_gate_flags(args),
+        artifacts=_artifacts(args),
+    )
+
+
+def _ci_options(args: argparse.Namespace) -> Any:
+    from boxwise.ci import CiOptions
+
+    return CiOptions(
+        apps=tuple(args.apps or ()),
+        changed_since=args.changed_since,
+        base=args.base,
+        builder=args.builder,
+        tag_prefix=args.tag_prefix,
+        pull_policy=args.pull_policy,
+        check=args.check,
+        posting=_posting(args),
+        gate=_gate_flags(args),
+        artifacts=_artifacts(args),
+    )
+
+
+OPTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "build": _build_options,
+    "inspect": _inspect_options,
+    "gate": _gate_options,
+    "diff": _diff_options,
+    "report": _report_options,
+    "ci": _ci_options,
+}
+
+
 def _load(command: str) -> Callable[[argparse.Namespace], int] | None:
     module_name, _, func_name = COMMANDS[command].partition(":")
     try:
@@ -275,7 +391,11 @@ def _load(command: str) -> Callable[[argparse.Namespace], int] | None:
         if exc.name and module_name.startswith(exc.name):
             return None
         raise
-    return getattr(module, func_name, None)
+    run: Callable[[Any], int] | None = getattr(module, func_name, None)
+    convert = OPTIONS.get(command)
+    if run is None or convert is None:
+        return run
+    return lambda args: run(convert(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

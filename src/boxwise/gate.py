@@ -9,7 +9,6 @@ level, as in dive. A misconfigured value is one error line naming the key and wh
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import re
@@ -80,6 +79,29 @@ def go_float(value: float) -> str:
     if value.is_integer() and abs(value) < 1e21:
         return str(int(value))
     return repr(value)
+
+
+@dataclass(frozen=True)
+class GateFlags:
+    """The gate's command-line flags (None: not given): rule values as written, `--accounting`
+    and `--ci-config`. `boxwise gate`, `report` and `ci` take the same ones."""
+
+    thresholds: Mapping[str, str | None] = field(default_factory=dict)  # lowestEfficiency -> "0.95"
+    accounting: str | None = None
+    ci_config: str | None = None
+
+    def overrides(self) -> dict[str, str | None]:
+        """The flags as `load_rules` reads them: rule name (or `accounting`) -> value."""
+        return {**self.thresholds, "accounting": self.accounting}
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """`boxwise gate REF`: the image, the output format and the rule flags."""
+
+    ref: str
+    format: str = "text"  # text | json | sarif
+    flags: GateFlags = field(default_factory=GateFlags)
 
 
 @dataclass
@@ -215,12 +237,6 @@ def _unknown_rules(file_rules: Mapping[str, Any], origin: str) -> list[str]:
     ]
 
 
-def _flag(flags: Mapping[str, Any] | argparse.Namespace, name: str) -> Any:
-    if isinstance(flags, argparse.Namespace):
-        return getattr(flags, name, None)
-    return flags.get(name)
-
-
 def _threshold(name: str, value: str) -> float | None:
     if value == "disabled":
         return None
@@ -232,9 +248,7 @@ def _threshold(name: str, value: str) -> float | None:
     return float(parse_bytes(value))
 
 
-def load_rules(
-    settings: Any, ci_config_path: str | Path | None, flags: Mapping[str, Any] | argparse.Namespace
-) -> Rules:
+def load_rules(settings: Any, ci_config_path: str | Path | None, flags: Mapping[str, Any]) -> Rules:
     """The rules in force: flag > rules file > [tool.boxwise.gate] > default, checked."""
     root = Path(getattr(settings, "root", None) or Path.cwd())
     gate_table: Mapping[str, Any] = getattr(settings, "gate", None) or {}
@@ -254,18 +268,20 @@ def load_rules(
         in_file, file_key = _either_spelling(file_rules, name, f"{origin} rules", True, warnings)
         where = "pyproject.toml [tool.boxwise.gate]"
         in_pyproject, pyproject_key = _either_spelling(gate_table, name, where, False, warnings)
-        candidates = (
-            (_as_text(_flag(flags, name)), f"--{name}", None, None),
+        candidates: tuple[tuple[str | None, str, Path | None, str | None], ...] = (
+            (_as_text(flags.get(name)), f"--{name}", None, None),
             (_as_text(in_file), f"{origin} rules.{file_key}", path, file_key),
             (_as_text(in_pyproject), f"{where} {pyproject_key}", root / "pyproject.toml", pyproject_key),
+        )
+        value, source, file, key = next(
+            ((v, s, f, k) for v, s, f, k in candidates if v is not None),
             (DEFAULTS[name], "default", None, None),
         )
-        value, source, file, key = next(candidate for candidate in candidates if candidate[0] is not None)
         try:
             rules.append(Rule(name, value, source, _threshold(name, value), file, key))
         except ValueError as exc:
             errors.append(f"{source}: invalid value '{value}' ({exc})")
-    accounting = _as_text(_flag(flags, "accounting")) or _as_text(gate_table.get("accounting")) or "dive"
+    accounting = _as_text(flags.get("accounting")) or _as_text(gate_table.get("accounting")) or "dive"
     if accounting not in ACCOUNTINGS:
         errors.append(f"pyproject.toml [tool.boxwise.gate] accounting: '{accounting}' is not dive or exact")
     if errors:
@@ -405,7 +421,7 @@ def render_sarif(verdict: Verdict, rules: Rules, root: Path) -> str:
     return dumps(sarif_log(sarif_rules, results, {"boxwise.gate": verdict.to_json()}))
 
 
-def run_gate(args: argparse.Namespace) -> int:
+def run_gate(options: GateOptions) -> int:
     import json
 
     from boxwise.analyze.command import read_analysis
@@ -413,13 +429,13 @@ def run_gate(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     print_warnings(settings)
-    rules = load_rules(settings, args.ci_config, args)
+    rules = load_rules(settings, options.flags.ci_config, options.flags.overrides())
     print_rule_warnings(rules)
-    analysis = read_analysis(args.ref)
+    analysis = read_analysis(options.ref)
     verdict = evaluate(analysis, rules)
-    if getattr(args, "format", "text") == "json":
+    if options.format == "json":
         print(json.dumps(verdict.to_json(), indent=2))
-    elif args.format == "sarif":
+    elif options.format == "sarif":
         print(render_sarif(verdict, rules, settings.root), end="")
     else:
         print(render_text(verdict, analysis))

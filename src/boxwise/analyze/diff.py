@@ -7,11 +7,11 @@ rendered and tested from fixed inputs, whatever image place the analyses came fr
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 TOP_FILES = 10
@@ -259,13 +259,22 @@ def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
     return analysis.to_json(), view
 
 
-def run_diff(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class DiffOptions:
+    """`boxwise diff BASELINE NEW`: two images (or saved analyses) and the output format."""
+
+    baseline: str
+    new: str
+    format: str = "text"  # text | json
+
+
+def run_diff(options: DiffOptions) -> int:
     from boxwise.report.command import load_analysis  # images, or analyses saved as JSON
 
-    baseline, baseline_files = load_analysis(args.baseline)
-    new, new_files = load_analysis(args.new)
+    baseline, baseline_files = load_analysis(options.baseline)
+    new, new_files = load_analysis(options.new)
     diff = diff_analyses(baseline, new, baseline_files, new_files)
-    if args.format == "json":
+    if options.format == "json":
         json.dump(diff, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:

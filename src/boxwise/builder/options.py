@@ -9,6 +9,33 @@ from boxwise.startup import Startup
 
 
 @dataclass(frozen=True)
+class BuildFlags:
+    """`boxwise build`'s flags as given (None: `[tool.boxwise.build]`, else the default);
+    `options_from_flags` (builder.command) turns them into BuildOptions."""
+
+    app: str = "."
+    base: str | None = None
+    run_image: str | None = None
+    builder: str | None = None
+    tag: str | None = None
+    pull_policy: str | None = None
+    output: str | None = None
+    cache: str | None = None
+    network: str | None = None
+    ca_cert: str | None = None
+    runner: str | None = None
+    check: bool | None = None
+    check_timeout: float | None = None
+    check_path: str | None = None
+    env: tuple[str, ...] = ()
+    env_file: str | None = None
+    publish: bool = False
+    clear_cache: bool = False
+    previous_image: str | None = None
+    default_process: str | None = None
+
+
+@dataclass(frozen=True)
 class BuildOptions:
     """How to build one app. `base` is the run base image; the buildpacks run in `builder`.
 

@@ -10,13 +10,16 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 from boxwise.errors import UserError
 from boxwise.report.model import BuildFailure, ReportData, failed_rules, verdict_passed, verdict_rules
+
+if TYPE_CHECKING:
+    from boxwise.report.options import ArtifactPaths
 
 GATE_SEVERITY = "critical"  # a failed gate rule fails the pipeline
 
@@ -229,8 +232,11 @@ def report_json(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = 
     return json.dumps(document, indent=2) + "\n"
 
 
+Renderer = Callable[[Sequence[ReportData], Sequence[BuildFailure]], str]
+
+
 def write_artifacts(
-    args: Any,
+    paths: ArtifactPaths,
     reports: Sequence[ReportData],
     broken: Sequence[BuildFailure] = (),
     note: str = "",
@@ -241,17 +247,17 @@ def write_artifacts(
     from boxwise.report.html import render_html
 
     written = []
-    if getattr(args, "markdown", None):  # the report as the summary shows it, for any comment tool
-        _write(args.markdown, markdown)
-        written.append(str(args.markdown))
-    for flag, render in (
-        ("junit", junit_xml),
-        ("codequality", codequality_json),
-        ("metrics", metrics_text),
-        ("json_file", report_json),
-        ("html", lambda ok, bad: render_html(ok, bad, note)),
-    ):
-        path = getattr(args, flag, None)
+    if paths.markdown:  # the report as the summary shows it, for any comment tool
+        _write(paths.markdown, markdown)
+        written.append(paths.markdown)
+    renderers: tuple[tuple[str | None, Renderer], ...] = (
+        (paths.junit, junit_xml),
+        (paths.codequality, codequality_json),
+        (paths.metrics, metrics_text),
+        (paths.json_file, report_json),
+        (paths.html, lambda ok, bad: render_html(ok, bad, note)),
+    )
+    for path, render in renderers:
         if path:
             _write(path, render(reports, broken))
             written.append(str(path))
