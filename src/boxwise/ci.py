@@ -151,11 +151,8 @@ def gate_startup(report: Any, startup: Any, settings: Any) -> None:
     from boxwise.gate_startup import evaluate_startup, load_startup_rules
 
     rules = load_startup_rules([settings.gate or {}], in_ci=True)
-    verdict = report.verdict
-    added = [result.to_json() for result in evaluate_startup(startup, rules)]
-    verdict["rules"] = list(verdict.get("rules") or []) + added
-    passed = all(rule.get("status") != "FAIL" for rule in verdict["rules"])
-    verdict["passed"], verdict["status"] = passed, "PASS" if passed else "FAIL"
+    if report.verdict is not None:
+        report.verdict = report.verdict.with_results(evaluate_startup(startup, rules))
 
 
 def layer_notes(result: Any) -> dict[str, str]:
@@ -254,7 +251,7 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
         if passed is False:
             result = (
                 "[bold red]gate failed: "
-                + escape(", ".join(str(r["name"]) for r in failed_rules(report.verdict)))
+                + escape(", ".join(r.name for r in failed_rules(report.verdict)))
                 + "[/]"
             )
         else:

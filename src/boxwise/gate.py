@@ -14,7 +14,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -130,17 +130,40 @@ class RuleResult:
     threshold: float | None
     message: str
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def outcome(self) -> str:
+        """`pass`, `fail` or `skip`: the word a report shows."""
+        return self.status.lower()
+
+    def figure_json(self) -> float | str | None:
+        """The figure as JSON holds it: null for NaN (or no figure), "+Inf" for x/0."""
         from boxwise.analyze.efficiency import ratio_json
 
-        figure = None if self.figure is None else ratio_json(self.figure)
+        return None if self.figure is None else ratio_json(self.figure)
+
+    def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "status": self.status,
-            "figure": figure,
+            "figure": self.figure_json(),
             "threshold": self.threshold,
             "message": self.message,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RuleResult:
+        """A rule of a saved verdict (`PASS`, also the older `pass`/`passed` spellings)."""
+        status = str(data.get("status", "")).upper()
+        status = {"PASSED": "PASS", "FAILED": "FAIL", "SKIPPED": "SKIP"}.get(status, status)
+        figure, threshold = data.get("figure"), data.get("threshold")
+        # numbers stay as written (an int stays an int: the JUnit text shows it as it came)
+        return cls(
+            name=str(data.get("name", "?")),
+            status=status,
+            figure=math.inf if figure == "+Inf" else figure if isinstance(figure, (int, float)) else None,
+            threshold=threshold if isinstance(threshold, (int, float)) else None,
+            message=str(data.get("message") or ""),
+        )
 
 
 @dataclass
@@ -163,6 +186,26 @@ class Verdict:
             "config_path": self.config_path,
             "rules": [result.to_json() for result in self.results],
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Verdict:
+        """A verdict as `boxwise gate --format json` writes it (schemas/gate.schema.json)."""
+        rules = [RuleResult.from_json(rule) for rule in data.get("rules") or [] if isinstance(rule, Mapping)]
+        config_path = data.get("config_path")
+        return cls(
+            ref=str(data.get("ref") or ""),
+            accounting=str(data.get("accounting") or "dive"),
+            results=rules,
+            config_path=None if config_path is None else str(config_path),
+        )
+
+    @property
+    def failed(self) -> list[RuleResult]:
+        return [result for result in self.results if result.status == "FAIL"]
+
+    def with_results(self, more: list[RuleResult]) -> Verdict:
+        """This verdict with more rules judged (the startup rules `boxwise ci` adds)."""
+        return replace(self, results=[*self.results, *more])
 
 
 def _as_text(value: Any) -> str | None:

@@ -19,6 +19,7 @@ from boxwise.errors import UserError
 from boxwise.report.model import BuildFailure, ReportData, failed_rules, verdict_passed, verdict_rules
 
 if TYPE_CHECKING:
+    from boxwise.gate import RuleResult
     from boxwise.report.options import ArtifactPaths
 
 GATE_SEVERITY = "critical"  # a failed gate rule fails the pipeline
@@ -39,9 +40,9 @@ def _write(path: str | Path, text: str) -> None:
 # --- JUnit ----------------------------------------------------------------------------------------
 
 
-def _rule_text(rule: dict[str, Any]) -> str:
-    text = f"{rule['name']}: figure {rule['figure']}, threshold {rule['threshold']}"
-    return f"{text}; {rule['message']}" if rule["message"] else text
+def _rule_text(rule: RuleResult) -> str:
+    text = f"{rule.name}: figure {rule.figure_json()}, threshold {rule.threshold}"
+    return f"{text}; {rule.message}" if rule.message else text
 
 
 def junit_xml(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> str:
@@ -66,15 +67,15 @@ def junit_xml(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()
         suite_failures = suite_skipped = 0
         for rule in rules:
             case = ET.SubElement(
-                suite, "testcase", classname=f"boxwise.gate.{report.app}", name=rule["name"], time="0"
+                suite, "testcase", classname=f"boxwise.gate.{report.app}", name=rule.name, time="0"
             )
-            if rule["status"] == "fail":
+            if rule.outcome == "fail":
                 suite_failures += 1
                 failure = ET.SubElement(case, "failure", message=_rule_text(rule), type="gate")
                 failure.text = f"image {report.ref}\n{_rule_text(rule)}"
-            elif rule["status"] == "skip":
+            elif rule.outcome == "skip":
                 suite_skipped += 1
-                ET.SubElement(case, "skipped", message=rule["message"] or "no threshold set")
+                ET.SubElement(case, "skipped", message=rule.message or "no threshold set")
         suite.set("tests", str(len(rules)))
         suite.set("failures", str(suite_failures))
         suite.set("errors", "0")
@@ -101,9 +102,9 @@ def gate_codequality(report: ReportData) -> list[dict[str, Any]]:
     return [
         {
             "description": f"{report.app}: gate rule {_rule_text(rule)}",
-            "check_name": f"boxwise-gate/{rule['name']}",
+            "check_name": f"boxwise-gate/{rule.name}",
             # app and rule only: the same failure on the next pipeline is the same issue
-            "fingerprint": _fingerprint("boxwise-gate", report.app, rule["name"]),
+            "fingerprint": _fingerprint("boxwise-gate", report.app, rule.name),
             "severity": GATE_SEVERITY,
             "location": {"path": path, "lines": {"begin": 1}},
         }
@@ -292,7 +293,7 @@ def annotations(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = 
         lines += github_lines(_findings(report.findings))
         for rule in failed_rules(report.verdict):
             props = f"file={_escape_property(report.rules_path or report.app_path or '.')}"
-            props += f",title={_escape_property('boxwise gate ' + rule['name'])}"
+            props += f",title={_escape_property('boxwise gate ' + rule.name)}"
             lines.append(f"::error {props}::{_escape_data(report.app + ': ' + _rule_text(rule))}")
     return lines
 

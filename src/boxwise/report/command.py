@@ -114,15 +114,15 @@ def gather(
     base_ref, how = baseline
     base_analysis, base_files, note = load_baseline(base_ref, how)
     diff = diff_analyses(base_analysis, analysis, base_files, files) if base_analysis is not None else None
-    verdict_json = evaluate(analysis, rules).to_json()
-    rules_file = verdict_json.get("config_path")
+    verdict = evaluate(analysis, rules)
+    rules_file = verdict.config_path
     if rules_file:
         rules_file = os.path.relpath(rules_file, settings.root).replace(os.sep, "/")
     return ReportData(
         app=app_name,
         ref=ref,
         analysis=analysis,
-        verdict=verdict_json,
+        verdict=verdict,
         baseline_ref=base_ref,
         baseline=base_analysis,
         baseline_note=note,

@@ -69,7 +69,7 @@ def _verdict(data: ReportData) -> str:
         return '<span class="badge none">not gated</span>'
     if passed:
         return '<span class="badge pass">gate passed</span>'
-    names = ", ".join(rule["name"] for rule in failed_rules(data.verdict))
+    names = ", ".join(rule.name for rule in failed_rules(data.verdict))
     return f'<span class="badge fail">gate failed: {_h(names)}</span>'
 
 
@@ -187,10 +187,10 @@ def _gate(data: ReportData) -> str:
         return ""
     rows = [
         [
-            _code(r["name"]),
-            _h(rule_figure(r["figure"], r["name"])),
-            _h(rule_figure(r["threshold"], r["name"])),
-            f'<span class="{STATUS_CLASS.get(r["status"], "muted")}">{_h(r["status"])}</span>',
+            _code(r.name),
+            _h(rule_figure(r.figure_json(), r.name)),
+            _h(rule_figure(r.threshold, r.name)),
+            f'<span class="{STATUS_CLASS.get(r.outcome, "muted")}">{_h(r.outcome)}</span>',
         ]
         for r in rules
     ]

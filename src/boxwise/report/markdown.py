@@ -74,7 +74,7 @@ def headline(data: ReportData) -> str:
     elif passed:
         state = "✅ gate passed"
     else:
-        names = ", ".join(rule["name"] for rule in failed_rules(data.verdict))
+        names = ", ".join(rule.name for rule in failed_rules(data.verdict))
         state = f"❌ gate failed: {md_cell(names, 200)}" if names else "❌ gate failed"
     start = f" · {startup_text(data)}" if data.startup is not None else ""
     return f"### boxwise · {md_code(data.app, 80)} · {state}{start}"
@@ -185,9 +185,9 @@ def _gate_section(data: ReportData) -> Section | None:
         return None
     icons = {"pass": "✅ pass", "fail": "❌ fail", "skip": "➖ skip"}
     rows = [
-        f"| {md_code(rule['name'])} | {md_cell(rule_figure(rule['figure'], rule['name']))} | "
-        f"{md_cell(rule_figure(rule['threshold'], rule['name']))} | "
-        f"{icons.get(rule['status'], md_cell(rule['status']))} |"
+        f"| {md_code(rule.name)} | {md_cell(rule_figure(rule.figure_json(), rule.name))} | "
+        f"{md_cell(rule_figure(rule.threshold, rule.name))} | "
+        f"{icons.get(rule.outcome, md_cell(rule.outcome))} |"
         for rule in rules
     ]
     header = ["| rule | figure | threshold | result |", "|:--|--:|--:|:--|"]

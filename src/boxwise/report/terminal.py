@@ -34,7 +34,7 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
     elif passed:
         head.append("gate passed", style="bold green")
     else:
-        names = ", ".join(rule["name"] for rule in failed_rules(data.verdict))
+        names = ", ".join(rule.name for rule in failed_rules(data.verdict))
         head.append(f"gate failed: {names}", style="bold red")
     console.print(head)
     if data.startup is not None:
@@ -76,10 +76,10 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         styles = {"pass": "green", "fail": "bold red", "skip": "dim"}
         for rule in rules:
             table.add_row(
-                escape(str(rule["name"])),
-                rule_figure(rule["figure"], rule["name"]),
-                rule_figure(rule["threshold"], rule["name"]),
-                Text(rule["status"], style=styles.get(rule["status"], "")),
+                escape(rule.name),
+                rule_figure(rule.figure_json(), rule.name),
+                rule_figure(rule.threshold, rule.name),
+                Text(rule.outcome, style=styles.get(rule.outcome, "")),
             )
         console.print(table)
 
