@@ -258,7 +258,7 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
             result = "[green]passed[/]"
         change = DASH
         if report.diff is not None:
-            change = human_bytes(report.diff["change"]["size_bytes"], signed=True)
+            change = human_bytes(report.diff.change["size_bytes"], signed=True)
         analysis = report.analysis
         table.add_row(
             escape(outcome.name),

@@ -203,15 +203,15 @@ def _gate(data: ReportData) -> str:
 
 def _files(data: ReportData) -> str:
     parts = []
-    changed = (data.diff or {}).get("files")
-    if changed:
-        entries = [(f["size_bytes"], f, "new") for f in changed["added"]]
-        entries += [(f["change_bytes"], f, "grown") for f in changed["grown"]]
-        entries.sort(key=lambda e: (-e[0], e[1]["path"]))
+    changed = data.diff.files if data.diff is not None else None
+    if changed is not None:
+        entries = [(f.size_bytes, f, "new") for f in changed.added]
+        entries += [(f.change_bytes, f, "grown") for f in changed.grown]
+        entries.sort(key=lambda e: (-e[0], e[1].path))
         rows = [
             [
-                _code(f["path"]),
-                _h(human_bytes(f["size_bytes"])),
+                _code(f.path),
+                _h(human_bytes(f.size_bytes)),
                 "new" if kind == "new" else _h(human_bytes(change, signed=True)),
             ]
             for change, f, kind in entries

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from boxwise.startup import Startup
 
 if TYPE_CHECKING:
+    from boxwise.analyze.diff import Diff
     from boxwise.gate import RuleResult, Verdict
 
 MARKER_PREFIX = "<!-- boxwise:report app="
@@ -44,7 +45,7 @@ class ReportData:
     baseline_ref: str | None = None
     baseline: dict[str, Any] | None = None
     baseline_note: str | None = None  # why there is no baseline to compare with
-    diff: dict[str, Any] | None = None
+    diff: Diff | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
     app_path: str | None = None  # the app folder, relative to the repo root
     rules_path: str | None = None  # the gate rules file, relative to the repo root
@@ -63,7 +64,7 @@ class ReportData:
             "baseline_ref": self.baseline_ref,
             "baseline": self.baseline,
             "baseline_note": self.baseline_note,
-            "diff": self.diff,
+            "diff": self.diff.to_json() if self.diff is not None else None,
             "findings": self.findings,
             "layer_notes": self.layer_notes,
             "startup": self.startup.to_json() if self.startup is not None else None,
