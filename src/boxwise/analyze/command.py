@@ -57,24 +57,27 @@ def read_analysis(ref: str, dependencies: bool = False) -> Analysis:
 
 def _warm_or_cold(image: Image, dependencies: bool, progress: Callable[[int, int], None] | None) -> Analysis:
     from boxwise.analyze.analysiscache import AnalysisCache, Record
+    from boxwise.analyze.efficiency import assemble
 
     cache = AnalysisCache()
     record = cache.get(image)
+    changed = record is None
     if record is None:
         from boxwise.analyze.dependencies import record_layers, site_view
         from boxwise.analyze.efficiency import measure
         from boxwise.image import load_indexes
 
         indexes = load_indexes(image, progress)
-        record = Record(measure(indexes), record_layers(indexes), site_view(indexes))
-        cache.put(image, record)
-    from boxwise.analyze.efficiency import assemble
-
+        record = Record(measure(indexes), record_layers(indexes), site_view(indexes), {})
     analysis = assemble(image, record.measures)
     if dependencies:
         from boxwise.analyze.dependencies import read_listed
 
-        analysis.dependencies = read_listed(image, record.records, record.site)
+        known = len(record.offsets)
+        analysis.dependencies = read_listed(image, record.records, record.site, record.offsets)
+        changed = changed or len(record.offsets) != known
+    if changed:
+        cache.put(image, record)
     return analysis
 
 

@@ -215,9 +215,14 @@ def read_dependencies(
     return read_listed(image, record_layers(indexes), view)
 
 
-def read_listed(image: Image, records: Mapping[str, int], view: Mapping[str, int]) -> Dependencies:
+def read_listed(
+    image: Image, records: Mapping[str, int], view: Mapping[str, int], offsets: dict[str, int] | None = None
+) -> Dependencies:
     """The distributions from `record_layers` and a view holding at least the site folders: all
-    a table needs from the layer indexes (the warm-analysis record keeps just these)."""
+    a table needs from the layer indexes (the warm-analysis record keeps just these).
+
+    `offsets` (RECORD path → where its bytes start in its layer on disk) are tried before walking
+    a layer, and what this read finds is added to them, for the warm-analysis record to keep."""
     from boxwise.analyze.layerfiles import read_files
 
     layers = {path: n for path, n in records.items() if "/" + path in view}
@@ -226,7 +231,9 @@ def read_listed(image: Image, records: Mapping[str, int], view: Mapping[str, int
         notes.append(f"{len(layers)} distributions; only the first {MAX_DISTRIBUTIONS} by path are read")
         layers = dict(sorted(layers.items())[:MAX_DISTRIBUTIONS])
     contents, wanted = _cached(image, layers)
-    found, read_notes = read_files(image, wanted, folders=site_bytes(view, layers))
+    found, read_notes = read_files(image, wanted, folders=site_bytes(view, layers), hints=offsets)
+    if offsets is not None:
+        offsets.update({path: item.offset for path, item in found.items() if item.offset is not None})
     _keep(image, wanted, found)
     contents.update(found)
     notes += read_notes
