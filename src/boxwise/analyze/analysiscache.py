@@ -28,14 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.analyze.efficiency import Accounting, FileWaste, Measures
-from boxwise.image.cache import (
-    cache_root,
-    checked_body,
-    read_trusted,
-    remove_stale_temporaries,
-    signed,
-    write_atomically,
-)
+from boxwise.atomicfile import remove_stale_temporaries
+from boxwise.image.cache import cache_root, checked_body, read_trusted, signed, store_entry
 from boxwise.image.model import Image
 
 FORMAT = "boxwise-analysis/2"
@@ -83,7 +77,7 @@ class AnalysisCache:
             self._swept = True
             remove_stale_temporaries(self.folder)
         body = marshal.dumps(_encode(record))
-        write_atomically(self._path(key), signed(FORMAT, "config", key, body))
+        store_entry(self._path(key), signed(FORMAT, "config", key, body))
 
 
 def _accounting(acct: Accounting) -> tuple[Any, ...]:

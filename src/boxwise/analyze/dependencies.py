@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from boxwise.image.model import Entry, Image
+from boxwise.image.whiteout import final_view
 
 if TYPE_CHECKING:
     from boxwise.analyze.layerfiles import FileBytes
@@ -197,8 +198,6 @@ def site_bytes(view: Mapping[str, int], records: Mapping[str, int]) -> dict[str,
 def site_view(indexes: Sequence[Sequence[Entry]]) -> dict[str, int]:
     """The final view (`/path` → size) of the site folders alone, whiteouts applied: what the
     table needs, without holding a path for every file of a big image."""
-    from boxwise.analyze.diff import final_view
-
     return final_view(
         [(e.path, e.size, e.is_dir) for e in entries if "-packages/" in e.path or ".wh." in e.path]
         for entries in indexes

@@ -5,18 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from boxwise import __version__
-from boxwise.report.format import (
-    DASH,
-    human_bytes,
-    md_cell,
-    md_code,
-    percent_points,
-    relative,
-    signed_count,
-    untrusted,
-)
+from boxwise.report.format import md_cell, md_code, relative, signed_count, untrusted
 from boxwise.report.model import BuildFailure, ReportData, failed_rules, marker, verdict_passed
 from boxwise.report.rows import SummaryRow, file_rows, gate_rows, layer_rows, summary_rows, waste_rows
+from boxwise.units import DASH, human_bytes, percent_points
 
 GITLAB_LIMIT = 1_000_000
 GITHUB_LIMIT = 65_536

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from boxwise.analyze.diff import layer_maker
-from boxwise.report.format import DASH, human_bytes, percent, rule_figure
+from boxwise.report.format import rule_figure
 from boxwise.report.model import ReportData, reuse_label, verdict_rules
+from boxwise.units import DASH, human_bytes, percent
 
 TOP_ROWS = 10
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from boxwise.report.format import DASH, human_bytes, percent_points, signed_count
+from boxwise.report.format import signed_count
 from boxwise.report.model import ReportData, failed_rules, verdict_passed
 from boxwise.report.rows import SummaryRow, file_rows, gate_rows, layer_rows, summary_rows, waste_rows
+from boxwise.units import DASH, human_bytes, percent_points
 
 
 def _change(row: SummaryRow) -> str:
