@@ -179,9 +179,9 @@ def test_unwritable_artifact_path_is_one_line_and_exit_2(analyses: dict[str, Pat
 
 
 def test_findings_and_failed_rules_become_github_annotations() -> None:
-    from boxwise.report.artifacts import annotations
+    from boxwise.report.artifacts import workflow_annotations
 
-    lines = annotations(two_apps())
+    lines = workflow_annotations(two_apps())
     assert lines[0].startswith("::warning file=apps/api/requirements.txt,line=3,title=boxwise unpinned::")
     assert lines[1].startswith(
         "::error file=apps/api/requirements.txt,line=7,title=boxwise conflicting-pins::"

@@ -67,8 +67,8 @@ def junit_xml(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()
             )
             if rule.outcome == "fail":
                 suite_failures += 1
-                failure = ET.SubElement(case, "failure", message=_rule_text(rule), type="gate")
-                failure.text = f"image {report.ref}\n{_rule_text(rule)}"
+                element = ET.SubElement(case, "failure", message=_rule_text(rule), type="gate")
+                element.text = f"image {report.ref}\n{_rule_text(rule)}"
             elif rule.outcome == "skip":
                 suite_skipped += 1
                 ET.SubElement(case, "skipped", message=rule.message or "no threshold set")
@@ -112,7 +112,8 @@ def _findings(items: Iterable[dict[str, Any]]) -> list[Any]:
     from boxwise.findings import Finding
 
     keys = ("path", "line", "rule", "severity", "message", "fix")
-    return [Finding(**{key: item.get(key) for key in keys}) for item in items]
+    fields: list[dict[str, Any]] = [{key: item.get(key) for key in keys} for item in items]
+    return [Finding(**values) for values in fields]
 
 
 def findings_codequality(findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -138,7 +139,11 @@ def codequality_json(reports: Sequence[ReportData], broken: Sequence[BuildFailur
         entries += findings_codequality(report.findings)
         entries += gate_codequality(report)
     seen: set[str] = set()
-    unique = [e for e in entries if not (e["fingerprint"] in seen or seen.add(e["fingerprint"]))]
+    unique = []
+    for entry in entries:
+        if entry["fingerprint"] not in seen:
+            seen.add(entry["fingerprint"])
+            unique.append(entry)
     return json.dumps(unique, indent=2) + "\n"
 
 
@@ -276,7 +281,7 @@ def _escape_property(text: str) -> str:
     return escape_property(text)
 
 
-def annotations(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> list[str]:
+def workflow_annotations(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> list[str]:
     """Workflow commands: one annotation per build failure, lint finding and failed gate rule."""
     from boxwise.lint.render import github_lines
 
@@ -341,7 +346,7 @@ def write_github(
             else:
                 lines.append(f"{key}={value}")
         _append(output, "\n".join(lines) + "\n")
-    return annotations(reports, broken)
+    return workflow_annotations(reports, broken)
 
 
 def _append(path: str, text: str) -> None:

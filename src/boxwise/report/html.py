@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from boxwise import __version__
 from boxwise.report.format import relative, rule_figure
 from boxwise.report.model import BuildFailure, ReportData, failed_rules, verdict_passed, verdict_rules
-from boxwise.units import DASH, human_bytes, percent, percent_points
+from boxwise.report.rows import SummaryRow, summary_rows
+from boxwise.units import DASH, human_bytes, percent_points
 
 MAX_ROWS = 500  # per table: the JSON artifact has them all
 STATUS_CLASS = {"pass": "good", "fail": "bad"}
@@ -82,43 +83,19 @@ def _startup(data: ReportData) -> str:
     return f'<p class="{kind}">{_h(startup.headline())}</p>'
 
 
+def _change(row: SummaryRow) -> str:
+    if row.change is None or row.base is None:
+        return DASH
+    if row.kind == "ratio":
+        return percent_points(row.change)
+    if row.kind == "count":
+        return f"{int(row.change):+d}"
+    rel = relative(row.change, row.base)
+    return human_bytes(row.change, signed=True) + (f" ({rel})" if rel and row.change else "")
+
+
 def _summary(data: ReportData) -> str:
-    new, old = data.analysis, data.baseline or {}
-    exact_new, exact_old = new.get("exact") or {}, old.get("exact") or {}
-
-    def size_change(change: int, base: int) -> str:
-        rel = relative(change, base)
-        return human_bytes(change, signed=True) + (f" ({rel})" if rel and change else "")
-
-    rows = []
-    for label, now, then, show, change in (
-        ("image size", new.get("size_bytes"), old.get("size_bytes"), human_bytes, size_change),
-        ("efficiency", new.get("efficiency"), old.get("efficiency"), percent, lambda c, b: percent_points(c)),
-        ("wasted", new.get("wasted_bytes"), old.get("wasted_bytes"), human_bytes, size_change),
-        (
-            "wasted (exact)",
-            exact_new.get("wasted_bytes"),
-            exact_old.get("wasted_bytes"),
-            human_bytes,
-            size_change,
-        ),
-        (
-            "layers",
-            len(new.get("layers") or []),
-            len(old.get("layers") or []) if old else None,
-            str,
-            lambda c, b: f"{c:+d}",
-        ),
-    ):
-        known = data.baseline is not None and isinstance(now, (int, float)) and isinstance(then, (int, float))
-        rows.append(
-            [
-                _h(label),
-                _h(show(now)),
-                _h(show(then) if data.baseline else DASH),
-                _h(change(now - then, then) if known else DASH),
-            ]
-        )
+    rows = [[_h(row.label), _h(row.now), _h(row.then), _h(_change(row))] for row in summary_rows(data)]
     return _table(["", "this change", "baseline", "change"], rows, right=(1, 2, 3))
 
 
