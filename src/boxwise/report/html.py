@@ -12,10 +12,10 @@ import html
 from collections.abc import Sequence
 
 from boxwise import __version__
-from boxwise.report.format import relative, rule_figure
+from boxwise.report.format import rule_figure
 from boxwise.report.model import BuildFailure, ReportData, failed_rules, verdict_passed, verdict_rules
-from boxwise.report.rows import SummaryRow, summary_rows
-from boxwise.units import DASH, human_bytes, percent_points
+from boxwise.report.rows import summary_change, summary_rows
+from boxwise.units import DASH, human_bytes
 
 MAX_ROWS = 500  # per table: the JSON artifact has them all
 STATUS_CLASS = {"pass": "good", "fail": "bad"}
@@ -83,19 +83,14 @@ def _startup(data: ReportData) -> str:
     return f'<p class="{kind}">{_h(startup.headline())}</p>'
 
 
-def _change(row: SummaryRow) -> str:
-    if row.change is None or row.base is None:
-        return DASH
-    if row.kind == "ratio":
-        return percent_points(row.change)
-    if row.kind == "count":
-        return f"{int(row.change):+d}"
-    rel = relative(row.change, row.base)
-    return human_bytes(row.change, signed=True) + (f" ({rel})" if rel and row.change else "")
-
-
 def _summary(data: ReportData) -> str:
-    rows = [[_h(row.label), _h(row.now), _h(row.then), _h(_change(row))] for row in summary_rows(data)]
+    def count(change: int) -> str:
+        return f"{change:+d}"  # the page says +0 where the comment says ±0
+
+    rows = [
+        [_h(row.label), _h(row.now), _h(row.then), _h(summary_change(row, count))]
+        for row in summary_rows(data)
+    ]
     return _table(["", "this change", "baseline", "change"], rows, right=(1, 2, 3))
 
 

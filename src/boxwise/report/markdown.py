@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from boxwise import __version__
-from boxwise.report.format import md_cell, md_code, relative, signed_count, untrusted
+from boxwise.report.format import md_cell, md_code, untrusted
 from boxwise.report.model import BuildFailure, ReportData, failed_rules, marker, verdict_passed
-from boxwise.report.rows import SummaryRow, file_rows, gate_rows, layer_rows, summary_rows, waste_rows
-from boxwise.units import DASH, human_bytes, percent_points
+from boxwise.report.rows import file_rows, gate_rows, layer_rows, summary_change, summary_rows, waste_rows
+from boxwise.units import DASH, human_bytes
 
 GITLAB_LIMIT = 1_000_000
 GITHUB_LIMIT = 65_536
@@ -75,20 +75,8 @@ def startup_text(data: ReportData) -> str:
 def _summary(data: ReportData) -> list[str]:
     lines = ["| | this change | baseline | change |", "|:--|--:|--:|--:|"]
     for row in summary_rows(data):
-        lines.append(f"| {row.label} | {row.now} | {row.then} | {_change(row)} |")
+        lines.append(f"| {row.label} | {row.now} | {row.then} | {summary_change(row)} |")
     return lines
-
-
-def _change(row: SummaryRow) -> str:
-    """The change column: signed, and relative to the baseline for sizes (`+3.79 MB (+7.9 %)`)."""
-    if row.change is None or row.base is None:
-        return DASH
-    if row.kind == "ratio":
-        return percent_points(row.change)
-    if row.kind == "count":
-        return signed_count(int(row.change))
-    rel = relative(row.change, row.base)
-    return f"{human_bytes(row.change, signed=True)}" + (f" ({rel})" if rel and row.change else "")
 
 
 def _baseline_line(data: ReportData) -> str:

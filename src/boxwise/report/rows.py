@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from boxwise.analyze.diff import layer_maker
-from boxwise.report.format import rule_figure
+from boxwise.report.format import relative, rule_figure, signed_count
 from boxwise.report.model import ReportData, reuse_label, verdict_rules
-from boxwise.units import DASH, human_bytes, percent
+from boxwise.units import DASH, human_bytes, percent, percent_points
 
 TOP_ROWS = 10
 
@@ -85,6 +85,19 @@ def summary_rows(data: ReportData) -> list[SummaryRow]:
             )
         )
     return rows
+
+
+def summary_change(row: SummaryRow, count: Callable[[int], str] = signed_count) -> str:
+    """A summary row's change, a size also relative to the baseline (`+3.79 MB (+7.9 %)`), a
+    ratio in percentage points; DASH when unknown. `count` says a layer-count change."""
+    if row.change is None or row.base is None:
+        return DASH
+    if row.kind == "ratio":
+        return percent_points(row.change)
+    if row.kind == "count":
+        return count(int(row.change))
+    rel = relative(row.change, row.base)
+    return human_bytes(row.change, signed=True) + (f" ({rel})" if rel and row.change else "")
 
 
 def gate_rows(data: ReportData) -> list[GateRow]:
