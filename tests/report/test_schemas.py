@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_boxwise
+from support.cli import run_boxwise
+from support.report import FIXTURES
 from support.schemas import errors
-
-from .conftest import FIXTURES
 
 
 def test_report_json_matches_its_schema(analyses: dict[str, Path], tmp_path: Path) -> None:

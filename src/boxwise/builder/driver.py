@@ -15,8 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import subprocess
 import sys
+from typing import Any
 
 if __package__:  # imported on the host, as boxwise.builder.driver
     from boxwise.builder.cnb_order import choose_group
@@ -32,7 +34,7 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
-def read_toml(path: str) -> dict:
+def read_toml(path: str) -> dict[str, Any]:
     """A TOML file a buildpack wrote; one that is not TOML fails the build (exit 51), as the CNB
     lifecycle fails it: an image without its processes or layer types must not pass for a good one."""
     import tomllib  # here, not at the top: the host imports this module's env helpers on 3.10
@@ -55,7 +57,7 @@ def toml_string(value: object) -> str:
     return json.dumps(str(value))
 
 
-def write_bp_plan(path: str, requires: list[dict]) -> None:
+def write_bp_plan(path: str, requires: list[dict[str, Any]]) -> None:
     """The buildpack plan for one buildpack: its detect-time requires, as [[entries]]."""
     lines = []
     for entry in requires:
@@ -125,7 +127,7 @@ def layer_env(layer: str, scope: str) -> list[tuple[str, str, str, str]]:
 # --------------------------------------------------------------------------------------- detect
 
 
-def run_detect(bp: dict, app_dir: str, platform_dir: str, work: str) -> tuple[str, dict]:
+def run_detect(bp: dict[str, Any], app_dir: str, platform_dir: str, work: str) -> tuple[str, dict[str, Any]]:
     """('pass' | 'fail' | 'error', build plan) of one buildpack's bin/detect."""
     plan_path = os.path.join(work, f"plan-{bp['dir_name']}.toml")
     env = dict(
@@ -150,9 +152,9 @@ def run_detect(bp: dict, app_dir: str, platform_dir: str, work: str) -> tuple[st
     return "error", {}
 
 
-def detect(plan: dict, work: str) -> list[dict] | None:
+def detect(plan: dict[str, Any], work: str) -> list[dict[str, Any]] | None:
     """The buildpacks of the first group that passes, each with the build plan its detect wrote."""
-    outcomes: dict[str, tuple[str, dict]] = {}
+    outcomes: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def passes(bp_id: str) -> bool:
         if bp_id not in outcomes:
@@ -175,7 +177,7 @@ def detect(plan: dict, work: str) -> list[dict] | None:
 # ---------------------------------------------------------------------------------------- build
 
 
-def collect_layers(layers_dir: str) -> dict[str, dict]:
+def collect_layers(layers_dir: str) -> dict[str, dict[str, Any]]:
     """Every `<layer>.toml` a buildpack left: its types, metadata and launch env."""
     layers = {}
     for file_name in sorted(os.listdir(layers_dir)):
@@ -194,7 +196,7 @@ def collect_layers(layers_dir: str) -> dict[str, dict]:
     return layers
 
 
-def run_build(bp: dict, plan: dict, env: dict[str, str], work: str) -> dict:
+def run_build(bp: dict[str, Any], plan: dict[str, Any], env: dict[str, str], work: str) -> dict[str, Any]:
     layers_dir = os.path.join(plan["layers_dir"], bp["dir_name"])
     os.makedirs(layers_dir, exist_ok=True)
     bp_plan = os.path.join(work, f"bp-plan-{bp['dir_name']}.toml")
@@ -254,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         if all(result["id"] != fallback for result in results):
             results.append(run_build({**bp, "plan": {}}, plan, env, work))
     with open(os.path.join(work, "result.json"), "w", encoding="utf-8") as handle:
-        json.dump({"group": results}, handle, indent=1, sort_keys=True)
+        # the build's Python: a dependency key holds it; the platform's fast path takes it from here
+        json.dump({"group": results, "python": platform.python_version()}, handle, indent=1, sort_keys=True)
     return 0
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from boxwise.appfiles import IgnoreMatcher
 from boxwise.appfiles import walk as walk_app
 from boxwise.apps import load_ignore
+from boxwise.builder import fastpath
 from boxwise.builder import secrets as build_secrets
 from boxwise.builder.base import (
     ENGINELESS_PLACES,
@@ -31,18 +32,25 @@ from boxwise.builder.base import (
 from boxwise.builder.builder_toml import Builder, load_builder
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.failures import FailureContext, failure_error
-from boxwise.builder.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
+from boxwise.builder.fastpath import FastBuild
+from boxwise.builder.imageconfig import (
+    APP_DIR,
+    LAYERS_DIR,
+    RUN_OWNER,
+    build_config,
+    env_list_to_dict,
+    processes,
+)
 from boxwise.builder.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
 from boxwise.builder.log import BuildLog
 from boxwise.builder.options import BuildOptions, BuildResult, LayerReport
 from boxwise.builder.output import check_output, scan_for_secrets, write_output
 from boxwise.builder.previous import seed_cache, seed_from_previous
-from boxwise.builder.project_toml import read_project_toml
+from boxwise.builder.project_toml import ProjectDescriptor, read_project_toml
 from boxwise.builder.pybase import Choice, check_python, choose_images
 from boxwise.builder.runner import BuildContainer, BuildRoot, connect, engine_errors
 from boxwise.builder.runner_local import LocalRoot
 from boxwise.builder.runtime import base_user_files, run_user, write_runtime_layer
-from boxwise.builder.smoke import check_image
 from boxwise.builder.tools import TOOLS_DIR, pip_wheel
 from boxwise.errors import UserError
 from boxwise.image.cache import cache_root
@@ -144,8 +152,8 @@ def _run_lifecycle(
     env: dict[str, str],
     log: BuildLog,
     failure: FailureContext,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[LayerReport], dict[str, Any]]:
-    """Put everything in, restore, run detect + build, read the layers out."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[LayerReport], dict[str, Any], str]:
+    """Put everything in, restore, run detect + build, read the layers out; also the build's Python."""
     log.status("restore: cached layers")
     box.put(_buildpacks_tar(builder, _plan(builder, box), pip))
     box.put(app_blob)
@@ -171,9 +179,10 @@ def _run_lifecycle(
     if code != 0:
         shared = (load_shared(builder, "installfail"), load_shared(builder, "pyversion"))
         raise failure_error(code, log.lines, failure, *shared)
-    group = _unmap(json.loads(box.read_file(f"{LAYERS_DIR}/.boxwise/result.json"))["group"], box)
+    result = json.loads(box.read_file(f"{LAYERS_DIR}/.boxwise/result.json"))
+    group = _unmap(result["group"], box)
     launch, reports, keep = export_layers(box, group, restored, cache, log)
-    return group, launch, reports, keep
+    return group, launch, reports, keep, str(result.get("python", ""))
 
 
 def _run_ref(options: BuildOptions) -> str:
@@ -202,16 +211,17 @@ def _needs_engine(options: BuildOptions) -> bool:
 
 def _check_base_python(
     choice: Choice, base: BaseImage, cache: LayerCache, app_dir: Path, log: BuildLog
-) -> None:
+) -> bool:
     """The run base's Python against the app's request, when the host can know it (else the build
-    checks its own python3)."""
+    checks its own python3); whether it could."""
     known = base_python_version(base, cache)
     if known is None:
         log.say("python: the base's version is not declared; the build checks its python3")
-        return
+        return False
     version, how = known
     log.say(f"python: the base {base.ref} has Python {version} ({how})")
     check_python(choice, app_dir, f"the base {base.ref}", version)
+    return True
 
 
 def _app_report(cache: LayerCache, app_blob: LayerBlob, log: BuildLog) -> LayerReport:
@@ -270,7 +280,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     with engine_errors("reading the base"):
         base = _load_base(client, options, cache, log)
     log.say(f"app: {app_dir}  base: {base.ref}  build secrets: {secrets.describe()}")
-    _check_base_python(choice, base, cache, app_dir, log)
+    python_known = _check_base_python(choice, base, cache, app_dir, log)
 
     # The app layer first: the build gets exactly the files the image will hold.
     descriptor = read_project_toml(app_dir)
@@ -287,34 +297,16 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             f"{exc.filename or app_dir}: cannot read it ({exc.strerror}); fix its permissions "
             "or exclude it in .dockerignore"
         ) from None
-    if options.clear_cache:
-        pass  # pack's --clear-cache: nothing earlier is reused, not even a previous image's layers
-    elif options.previous_image:
-        with engine_errors("reading the previous image"):
-            seed_from_previous(client, options.previous_image, base, cache, log)
-    elif client is not None and options.output == "docker" and options.tag and not cache.load():
-        seed_cache(client, options.tag, base, cache, log)
-    if options.runner == "local":
-        box: BuildContainer | LocalRoot = LocalRoot(app_dir.name)
+    why_not = _why_not_fast(options, descriptor, build_image, base, python_known, app_dir)
+    fast = _try_fast_path(options, why_not, builder, app_dir, base, cache, log)
+    if isinstance(fast, FastBuild):
+        group, launch, keep, record = fast.group, fast.launch, fast.keep, fast.record
+        reports = list(fast.reports)
     else:
-        flag = "--builder" if options.builder else "--base"
-        build_image = build_image.removeprefix("docker://")
-        # pulled once: the run base was pulled already when it is the same image
-        pull = "never" if build_image == base.ref else options.pull_policy
-        with engine_errors("reading the build image"):
-            engine_image_id(client, build_image, flag, pull, log.say)
-        box = BuildContainer(client, build_image, options.network, app_dir.name)
-    pip = pip_wheel(cache)
-    with log.progress("building"), engine_errors("the build"), box:
-        env = {**descriptor.build_env, **options.build_env, **_driver_env(base, secrets, epoch, box, pip)}
-        if options.runner == "local":  # this machine's python builds; the run image's runs the app
-            run_python = base_python(base, cache)
-            if run_python:
-                env["BOXWISE_RUN_PYTHON"] = run_python
-        failure = FailureContext(app_dir, options.network, build_image, choice.python, options.ca_cert)
-        group, launch, reports, keep = _run_lifecycle(
-            box, builder, pip, app_blob.path, secrets, cache, env, log, failure
+        group, launch, reports, keep, record = _full_build(
+            client, options, choice, builder, app_dir, app_blob, base, cache, secrets, descriptor, epoch, log
         )
+        record = _record(record, why_not, builder, app_dir, group, launch, base, log)
 
     reports.append(_app_report(cache, app_blob, log))
     procs = processes(group, options.default_process)
@@ -328,15 +320,18 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     config = build_config(
         base.config, base.ref, group, launch, runtime, app_blob.diff_id, epoch, options.default_process
     )
-    new_blobs = [cache.blob_path(layer["diff_id"]) for layer in launch] + [app_blob.path]
-    scan_for_secrets(secrets, new_blobs, config, cache)
+    scanned = _scanned(cache.load(), keep)
+    new_blobs = [cache.blob_path(la["diff_id"]) for la in launch if la["diff_id"] not in scanned]
+    scan_for_secrets(secrets, [*new_blobs, app_blob.path], config, cache)
     layers = [ExportLayer(la["diff_id"], la["size"], cache.blob_path(la["diff_id"])) for la in launch]
     layers.append(ExportLayer(runtime_blob.diff_id, runtime_blob.size, runtime_blob.path))
     layers.append(ExportLayer(app_blob.diff_id, app_blob.size, app_blob.path))
     image = ExportImage(config, layers, options.tag)
+    held = cache.load().get("engine_image")  # the engine may hold this image's bottom layers as that one's
     with log.progress("export"), engine_errors("the export"):
-        ref = write_output(options, client, image, base, cache, log)
-    cache.save({"buildpacks": keep, "app": {"sha": app_blob.diff_id}})
+        ref = write_output(options, client, image, base, cache, log, held)
+    in_engine = image.image_id if options.output == "docker" else held
+    cache.save(_document(keep, app_blob.diff_id, record, in_engine))
     cache.collect_garbage()
     seconds = time.monotonic() - started
     log.say(f"image: {ref}  id: {image.image_id}  ({seconds:.1f} s)")
@@ -361,6 +356,8 @@ def _smoke_check(client: Any, options: BuildOptions, ref: str, image_id: str, lo
         why = f"the image went to {options.output}, not into an engine"
         log.say(f"check: skipped: {why}")
         return Startup(False, reason=why)
+    from boxwise.builder.smoke import check_image  # here: http.client and ssl cost a warm build ~0.1 s
+
     log.status(f"check: starting the image with PORT (timeout {options.check_timeout:g} s)")
     with engine_errors("the smoke check"):
         startup = check_image(client, image_id, timeout=options.check_timeout, path=options.check_path)
@@ -368,3 +365,162 @@ def _smoke_check(client: Any, options: BuildOptions, ref: str, image_id: str, lo
     for line in startup.log_tail:
         log.say(f"  | {line}")
     return startup
+
+
+def _why_not_fast(
+    options: BuildOptions,
+    descriptor: ProjectDescriptor,
+    build_image: str,
+    base: BaseImage,
+    python_known: bool,
+    app_dir: Path,
+) -> str | None:
+    """Why this build can neither take the host-side fast path nor leave a record for one, or None."""
+    if options.runner != "docker":
+        return "--runner local"
+    if build_image.removeprefix("docker://") != base.ref:
+        return "the build image is not the run base"
+    if options.build_env or descriptor.build_env:
+        return "build environment variables (--env, project.toml)"
+    if not python_known:
+        return "the base does not declare its Python"
+    return fastpath.app_dir_written_by_build(app_dir)
+
+
+def _try_fast_path(
+    options: BuildOptions,
+    why_not: str | None,
+    builder: Builder,
+    app_dir: Path,
+    base: BaseImage,
+    cache: LayerCache,
+    log: BuildLog,
+) -> FastBuild | None:
+    if options.clear_cache:
+        why_not = "--clear-cache"
+    elif fastpath.disabled():
+        why_not = f"{fastpath.FAST_PATH_ENV}=0"
+    if why_not is None:
+        environ = env_list_to_dict(base.config.get("config", {}).get("Env") or [])
+        # docker load and a registry check the digest of a layer they get, a file written here no one:
+        # the blob is hashed for a file; for the others its size catches what a crash mid-write leaves
+        checked = options.output == "docker" or options.output.startswith("registry:")
+
+        def intact(diff_id: str, size: int) -> bool:
+            path = cache.blob_path(diff_id) if checked else cache.verified_blob(diff_id)
+            return path is not None and path.is_file() and path.stat().st_size == size
+
+        document, image_id = cache.load(), base.image_id
+        found = fastpath.fast_build(builder, app_dir, document, image_id, image_id, environ, intact)
+        if isinstance(found, FastBuild):
+            fastpath.say_reused(found, log)
+            return found
+        why_not = found
+    log.say(f"fast path: not taken: {why_not}; the buildpacks run in a build container")
+    return None
+
+
+def _record(
+    record: dict[str, Any] | None,
+    why_not: str | None,
+    builder: Builder,
+    app_dir: Path,
+    group: list[dict[str, Any]],
+    launch: list[dict[str, Any]],
+    base: BaseImage,
+    log: BuildLog,
+) -> dict[str, Any] | None:
+    """The fast-path record of this full build (`record` holds the build's Python), or None."""
+    if why_not is not None or record is None:
+        return None
+    environ = env_list_to_dict(base.config.get("config", {}).get("Env") or [])
+    made, why = fastpath.make_record(
+        builder, app_dir, group, launch, record["python"], base.image_id, base.image_id, environ
+    )
+    if made is None:
+        log.say(f"fast path: no record for the next build: {why}")
+    return made
+
+
+def _scanned(document: dict[str, Any], keep: dict[str, dict[str, dict[str, Any]]]) -> set[str]:
+    """diff_ids of layers the secret check passed when they were made (their entry says so): a
+    reused layer was checked then and is not read again."""
+    previous = document.get("buildpacks") or {}
+    found = set()
+    for bp_id, layers in keep.items():
+        for name, entry in layers.items():
+            old = (previous.get(bp_id) or {}).get(name) or {}
+            if old.get("scanned") and old.get("sha") == entry.get("sha"):
+                found.add(str(entry["sha"]))
+    return found
+
+
+def _document(
+    keep: dict[str, dict[str, dict[str, Any]]],
+    app: str,
+    record: dict[str, Any] | None,
+    engine_image: str | None,
+) -> dict[str, Any]:
+    """The cache document of a good build: its layers (launch ones marked as checked for secrets),
+    the app layer, the fast-path record and the image the engine now holds."""
+    marked = {
+        bp_id: {
+            name: {**entry, "scanned": True} if entry.get("launch") else entry
+            for name, entry in layers.items()
+        }
+        for bp_id, layers in keep.items()
+    }
+    document: dict[str, Any] = {"buildpacks": marked, "app": {"sha": app}}
+    if record is not None:
+        document["fast"] = record
+    if engine_image:
+        document["engine_image"] = engine_image
+    return document
+
+
+def _full_build(
+    client: Any,
+    options: BuildOptions,
+    choice: Choice,
+    builder: Builder,
+    app_dir: Path,
+    app_blob: LayerBlob,
+    base: BaseImage,
+    cache: LayerCache,
+    secrets: build_secrets.BuildSecrets,
+    descriptor: ProjectDescriptor,
+    epoch: int,
+    log: BuildLog,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[LayerReport], dict[str, Any], dict[str, Any]]:
+    """Restore, detect and build in a build container (or in place), export: (group, launch layers,
+    reports, cache entries, {"python": the build's Python})."""
+    if options.clear_cache:
+        pass  # pack's --clear-cache: nothing earlier is reused, not even a previous image's layers
+    elif options.previous_image:
+        with engine_errors("reading the previous image"):
+            seed_from_previous(client, options.previous_image, base, cache, log)
+    elif client is not None and options.output == "docker" and options.tag and not cache.load():
+        seed_cache(client, options.tag, base, cache, log)
+    build_image = str(options.builder or options.base)
+    if options.runner == "local":
+        box: BuildContainer | LocalRoot = LocalRoot(app_dir.name)
+    else:
+        flag = "--builder" if options.builder else "--base"
+        build_image = build_image.removeprefix("docker://")
+        # pulled once: the run base was pulled already when it is the same image
+        pull = "never" if build_image == base.ref else options.pull_policy
+        with engine_errors("reading the build image"):
+            engine_image_id(client, build_image, flag, pull, log.say)
+        box = BuildContainer(client, build_image, options.network, app_dir.name)
+    pip = pip_wheel(cache)
+    with log.progress("building"), engine_errors("the build"), box:
+        env = {**descriptor.build_env, **options.build_env, **_driver_env(base, secrets, epoch, box, pip)}
+        if options.runner == "local":  # this machine's python builds; the run image's runs the app
+            run_python = base_python(base, cache)
+            if run_python:
+                env["BOXWISE_RUN_PYTHON"] = run_python
+        failure = FailureContext(app_dir, options.network, build_image, choice.python, options.ca_cert)
+        group, launch, reports, keep, python = _run_lifecycle(
+            box, builder, pip, app_blob.path, secrets, cache, env, log, failure
+        )
+    return group, launch, reports, keep, {"python": python}
