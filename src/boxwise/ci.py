@@ -31,6 +31,7 @@ from boxwise.report.options import ArtifactPaths, PostingFlags
 
 if TYPE_CHECKING:
     from boxwise.builder.options import BuildResult
+    from boxwise.ci_cache import CacheImageUse
 
 DEFAULT_PREFIX = "boxwise"
 
@@ -44,6 +45,7 @@ class CiOptions:
     base: str | None = None
     builder: str | None = None
     tag_prefix: str | None = None
+    cache_tag: str | None = None  # --cache-tag: each app's layer cache as PREFIX/APP:TAG
     pull_policy: str | None = None
     check: bool | None = None  # None: [tool.boxwise.build] check, else on
     posting: PostingFlags = field(default_factory=PostingFlags)
@@ -124,7 +126,12 @@ def choose_apps(options: CiOptions, settings: Any, env: Mapping[str, str]) -> tu
 
 
 def build_one(
-    app: Any, options: CiOptions, settings: Any, tag: str, previous: str | None = None
+    app: Any,
+    options: CiOptions,
+    settings: Any,
+    tag: str,
+    previous: str | None = None,
+    cache_image: CacheImageUse | None = None,
 ) -> BuildResult:
     """Build the app with the build stage's own option precedence; the BuildResult."""
     from boxwise.builder.command import options_from_flags
@@ -140,6 +147,8 @@ def build_one(
         pull_policy=options.pull_policy,
         runner="docker",
         previous_image=previous,  # the baseline: a fresh runner's cache is warm from it
+        cache_image=cache_image.ref if cache_image else None,  # ci_cache: where, and whether it is written
+        cache_image_read_only=not (cache_image and cache_image.write),
         # the smoke check is on in ci unless the flag or [tool.boxwise.build] check turns it off
         check=options.check if options.check is not None else settings.build.get("check", True),
     )
@@ -193,8 +202,12 @@ def run_app(
     if unpulled:
         print(f"boxwise ci: {printable(app.name)}: no baseline: {printable(unpulled)}", file=sys.stderr)
         baseline = (None, unpulled)
+    from boxwise.ci_cache import cache_image_use
+
+    cache_image = cache_image_use(name, options.cache_tag, env, in_mr, branch)
+    print(f"boxwise ci: {printable(app.name)}: {printable(cache_image.why)}", file=sys.stderr)
     try:
-        result = build_one(app, options, settings, tag, previous=baseline[0])
+        result = build_one(app, options, settings, tag, previous=baseline[0], cache_image=cache_image)
     except UserError as exc:
         return AppOutcome(app.name, error=f"build failed: {exc}")
     except Exception as exc:  # an engine or library failure: one app's failure, not the whole run's

@@ -121,6 +121,11 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="REF",
         help="an earlier image of the app (docker://, registry://, archives): its layers serve equal keys",
     )
+    p.add_argument(
+        "--cache-image",
+        metavar="registry://REF",
+        help="keep the layer cache in this registry image: read before the build, written after it",
+    )
     p.add_argument("--default-process", metavar="TYPE", help="the process the image starts (default: web)")
     p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
 
@@ -224,6 +229,12 @@ def _add_ci(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--base", metavar="REF", help="the run base image (default: [tool.boxwise.build] base)")
     p.add_argument("--builder", metavar="REF", help="the image the buildpacks run in (default: --base)")
     p.add_argument("--tag-prefix", metavar="PREFIX", help="images are PREFIX/APP (default: boxwise)")
+    p.add_argument(
+        "--cache-tag",
+        metavar="TAG",
+        help="keep each app's layer cache as the image PREFIX/APP:TAG when PREFIX is a registry "
+        "(written on the default branch only, read in merge requests)",
+    )
     _add_pull_policy(p)
     _add_posting(p, "auto")
     p.add_argument(
@@ -319,6 +330,7 @@ def _build_options(args: argparse.Namespace) -> Any:
         publish=args.publish,
         clear_cache=args.clear_cache,
         previous_image=args.previous_image,
+        cache_image=args.cache_image,
         default_process=args.default_process,
     )
 
@@ -364,6 +376,7 @@ def _ci_options(args: argparse.Namespace) -> Any:
         base=args.base,
         builder=args.builder,
         tag_prefix=args.tag_prefix,
+        cache_tag=args.cache_tag,
         pull_policy=args.pull_policy,
         check=args.check,
         posting=_posting(args),

@@ -43,6 +43,10 @@ def options_from_flags(
         if output != "docker":
             raise UserError("--publish and --output both say where the image goes; give one of them")
         output = f"registry://{tag}"
+    if flags.cache_image:
+        from boxwise.builder.cacheimage import check_cache_image
+
+        check_cache_image(flags.cache_image)  # a bad reference is refused before the build
     return BuildOptions(
         base=_text_or_none(pick(flags.base, "base")),
         tag=tag,
@@ -50,6 +54,8 @@ def options_from_flags(
         build_env=build_env(list(flags.env), flags.env_file),
         clear_cache=flags.clear_cache,
         previous_image=flags.previous_image,
+        cache_image=flags.cache_image,
+        cache_image_read_only=flags.cache_image_read_only,
         default_process=flags.default_process,
         cache_dir=cache,
         network=str(pick(flags.network, "network", "host")),
