@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,8 @@ from boxwise.appfiles import IgnoreMatcher
 from boxwise.appfiles import walk as walk_app
 from boxwise.apps import load_ignore
 from boxwise.builder import secrets as build_secrets
+from boxwise.builder.appwrites import LAYER_NAME as APP_BUILD_LAYER
+from boxwise.builder.appwrites import AppWrites, export_app_writes
 from boxwise.builder.base import (
     ENGINELESS_PLACES,
     PULL_POLICIES,
@@ -128,6 +132,19 @@ def _plan(builder: Builder, box: BuildRoot) -> dict[str, Any]:
     return plan
 
 
+@dataclass
+class Lifecycle:
+    """What detect + build left: the group, the launch layers, their reports and cache entries, and
+    the layer of files the build steps wrote into the app (None when they wrote none)."""
+
+    group: list[dict[str, Any]]
+    launch: list[dict[str, Any]]
+    reports: list[LayerReport]
+    keep: dict[str, Any]
+    writes: AppWrites
+    app_build: LayerBlob | None
+
+
 def _run_lifecycle(
     box: BuildRoot,
     builder: Builder,
@@ -138,7 +155,7 @@ def _run_lifecycle(
     env: dict[str, str],
     log: BuildLog,
     failure: FailureContext,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[LayerReport], dict[str, Any]]:
+) -> Lifecycle:
     """Put everything in, restore, run detect + build, read the layers out."""
     log.status("restore: cached layers")
     box.put(_buildpacks_tar(builder, _plan(builder, box), pip))
@@ -163,11 +180,20 @@ def _run_lifecycle(
             break
         code = box.exec(command, env, log.say)
     if code != 0:
-        shared = (load_shared(builder, "installfail"), load_shared(builder, "pyversion"))
+        shared = (
+            load_shared(builder, "installfail"),
+            load_shared(builder, "pyversion"),
+            load_shared(builder, "collectstatic"),
+        )
         raise failure_error(code, log.lines, failure, *shared)
-    group = _unmap(json.loads(box.read_file(f"{LAYERS_DIR}/.boxwise/result.json"))["group"], box)
+    result = json.loads(box.read_file(f"{LAYERS_DIR}/.boxwise/result.json"))
+    group = _unmap(result["group"], box)
     launch, reports, keep = export_layers(box, group, restored, cache, log)
-    return group, launch, reports, keep
+    writes = AppWrites.from_result(result)
+    if writes.paths:
+        log.status("export: reading the files the build wrote into the app")
+    app_build = export_app_writes(box, writes, cache, int(env["SOURCE_DATE_EPOCH"]))
+    return Lifecycle(group, launch, reports, keep, writes, app_build)
 
 
 def _run_ref(options: BuildOptions) -> str:
@@ -216,6 +242,27 @@ def _app_report(cache: LayerCache, app_blob: LayerBlob, log: BuildLog) -> LayerR
         return LayerReport("app", "app", app_blob.diff_id, app_blob.size, "reused", "key unchanged")
     log.say("layer app: rebuilt: app files changed")
     return LayerReport("app", "app", app_blob.diff_id, app_blob.size, "rebuilt", "app files changed")
+
+
+def _app_build_report(
+    cache: LayerCache, built: LayerBlob, steps: tuple[str, ...], log: BuildLog
+) -> LayerReport:
+    """The layer of files the build steps wrote into the app: the same bytes as last time, or not."""
+    previous = cache.load().get("app")
+    old = previous.get("built") if isinstance(previous, dict) else None
+    by = ", ".join(steps) or "the build"
+    if old == built.diff_id:
+        log.say(f"layer {APP_BUILD_LAYER}: reused (the files {by} wrote are unchanged)")
+        return LayerReport("app", APP_BUILD_LAYER, built.diff_id, built.size, "reused", "key unchanged")
+    log.say(f"layer {APP_BUILD_LAYER}: rebuilt: files written by {by}")
+    return LayerReport("app", APP_BUILD_LAYER, built.diff_id, built.size, "rebuilt", f"written by {by}")
+
+
+def _host_build_env() -> dict[str, str]:
+    """What the build takes from boxwise's own environment without --env: Heroku's switch, which
+    CI systems set as a variable of the job."""
+    value = os.environ.get("DISABLE_COLLECTSTATIC")
+    return {"DISABLE_COLLECTSTATIC": value} if value is not None else {}
 
 
 def _base_users(client: Any, base: BaseImage, cache: LayerCache) -> tuple[bytes, bytes]:
@@ -300,17 +347,23 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         box = BuildContainer(client, build_image, options.network, app_dir.name)
     pip = pip_wheel(cache)
     with log.progress("building"), engine_errors("the build"), box:
-        env = {**descriptor.build_env, **options.build_env, **_driver_env(base, secrets, epoch, box, pip)}
+        env = {
+            **_host_build_env(),
+            **descriptor.build_env,
+            **options.build_env,
+            **_driver_env(base, secrets, epoch, box, pip),
+        }
         if options.runner == "local":  # this machine's python builds; the run image's runs the app
             run_python = base_python(base, cache)
             if run_python:
                 env["BOXWISE_RUN_PYTHON"] = run_python
         failure = FailureContext(app_dir, options.network, build_image, choice.python, options.ca_cert)
-        group, launch, reports, keep = _run_lifecycle(
-            box, builder, pip, app_blob.path, secrets, cache, env, log, failure
-        )
+        done = _run_lifecycle(box, builder, pip, app_blob.path, secrets, cache, env, log, failure)
+    group, launch, reports, built = done.group, done.launch, done.reports, done.app_build
 
     reports.append(_app_report(cache, app_blob, log))
+    if built is not None:
+        reports.append(_app_build_report(cache, built, done.writes.steps, log))
     procs = processes(group, options.default_process)
     with engine_errors("reading the base's users"):
         user = run_user(*_base_users(client, base, cache))
@@ -319,18 +372,28 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         lambda dest: write_layer(dest, lambda w: write_runtime_layer(w, user, procs), mtime=epoch),
     )
     runtime = (runtime_blob.diff_id, user)
+    app_layers = [app_blob] + ([built] if built is not None else [])
     config = build_config(
-        base.config, base.ref, group, launch, runtime, app_blob.diff_id, epoch, options.default_process
+        base.config,
+        base.ref,
+        group,
+        launch,
+        runtime,
+        [blob.diff_id for blob in app_layers],
+        epoch,
+        options.default_process,
     )
-    new_blobs = [cache.blob_path(layer["diff_id"]) for layer in launch] + [app_blob.path]
+    new_blobs = [cache.blob_path(layer["diff_id"]) for layer in launch] + [blob.path for blob in app_layers]
     scan_for_secrets(secrets, new_blobs, config, cache)
     layers = [ExportLayer(la["diff_id"], la["size"], cache.blob_path(la["diff_id"])) for la in launch]
     layers.append(ExportLayer(runtime_blob.diff_id, runtime_blob.size, runtime_blob.path))
-    layers.append(ExportLayer(app_blob.diff_id, app_blob.size, app_blob.path))
+    layers += [ExportLayer(blob.diff_id, blob.size, blob.path) for blob in app_layers]
     image = ExportImage(config, layers, options.tag)
     with log.progress("export"), engine_errors("the export"):
         ref = write_output(options, client, image, base, cache, log)
-    cache.save({"buildpacks": keep, "app": {"sha": app_blob.diff_id}})
+    app_record = {"sha": app_blob.diff_id, **({"built": built.diff_id} if built is not None else {})}
+    # app_steps: appwrites.writes_app, the predicate of a build that would skip the build container
+    cache.save({"buildpacks": done.keep, "app": app_record, "app_steps": list(done.writes.steps)})
     cache.collect_garbage()
     seconds = time.monotonic() - started
     log.say(f"image: {ref}  id: {image.image_id}  ({seconds:.1f} s)")
@@ -344,6 +407,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         processes=procs,
         buildpacks=[f"{bp['id']}@{bp['version']}" for bp in group],
         seconds=seconds,
+        app_steps=list(done.writes.steps),
         log=log.lines,
         startup=startup,
     )
