@@ -84,9 +84,8 @@ def _checked(inner: Path, allowed: frozenset[str]) -> None:
             count += 1
             name = _clean_name(member.name)
             if count > MAX_ENTRIES or name is None or name not in allowed:
-                raise UserError(
-                    f"the build's list of files it wrote into the app is not valid ({name!r:.80})"
-                )
+                shown = repr(member.name)[:80]
+                raise UserError(f"the build wrote an entry outside its list of app files ({shown}); not kept")
             if member.islnk() and _clean_name(member.linkname) not in seen:
                 raise UserError(
                     f"the build wrote a hard link into the app that points out of it ({name:.80})"
