@@ -15,7 +15,7 @@ For each: cold build time (no cache), warm build time after the code-only change
 and dive's efficiency score (`CI=true dive --source docker-archive --json`). Every build reaches
 PyPI through this machine's proxy; the CA bundle goes to boxwise with --ca-cert and to the
 Dockerfile builds as a build-context file (only the multi-stage image leaves it behind).
-Prints a markdown table for the README.
+Prints a markdown table for docs/speed.md.
 """
 
 from __future__ import annotations

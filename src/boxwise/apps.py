@@ -44,7 +44,7 @@ from boxwise.config import Settings
 from boxwise.errors import UserError
 
 if TYPE_CHECKING:
-    from boxwise.lint.findings import Finding
+    from boxwise.findings import Finding
 
 MARKERS = (
     "requirements.txt",
@@ -176,7 +176,7 @@ def ignore_matcher(rules: list[IgnoreRule]) -> IgnoreMatcher:
 
 def read_ignore_files(app_dir: Path, root: Path) -> tuple[list[IgnoreRule], list[Finding]]:
     """The rules of the app's `.dockerignore` then `.boxwiseignore`, and findings for unreadable ones."""
-    from boxwise.lint.files import read_text
+    from boxwise.inputfiles import read_text
 
     rules: list[IgnoreRule] = []
     problems: list[Finding] = []
@@ -222,7 +222,7 @@ def rel_path(root: Path, path: Path | str) -> str:
 def _is_project_pyproject(path: Path) -> bool:
     """True unless the file is valid TOML with only `[tool.*]` settings (a config, not an app)."""
     from boxwise.config import tomllib
-    from boxwise.lint.files import read_text
+    from boxwise.inputfiles import read_text
 
     text, _ = read_text(path, path.name)
     if text is None:
@@ -240,7 +240,7 @@ def _is_project_pyproject(path: Path) -> bool:
 
 def _is_project_setup_cfg(path: Path) -> bool:
     """True when setup.cfg holds setuptools metadata ([metadata] or [options]), not only tool settings."""
-    from boxwise.lint.files import read_text
+    from boxwise.inputfiles import read_text
 
     text, _ = read_text(path, path.name)
     if text is None:

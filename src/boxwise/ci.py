@@ -216,8 +216,8 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
     from rich.table import Table
 
     from boxwise.printable import for_rich as escape  # the image's or the MR's text
-    from boxwise.report.format import DASH, human_bytes, percent
     from boxwise.report.model import failed_rules, verdict_passed
+    from boxwise.units import DASH, human_bytes, percent
 
     table = Table(title="boxwise ci", title_justify="left")
     for name, justify in (

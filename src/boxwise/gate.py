@@ -21,7 +21,7 @@ from typing import Any
 
 from boxwise.config import GATE_RULES, STARTUP_RULES, did_you_mean
 from boxwise.errors import UserError
-from boxwise.units import dive_percent, human_bytes
+from boxwise.units import dive_bytes, dive_percent
 
 DEFAULTS = {
     "lowestEfficiency": "0.9",
@@ -338,9 +338,9 @@ def render_text(verdict: Verdict, analysis: Any) -> str:
         f"  rules: {verdict.config_path or 'defaults, pyproject.toml and flags'}",
         f"  efficiency: {figures['lowestEfficiency'] * 100:2.4f} %",
         f"  wastedBytes: {int(figures['highestWastedBytes'])} bytes"
-        f" ({human_bytes(int(figures['highestWastedBytes']))})",
+        f" ({dive_bytes(int(figures['highestWastedBytes']))})",
         f"  userWastedPercent: {dive_percent(figures['highestUserWastedPercent'])}",
-        f"  imageBytes: {data['size_bytes']} bytes ({human_bytes(data['size_bytes'])})",
+        f"  imageBytes: {data['size_bytes']} bytes ({dive_bytes(data['size_bytes'])})",
         "Results:",
     ]
     for result in verdict.results:

@@ -1,6 +1,7 @@
 """What the smoke check saw when it started a new image's web process with PORT.
 
-The value the check stage hands to the gate and the report (DESIGN: Image ──check──▶ Startup).
+The value the check stage hands to the gate and the report (docs/design.md, the pipeline:
+Image ──check──▶ Startup).
 """
 
 from __future__ import annotations

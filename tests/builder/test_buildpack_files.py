@@ -56,8 +56,26 @@ def test_a_launch_toml_that_is_not_toml_fails_the_build(tmp_path: Path, capsys) 
     assert "a buildpack wrote invalid TOML" in capsys.readouterr().out
 
 
+def _metadata(floats: bool):
+    """Layer metadata as buildpacks write it: tables of text, integers, booleans and arrays (any
+    Unicode but lone surrogates, which UTF-8 cannot hold), nested."""
+    from hypothesis import strategies as st
+
+    text = st.text(st.characters(blacklist_categories=("Cs",)))
+    scalars = text | st.integers(-(2**63), 2**63 - 1) | st.booleans()
+    if floats:
+        scalars |= st.floats(allow_nan=False)
+    values = st.recursive(
+        scalars,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+        max_leaves=8,
+    )
+    return st.dictionaries(text, values, max_size=4)
+
+
 def test_the_buildpacks_toml_writer_round_trips_any_text() -> None:
-    """What procfile-run writes for any Procfile line reads back the same (emoji, quotes, controls)."""
+    """What procfile-run writes for any Procfile line reads back the same (emoji, quotes, controls),
+    and so does any layer metadata a buildpack writes with pylayer (the in-container writer)."""
     import sys
 
     from hypothesis import given, settings
@@ -76,5 +94,32 @@ def test_the_buildpacks_toml_writer_round_trips_any_text() -> None:
         clean = text.encode("utf-8", "replace").decode("utf-8")  # lone surrogates cannot be written
         table = {"processes": [{"type": "web", "command": ["/bin/sh", "-c", clean], "default": True}]}
         assert tomllib.loads(pylayer.toml_dumps(table)) == table
+
+    @settings(max_examples=200, deadline=None)
+    @given(_metadata(floats=False))
+    def metadata_round_trip(metadata: dict) -> None:
+        table = {"types": {"launch": True}, "metadata": metadata}
+        assert tomllib.loads(pylayer.toml_dumps(table)) == table
+
+    round_trip()
+    metadata_round_trip()
+
+
+def test_the_restored_layer_toml_round_trips_any_metadata() -> None:
+    """The host side's writer (tomli-w) gives a buildpack back exactly the metadata it wrote."""
+    import sys
+
+    from hypothesis import given, settings
+
+    from boxwise.builder.layers import _restore_toml
+
+    if sys.version_info < (3, 11):  # pragma: no cover
+        return
+    import tomllib
+
+    @settings(max_examples=200, deadline=None)
+    @given(_metadata(floats=True))
+    def round_trip(metadata: dict) -> None:
+        assert tomllib.loads(_restore_toml(metadata).decode()) == {"metadata": metadata}
 
     round_trip()

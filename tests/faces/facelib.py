@@ -1,4 +1,5 @@
-"""Helpers of the CI-face tests: README snippets, git, gitlab-ci-local, check-jsonschema, actionlint."""
+"""Helpers of the CI-face tests: git, gitlab-ci-local, check-jsonschema, actionlint (the snippets they run
+come out of the README and docs/ through support.docs)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,10 @@ TEMPLATE = REPO / "gitlab-ci" / "boxwise.yml"  # the classic include, generated 
 COMPONENT = REPO / "templates" / "boxwise.yml"  # the CI/CD component: the catalog reads root templates/
 ACTION = REPO / "action.yml"  # the published action (the Marketplace lists a root action.yml only)
 ACTION_COPY = REPO / "action" / "action.yml"  # generated from it by scripts/sync_faces.py
-README = REPO / "README.md"
-# The GitLab the sample repos live on. Its boxwise project (the README's `tools/boxwise`) is a
+# The GitLab the sample repos live on. Its boxwise project (the docs' `tools/boxwise`) is a
 # GitLabHost: a bare git repository of this checkout, tagged with this version, that gitlab-ci-local
 # clones includes and components from, and an HTTP server answering GitLab's archive route, from
-# which the jobs install boxwise. So the README's snippets run as written, offline.
+# which the jobs install boxwise. So the documented snippets run as written, offline.
 GITLAB_HOST = "gitlab.example.com"
 SAMPLE_ORIGIN = f"https://{GITLAB_HOST}/acme/shop.git"
 BOXWISE_PROJECT = "tools/boxwise"
@@ -48,18 +48,6 @@ SAMPLE_APPS: dict[str, str] = {
     "apps/worker/worker/__init__.py": "",
     "apps/worker/worker/__main__.py": serve_main("worker"),
 }
-
-
-def readme_section(title: str) -> str:
-    text = README.read_text(encoding="utf-8")
-    start = text.index(f"\n## {title}\n")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end != -1 else len(text)]
-
-
-def readme_yaml_blocks(title: str) -> list[str]:
-    """The ```yaml blocks of one README section, as written there."""
-    return re.findall(r"```yaml\n(.*?)```", readme_section(title), re.S)
 
 
 def git(repo: Path, *args: str) -> str:

@@ -1,4 +1,4 @@
-"""The GitHub face: action/action.yml checked against the schema, the README workflow linted, and
+"""The GitHub face: action/action.yml checked against the schema, the documented workflows linted, and
 the action's run steps executed on a sample repo with a GitHub-like runner environment."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.docs import DOCS, README, fenced_blocks, section
 from support.webapp import serve_main
 
 from boxwise.plan import Plan, as_github_matrix
@@ -27,21 +28,23 @@ from .facelib import (
     commit_files,
     git,
     load_fakeapi,
-    readme_section,
-    readme_yaml_blocks,
     runner_env,
     tool_env,
 )
 
-SECTION = "GitHub Action"
+PAGE = DOCS / "github-action.md"
+README_SECTION = "## GitHub Action"
+# The README's one-job workflow and the page's monorepo workflow (plan, then one job per app).
+WORKFLOWS = {"readme": (README, README_SECTION), "docs": (PAGE, None)}
 PR_NUMBER = 12
 GITHUB_REPOSITORY = "acme/shop"
 IMAGE_PREFIX = "boxwise-test-faces"  # the session removes what it builds under this name
 
 
-def readme_workflow() -> str:
-    blocks = [block for block in readme_yaml_blocks(SECTION) if "jobs:" in block]
-    assert len(blocks) == 1, f"README ## {SECTION} should hold exactly one example workflow"
+def documented_workflow(where: str) -> str:
+    path, heading = WORKFLOWS[where]
+    blocks = [block for block in fenced_blocks(path, heading) if "jobs:" in block]
+    assert len(blocks) == 1, f"{path.name} {heading or ''} should hold exactly one example workflow"
     return blocks[0]
 
 
@@ -78,17 +81,18 @@ def test_outputs_have_one_name_each_and_every_one_is_documented() -> None:
         "json-path",
         "matrix",
     }
-    section = readme_section(SECTION)
+    page = section(PAGE)
     for name in outputs:
-        assert f"`{name}`" in section, f"output {name} is not in README ## {SECTION}"
+        assert f"`{name}`" in page, f"output {name} is not in {PAGE.name}"
         assert outputs[name]["value"] == f"${{{{ steps.boxwise.outputs.{name} }}}}"
-    assert "outputs.size " not in section and "outputs.size}" not in section
+    assert "outputs.size " not in page and "outputs.size}" not in page
 
 
-def test_readme_workflow_passes_actionlint_and_the_workflow_schema(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", WORKFLOWS)
+def test_documented_workflow_passes_actionlint_and_the_workflow_schema(where: str, tmp_path: Path) -> None:
     workflow = tmp_path / ".github" / "workflows" / "boxwise.yml"
     workflow.parent.mkdir(parents=True)
-    workflow.write_text(readme_workflow())
+    workflow.write_text(documented_workflow(where))
     assert actionlint(workflow) == []
     result = check_jsonschema("vendor.github-workflows", workflow)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -104,22 +108,31 @@ def test_actionlint_really_reports_problems(tmp_path: Path) -> None:
     assert [problem["kind"] for problem in actionlint(workflow)] == ["expression"]
 
 
-def test_readme_workflow_fans_out_with_write_permission_and_only_declared_inputs() -> None:
-    workflow = yaml.safe_load(readme_workflow())
+@pytest.mark.parametrize("where", WORKFLOWS)
+def test_documented_workflow_may_comment_and_gives_the_action_only_declared_inputs(where: str) -> None:
+    workflow = yaml.safe_load(documented_workflow(where))
     assert workflow["permissions"]["pull-requests"] == "write"
+    declared = set(load_action(ACTION)["inputs"])
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    # the merge base must be in the clone, else boxwise cannot tell what the pull request changed
+    checkouts = [step for step in steps if step.get("uses", "").startswith("actions/checkout@")]
+    assert checkouts and all(step["with"]["fetch-depth"] == 0 for step in checkouts)
+    uses = [step for step in steps if step.get("uses", "").split("@")[0].endswith("/boxwise")]
+    assert uses
+    for step in uses:
+        assert set(step.get("with", {})) <= declared, step
+
+
+def test_the_monorepo_workflow_fans_out_one_job_per_planned_app() -> None:
+    workflow = yaml.safe_load(documented_workflow("docs"))
     build = workflow["jobs"]["build"]
     assert build["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
     assert build["needs"] == "plan"
     # An empty matrix is an error on GitHub: the job is skipped on exactly what an empty plan prints.
     empty = as_github_matrix(Plan((), None)).strip()
     assert build["if"] == f"needs.plan.outputs.matrix != '{empty}'"
-
-    declared = set(load_action(ACTION)["inputs"])
-    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
-    uses = [step for step in steps if step.get("uses", "").split("@")[0].endswith("/boxwise")]
-    assert len(uses) == 2
-    for step in uses:
-        assert set(step.get("with", {})) <= declared, step
+    plan = workflow["jobs"]["plan"]
+    assert [step["with"] for step in plan["steps"] if step.get("id") == "plan"] == [{"mode": "plan"}]
 
 
 # ------------------------------------------------------------------------------ the run steps

@@ -1,12 +1,12 @@
 """The GitLab face: gitlab-ci/boxwise.yml run for real by gitlab-ci-local on a sample repo.
 
-The pipelines are the README's snippets as written. Their includes (the classic `project:` include
-and the CI/CD component of root templates/) are fetched by gitlab-ci-local from a stand-in GitLab
-holding this checkout as its boxwise project (facelib.GitLabHost), and the jobs install boxwise as
-the templates' default `install` does: from that project's archive at the included ref (the
-component: at its own commit). The only inputs the tests add say where this machine's engine is
-and how to name the images; what this machine changes is where packages come from (CI_SERVER_URL,
-and pip's build backend from a local folder).
+The pipelines are docs/gitlab-ci.md's snippets as written (the README's include is one of them).
+Their includes (the classic `project:` include and the CI/CD component of root templates/) are
+fetched by gitlab-ci-local from a stand-in GitLab holding this checkout as its boxwise project
+(facelib.GitLabHost), and the jobs install boxwise as the templates' default `install` does: from
+that project's archive at the included ref (the component: at its own commit). The only inputs the
+tests add say where this machine's engine is and how to name the images; what this machine changes
+is where packages come from (CI_SERVER_URL, and pip's build backend from a local folder).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support.docs import DOCS, README, fenced_blocks
 from support.webapp import serve_main
 
 from boxwise import __version__
@@ -38,24 +39,24 @@ from .facelib import (
     gitlab_ci_local,
     install_pipeline,
     load_fakeapi,
-    readme_yaml_blocks,
 )
 
-SECTION = "GitLab CI"
+PAGE = DOCS / "gitlab-ci.md"
+README_SECTION = "## GitLab CI"
 # Where the engine is on this machine (a real runner uses the default: a docker:dind service) and
 # the name of the images (the session removes them).
 LOCAL_INPUTS = {"engine": "host", "image-prefix": "boxwise-test-faces"}
 
 
 def snippet(kind: str) -> str:
-    """The README's bare include, its include with inputs, or its component include."""
-    blocks = readme_yaml_blocks(SECTION)
+    """docs/gitlab-ci.md's bare include, its include with inputs, or its component include."""
+    blocks = fenced_blocks(PAGE)
     chosen = {
         "bare": [b for b in blocks if "project:" in b and "inputs:" not in b],
         "inputs": [b for b in blocks if "project:" in b and "inputs:" in b],
         "component": [b for b in blocks if "component:" in b],
     }[kind]
-    assert len(chosen) == 1, f"README ## {SECTION} should hold exactly one {kind} include snippet"
+    assert len(chosen) == 1, f"{PAGE.name} should hold exactly one {kind} include snippet"
     return chosen[0]
 
 
@@ -111,12 +112,17 @@ def test_both_documents_validate_and_every_input_has_a_default_that_needs_no_pyp
         assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_every_readme_snippet_is_a_valid_gitlab_ci_file(tmp_path: Path) -> None:
-    for number, block in enumerate(readme_yaml_blocks(SECTION)):
+def test_every_documented_snippet_is_a_valid_gitlab_ci_file(tmp_path: Path) -> None:
+    blocks = fenced_blocks(README, README_SECTION) + fenced_blocks(PAGE)
+    for number, block in enumerate(blocks):
         path = tmp_path / f"snippet{number}.gitlab-ci.yml"
         path.write_text(block)
         result = check_jsonschema("vendor.gitlab-ci", path, transform="gitlab-ci")
-        assert result.returncode == 0, f"README snippet {number}:\n{block}\n{result.stdout}{result.stderr}"
+        assert result.returncode == 0, f"snippet {number}:\n{block}\n{result.stdout}{result.stderr}"
+
+
+def test_the_readme_include_is_the_component_include_the_pipelines_run() -> None:
+    assert fenced_blocks(README, README_SECTION) == [snippet("component")]
 
 
 # ------------------------------------------------------------------------------ which jobs run
@@ -210,9 +216,10 @@ def test_detect_job_passes_and_leaves_a_codequality_report(
 def test_component_installs_boxwise_from_its_own_project_at_its_own_commit(
     sample_repo: Path, gitlab_host: GitLabHost, tmp_path: Path
 ) -> None:
-    """The README's component include, with no input at all: gitlab-ci-local fetches templates/ from
-    the boxwise project at the release tag, GitLab's component context gives the tag's commit, and
-    the job installs boxwise from that commit's archive into a job image that has none."""
+    """The documented component include (the README's too), with no input at all: gitlab-ci-local
+    fetches templates/ from the boxwise project at the release tag, GitLab's component context gives
+    the tag's commit, and the job installs boxwise from that commit's archive into a job image that
+    has none."""
     install_pipeline(sample_repo, snippet("component"), {})
     base = git(sample_repo, "rev-parse", "HEAD").strip()
     assert jobs_that_run(sample_repo, gitlab_host, mr_variables(base)) == {"boxwise-detect", "boxwise-build"}

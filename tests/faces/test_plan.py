@@ -61,7 +61,7 @@ def test_named_apps_skip_git(sample_repo: Path) -> None:
 def test_no_change_gives_an_empty_matrix_and_a_valid_no_op_child_pipeline(sample_repo: Path) -> None:
     matrix = plan(sample_repo, "--format", "github-matrix", "--changed-since", "HEAD")
     assert matrix.returncode == 0, matrix.stderr
-    assert matrix.stdout.strip() == '{"include":[]}'  # what the README workflow's `if:` compares
+    assert matrix.stdout.strip() == '{"include":[]}'  # what docs/github-action.md's workflow `if:` compares
 
     child = sample_repo / "child.yml"
     result = plan(sample_repo, "--format", "gitlab-child", "--changed-since", "HEAD", "--output", str(child))

@@ -11,7 +11,7 @@ from conftest import run_boxwise, validate_sarif
 
 from boxwise.errors import UserError
 from boxwise.gate import load_rules, parse_bytes
-from boxwise.units import human_bytes
+from boxwise.units import dive_bytes
 
 from .archives import docker_archive
 from .conftest import run_dive
@@ -290,7 +290,7 @@ def test_value_formats() -> None:
     for bad in ("", "10%", "-1", "MB"):
         with pytest.raises(ValueError):
             parse_bytes(bad)
-    assert [human_bytes(n) for n in (0, 9, 14_000, 1005, 1_996_256)] == [
+    assert [dive_bytes(n) for n in (0, 9, 14_000, 1005, 1_996_256)] == [
         "0 B",
         "9 B",
         "14 kB",

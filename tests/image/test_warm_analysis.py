@@ -79,9 +79,9 @@ def _forged(record: Path, *, fmt: str | None = None, checksum: bool) -> bytes:
     """The record with its wasted bytes changed; its header re-signed (or not) and its format set."""
     header, _, body = record.read_bytes().partition(b"\n")
     meta = json.loads(header)
-    sizes, largest, dive, exact, records, site = marshal.loads(body)
+    sizes, largest, dive, exact, records, site, offsets = marshal.loads(body)
     dive = (dive[0], 123_456_789, dive[2], dive[3])
-    forged = marshal.dumps((sizes, largest, dive, exact, records, site))
+    forged = marshal.dumps((sizes, largest, dive, exact, records, site, offsets))
     if checksum:
         meta["sha256"] = hashlib.sha256(forged).hexdigest()
     if fmt is not None:

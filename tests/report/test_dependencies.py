@@ -156,6 +156,36 @@ def test_a_record_past_the_read_limit_is_counted_as_far_as_it_was_read(tmp_path:
     assert notes == ["stopped reading after 10 bytes in all; the rest is not counted"]
 
 
+def test_a_warm_read_takes_each_record_in_place_and_never_trusts_a_wrong_offset(tmp_path: Path) -> None:
+    from boxwise.analyze.layerfiles import read_files
+    from boxwise.image import open_image
+
+    image = open_image(f"docker-archive:{docker_archive(tmp_path / 'img.tar', image_layers())}")
+    path = f"{SITE}/pip-24.0.dist-info/RECORD"
+    found, _ = read_files(image, {0: [path]})
+    cold = found[path]
+    assert cold.offset is not None and cold.offset % 512 == 0
+    warm, notes = read_files(image, {0: [path]}, hints={path: cold.offset})
+    assert warm[path] == cold and notes == []
+    # an offset from another image (or a forged record) lands on another header, on data, past
+    # the end: the layer is walked and the file's own bytes are read all the same
+    for wrong in (512, cold.offset + 512, cold.offset - 1, 1 << 40):
+        again, notes = read_files(image, {0: [path]}, hints={path: wrong})
+        assert again[path] == cold and notes == []
+
+
+def test_a_warm_inspect_of_an_archive_gives_the_cold_table(tmp_path: Path) -> None:
+    archive = docker_archive(tmp_path / "img.tar", image_layers())
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    runs = [run_boxwise("inspect", f"docker-archive:{archive}", "--format", "json", cwd=tmp_path, env=env)]
+    assert len(list((tmp_path / "cache" / "boxwise" / "analysis").iterdir())) == 1
+    runs.append(
+        run_boxwise("inspect", f"docker-archive:{archive}", "--format", "json", cwd=tmp_path, env=env)
+    )
+    cold, warm = (json.loads(run.stdout)["dependencies"]["distributions"] for run in runs)
+    assert cold == warm == EXPECTED
+
+
 def test_record_paths_stay_inside_the_site_folder() -> None:
     site = "/app/site-packages"
     data = record(

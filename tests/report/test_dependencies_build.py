@@ -113,7 +113,7 @@ def test_the_dependency_table_matches_the_sizes_on_disk_and_the_diff_says_what_c
     assert bump["change_bytes"] == disk_v2["itsdangerous"][1] - disk_v1["itsdangerous"][1]
     assert changes["six"]["status"] == "unchanged"
 
-    from boxwise.report.format import human_bytes
+    from boxwise.units import human_bytes
 
     added = f"+ `idna` `3.7`: {human_bytes(disk_v2['idna'][1])}, new"
     bumped = f"`itsdangerous` `2.1.2` → `2.2.0`: {human_bytes(bump['change_bytes'], signed=True)}"

@@ -6,7 +6,8 @@ import json
 
 from conftest import run_boxwise
 
-from boxwise.analyze.diff import diff_analyses, diff_layers, final_view
+from boxwise.analyze.diff import diff_analyses, diff_layers
+from boxwise.image.whiteout import final_view
 
 from .conftest import load_fixture
 

@@ -1,4 +1,4 @@
-"""analyze stage of boxwise (see DESIGN.md).
+"""analyze stage of boxwise (see docs/design.md).
 
 Also home to `go_sort`: dive orders its inefficient-file list with Go's `sort.Sort`, which is not
 stable above 12 items; reproducing Go's algorithm (pattern-defeating quicksort, as Go 1.19+ has

@@ -13,8 +13,10 @@ rebuilt, never trusted. A new FORMAT invalidates every record.
 The dependency table itself is not kept: an archive's or a registry's RECORD files are read
 without hashing their whole layer (see dependencies._keep), so a table made from them must not
 answer for the image's config. The record keeps what the table needs from the layer indexes
-(where the RECORDs are, the site folders' files and sizes); a warm run reads only the RECORD
-files again (an engine image's from the RECORD cache).
+(where the RECORDs are, the site folders' files and sizes) and, for layers that are sections of
+a file on disk, where each RECORD's bytes start: a warm run reads only the RECORD files again (an
+engine image's from the RECORD cache), each in place after checking the tar header before it
+names that file — the bytes are always the image's own, an offset only saves walking the layer.
 """
 
 from __future__ import annotations
@@ -26,17 +28,11 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.analyze.efficiency import Accounting, FileWaste, Measures
-from boxwise.image.cache import (
-    cache_root,
-    checked_body,
-    read_trusted,
-    remove_stale_temporaries,
-    signed,
-    write_atomically,
-)
+from boxwise.atomicfile import remove_stale_temporaries
+from boxwise.image.cache import cache_root, checked_body, read_trusted, signed, store_entry
 from boxwise.image.model import Image
 
-FORMAT = "boxwise-analysis/1"
+FORMAT = "boxwise-analysis/2"
 
 
 @dataclass
@@ -44,6 +40,7 @@ class Record:
     measures: Measures
     records: dict[str, int]  # RECORD path → layer holding it (dependencies.record_layers)
     site: dict[str, int]  # the site folders' final view (dependencies.site_view)
+    offsets: dict[str, int]  # RECORD path → its data's offset in its layer tar, where known
 
 
 def config_key(image: Image) -> str | None:
@@ -80,7 +77,7 @@ class AnalysisCache:
             self._swept = True
             remove_stale_temporaries(self.folder)
         body = marshal.dumps(_encode(record))
-        write_atomically(self._path(key), signed(FORMAT, "config", key, body))
+        store_entry(self._path(key), signed(FORMAT, "config", key, body))
 
 
 def _accounting(acct: Accounting) -> tuple[Any, ...]:
@@ -90,7 +87,7 @@ def _accounting(acct: Accounting) -> tuple[Any, ...]:
 def _encode(record: Record) -> tuple[Any, ...]:
     m = record.measures
     return (m.sizes, [[tuple(f) for f in layer] for layer in m.largest], _accounting(m.dive),
-            _accounting(m.exact), record.records, record.site)  # fmt: skip
+            _accounting(m.exact), record.records, record.site, record.offsets)  # fmt: skip
 
 
 def _decode(data: bytes, key: str, layers: int) -> Record | None:
@@ -99,7 +96,7 @@ def _decode(data: bytes, key: str, layers: int) -> Record | None:
         return None
     try:
         # loaded only after its checksum matched: a damaged body never reaches marshal
-        sizes, largest, dive, exact, records, site = marshal.loads(body)
+        sizes, largest, dive, exact, records, site, offsets = marshal.loads(body)
         if len(sizes) != layers or len(largest) != layers:
             return None
         measures = Measures(
@@ -108,9 +105,9 @@ def _decode(data: bytes, key: str, layers: int) -> Record | None:
             dive=_account(dive),
             exact=_account(exact),
         )
-        if not isinstance(records, dict) or not isinstance(site, dict):
+        if not all(isinstance(table, dict) for table in (records, site, offsets)):
             return None
-        return Record(measures, records, site)
+        return Record(measures, records, site, offsets)
     except (ValueError, TypeError, EOFError, AttributeError):
         return None
 

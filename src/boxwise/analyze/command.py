@@ -57,24 +57,27 @@ def read_analysis(ref: str, dependencies: bool = False) -> Analysis:
 
 def _warm_or_cold(image: Image, dependencies: bool, progress: Callable[[int, int], None] | None) -> Analysis:
     from boxwise.analyze.analysiscache import AnalysisCache, Record
+    from boxwise.analyze.efficiency import assemble
 
     cache = AnalysisCache()
     record = cache.get(image)
+    changed = record is None
     if record is None:
         from boxwise.analyze.dependencies import record_layers, site_view
         from boxwise.analyze.efficiency import measure
         from boxwise.image import load_indexes
 
         indexes = load_indexes(image, progress)
-        record = Record(measure(indexes), record_layers(indexes), site_view(indexes))
-        cache.put(image, record)
-    from boxwise.analyze.efficiency import assemble
-
+        record = Record(measure(indexes), record_layers(indexes), site_view(indexes), {})
     analysis = assemble(image, record.measures)
     if dependencies:
         from boxwise.analyze.dependencies import read_listed
 
-        analysis.dependencies = read_listed(image, record.records, record.site)
+        known = len(record.offsets)
+        analysis.dependencies = read_listed(image, record.records, record.site, record.offsets)
+        changed = changed or len(record.offsets) != known
+    if changed:
+        cache.put(image, record)
     return analysis
 
 
@@ -83,17 +86,17 @@ def render(analysis: Analysis) -> None:
     from rich.table import Table
 
     from boxwise.printable import for_rich as escape  # the image's or the MR's text
-    from boxwise.units import dive_percent, human_bytes
+    from boxwise.units import dive_bytes, dive_percent
 
     console = Console(highlight=False)
     # names, commands and paths come from the image: text, never rich markup (`[/x]`)
     title = escape(analysis.name or analysis.ref)
     console.print(f"[bold]{title}[/bold]  ({escape(analysis.source)}: {escape(analysis.ref)})")
-    console.print(f"  total size:        {human_bytes(analysis.size_bytes)} ({analysis.size_bytes} bytes)")
+    console.print(f"  total size:        {dive_bytes(analysis.size_bytes)} ({analysis.size_bytes} bytes)")
     for label, acct in (("dive", analysis.dive), ("exact", analysis.exact)):
         console.print(
             f"  {label + ' accounting:':<19}efficiency {dive_percent(acct.efficiency)}, "
-            f"wasted {human_bytes(acct.wasted_bytes)} ({acct.wasted_bytes} bytes), "
+            f"wasted {dive_bytes(acct.wasted_bytes)} ({acct.wasted_bytes} bytes), "
             f"user-wasted {dive_percent(acct.user_wasted_percent)}",
             soft_wrap=True,
         )
@@ -107,7 +110,7 @@ def render(analysis: Analysis) -> None:
         owner = "/".join(part for part in (layer.buildpack, layer.layer_name) if part) or ""
         table.add_row(
             str(layer.index),
-            human_bytes(layer.size_bytes),
+            dive_bytes(layer.size_bytes),
             escape(owner),
             escape(layer.command.replace("\n", "↵")),
         )
@@ -119,7 +122,7 @@ def render(analysis: Analysis) -> None:
         files.add_column("wasted", justify="right")
         files.add_column("path", overflow="fold")
         for row in analysis.dive.files[:TOP_INEFFICIENT]:
-            files.add_row(str(row.count), human_bytes(row.size_bytes), escape(row.path))
+            files.add_row(str(row.count), dive_bytes(row.size_bytes), escape(row.path))
         console.print(files)
     else:
         console.print("[bold]Inefficient files (dive accounting):[/bold] none")
@@ -132,7 +135,7 @@ def render(analysis: Analysis) -> None:
         largest.add_column("size", justify="right")
         largest.add_column("path", overflow="fold")
         for path, size in layer.largest_files:
-            largest.add_row(human_bytes(size), escape(path))
+            largest.add_row(dive_bytes(size), escape(path))
         console.print(largest)
 
 
@@ -140,7 +143,7 @@ def _render_dependencies(console: Any, analysis: Analysis) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from boxwise.units import human_bytes
+    from boxwise.units import dive_bytes
 
     deps = analysis.dependencies
     if deps is None:
@@ -148,7 +151,7 @@ def _render_dependencies(console: Any, analysis: Analysis) -> None:
     if not deps.distributions:
         console.print("[bold]Python distributions:[/bold] none (no *.dist-info/RECORD)")
     else:
-        total = human_bytes(deps.size_bytes)
+        total = dive_bytes(deps.size_bytes)
         console.print(
             f"[bold]Python distributions ({len(deps.distributions)}, {total}), top {TOP_DEPENDENCIES}[/bold]"
         )
@@ -161,7 +164,7 @@ def _render_dependencies(console: Any, analysis: Analysis) -> None:
         ):
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
         for dist in deps.distributions[:TOP_DEPENDENCIES]:
-            table.add_row(human_bytes(dist.size_bytes), Text(dist.name), Text(dist.version), str(dist.layer))
+            table.add_row(dive_bytes(dist.size_bytes), Text(dist.name), Text(dist.version), str(dist.layer))
         console.print(table)
     for note in deps.notes:
         console.print(Text(f"note: {note}", style="yellow"))

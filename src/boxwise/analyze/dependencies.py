@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from boxwise.image.model import Entry, Image
+from boxwise.image.whiteout import final_view
 
 if TYPE_CHECKING:
     from boxwise.analyze.layerfiles import FileBytes
@@ -197,8 +198,6 @@ def site_bytes(view: Mapping[str, int], records: Mapping[str, int]) -> dict[str,
 def site_view(indexes: Sequence[Sequence[Entry]]) -> dict[str, int]:
     """The final view (`/path` → size) of the site folders alone, whiteouts applied: what the
     table needs, without holding a path for every file of a big image."""
-    from boxwise.analyze.diff import final_view
-
     return final_view(
         [(e.path, e.size, e.is_dir) for e in entries if "-packages/" in e.path or ".wh." in e.path]
         for entries in indexes
@@ -215,9 +214,14 @@ def read_dependencies(
     return read_listed(image, record_layers(indexes), view)
 
 
-def read_listed(image: Image, records: Mapping[str, int], view: Mapping[str, int]) -> Dependencies:
+def read_listed(
+    image: Image, records: Mapping[str, int], view: Mapping[str, int], offsets: dict[str, int] | None = None
+) -> Dependencies:
     """The distributions from `record_layers` and a view holding at least the site folders: all
-    a table needs from the layer indexes (the warm-analysis record keeps just these)."""
+    a table needs from the layer indexes (the warm-analysis record keeps just these).
+
+    `offsets` (RECORD path → where its bytes start in its layer on disk) are tried before walking
+    a layer, and what this read finds is added to them, for the warm-analysis record to keep."""
     from boxwise.analyze.layerfiles import read_files
 
     layers = {path: n for path, n in records.items() if "/" + path in view}
@@ -226,7 +230,9 @@ def read_listed(image: Image, records: Mapping[str, int], view: Mapping[str, int
         notes.append(f"{len(layers)} distributions; only the first {MAX_DISTRIBUTIONS} by path are read")
         layers = dict(sorted(layers.items())[:MAX_DISTRIBUTIONS])
     contents, wanted = _cached(image, layers)
-    found, read_notes = read_files(image, wanted, folders=site_bytes(view, layers))
+    found, read_notes = read_files(image, wanted, folders=site_bytes(view, layers), hints=offsets)
+    if offsets is not None:
+        offsets.update({path: item.offset for path, item in found.items() if item.offset is not None})
     _keep(image, wanted, found)
     contents.update(found)
     notes += read_notes

@@ -11,8 +11,12 @@ import argparse
 import json
 import sys
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+from boxwise.errors import UserError
+from boxwise.image.whiteout import final_view
 
 TOP_FILES = 10
 
@@ -140,43 +144,11 @@ def diff_analyses(
     }
 
 
-def final_view(layers: Iterable[Iterable[tuple[str, int, bool]]]) -> dict[str, int]:
-    """path → size of the files an image finally shows, from its layers' (path, size, is_dir) entries.
-
-    Whiteouts follow the OCI layer rules: `.wh.NAME` hides NAME and all below it from lower layers,
-    `.wh..wh..opq` hides every lower-layer entry of its folder. Directories are not listed.
-    """
-    view: dict[str, int] = {}
-    for entries in layers:
-        upper: dict[str, int] = {}
-        hidden: list[str] = []
-        opaque: list[str] = []
-        for raw_path, size, is_dir in entries:
-            path = "/" + raw_path.strip("/").removeprefix("./")
-            folder, _, name = path.rpartition("/")
-            if name == ".wh..wh..opq":
-                opaque.append(folder + "/")
-            elif name.startswith(".wh."):
-                hidden.append(f"{folder}/{name[4:]}")
-            elif not is_dir:
-                upper[path] = int(size)
-        if hidden or opaque:
-            view = {p: s for p, s in view.items() if not _covered(p, hidden, opaque)}
-        view.update(upper)
-    return view
-
-
-def _covered(path: str, hidden: list[str], opaque: list[str]) -> bool:
-    if any(path == h or path.startswith(h + "/") for h in hidden):
-        return True
-    return any(path.startswith(folder) for folder in opaque)
-
-
 # --- the `boxwise diff` command -------------------------------------------------------------------
 
 
 def render_text(diff: Mapping[str, Any]) -> str:
-    from boxwise.report.format import human_bytes, percent, percent_points
+    from boxwise.units import human_bytes, percent, percent_points
 
     old, new, change = diff["baseline"], diff["new"], diff["change"]
 
@@ -224,7 +196,7 @@ def render_text(diff: Mapping[str, Any]) -> str:
 def _dependency_lines(data: Any) -> list[str]:
     """The distributions that changed, largest change first (`boxwise diff` text)."""
     from boxwise.analyze.depdiff import UNCHANGED, changes_from_json
-    from boxwise.report.format import human_bytes
+    from boxwise.units import human_bytes
 
     if data is None:
         return ["", "dependencies: not compared (no dependency table for one of the images)"]
@@ -240,7 +212,6 @@ def _dependency_lines(data: Any) -> list[str]:
 def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
     """An image's analysis JSON and final file view, from one read of its layer indexes."""
     from boxwise.analyze.efficiency import analyze
-    from boxwise.errors import UserError
     from boxwise.image import load_indexes, open_image
 
     try:
@@ -259,9 +230,34 @@ def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
     return analysis.to_json(), view
 
 
-def run_diff(args: argparse.Namespace) -> int:
-    from boxwise.report.command import load_analysis  # images, or analyses saved as JSON
+def _is_json_file(ref: str) -> bool:
+    return ref.endswith(".json") and "://" not in ref and ":" not in ref.split("/")[0][1:]
 
+
+def load_analysis(ref: str) -> tuple[dict[str, Any], dict[str, int] | None]:
+    """The analysis JSON of an image (or a saved one) and, for an image, its final file view."""
+    if _is_json_file(ref):
+        path = Path(ref)
+        try:
+            analysis = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError(
+                f"{ref}: no such file; pass an image reference or a `boxwise inspect --format json` file"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise UserError(
+                f"{ref}: not a readable analysis JSON ({exc}); save it with `boxwise inspect --format json`"
+            ) from None
+        if not isinstance(analysis, dict) or "layers" not in analysis:
+            raise UserError(
+                f"{ref}: not an analysis (no 'layers'); save it with `boxwise inspect --format json`"
+            )
+        analysis.setdefault("ref", ref)
+        return analysis, None
+    return read_image(ref)
+
+
+def run_diff(args: argparse.Namespace) -> int:
     baseline, baseline_files = load_analysis(args.baseline)
     new, new_files = load_analysis(args.new)
     diff = diff_analyses(baseline, new, baseline_files, new_files)

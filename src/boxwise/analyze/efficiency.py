@@ -9,7 +9,7 @@ up a layer at a time, which gives the same tree each time, so cost grows with en
 overwrites, deletes (whiteout) or hides (opaque whiteout), directories counted by their content,
 the surviving copy never counted.
 
-`Analysis.to_json()` is the documented `boxwise inspect --format json` schema (README).
+`Analysis.to_json()` is the documented `boxwise inspect --format json` schema (docs/inspect-gate.md).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 from boxwise.analyze import go_sort
 from boxwise.image.model import Entry, Image, buildpack_layers, dive_command, largest_files
 from boxwise.image.tree import (
-    WHITEOUT,
     Node,
     ancestors,
     layer_nodes,
@@ -36,12 +35,12 @@ from boxwise.image.tree import (
     walk_key,
     whiteout_count,
 )
+from boxwise.image.whiteout import OPAQUE, WHITEOUT, hidden_path
 
 if TYPE_CHECKING:
     from boxwise.analyze.dependencies import Dependencies
 
 SCHEMA = "boxwise.inspect/1"
-OPAQUE = ".wh..wh..opq"
 
 
 class FileWaste(NamedTuple):
@@ -240,7 +239,7 @@ def dive_accounting(
         whiteouts = [p for p in leaves if ".wh." in p and p.rpartition("/")[2].startswith(WHITEOUT)]
         for leaf in whiteouts:
             head, _, name = leaf.rpartition("/")
-            target = f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :]
+            target = hidden_path(head, name)
             previous = below(number, target)
             if previous is None or target in sizes or target in keys:
                 break  # a missing path (dive stops the layer there) or a double visit: walk it all
@@ -260,7 +259,7 @@ def dive_accounting(
             if not name.startswith(WHITEOUT):
                 visit(leaf, payload[leaf])
                 continue
-            target = f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :]
+            target = hidden_path(head, name)
             previous = below(number, target)
             if previous is None:
                 if target not in first:
@@ -309,7 +308,7 @@ def exact_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[int, list[File
             if name == OPAQUE:
                 opaques.append(head)
             elif name.startswith(WHITEOUT):
-                whiteouts.append(f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :])
+                whiteouts.append(hidden_path(head, name))
             elif not any(part.startswith(WHITEOUT) for part in entry.path.split("/")):
                 content.append(entry)
         sizes = {entry.path: entry.size for entry in content}

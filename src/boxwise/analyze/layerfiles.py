@@ -16,9 +16,13 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from boxwise.errors import UserError
 from boxwise.image.model import Image, Layer
+
+if TYPE_CHECKING:
+    from boxwise.image.streams import FileSection
 
 MAX_FILE_BYTES = 8 << 20
 MAX_TOTAL_BYTES = 64 << 20
@@ -34,6 +38,8 @@ class FileBytes:
 
     data: bytes
     truncated: bool = False
+    # where the data starts in its layer's tar, when that layer is a section of a file on disk
+    offset: int | None = None
 
 
 @dataclass
@@ -52,13 +58,16 @@ def read_files(
     limit: int = MAX_FILE_BYTES,
     budget: int = MAX_TOTAL_BYTES,
     folders: Mapping[str, int] | None = None,
+    hints: Mapping[str, int] | None = None,
 ) -> tuple[dict[str, FileBytes], list[str]]:
     """({path: bytes} of the files found, notes on what could not be read).
 
     `wanted` maps a layer index to paths as the file index spells them (`usr/lib/x`, no leading
     `/`); a path is read from that layer's own tar, so it must be the layer that holds the version
     the image shows. `folders` (folder → bytes the image holds below it) lets an engine image's
-    files under one of them be read by streaming that folder once, when that is cheaper.
+    files under one of them be read by streaming that folder once, when that is cheaper. `hints`
+    (path → the `offset` an earlier read returned) are tried first; a hint whose header does not
+    name that path is dropped and the layer streamed as without it.
     """
     found: dict[str, FileBytes] = {}
     notes: list[str] = []
@@ -70,7 +79,7 @@ def read_files(
             continue
         layer = image.layers[number]
         if layer.opener is not None:
-            found.update(_from_layer(layer, paths, limit, left))
+            found.update(_from_layer(layer, paths, limit, left, hints or {}))
         elif image.source == "docker":
             engine_paths += sorted(paths)
         else:
@@ -85,7 +94,10 @@ def read_files(
     return found, notes
 
 
-def _from_layer(layer: Layer, paths: set[str], limit: int, left: _Budget) -> dict[str, FileBytes]:
+def _from_layer(
+    layer: Layer, paths: set[str], limit: int, left: _Budget, hints: Mapping[str, int]
+) -> dict[str, FileBytes]:
+    from boxwise.image.streams import FileSection
     from boxwise.image.tarindex import decompressed, file_reader, iter_entries
 
     assert layer.opener is not None
@@ -94,14 +106,44 @@ def _from_layer(layer: Layer, paths: set[str], limit: int, left: _Budget) -> dic
     with layer.opener() as handle:
         fast = getattr(handle, "reader", None)  # a section of an archive on disk
         source = decompressed(fast() if fast else file_reader(handle), what)
+        section = source if isinstance(source, FileSection) else None
+        if section is not None:
+            for path in sorted(paths & hints.keys()):
+                item = _at_offset(section, path, hints[path], what, limit, left)
+                if item is not None:
+                    found[path] = item
+            if len(found) == len(paths):
+                return found
+            section.pos = 0
         for entry in iter_entries(source, what):
-            if entry.path not in paths or entry.typeflag not in _REGULAR:
+            if entry.path not in paths or entry.path in found or entry.typeflag not in _REGULAR:
                 continue
+            offset = section.pos if section is not None else None
             amount = left.take(entry.size, limit)
-            found[entry.path] = FileBytes(source.read(amount), amount < entry.size)
+            found[entry.path] = FileBytes(source.read(amount), amount < entry.size, offset)
             if len(found) == len(paths):
                 break  # the rest of the layer is never decompressed
     return found
+
+
+def _at_offset(
+    section: FileSection, path: str, offset: int, what: str, limit: int, left: _Budget
+) -> FileBytes | None:
+    """The file `path` whose data an earlier read found at `offset`, when the header just before
+    it still says so; else None. The bytes are this layer's own: a hint only saves the walk."""
+    from boxwise.image.tarindex import BLOCK, iter_entries
+
+    if offset < BLOCK or offset % BLOCK or offset > section.length:
+        return None
+    section.pos = offset - BLOCK
+    try:
+        entry = next(iter_entries(section, what), None)
+    except UserError:  # not a header there (another archive's hint): walk the layer instead
+        return None
+    if entry is None or entry.path != path or entry.typeflag not in _REGULAR or section.pos != offset:
+        return None
+    amount = left.take(entry.size, limit)
+    return FileBytes(section.read(amount), amount < entry.size, offset)
 
 
 def _plan_engine(paths: list[str], folders: Mapping[str, int]) -> list[tuple[str | None, list[str]]]:

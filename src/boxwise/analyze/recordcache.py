@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from boxwise.analyze.layerfiles import FileBytes
-from boxwise.image.cache import cache_root, checked_body, read_trusted, signed, write_atomically
+from boxwise.image.cache import cache_root, checked_body, read_trusted, signed, store_entry
 from boxwise.image.digest import is_digest
 
 FORMAT = "boxwise-records/1"
@@ -40,7 +40,7 @@ class RecordCache:
         body = json.dumps(
             {name: data.decode("utf-8", "surrogateescape") for name, data in records.items()}
         ).encode()
-        write_atomically(path, signed(FORMAT, "diff_id", diff_id, body))
+        store_entry(path, signed(FORMAT, "diff_id", diff_id, body))
 
 
 def _decode(data: bytes, diff_id: str) -> dict[str, bytes] | None:

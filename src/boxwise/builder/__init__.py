@@ -1,4 +1,4 @@
-"""build stage of boxwise (see DESIGN.md): an app folder → an image, with boxwise's buildpacks.
+"""build stage of boxwise (see docs/design.md): an app folder → an image, with boxwise's buildpacks.
 
     from boxwise.builder import BuildOptions, build_app
     result = build_app("apps/api", BuildOptions(base="boxwise-python:bookworm", tag="api:dev"))

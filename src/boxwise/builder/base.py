@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from boxwise.builder.cache import LayerCache, write_atomic
+from boxwise.atomicfile import atomic_path, write_atomically
+from boxwise.builder.cache import LayerCache
 from boxwise.errors import UserError
 from boxwise.image.model import diff_ids
 
@@ -88,15 +89,10 @@ def _pull(client: Any, ref: str, flag: str) -> None:
 
 def copy_hashed(src: Any, dest: Path) -> str:
     digest = hashlib.sha256()
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as out:
-            for block in iter(lambda: src.read(1 << 20), b""):
-                digest.update(block)
-                out.write(block)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(dest) as tmp, open(tmp, "wb") as out:
+        for block in iter(lambda: src.read(1 << 20), b""):
+            digest.update(block)
+            out.write(block)
     return f"sha256:{digest.hexdigest()}"
 
 
@@ -173,8 +169,10 @@ def load_base_file(
     base = BaseImage(ref, image_id or f"sha256:{hashlib.sha256(config_bytes).hexdigest()}", config_bytes)
     if ref.startswith("registry://") and re.fullmatch(r"sha256:[0-9a-f]{64}", base.image_id):
         # kept like an engine base's config (its layers then count as in use), and found by name
-        write_atomic(cache.root / "bases" / f"{base.image_id.removeprefix('sha256:')}.json", config_bytes)
-        write_atomic(_ref_record(cache, ref), json.dumps({"ref": ref, "image_id": base.image_id}).encode())
+        write_atomically(cache.root / "bases" / f"{base.image_id.removeprefix('sha256:')}.json", config_bytes)
+        write_atomically(
+            _ref_record(cache, ref), json.dumps({"ref": ref, "image_id": base.image_id}).encode()
+        )
     return base
 
 
@@ -220,7 +218,7 @@ def load_base(
                     )
     finally:
         saved.unlink(missing_ok=True)
-    write_atomic(config_path, config_bytes)
+    write_atomically(config_path, config_bytes)
     return BaseImage(ref, image_id, config_bytes)
 
 
@@ -246,7 +244,7 @@ def base_python(base: BaseImage, cache: LayerCache) -> str | None:
         if found:
             break
     if record is not None:
-        write_atomic(record, (found or "").encode())
+        write_atomically(record, (found or "").encode())
     return found
 
 
@@ -284,5 +282,5 @@ def base_python_version(base: BaseImage, cache: LayerCache) -> tuple[str, str] |
             found = versions[-1]
             break
     if record is not None:
-        write_atomic(record, found.encode())
+        write_atomically(record, found.encode())
     return (found, "its standard library") if found else None

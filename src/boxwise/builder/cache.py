@@ -15,31 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from boxwise.atomicfile import remove_stale_temporaries, write_atomically
 from boxwise.image.digest import hex_part
 
 ALTERNATES = 4  # cached entries kept per layer: the latest and three with other keys
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "boxwise"
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def file_sha256(path: Path) -> str:
@@ -123,7 +108,7 @@ class LayerCache:
                 if len(kept) > 1:
                     alternates.setdefault(bp_id, {})[name] = kept[1:ALTERNATES]
         document = {**layers, "alternates": alternates}
-        write_atomic(self.metadata_path, json.dumps(document, indent=1, sort_keys=True).encode())
+        write_atomically(self.metadata_path, json.dumps(document, indent=1, sort_keys=True).encode())
 
     def add_alternates(self, layers: dict[str, dict[str, dict[str, Any]]]) -> None:
         """Entries from elsewhere (a previous image) beside the cached ones, for their keys."""
@@ -138,7 +123,7 @@ class LayerCache:
                     continue
                 alternates.setdefault(bp_id, {}).setdefault(name, []).insert(0, entry)
                 del alternates[bp_id][name][ALTERNATES - 1 :]
-        write_atomic(self.metadata_path, json.dumps(document, indent=1, sort_keys=True).encode())
+        write_atomically(self.metadata_path, json.dumps(document, indent=1, sort_keys=True).encode())
 
     @staticmethod
     def alternates(data: dict[str, Any], bp_id: str, name: str) -> list[dict[str, Any]]:
@@ -181,11 +166,10 @@ class LayerCache:
             if leftover.is_file() and _older_than(leftover, cutoff):
                 leftover.unlink(missing_ok=True)
                 removed += 1
-        # ... and the `.NAME.PID.tmp` of a blob or config written when it was killed
-        from boxwise.image.cache import remove_stale_temporaries
-
+        # ... and the temporary file of a blob or config written when it was killed (and the
+        # `.NAME.PID.tmp` name that earlier builds gave it)
         for folder in (self.blobs, self.root / "bases", *(self.root / "apps").glob("*")):
-            removed += remove_stale_temporaries(folder, ".", ".tmp")
+            removed += remove_stale_temporaries(folder) + remove_stale_temporaries(folder, ".", ".tmp")
         return removed
 
     def tmp_dir(self) -> Path:

@@ -27,6 +27,11 @@ import subprocess
 import sys
 import tarfile
 
+if __package__:  # imported on the host, as boxwise.builder.driver
+    from boxwise.builder.cnb_order import choose_group
+else:  # run as /cnb/lifecycle/driver.py in the build image, where cnb_order.py is carried next to it
+    from cnb_order import choose_group  # type: ignore[import-not-found,no-redef]
+
 # A buildpack's exit code asking boxwise to restore its deferred cache-only layers and run again.
 RESTORE_AND_RETRY = 75
 PATH_VARS = {"PATH", "PYTHONPATH", "LD_LIBRARY_PATH", "LIBRARY_PATH", "CPATH", "PKG_CONFIG_PATH"}
@@ -158,24 +163,6 @@ def run_detect(bp: dict, app_dir: str, platform_dir: str, work: str) -> tuple[st
     if result.returncode == 100:
         return "fail", {}
     return "error", {}
-
-
-def choose_group(order: list[list[dict]], passes) -> tuple[int, list[str]] | None:
-    """CNB group choice: the first group (1-based index, passing ids) whose required buildpacks all
-    pass, with at least one passing. `passes(id)` runs a buildpack's detect; it is asked at most
-    once per group entry and may raise to abort. `boxwise detect` makes the same choice with the
-    in-process rules, so this is the one copy of it."""
-    for index, group in enumerate(order, 1):
-        passing = []
-        for entry in group:
-            if passes(entry["id"]):
-                passing.append(entry["id"])
-            elif not entry.get("optional"):
-                break
-        else:
-            if passing:
-                return index, passing
-    return None
 
 
 def detect(plan: dict, work: str) -> list[dict] | None:

@@ -66,9 +66,9 @@ def tar_bytes(files: dict[str, tuple[bytes, int]]) -> bytes:
 
 def _restore_toml(metadata: dict[str, Any]) -> bytes:
     """A restored `<layer>.toml`: the metadata only, never `[types]` (the buildpack sets them again)."""
-    from boxwise.builder.tomlw import dumps
+    import tomli_w
 
-    return dumps({"metadata": metadata}).encode()
+    return tomli_w.dumps({"metadata": metadata}).encode()
 
 
 def restore(container: BuildRoot, builder: Builder, cache: LayerCache, log: BuildLog) -> Restored:

@@ -33,7 +33,7 @@ from boxwise.builder.base import (
     load_base,
 )
 from boxwise.builder.builder_toml import Builder, load_builder
-from boxwise.builder.cache import LayerCache, default_cache_dir
+from boxwise.builder.cache import LayerCache
 from boxwise.builder.failures import FailureContext, failure_error
 from boxwise.builder.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
 from boxwise.builder.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
@@ -49,6 +49,7 @@ from boxwise.builder.runtime import base_user_files, run_user, write_runtime_lay
 from boxwise.builder.smoke import check_image
 from boxwise.builder.tools import TOOLS_DIR, pip_wheel
 from boxwise.errors import UserError
+from boxwise.image.cache import cache_root
 from boxwise.image.export import ExportImage, ExportLayer
 from boxwise.image.layer_writer import LayerBlob, source_date_epoch, write_dir_layer, write_layer
 from boxwise.image.reference import check_tag
@@ -57,8 +58,12 @@ from boxwise.startup import Startup
 
 PLATFORM_DIR = "/platform"
 RESTORE_AND_RETRY = 75  # the driver's exit code when a buildpack asked for its deferred cache layers
-DRIVER_PATH = "/cnb/lifecycle/driver.py"
-PLAN_PATH = "/cnb/lifecycle/plan.json"
+LIFECYCLE_DIR = "/cnb/lifecycle"
+# The in-container code: the driver and the stdlib-only modules it imports, carried side by side
+# (tests/test_layers.py checks that this is all the driver loads from boxwise).
+DRIVER_FILES = ("driver.py", "cnb_order.py")
+DRIVER_PATH = f"{LIFECYCLE_DIR}/driver.py"
+PLAN_PATH = f"{LIFECYCLE_DIR}/plan.json"
 
 
 def _buildpacks_tar(builder: Builder, plan: dict[str, Any], pip: Path | None) -> bytes:
@@ -78,11 +83,12 @@ def _buildpacks_tar(builder: Builder, plan: dict[str, Any], pip: Path | None) ->
                 tar.add(str(shared), arcname=f"{bp.container_path.lstrip('/')}/{shared.name}")
         if pip is not None:
             tar.add(str(pip), arcname=f"{TOOLS_DIR.lstrip('/')}/{pip.name}")
-        driver = (Path(__file__).parent / "driver.py").read_bytes()
-        for name, data, mode in (
-            (DRIVER_PATH, driver, 0o755),
-            (PLAN_PATH, json.dumps(plan).encode(), 0o644),
-        ):
+        here = Path(__file__).parent
+        files = [
+            (f"{LIFECYCLE_DIR}/{name}", (here / name).read_bytes(), 0o755 if name == "driver.py" else 0o644)
+            for name in DRIVER_FILES
+        ]
+        for name, data, mode in (*files, (PLAN_PATH, json.dumps(plan).encode(), 0o644)):
             info = tarfile.TarInfo(name.lstrip("/"))
             info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
@@ -292,7 +298,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         raise UserError(f"--pull-policy {options.pull_policy}: unknown; use {', '.join(PULL_POLICIES)}")
     secrets = build_secrets.collect(options.ca_cert)
     log = BuildLog(options.quiet, list(secrets.needles), app_dir=str(app_dir))
-    cache = LayerCache.for_app(options.cache_dir or default_cache_dir(), app_dir)
+    cache = LayerCache.for_app(options.cache_dir or cache_root(), app_dir)
     if options.clear_cache:  # pack's --clear-cache: nothing of earlier builds is restored or reused
         cache.metadata_path.unlink(missing_ok=True)
     builder = load_builder()

@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.builder.base import BaseImage, base_python_version, load_base
-from boxwise.builder.cache import LayerCache, default_cache_dir
+from boxwise.builder.cache import LayerCache
 from boxwise.builder.rebase_config import BuiltOn, built_on, check_python, diff_ids_of, rebased_config
 from boxwise.errors import UserError
-from boxwise.image.export import MEDIA_CONFIG, MEDIA_LAYER, ExportImage, ExportLayer, canonical_json
+from boxwise.image.cache import cache_root
+from boxwise.image.export import ExportImage, ExportLayer, canonical_json
+from boxwise.image.mediatypes import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ def run_rebase(args: argparse.Namespace) -> int:
         image=str(args.image),
         run_image=str(args.run_image),
         tag=args.tag,
-        cache=Path(args.cache) if args.cache else default_cache_dir(),
+        cache=Path(args.cache) if args.cache else cache_root(),
         pull=args.pull_policy or "if-not-present",
     )
     print(rebase(options, say=lambda line: print(line, file=sys.stderr)))
@@ -194,7 +196,7 @@ def _push(
             base_layers = [dict(d) for d in base_image.manifest.get("layers") or [] if isinstance(d, dict)]
     if not base_layers:  # uncompressed, from the cache, as boxwise build pushes
         base_layers = [
-            {"mediaType": MEDIA_LAYER, "digest": d, "size": cache.blob_path(d).stat().st_size}
+            {"mediaType": OCI_LAYER, "digest": d, "size": cache.blob_path(d).stat().st_size}
             for d in new_base.diff_ids
         ]
     counts = {"uploaded": 0, "mounted": 0, "present": 0}
@@ -215,12 +217,12 @@ def _push(
     if not registry.has_blob(config_digest):
         registry.upload(config_digest, len(config), config)
     old_config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
-    media_type = str(manifest.get("mediaType") or "application/vnd.oci.image.manifest.v1+json")
+    media_type = str(manifest.get("mediaType") or OCI_MANIFEST)
     document = {
         "schemaVersion": 2,
         "mediaType": media_type,
         "config": {
-            "mediaType": str(old_config.get("mediaType") or MEDIA_CONFIG),
+            "mediaType": str(old_config.get("mediaType") or OCI_CONFIG),
             "digest": config_digest,
             "size": len(config),
         },

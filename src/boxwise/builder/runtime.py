@@ -21,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from boxwise.builder.cache import LayerCache, write_atomic
+from boxwise.atomicfile import write_atomically
+from boxwise.builder.cache import LayerCache
 from boxwise.builder.options import Process
 from boxwise.image.layer_writer import LayerWriter
 
@@ -170,5 +171,5 @@ def base_user_files(
         return passwd, group
     record.parent.mkdir(parents=True, exist_ok=True)
     payload = {"passwd": passwd.decode("utf-8", "replace"), "group": group.decode("utf-8", "replace")}
-    write_atomic(record, json.dumps(payload).encode())
+    write_atomically(record, json.dumps(payload).encode())
     return passwd, group

@@ -9,11 +9,11 @@ runs from it in the build only; it never lands in the image.
 from __future__ import annotations
 
 import glob
-import os
 import sys
 import zipfile
 from pathlib import Path
 
+from boxwise.atomicfile import atomic_path
 from boxwise.builder.cache import LayerCache
 
 TOOLS_DIR = "/cnb/tools"
@@ -41,13 +41,10 @@ def _zip_installed_pip(cache: LayerCache) -> Path | None:
     dest = cache.root / "tools" / f"pip-{__version__}-py3-none-any.whl"
     if dest.is_file():
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+    with atomic_path(dest) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
         for path in sorted(source.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 out.write(path, "pip/" + path.relative_to(source).as_posix())
-    os.replace(tmp, dest)
     return dest
 
 

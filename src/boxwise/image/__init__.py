@@ -10,7 +10,8 @@ resolved by what it is (the guess is kept in `Image.guess` for the caller to rep
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from boxwise.errors import UserError
@@ -140,8 +141,27 @@ def load_indexes(
         # image then needs only `docker inspect`, its layers being cached by diff_id already
         store.put_config(config_digest, image.config_bytes)
     indexes = []
-    for number, layer in enumerate(image.layers, start=1):
-        indexes.append(layer_index(layer, store))
+    for number, entries in enumerate(_each_index(image, store), start=1):
+        indexes.append(entries)
         if progress is not None:
             progress(number, len(image.layers))
     return indexes
+
+
+# Files on disk can be read at any offset by several threads; an engine's or a registry's stream
+# is read in order, by one.
+_PARALLEL_SOURCES = ("docker-archive", "oci")
+
+
+def _each_index(image: Image, store: object) -> Iterator[list[Entry]]:
+    """The layers' indexes in order. A layer read cold is hashed whole (its diff_id is checked),
+    and hashlib lets other threads run while it hashes: on files, a second thread parses the next
+    layer's headers meanwhile."""
+    workers = min(2, os.cpu_count() or 1, len(image.layers))
+    if image.source not in _PARALLEL_SOURCES or workers < 2:
+        yield from (layer_index(layer, store) for layer in image.layers)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="boxwise-index") as pool:
+        yield from pool.map(lambda layer: layer_index(layer, store), image.layers)

@@ -8,20 +8,12 @@ import re
 from typing import Any
 
 from boxwise.errors import UserError
-from boxwise.image.model import (
-    MEDIA_DOCKER_LAYER,
-    MEDIA_DOCKER_LAYER_GZIP,
-    Image,
-    Layer,
-    load_json,
-    parse_config,
-)
+from boxwise.image.mediatypes import DOCKER_CONFIG, DOCKER_LAYER, DOCKER_LAYER_GZIP, DOCKER_MANIFEST
+from boxwise.image.model import Image, Layer, load_json, parse_config
 from boxwise.image.store import Store
 
 _BLOB_NAME = re.compile(r"^(?:.*/)?blobs/(sha256)/([0-9a-f]{64})$")
 _CONFIG_NAME = re.compile(r"^([0-9a-f]{64})\.json$")
-MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-MEDIA_DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 
 
 def name_digest(name: str) -> str | None:
@@ -77,8 +69,8 @@ def read_docker_archive(store: Store, ref: str) -> Image:
     tags = entry.get("RepoTags") or []
     manifest = {
         "schemaVersion": 2,
-        "mediaType": MEDIA_DOCKER_MANIFEST,
-        "config": {"mediaType": MEDIA_DOCKER_CONFIG, "digest": config_digest, "size": len(config_bytes)},
+        "mediaType": DOCKER_MANIFEST,
+        "config": {"mediaType": DOCKER_CONFIG, "digest": config_digest, "size": len(config_bytes)},
         "layers": [{"mediaType": la.media_type, "digest": la.digest, "size": la.size} for la in layers],
     }
     return Image(
@@ -107,7 +99,7 @@ def _layer(store: Store, name: str, diff_id: str, command: str | None, source: A
     return Layer(
         digest=blob_digest or diff_id,
         diff_id=diff_id,
-        media_type=MEDIA_DOCKER_LAYER_GZIP if gzipped else MEDIA_DOCKER_LAYER,
+        media_type=DOCKER_LAYER_GZIP if gzipped else DOCKER_LAYER,
         size=store.size(name),
         created_by=command,
         opener=lambda: store.open(name),

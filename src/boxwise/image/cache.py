@@ -12,11 +12,11 @@ import hashlib
 import json
 import marshal
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from boxwise.atomicfile import remove_stale_temporaries, write_atomically
 from boxwise.image.digest import is_digest
 from boxwise.image.model import Entry
 
@@ -65,7 +65,7 @@ class IndexCache:
         # marshal: the fastest stdlib (de)serialiser by far; the body is only loaded after its
         # sha256 matches, so a damaged entry is never handed to it
         body = marshal.dumps([tuple(entry) for entry in entries])
-        _write_atomically(path, signed(FORMAT, "diff_id", diff_id, body))
+        store_entry(path, signed(FORMAT, "diff_id", diff_id, body))
 
     def _config_path(self, digest: str) -> Path | None:
         if not is_digest(digest):
@@ -83,7 +83,7 @@ class IndexCache:
         path = self._config_path(digest)
         if path is None or "sha256:" + hashlib.sha256(data).hexdigest() != digest:
             return
-        _write_atomically(path, data)
+        store_entry(path, data)
 
 
 def signed(fmt: str, key_name: str, key: str, body: bytes) -> bytes:
@@ -116,8 +116,10 @@ def read_trusted(path: Path | None, decode: Callable[[bytes], T | None]) -> T | 
     return _read_trusted(path, decode)
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    _write_atomically(path, data)
+def store_entry(path: Path, data: bytes) -> None:
+    """Write a cache entry atomically; a read-only or full cache folder costs speed, never correctness."""
+    with contextlib.suppress(OSError):
+        write_atomically(path, data, mode=0o644)
 
 
 def _read_trusted(path: Path | None, decode: Callable[[bytes], T | None]) -> T | None:
@@ -134,45 +136,6 @@ def _read_trusted(path: Path | None, decode: Callable[[bytes], T | None]) -> T |
         with contextlib.suppress(OSError):
             path.unlink()
     return value
-
-
-STALE_SECONDS = 3600.0  # no write of one index or config takes an hour: its writer is gone
-TEMPORARY_PREFIX = ".tmp-"
-
-
-def remove_stale_temporaries(folder: Path, prefix: str = TEMPORARY_PREFIX, suffix: str = "") -> int:
-    """Remove `prefix…suffix` files in `folder` older than STALE_SECONDS; how many went."""
-    cutoff = time.time() - STALE_SECONDS
-    removed = 0
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return 0
-    for entry in entries:
-        if not (entry.name.startswith(prefix) and entry.name.endswith(suffix)):
-            continue
-        with contextlib.suppress(OSError):
-            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                os.unlink(entry.path)
-                removed += 1
-    return removed
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write to a name of our own in the same folder, then rename over the entry (atomic)."""
-    tmp = path.parent / f"{TEMPORARY_PREFIX}{os.getpid()}-{time.monotonic_ns()}-{path.name}"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-    except OSError:
-        return  # a read-only or full cache folder costs speed, never correctness
 
 
 def _decode(data: bytes, diff_id: str) -> list[Entry] | None:

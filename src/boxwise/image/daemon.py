@@ -17,7 +17,9 @@ from typing import Any
 
 from boxwise.errors import UserError
 from boxwise.image.cache import IndexCache
-from boxwise.image.model import MEDIA_DOCKER_LAYER, Image, Layer, diff_ids, layer_commands, load_json
+from boxwise.image.layerdb import read_from_records
+from boxwise.image.mediatypes import DOCKER_LAYER
+from boxwise.image.model import Image, Layer, diff_ids, docker_manifest, layer_commands, load_json
 from boxwise.image.store import MAX_JSON
 from boxwise.image.tarindex import BLOCK, Reader, chunk_stream, iter_entries, limited, read_index
 
@@ -66,8 +68,6 @@ def _from_engine_records(
     import re
     from pathlib import Path
 
-    from boxwise.image.layerdb import read_from_records
-
     try:
         info = engine.info()
     except (UserError, ValueError):
@@ -91,12 +91,15 @@ def _from_cache(ref: str, config_digest: str, config_bytes: bytes, cache: IndexC
         if entries is None:
             return None
         layers.append(
-            Layer(
-                diff_id, diff_id, MEDIA_DOCKER_LAYER, -1, commands[index], entries=entries, location=diff_id
-            )
+            Layer(diff_id, diff_id, DOCKER_LAYER, -1, commands[index], entries=entries, location=diff_id)
         )
     return Image(
-        ref, _manifest(config_digest, layers), config, layers, source="docker", config_bytes=config_bytes
+        ref,
+        docker_manifest(config_digest, layers),
+        config,
+        layers,
+        source="docker",
+        config_bytes=config_bytes,
     )
 
 
@@ -132,20 +135,9 @@ def _from_inspect(
         if entries is None:  # a corrupt entry was dropped: read the image the long way
             return None
         layers.append(
-            Layer(
-                diff_id, diff_id, MEDIA_DOCKER_LAYER, -1, commands[index], entries=entries, location=diff_id
-            )
+            Layer(diff_id, diff_id, DOCKER_LAYER, -1, commands[index], entries=entries, location=diff_id)
         )
-    return Image(ref, _manifest(inspect.get("Id", ""), layers), config, layers, source="docker")
-
-
-def _manifest(config_digest: str, layers: list[Layer]) -> dict[str, Any]:
-    return {
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
-        "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "digest": config_digest},
-        "layers": [{"mediaType": la.media_type, "digest": la.digest, "size": la.size} for la in layers],
-    }
+    return Image(ref, docker_manifest(inspect.get("Id", ""), layers), config, layers, source="docker")
 
 
 def _is_layer(name: str, head: bytes) -> bool:
@@ -237,7 +229,7 @@ def _assemble(
             Layer(
                 ids[index],
                 ids[index],
-                MEDIA_DOCKER_LAYER,
+                DOCKER_LAYER,
                 -1,
                 commands[index],
                 entries=entries,
@@ -250,7 +242,7 @@ def _assemble(
     cache.put_config(config_digest, documents[config_name])
     return Image(
         ref,
-        _manifest(config_digest, layers),
+        docker_manifest(config_digest, layers),
         config,
         layers,
         source="docker",

@@ -8,7 +8,7 @@ The docker-archive is the dual format `docker save` writes since Docker 25: an O
 (`oci-layout`, `index.json`, `blobs/sha256/…`) whose `manifest.json` points into `blobs/`, so
 `docker load` (20.10 too), skopeo and dive all read it. For the engine, a *thin* archive leaves
 out the layers the engine already has (the base's): the classic image store looks a layer chain
-up before it opens the file (notes/oci-images-and-registries.md §4.3).
+up before it opens the file (docs/design.md, Thin archives).
 """
 
 from __future__ import annotations
@@ -16,20 +16,16 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shutil
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from boxwise.atomicfile import atomic_path, write_atomically
 from boxwise.image.digest import hex_part
 from boxwise.image.layer_writer import DEFAULT_EPOCH
-
-MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
-MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
-MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
+from boxwise.image.mediatypes import OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST
 
 
 @dataclass(frozen=True)
@@ -52,11 +48,10 @@ class ExportImage:
     def manifest(self) -> bytes:
         data = {
             "schemaVersion": 2,
-            "mediaType": MEDIA_MANIFEST,
-            "config": {"mediaType": MEDIA_CONFIG, "digest": self.image_id, "size": len(self.config)},
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": OCI_CONFIG, "digest": self.image_id, "size": len(self.config)},
             "layers": [
-                {"mediaType": MEDIA_LAYER, "digest": layer.diff_id, "size": layer.size}
-                for layer in self.layers
+                {"mediaType": OCI_LAYER, "digest": layer.diff_id, "size": layer.size} for layer in self.layers
             ],
         }
         return canonical_json(data)
@@ -73,7 +68,7 @@ def canonical_json(data: Any) -> bytes:
 def _index(image: ExportImage) -> bytes:
     manifest = image.manifest()
     descriptor: dict[str, Any] = {
-        "mediaType": MEDIA_MANIFEST,
+        "mediaType": OCI_MANIFEST,
         "digest": image.manifest_digest,
         "size": len(manifest),
     }
@@ -84,7 +79,7 @@ def _index(image: ExportImage) -> bytes:
             if ":" in image.tag
             else "latest",
         }
-    return canonical_json({"schemaVersion": 2, "mediaType": MEDIA_INDEX, "manifests": [descriptor]})
+    return canonical_json({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [descriptor]})
 
 
 def _blob_name(digest: str) -> str:
@@ -101,8 +96,6 @@ def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
 
 def write_docker_archive(image: ExportImage, dest: Path) -> Path:
     """The image as one tar at `dest` (written to a temp name, then renamed)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
     docker_manifest = [
         {
             "Config": _blob_name(image.image_id),
@@ -110,27 +103,23 @@ def write_docker_archive(image: ExportImage, dest: Path) -> Path:
             "Layers": [_blob_name(layer.diff_id) for layer in image.layers],
         }
     ]
-    try:
-        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-            _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
-            _add_bytes(tar, "index.json", _index(image))
-            _add_bytes(tar, "manifest.json", canonical_json(docker_manifest))
-            _add_bytes(tar, _blob_name(image.image_id), image.config)
-            _add_bytes(tar, _blob_name(image.manifest_digest), image.manifest())
-            written = set()
-            for layer in image.layers:
-                if layer.path is None or layer.diff_id in written:
-                    continue
-                written.add(layer.diff_id)
-                info = tarfile.TarInfo(_blob_name(layer.diff_id))
-                info.size = layer.size
-                info.mtime = DEFAULT_EPOCH
-                info.mode = 0o644
-                with open(layer.path, "rb") as data:
-                    tar.addfile(info, data)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(dest) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        _add_bytes(tar, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        _add_bytes(tar, "index.json", _index(image))
+        _add_bytes(tar, "manifest.json", canonical_json(docker_manifest))
+        _add_bytes(tar, _blob_name(image.image_id), image.config)
+        _add_bytes(tar, _blob_name(image.manifest_digest), image.manifest())
+        written = set()
+        for layer in image.layers:
+            if layer.path is None or layer.diff_id in written:
+                continue
+            written.add(layer.diff_id)
+            info = tarfile.TarInfo(_blob_name(layer.diff_id))
+            info.size = layer.size
+            info.mtime = DEFAULT_EPOCH
+            info.mode = 0o644
+            with open(layer.path, "rb") as data:
+                tar.addfile(info, data)
     return dest
 
 
@@ -146,13 +135,9 @@ def write_oci_layout(image: ExportImage, dest: Path) -> Path:
             raise ValueError(f"layer {layer.diff_id} has no file; an OCI layout needs every layer")
         target = blobs / hex_part(layer.diff_id)
         if not target.exists():
-            tmp = target.with_name(target.name + ".tmp")
-            shutil.copyfile(layer.path, tmp)
-            os.replace(tmp, target)
-    index = dest / "index.json"
-    tmp = index.with_name("index.json.tmp")
-    tmp.write_bytes(_index(image))
-    os.replace(tmp, index)
+            with atomic_path(target) as tmp:
+                shutil.copyfile(layer.path, tmp)
+    write_atomically(dest / "index.json", _index(image))
     return dest
 
 

@@ -1,6 +1,6 @@
 """Reproducible layer tars: the same files give the same bytes, whoever builds them and when.
 
-Rules (see notes/oci-images-and-registries.md §1.7): entries sorted by path, parent folders
+Rules (see docs/design.md, Reproducible layer tars): entries sorted by path, parent folders
 written once before their children, one fixed integer mtime (`SOURCE_DATE_EPOCH`, default
 1980-01-01T00:00:01Z as the buildpacks lifecycle does), uid/gid fixed, no user or group names,
 no PAX atime/ctime, one tar format (PAX, which only adds records for long or non-ASCII names).
@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from boxwise.atomicfile import atomic_path
 
 DEFAULT_EPOCH = 315532801  # 1980-01-01T00:00:01Z
 TAR_FORMAT = tarfile.PAX_FORMAT
@@ -149,16 +151,10 @@ def _write_to(
     dest: Path, fill: Callable[[LayerWriter], None], mtime: int | None, owner: tuple[int, int] = (0, 0)
 ) -> LayerBlob:
     """Write a layer to `dest` atomically (temp name, then rename) and return its blob."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as out:
-            writer = LayerWriter(out, mtime=mtime, uid=owner[0], gid=owner[1])
-            fill(writer)
-            diff_id, size = writer.close()
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(dest) as tmp, open(tmp, "wb") as out:
+        writer = LayerWriter(out, mtime=mtime, uid=owner[0], gid=owner[1])
+        fill(writer)
+        diff_id, size = writer.close()
     return LayerBlob(dest, diff_id, size)
 
 

@@ -28,7 +28,8 @@ from typing import Any, BinaryIO
 from boxwise.errors import UserError
 from boxwise.image.cache import IndexCache
 from boxwise.image.digest import is_digest
-from boxwise.image.model import MEDIA_DOCKER_LAYER, Entry, Image, Layer, diff_ids, layer_commands, load_json
+from boxwise.image.mediatypes import DOCKER_LAYER
+from boxwise.image.model import Entry, Image, Layer, diff_ids, docker_manifest, layer_commands, load_json
 from boxwise.image.tarindex import Reader, iter_entries
 
 _SEGMENT, _FILE = 2, 1  # tar-split entry types: raw tar bytes, a file's contents (by size)
@@ -166,7 +167,7 @@ def read_from_records(
                 Layer(
                     diff_id,
                     diff_id,
-                    MEDIA_DOCKER_LAYER,
+                    DOCKER_LAYER,
                     -1,
                     commands[number - 1],
                     entries=entries,
@@ -179,6 +180,6 @@ def read_from_records(
         # gzip.BadGzipFile, json and base64 errors are ValueErrors; a damaged tar is a UserError
         return None
     cache.put_config(image_id, config_bytes)
-    from boxwise.image.daemon import _manifest
-
-    return Image(ref, _manifest(image_id, layers), config, layers, source="docker", config_bytes=config_bytes)
+    return Image(
+        ref, docker_manifest(image_id, layers), config, layers, source="docker", config_bytes=config_bytes
+    )

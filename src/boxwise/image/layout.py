@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import platform
 from typing import Any
 
 from boxwise.errors import UserError
 from boxwise.image.archive import check_digest
 from boxwise.image.digest import checked
-from boxwise.image.model import MEDIA_OCI_LAYER, Image, Layer, load_json, parse_config
+from boxwise.image.mediatypes import INDEX_TYPES, OCI_LAYER
+from boxwise.image.model import Image, Layer, load_json, parse_config
+from boxwise.image.platforms import choose_platform
 from boxwise.image.store import Store
 
-INDEX_TYPES = {
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-}
 REF_NAME = "org.opencontainers.image.ref.name"
-_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
 
 
 def blob_name(digest: str, what: str) -> str:
@@ -47,12 +43,8 @@ def _pick(manifests: list[Any], tag: str | None, label: str) -> dict[str, Any]:
         raise UserError(f"{label}: no image tagged '{tag}' in index.json")
     if len(candidates) == 1:
         return candidates[0]
-    arch = _ARCH.get(platform.machine(), platform.machine())
-    for item in candidates:
-        plat = item.get("platform") or {}
-        if plat.get("os") == "linux" and plat.get("architecture") == arch:
-            return item
-    return candidates[0]
+    chosen = choose_platform(candidates)
+    return chosen[0] if chosen is not None else candidates[0]
 
 
 def read_oci_layout(store: Store, ref: str, tag: str | None = None) -> Image:
@@ -90,7 +82,7 @@ def _image(store: Store, ref: str, manifest: dict[str, Any], name: str | None) -
             raise UserError(
                 f"{store.label}: layer blob {digest} is listed but absent; the layout is incomplete"
             )
-        media_type = str(descriptor.get("mediaType") or MEDIA_OCI_LAYER)
+        media_type = str(descriptor.get("mediaType") or OCI_LAYER)
         if not media_type.endswith(("gzip", "zstd")) and digest != ids[index]:
             raise UserError(
                 f"{store.label}: digest mismatch for uncompressed layer {digest}"

@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any, BinaryIO, NamedTuple
 
-MEDIA_OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
-MEDIA_OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
-MEDIA_DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
-MEDIA_DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+from boxwise.image.mediatypes import DOCKER_CONFIG, DOCKER_MANIFEST, OCI_LAYER
+from boxwise.image.whiteout import WHITEOUT
 
 # tar type bytes whose entries carry no data, whatever their header size says (as Go's reader).
 HEADER_ONLY_TYPES = frozenset("123456")
@@ -60,7 +58,7 @@ class Entry(NamedTuple):
 
     @property
     def is_whiteout(self) -> bool:
-        return self.path.rpartition("/")[2].startswith(".wh.")
+        return self.path.rpartition("/")[2].startswith(WHITEOUT)
 
 
 @dataclass
@@ -86,7 +84,7 @@ class Layer:
 
     digest: str
     diff_id: str
-    media_type: str = MEDIA_OCI_LAYER
+    media_type: str = OCI_LAYER
     size: int = -1
     created_by: str | None = None
     opener: Callable[[], BinaryIO] | None = field(default=None, repr=False, compare=False)
@@ -253,3 +251,13 @@ def largest_files(entries: Sequence[Entry], count: int = LARGEST_FILES) -> list[
         files = at_least(1)
     files.sort(key=lambda item: (-item[1], item[0]))
     return [("/" + path, size) for path, size in files[:count]]
+
+
+def docker_manifest(config_digest: str, layers: Sequence[Layer]) -> dict[str, Any]:
+    """The Docker v2 manifest of an image read from the engine (which keeps no manifest of its own)."""
+    return {
+        "schemaVersion": 2,
+        "mediaType": DOCKER_MANIFEST,
+        "config": {"mediaType": DOCKER_CONFIG, "digest": config_digest},
+        "layers": [{"mediaType": la.media_type, "digest": la.digest, "size": la.size} for la in layers],
+    }

@@ -1,5 +1,5 @@
 """Images in a registry (`registry://HOST[:PORT]/REPO[:TAG|@sha256:DIGEST]`), read and pushed
-over the Registry HTTP API v2 with no engine (notes/oci-images-and-registries.md §2).
+over the Registry HTTP API v2 with no engine (docs/design.md, Registry HTTP API v2).
 
 Reading gives the manifest and config (their digests checked) and layers whose bytes are fetched
 only when a layer's index is not cached: `Layer.opener` streams the blob, hashing as it goes.
@@ -13,46 +13,32 @@ registry is used.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
-import platform
 import re
 from pathlib import Path
 from typing import Any
 
+from boxwise.atomicfile import write_atomically
 from boxwise.errors import UserError
 from boxwise.image.digest import checked
-from boxwise.image.model import MEDIA_OCI_LAYER, Image, Layer, load_json, parse_config
-from boxwise.image.registry_client import (
-    MEDIA_DOCKER_LIST,
-    MEDIA_OCI_INDEX,
-    MEDIA_OCI_MANIFEST,
-    Registry,
-    RegistryRef,
-    parse_ref,
-)
+from boxwise.image.mediatypes import INDEX_TYPES, OCI_LAYER, OCI_MANIFEST
+from boxwise.image.model import Image, Layer, load_json, parse_config
+from boxwise.image.platforms import choose_platform, host_architecture, offered_platforms
+from boxwise.image.registry_client import Registry, RegistryRef, parse_ref
 
 __all__ = ["RegistryRef", "parse_ref", "push_image", "read_registry_image"]
 
-_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}
 _PUSHED_KEEP = 5000  # blobs remembered per registry for cross-repository mounts
 
 
 def _pick_platform(index: dict[str, Any], label: str) -> tuple[dict[str, Any], str]:
     entries = [m for m in index.get("manifests") or [] if isinstance(m, dict)]
-    arch = _ARCH.get(platform.machine(), platform.machine())
-    for wanted in (arch, "amd64"):
-        for item in entries:
-            plat = item.get("platform") or {}
-            if plat.get("os") == "linux" and plat.get("architecture") == wanted:
-                return item, f"linux/{wanted}"
-    offered = sorted(
-        {
-            f"{(m.get('platform') or {}).get('os')}/{(m.get('platform') or {}).get('architecture')}"
-            for m in entries
-        }
-    )
+    chosen = choose_platform(entries, fallbacks=("amd64",))
+    if chosen is not None:
+        return chosen
+    arch, offered = host_architecture(), offered_platforms(entries)
     raise UserError(
         f"{label}: no linux/{arch} or linux/amd64 image in its index (it has {', '.join(offered) or 'none'});"
         " give the image's digest (REPO@sha256:...)"
@@ -70,7 +56,7 @@ def read_registry_image(text: str, ref: str) -> Image:
         if not isinstance(document, dict):
             raise UserError(f"{ref}: the manifest is not a JSON object; the image is corrupt")
         kind = media_type or str(document.get("mediaType") or "")
-        if kind in (MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST) or "manifests" in document:
+        if kind in INDEX_TYPES or "manifests" in document:
             chosen, plat = _pick_platform(document, ref)
             digest = checked(chosen.get("digest"), f"{ref}: index")
             count = len(document.get("manifests") or [])
@@ -105,7 +91,7 @@ def _image(client: Registry, ref: str, manifest: dict[str, Any]) -> Image:
             Layer(
                 digest=digest,
                 diff_id=ids[number],
-                media_type=str(descriptor.get("mediaType") or MEDIA_OCI_LAYER),
+                media_type=str(descriptor.get("mediaType") or OCI_LAYER),
                 size=size,
                 created_by=commands[number],
                 opener=lambda digest=digest, size=size: client.open_blob(digest, size),  # type: ignore[misc]
@@ -141,13 +127,8 @@ def _read_pushed(host: str) -> dict[str, str]:
 
 def _write_pushed(host: str, record: dict[str, str]) -> None:
     path = _pushed_record(host)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(dict(list(record.items())[-_PUSHED_KEEP:])))
-        os.replace(tmp, path)
-    except OSError:
-        pass  # only a shortcut for the next push is lost
+    with contextlib.suppress(OSError):  # only a shortcut for the next push is lost
+        write_atomically(path, json.dumps(dict(list(record.items())[-_PUSHED_KEEP:])).encode())
 
 
 def _mb(size: int) -> str:
@@ -193,7 +174,7 @@ def push_image(
             continue
         client.upload(digest, size, body, location)
         counts["uploaded"] += 1
-    media_type = str(load_json(manifest, f"{label}: manifest").get("mediaType") or MEDIA_OCI_MANIFEST)
+    media_type = str(load_json(manifest, f"{label}: manifest").get("mediaType") or OCI_MANIFEST)
     digest = client.put_manifest(where.digest or where.tag or "latest", manifest, media_type)
     _write_pushed(where.host, {**{d: r for d, r in elsewhere.items() if d not in record}, **record})
     say(

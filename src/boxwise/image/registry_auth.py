@@ -15,6 +15,7 @@ import json
 import os
 import re
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,11 +107,17 @@ def find_credentials(host: str) -> Credentials | None:
     user, password = os.environ.get("BOXWISE_REGISTRY_USER"), os.environ.get("BOXWISE_REGISTRY_PASSWORD")
     if user and password and host in _named_hosts("BOXWISE_REGISTRY"):
         return Credentials(user, password, "BOXWISE_REGISTRY_USER/BOXWISE_REGISTRY_PASSWORD")
-    if os.environ.get("CI_REGISTRY") == host:
-        user, password = os.environ.get("CI_REGISTRY_USER"), os.environ.get("CI_REGISTRY_PASSWORD")
+    return gitlab_job_credentials(host, os.environ) or _from_docker_config(host)
+
+
+def gitlab_job_credentials(host: str, env: Mapping[str, str]) -> Credentials | None:
+    """GitLab's job credentials (CI_REGISTRY_USER/PASSWORD), for its own registry ($CI_REGISTRY) only:
+    the one reader of them, for the registry client and for the engine's pull of a baseline."""
+    if env.get("CI_REGISTRY") == host:
+        user, password = env.get("CI_REGISTRY_USER"), env.get("CI_REGISTRY_PASSWORD")
         if user and password:
             return Credentials(user, password, "CI_REGISTRY_USER/CI_REGISTRY_PASSWORD")
-    return _from_docker_config(host)
+    return None
 
 
 def parse_challenge(header: str) -> tuple[str, dict[str, str]]:

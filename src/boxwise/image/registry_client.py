@@ -1,4 +1,4 @@
-"""The Registry HTTP API v2 client (notes/oci-images-and-registries.md §2): references, requests
+"""The Registry HTTP API v2 client (docs/design.md, Registry HTTP API v2): references, requests
 with auth (anonymous, Basic, Bearer tokens per challenge) and retries, blobs and manifests.
 
 http for localhost and 127.0.0.0/8 (the engine's insecure-registry default), https elsewhere,
@@ -19,7 +19,9 @@ from typing import Any
 from urllib.parse import urljoin
 
 from boxwise.errors import UserError
+from boxwise.httpretry import RETRY_STATUS, next_attempt, retries
 from boxwise.image.digest import DIGEST
+from boxwise.image.mediatypes import MANIFEST_ACCEPT
 from boxwise.image.reference import PATH as _REPO
 from boxwise.image.reference import TAG as _TAG
 from boxwise.image.registry_auth import HUB_HOST, find_credentials, parse_challenge
@@ -35,13 +37,7 @@ from boxwise.netread import (
     user_error,
 )
 
-MEDIA_OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-ACCEPT = ", ".join((MEDIA_OCI_MANIFEST, MEDIA_DOCKER_MANIFEST, MEDIA_OCI_INDEX, MEDIA_DOCKER_LIST))
 _TIMEOUT = (15, IDLE_SECONDS)  # connect; then the longest silence while reading an answer
-_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
 _RETRIES = 3
 _RETRY_CAP = 30.0
 
@@ -99,14 +95,6 @@ def parse_ref(text: str) -> RegistryRef:
     return RegistryRef(host, repository, tag, digest or None)
 
 
-def _retry_after(header: str | None, attempt: int) -> float:
-    """Seconds to wait before asking again: the registry's `Retry-After` (seconds), capped."""
-    try:
-        return min(max(float(header or ""), 0.0), _RETRY_CAP)
-    except ValueError:
-        return float(2**attempt)
-
-
 class Registry:
     """One registry repository, spoken to over HTTP; every failure is one UserError line."""
 
@@ -140,7 +128,8 @@ class Registry:
         The answer is streamed: its body is read by the caller, bounded (`netread`)."""
         import requests
 
-        answered = waited = 0
+        answered = 0
+        policy = retries(_RETRIES, _RETRY_CAP)
         ours = same_origin(url, self.base)  # an upload Location may point anywhere
         while True:
             sent = dict(headers or {})
@@ -158,9 +147,10 @@ class Registry:
                     data.close()
             if response.status_code == 401 and ours and answered < 4 and self._authenticate(response):
                 answered += 1
-            elif response.status_code in _RETRY_STATUS and waited < _RETRIES:
-                pause = _retry_after(response.headers.get("Retry-After"), waited)
-                waited += 1
+            elif response.status_code in RETRY_STATUS and (
+                step := next_attempt(policy, method, url, response)
+            ):
+                policy, pause = step
                 response.close()
                 time.sleep(pause)
                 continue
@@ -297,14 +287,14 @@ class Registry:
                 " try again later, or log in (anonymous pulls are limited more)"
             )
         detail = f" {code}: {message}" if code else ""
-        later = f" (also after {_RETRIES} retries); try again later" if status in _RETRY_STATUS else ""
+        later = f" (also after {_RETRIES} retries); try again later" if status in RETRY_STATUS else ""
         return UserError(f"{self.label}: {self.ref.host} answered {status}{detail} to {what}{later}")
 
     # --- reading ---
 
     def manifest(self, reference: str) -> tuple[bytes, str]:
         """The manifest's exact bytes and its media type; its digest checked."""
-        response = self.send("GET", self.url(f"manifests/{reference}"), headers={"Accept": ACCEPT})
+        response = self.send("GET", self.url(f"manifests/{reference}"), headers={"Accept": MANIFEST_ACCEPT})
         if response.status_code != 200:
             raise self.fail(response, f"manifest {self.ref.repository}:{reference}")
         data = response_body(response, DOCUMENT_LIMIT, user_error(f"{self.label}: manifest {reference}"))

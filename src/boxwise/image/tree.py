@@ -8,9 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from boxwise.image.model import Entry
-
-WHITEOUT = ".wh."
-OPAQUE_PREFIX = ".wh..wh."
+from boxwise.image.whiteout import OPAQUE_PREFIX, WHITEOUT, hidden_path
 
 
 class Node:
@@ -178,7 +176,7 @@ def whiteout_count(entries: Sequence[Entry]) -> int:
         for entry in entries
         if ".wh." in entry.path
         and (name := entry.path.rpartition("/")[2]).startswith(WHITEOUT)
-        and not name.startswith(".wh..wh.")
+        and not name.startswith(OPAQUE_PREFIX)
     )
 
 
@@ -197,7 +195,7 @@ def replayed_lookup(indexes: Sequence[Sequence[Entry]], layer: int, target: str)
         head, _, name = path.rpartition("/")
         if not name.startswith(WHITEOUT) or name[len(WHITEOUT) :] not in parents_or_self:
             return False
-        whited = f"{head}/{name[len(WHITEOUT) :]}" if head else name[len(WHITEOUT) :]
+        whited = hidden_path(head, name)
         return target == whited or target.startswith(whited + "/")
 
     trees = [layer_tree([entry for entry in entries if touches(entry.path)]) for entries in indexes[:layer]]

@@ -18,8 +18,8 @@ from types import ModuleType
 from boxwise.apps import App, apps_for_paths, ignore_matcher, read_ignore_files, rel_path
 from boxwise.config import Settings, find_repo_root, load_settings, print_warnings
 from boxwise.errors import UserError
+from boxwise.findings import RULES, Finding, exit_code, finding, unique
 from boxwise.lint.detection import Builder, detect_app, load_builder, load_rules, load_shared
-from boxwise.lint.findings import RULES, Finding, exit_code, finding, unique
 from boxwise.lint.render import AppReport
 
 

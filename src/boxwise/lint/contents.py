@@ -12,7 +12,7 @@ from pathlib import Path
 
 from boxwise.appfiles import is_venv, walk
 from boxwise.apps import SKIP_DIRS
-from boxwise.lint.findings import Finding, finding
+from boxwise.findings import Finding, finding
 
 KEY_PATTERNS = ("*.pem", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*")
 # .env templates are committed on purpose and hold no secrets.

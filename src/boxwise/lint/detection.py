@@ -24,7 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from boxwise.builder.builder_toml import Builder, load_builder
-from boxwise.builder.driver import choose_group
+from boxwise.builder.cnb_order import choose_group
 from boxwise.errors import UserError
 
 __all__ = ["Builder", "Detection", "detect_app", "load_builder", "load_rules"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from boxwise.lint.files import credential_findings, read_text, redact
-from boxwise.lint.findings import Finding, finding
+from boxwise.findings import Finding, finding
+from boxwise.inputfiles import credential_findings, read_text, redact
 
 _LINE = re.compile(r"^([^:\s]*)\s*:(.*)$")
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")

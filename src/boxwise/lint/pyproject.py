@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.config import tomllib
-from boxwise.lint.files import credential_findings, read_text, redact
-from boxwise.lint.findings import Finding, finding
+from boxwise.findings import Finding, finding
+from boxwise.inputfiles import credential_findings, read_text, redact
 from boxwise.lint.requirements import is_simple_requirement
 from boxwise.tomlsafe import unsafe_reason
 

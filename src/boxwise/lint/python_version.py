@@ -10,7 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 from boxwise.apps import rel_path
-from boxwise.lint.findings import Finding, finding
+from boxwise.findings import Finding, finding
 
 
 def lint_python_version(app_dir: Path, root: Path, pyversion: ModuleType) -> list[Finding]:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from boxwise.lint.findings import ERROR, WARNING, Finding, sort_key, unique
+from boxwise.findings import ERROR, WARNING, Finding, sort_key, unique
 from boxwise.printable import printable
 
 # GitLab Code Quality severities: info, minor, major, critical, blocker.
@@ -115,7 +115,7 @@ def render_codequality(reports: Sequence[AppReport]) -> str:
 
 def render_sarif(reports: Sequence[AppReport]) -> str:
     """SARIF 2.1.0: every lint rule, and each finding as a result at its file and line."""
-    from boxwise.lint.findings import RULES
+    from boxwise.findings import RULES
     from boxwise.sarif import SarifResult, SarifRule, dumps, sarif_log
 
     rules = [SarifRule(rule, description, severity) for rule, (severity, description) in RULES.items()]

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from boxwise.apps import rel_path
-from boxwise.lint.files import credential_findings, is_outside, outside_finding, read_text, redact
-from boxwise.lint.findings import Finding, finding
+from boxwise.findings import Finding, finding
+from boxwise.inputfiles import credential_findings, is_outside, outside_finding, read_text, redact
 
 # pip's requirements-file options: those that take a value, and plain flags.
 OPTIONS_WITH_VALUE = {

@@ -1,1 +1,1 @@
-"""report stage of boxwise (see DESIGN.md)."""
+"""report stage of boxwise (see docs/design.md)."""

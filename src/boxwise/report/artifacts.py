@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
+from boxwise.atomicfile import write_atomically
 from boxwise.errors import UserError
 from boxwise.report.model import BuildFailure, ReportData, failed_rules, verdict_passed, verdict_rules
 
@@ -22,13 +23,8 @@ GATE_SEVERITY = "critical"  # a failed gate rule fails the pipeline
 
 
 def _write(path: str | Path, text: str) -> None:
-    target = Path(path)
     try:
-        if target.parent != Path("."):
-            target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8", errors="backslashreplace")  # non-UTF-8 names
-        tmp.replace(target)
+        write_atomically(Path(path), text.encode("utf-8", "backslashreplace"))  # non-UTF-8 names
     except OSError as exc:
         raise UserError(f"{path}: cannot write it ({exc.strerror}); pass a writable file path") from None
 
@@ -109,7 +105,7 @@ def gate_codequality(report: ReportData) -> list[dict[str, Any]]:
 
 
 def _findings(items: Iterable[dict[str, Any]]) -> list[Any]:
-    from boxwise.lint.findings import Finding
+    from boxwise.findings import Finding
 
     keys = ("path", "line", "rule", "severity", "message", "fix")
     return [Finding(**{key: item.get(key) for key in keys}) for item in items]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.errors import UserError
+from boxwise.image.registry_auth import gitlab_job_credentials
 
 
 def target_branch(env: Mapping[str, str]) -> str:
@@ -43,7 +44,7 @@ def load_baseline(
     if ref is None:
         return None, None, how
     try:
-        from boxwise.report.command import load_analysis
+        from boxwise.analyze.diff import load_analysis
 
         analysis, files = load_analysis(ref)
     except UserError as exc:
@@ -84,9 +85,8 @@ def _split_name(name: str) -> tuple[str, str]:
 
 def registry_auth(host: str, env: Mapping[str, str]) -> dict[str, str] | None:
     """GitLab's job credentials for its own registry; else the engine's `docker login` applies."""
-    if host == env.get("CI_REGISTRY") and env.get("CI_REGISTRY_USER") and env.get("CI_REGISTRY_PASSWORD"):
-        return {"username": env["CI_REGISTRY_USER"], "password": env["CI_REGISTRY_PASSWORD"]}
-    return None
+    found = gitlab_job_credentials(host, env)
+    return None if found is None else {"username": found.username, "password": found.password}
 
 
 def fetch_baseline(ref: str | None, env: Mapping[str, str]) -> str | None:

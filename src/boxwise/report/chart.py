@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from boxwise.report.format import human_bytes
 from boxwise.report.model import ReportData
+from boxwise.units import human_bytes
 
 BASELINE_COLOUR, NEW_COLOUR = "#8b949e", "#1f6feb"
 MAX_BARS = 24  # more layers than this: the largest are drawn, in image order

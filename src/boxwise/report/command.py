@@ -8,7 +8,6 @@ bad input; a comment that cannot be posted is a warning unless `--strict`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -16,40 +15,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from boxwise.analyze.diff import load_analysis
 from boxwise.errors import UserError
 from boxwise.report.baseline import fetch_baseline, load_baseline, resolve_baseline
 from boxwise.report.model import BuildFailure, ReportData, marker, verdict_passed
 
 # --- inputs ------------------------------------------------------------------------------------------
-
-
-def _is_json_file(ref: str) -> bool:
-    return ref.endswith(".json") and "://" not in ref and ":" not in ref.split("/")[0][1:]
-
-
-def load_analysis(ref: str) -> tuple[dict[str, Any], dict[str, int] | None]:
-    """The analysis JSON of an image (or a saved one) and, for an image, its final file view."""
-    if _is_json_file(ref):
-        path = Path(ref)
-        try:
-            analysis = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise UserError(
-                f"{ref}: no such file; pass an image reference or a `boxwise inspect --format json` file"
-            ) from None
-        except (OSError, ValueError) as exc:
-            raise UserError(
-                f"{ref}: not a readable analysis JSON ({exc}); save it with `boxwise inspect --format json`"
-            ) from None
-        if not isinstance(analysis, dict) or "layers" not in analysis:
-            raise UserError(
-                f"{ref}: not an analysis (no 'layers'); save it with `boxwise inspect --format json`"
-            )
-        analysis.setdefault("ref", ref)
-        return analysis, None
-    from boxwise.analyze.diff import read_image
-
-    return read_image(ref)
 
 
 def gate_rules(args: argparse.Namespace, settings: Any) -> Any:

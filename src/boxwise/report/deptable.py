@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from boxwise.analyze.depdiff import ADDED, REMOVED, UNCHANGED, DependencyChange, changes_from_json
 from boxwise.analyze.dependencies import from_json
-from boxwise.report.format import human_bytes
 from boxwise.report.model import ReportData
+from boxwise.units import human_bytes
 
 NO_BASELINE = ""  # status of a row when there is nothing to compare with
 MAX_CHANGES = 20

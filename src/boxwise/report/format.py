@@ -5,46 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from boxwise.report.escape import md_code, md_text
+from boxwise.units import DASH, human_bytes
 
 __all__ = ["md_cell", "md_code"]
-
-DASH = "—"
-
-
-def human_bytes(size: int | float | None, signed: bool = False) -> str:
-    """Decimal (SI) units with three significant digits (812 B, 4.33 MB, 45.2 MB): finer than
-    dive's own `units.human_bytes`, so a merge request sees a change of a few kB in a 50 MB image."""
-    if size is None:
-        return DASH
-    sign = ""
-    if signed:
-        sign = "+" if size > 0 else "-" if size < 0 else "±"
-    value = float(abs(size))
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            break
-        value /= 1000
-    if unit == "B":
-        return f"{sign}{int(value)} B"
-    digits = 2 if value < 10 else 1 if value < 100 else 0
-    return f"{sign}{value:.{digits}f} {unit}"
-
-
-def percent(ratio: float | None) -> str:
-    """A 0..1 ratio as a percentage with two decimals."""
-    if ratio is None:
-        return DASH
-    return f"{ratio * 100:.2f} %"
-
-
-def percent_points(change: float | None) -> str:
-    """A change of a 0..1 ratio, in percentage points."""
-    if change is None:
-        return DASH
-    points = change * 100
-    if abs(points) < 0.005:
-        return "±0.00 pp"
-    return f"{points:+.2f} pp"
 
 
 def relative(change: int | float | None, base: int | float | None) -> str:

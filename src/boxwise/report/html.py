@@ -12,8 +12,9 @@ import html
 from collections.abc import Sequence
 
 from boxwise import __version__
-from boxwise.report.format import DASH, human_bytes, percent, percent_points, relative, rule_figure
+from boxwise.report.format import relative, rule_figure
 from boxwise.report.model import BuildFailure, ReportData, failed_rules, verdict_passed, verdict_rules
+from boxwise.units import DASH, human_bytes, percent, percent_points
 
 MAX_ROWS = 500  # per table: the JSON artifact has them all
 STATUS_CLASS = {"pass": "good", "fail": "bad"}

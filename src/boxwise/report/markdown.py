@@ -6,18 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from boxwise import __version__
-from boxwise.report.format import (
-    DASH,
-    human_bytes,
-    md_cell,
-    md_code,
-    percent,
-    percent_points,
-    relative,
-    rule_figure,
-    signed_count,
-    untrusted,
-)
+from boxwise.report.format import md_cell, md_code, relative, rule_figure, signed_count, untrusted
 from boxwise.report.model import (
     BuildFailure,
     ReportData,
@@ -27,6 +16,7 @@ from boxwise.report.model import (
     verdict_passed,
     verdict_rules,
 )
+from boxwise.units import DASH, human_bytes, percent, percent_points
 
 GITLAB_LIMIT = 1_000_000
 GITHUB_LIMIT = 65_536

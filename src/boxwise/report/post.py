@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
+from boxwise.httpretry import next_attempt, retries
 from boxwise.netread import ERROR_BODY_LIMIT, response_body
 from boxwise.report.markdown import GITHUB_LIMIT, GITLAB_LIMIT
 from boxwise.report.model import holds_marker
@@ -216,16 +217,6 @@ def _github_target(env: Mapping[str, str]) -> Target:
 # --- HTTP with retries ---------------------------------------------------------------------------
 
 
-def _retry_after(response: Any) -> float | None:
-    value = response.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: fall back to our own backoff
-
-
 def _rate_limited(response: Any) -> bool:
     """GitHub's secondary rate limit answers 403 with Retry-After (or no requests left)."""
     if response.status_code != 403:
@@ -304,8 +295,8 @@ class Client:
         target = self.target
         last = ""
         redirects = 0
-        for attempt in range(MAX_ATTEMPTS):
-            wait = min(2.0**attempt, MAX_WAIT_SECONDS)
+        policy = retries(MAX_ATTEMPTS - 1, MAX_WAIT_SECONDS)
+        while True:
             try:
                 response = self.session.request(
                     method, url, timeout=TIMEOUT_SECONDS, allow_redirects=False, stream=True, **kwargs
@@ -317,6 +308,7 @@ class Client:
                     )
             except self.errors as exc:
                 last = f"cannot reach {urlsplit(url).netloc} ({type(exc).__name__})"
+                step = next_attempt(policy, method, url, error=exc)
             else:
                 status = response.status_code
                 if status < 400 or status in allow:
@@ -324,8 +316,7 @@ class Client:
                 if status == 429 or status >= 500 or _rate_limited(response):
                     response.close()
                     last = f"{target.where} answered {status} {response.reason}"
-                    asked = _retry_after(response)
-                    wait = min(wait if asked is None else asked, MAX_WAIT_SECONDS)
+                    step = next_attempt(policy, method, url, response)
                 elif status in (401, 403, 404):
                     response.close()
                     raise PostError(_problem(target, status, method), exit_code=2)
@@ -335,8 +326,10 @@ class Client:
                     raise PostError(
                         f"{target.where} answered {status} to {method} {urlsplit(url).path}: {detail}"
                     )
-            if attempt + 1 < MAX_ATTEMPTS:
-                self.sleep(wait)
+            if step is None:
+                break
+            policy, wait = step
+            self.sleep(wait)
         raise PostError(
             redact(f"gave up posting to {target.what} after {MAX_ATTEMPTS} attempts: {last}", target.token)
         )

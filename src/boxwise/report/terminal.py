@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import IO, Any
 
 from boxwise.analyze.diff import layer_maker
-from boxwise.report.format import DASH, human_bytes, percent, percent_points, rule_figure, signed_count
+from boxwise.report.format import rule_figure, signed_count
 from boxwise.report.model import ReportData, failed_rules, reuse_label, verdict_passed, verdict_rules
+from boxwise.units import DASH, human_bytes, percent, percent_points
 
 TOP_ROWS = 10
 

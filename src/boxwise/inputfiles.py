@@ -11,7 +11,7 @@ import re
 import stat
 from pathlib import Path, PurePosixPath
 
-from boxwise.lint.findings import Finding, finding
+from boxwise.findings import Finding, finding
 
 # No requirements.txt, Procfile or pyproject.toml is anywhere near this size; reading a bigger
 # one on every commit would make the hook slow for nothing.

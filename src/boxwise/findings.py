@@ -14,7 +14,7 @@ from typing import Any
 ERROR = "error"
 WARNING = "warning"
 
-# rule id -> (severity, one line of what it checks). README's "Lint rules" lists the same ids.
+# rule id -> (severity, one line of what it checks). docs/lint-rules.md lists the same ids.
 RULES: dict[str, tuple[str, str]] = {
     "no-buildpack": (ERROR, "no buildpack group of builder.toml detects the app"),
     "package-manager": (
