@@ -1,57 +1,38 @@
 """Fixtures shared by every test area: the real engine, a tiny base image, real git repos.
 
 Each area (tests/detect, tests/image, tests/builder, tests/report, tests/faces) keeps its own
-fixtures in its own conftest.py.
+fixtures in its own conftest.py. A conftest holds fixtures and hooks only: the helpers test modules
+import live in the tests/support package (imported as `support.*`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support.cli import REPO
+from support.git import git
+from support.registry import start_registry
 
-REPO = Path(__file__).resolve().parents[1]
 BUSYBOX_IMAGE = "boxwise-test/busybox:latest"
 
 
-def run_boxwise(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, input: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI in a child process, as a user would."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "boxwise", *args],
-        cwd=cwd,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        input=input,
-        timeout=900,
-    )
-
-
-SARIF_SCHEMA = REPO / "tests" / "sarif" / "sarif-schema-2.1.0.json"  # OASIS's; see SOURCE.md there
-
-
-def validate_sarif(document: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """check-jsonschema (formats checked too) of a SARIF log against the official 2.1.0 schema."""
-    path = tmp_path / "boxwise.sarif"
-    path.write_text(document, encoding="utf-8")
-    tool = shutil.which(
-        "check-jsonschema", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    )
-    if tool is None:
-        pytest.fail("check-jsonschema is not installed; run scripts/setup.sh")
-    command = [tool, "--schemafile", str(SARIF_SCHEMA), str(path)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test whose fixtures need the engine must carry the `engine` marker, so that
+    `pytest -m "not engine"` runs on a machine without one: an unmarked one stops the run."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if "engine" in getattr(item, "fixturenames", ()) and item.get_closest_marker("engine") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the engine fixture without @pytest.mark.engine: " + ", ".join(unmarked)
+        )
 
 
 @pytest.fixture(scope="session")
@@ -111,40 +92,6 @@ def local_registry(tmp_path: Path, engine: str) -> Iterator[str]:
     """A real registry (Debian's docker-registry) on a free loopback port; the engine allows 127/8."""
     with start_registry(tmp_path) as host:
         yield host
-
-
-@contextlib.contextmanager
-def start_registry(folder: Path) -> Iterator[str]:
-    """docker-registry serving from `folder` on a free loopback port, while the block runs."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = folder / "registry.yml"
-    config.write_text(
-        "version: 0.1\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'registry-data'}\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-    )
-    # its access log stays in the folder (registry.log): a test may count the requests it received
-    with open(folder / "registry.log", "wb") as log:
-        process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=log, stderr=log)
-    try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("docker-registry did not start")
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture

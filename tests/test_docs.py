@@ -17,7 +17,7 @@ from support.docs import DOCS, README, REPO, fenced_blocks, section
 from boxwise import __version__
 from boxwise.cli import COMMANDS, build_parser
 from boxwise.config import load_settings
-from boxwise.lint.findings import RULES
+from boxwise.findings import RULES
 
 
 def mkdocs_build(root: Path, site: Path) -> subprocess.CompletedProcess[str]:

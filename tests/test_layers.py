@@ -59,7 +59,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("analyze", "build", "project", "image", "core"),
     ),
     "ci/cli": (
-        ("boxwise.ci", "boxwise.cli", "boxwise.plan", "boxwise.__main__"),
+        ("boxwise.ci", "boxwise.cli", "boxwise.crashlog", "boxwise.plan", "boxwise.__main__"),
         ("gate/report", "analyze", "build", "project", "image", "core"),
     ),
 }

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from boxwise import __version__
-from boxwise.errors import UserError
+from boxwise.errors import CRASH_EXIT_CODE, BoxwiseError, UserError
 
 # subcommand -> "module:function"; the function takes the parsed args and returns an exit code.
 COMMANDS: dict[str, str] = {
@@ -31,7 +31,7 @@ COMMANDS: dict[str, str] = {
 GATE_FLAGS = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "highestImageBytes")
 
 
-def _add_detect(sub: argparse._SubParsersAction) -> None:
+def _add_detect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("detect", help="which buildpacks detect each app, and lint its files")
     p.add_argument("paths", nargs="*", metavar="PATH", help="a repo, an app folder or changed files")
     p.add_argument("--format", choices=["text", "json", "codequality", "sarif", "github"], default="text")
@@ -48,7 +48,7 @@ def _add_pull_policy(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_build(sub: argparse._SubParsersAction) -> None:
+def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("build", help="build an app into an image with the boxwise buildpacks")
     p.add_argument("app", metavar="APP", nargs="?", default=".", help="the app folder")
     p.add_argument(
@@ -119,7 +119,7 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
 
 
-def _add_rebase(sub: argparse._SubParsersAction) -> None:
+def _add_rebase(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("rebase", help="put a built image on a patched run image without rebuilding")
     p.add_argument("image", metavar="IMAGE", help="docker://NAME (or a bare engine name) or registry://REF")
     p.add_argument(
@@ -141,7 +141,7 @@ def _add_image_ref(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_inspect(sub: argparse._SubParsersAction) -> None:
+def _add_inspect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("inspect", help="size, layers and dive-compatible efficiency of an image")
     _add_image_ref(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -154,14 +154,14 @@ def _add_gate_rules(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accounting", choices=["dive", "exact"], default=None)
 
 
-def _add_gate(sub: argparse._SubParsersAction) -> None:
+def _add_gate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("gate", help="pass or fail an image on dive's CI rules")
     _add_image_ref(p)
     _add_gate_rules(p)
     p.add_argument("--format", choices=["text", "json", "sarif"], default="text")
 
 
-def _add_diff(sub: argparse._SubParsersAction) -> None:
+def _add_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("diff", help="what changed between a baseline image and a new one")
     p.add_argument("baseline", metavar="BASELINE")
     p.add_argument("new", metavar="NEW")
@@ -198,7 +198,7 @@ def _add_posting(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
 
 
-def _add_report(sub: argparse._SubParsersAction) -> None:
+def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("report", help="the merge-request report of an image, posted as one comment")
     _add_image_ref(p)
     p.add_argument(
@@ -211,7 +211,7 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     _add_artifacts(p)
 
 
-def _add_ci(sub: argparse._SubParsersAction) -> None:
+def _add_ci(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("ci", help="detect, build, gate and report every app a change touches")
     p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")
     p.add_argument("--changed-since", metavar="REF", help="compare HEAD with this ref")
@@ -230,12 +230,12 @@ def _add_ci(sub: argparse._SubParsersAction) -> None:
     _add_artifacts(p)
 
 
-def _add_buildpacks(sub: argparse._SubParsersAction) -> None:
+def _add_buildpacks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("buildpacks", help="the buildpacks, their versions and the detection groups")
     p.add_argument("--format", choices=["text", "json"], default="text")
 
 
-def _add_plan(sub: argparse._SubParsersAction) -> None:
+def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("plan", help="the apps a change touches, as a child pipeline or a job matrix")
     p.add_argument("--format", choices=["json", "gitlab-child", "github-matrix"], default="json")
     p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")
@@ -279,26 +279,19 @@ def _load(command: str) -> Callable[[argparse.Namespace], int] | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return 2
-    if args.chdir:
-        import os
-
-        os.chdir(args.chdir)
     for stream in (sys.stdout, sys.stderr):
         # a file name from an image may be no UTF-8 (surrogate escapes): shown as \udcff, no traceback
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    run = _load(args.command)
-    if run is None:
-        print(f"boxwise {args.command}: not built yet in this version", file=sys.stderr)
-        return 2
     try:
-        return run(args)
-    except UserError as exc:
+        return _run(args)
+    except BoxwiseError as exc:
         from boxwise.printable import printable
 
         print(f"boxwise: error: {printable(exc)}", file=sys.stderr)  # names in it come from the MR
@@ -310,3 +303,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:  # a bug: one line here, the traceback in the crash log
+        from boxwise import crashlog
+
+        crashlog.report(exc, argv)
+        return CRASH_EXIT_CODE
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.chdir:
+        import os
+
+        try:
+            os.chdir(args.chdir)
+        except OSError as exc:
+            raise UserError(f"-C {args.chdir}: cannot go there ({exc.strerror}); give a folder") from None
+    run = _load(args.command)
+    if run is None:
+        raise UserError(f"{args.command}: not built yet in this version")
+    return run(args)

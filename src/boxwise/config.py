@@ -14,7 +14,7 @@ from typing import Any
 from boxwise.errors import UserError
 
 if sys.version_info >= (3, 11):
-    import tomllib
+    import tomllib as tomllib  # re-exported: apps and lint read TOML through this one choice
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
@@ -48,6 +48,48 @@ KNOWN_KEYS: dict[str, frozenset[str]] = {
     ),
     "tool.boxwise.report": frozenset({"post", "strict", "post-when"}),
 }
+
+
+# The type each value must have, per table and key: (accepted types, what to write, an example).
+# A rule's threshold may be a number or dive's text ("20MB", "disabled"); bool is never a number.
+_TEXT = ((str,), "a string", '"text"')
+_NUMBER_OR_TEXT = ((int, float, str), "a number or a string", "30")
+_TRUE_OR_FALSE = ((bool,), "true or false", "true")
+VALUE_TYPES: dict[str, dict[str, tuple[tuple[type, ...], str, str]]] = {
+    "tool.boxwise": {
+        "baseline": ((str,), "a string", '"registry://r/{app}:{branch}"'),
+        "image-prefix": ((str,), "a string", '"registry.example.com/team"'),
+        "package-manager": ((str,), "a string", '"uv"'),
+    },
+    "tool.boxwise.gate": {
+        **{key: _NUMBER_OR_TEXT for key in (*GATE_RULES, *GATE_RULES.values())},
+        "highest-startup-seconds": _NUMBER_OR_TEXT,
+        "highestStartupSeconds": _NUMBER_OR_TEXT,
+        "require-answer": ((bool, str), "true or false", "true"),
+        "requireAnswer": ((bool, str), "true or false", "true"),
+        "accounting": ((str,), "a string", '"exact"'),
+    },
+    "tool.boxwise.build": {
+        **{key: _TEXT for key in ("base", "run-image", "builder", "network", "ca-cert", "cache")},
+        **{key: _TEXT for key in ("pull-policy", "check-path")},
+        "check": _TRUE_OR_FALSE,
+        "check-timeout": _NUMBER_OR_TEXT,
+    },
+    "tool.boxwise.report": {"post": _TEXT, "strict": _TRUE_OR_FALSE, "post-when": _TEXT},
+}
+
+
+def check_value_types(table: dict[str, Any], name: str, path: Path) -> None:
+    """UserError naming the file and the key for the first value of a wrong type in `table`."""
+    for key, (types, what, example) in VALUE_TYPES.get(name, {}).items():
+        value = table.get(key)
+        if value is None:
+            continue
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            raise UserError(f"{path}: [{name}] {key} must be {what}, e.g. {key} = {example}")
+    for key, value in table.items():
+        if isinstance(value, dict) and f"{name}.{key}" in KNOWN_KEYS:
+            check_value_types(value, f"{name}.{key}", path)
 
 
 @dataclass(frozen=True)
@@ -154,11 +196,8 @@ def load_settings(start: Path | None = None) -> Settings:
     pyproject = root / "pyproject.toml"
     table = read_tool_table(pyproject)
     lint = _table(table, "lint", pyproject)
+    check_value_types(table, "tool.boxwise", pyproject)
     baseline = table.get("baseline")
-    if baseline is not None and not isinstance(baseline, str):
-        raise UserError(
-            f'{pyproject}: [tool.boxwise] baseline must be a string such as "registry://r/{{app}}:{{branch}}"'
-        )
     return Settings(
         root=root,
         apps=_string_list(table, "apps", pyproject),

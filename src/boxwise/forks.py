@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 EVENT_LIMIT = 8 << 20  # a pull_request payload is a few dozen KiB
 OPT_IN = "BOXWISE_FORK_CREDENTIALS"
 
 
-def _github_event(path: str) -> dict:
+def _github_event(path: str) -> dict[str, Any]:
     try:
         with open(path, "rb") as handle:
             data = handle.read(EVENT_LIMIT + 1)

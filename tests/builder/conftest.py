@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-import io
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
+from support.pybase import PythonRegistry, derived_image, python_version
+from support.registry import start_registry
 
 from .helpers import BASE, PREFIX
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -45,46 +41,10 @@ def remove_test_images() -> Iterator[None]:
     _remove_our_images()
 
 
-@dataclass(frozen=True)
-class PythonRegistry:
-    """A local registry serving python:3.11-slim (bookworm) and python:3.13-slim (trixie) as the
-    official images are published: each declares its PYTHON_VERSION. The engine has only the
-    repository under another name, so a build that uses them pulls them."""
-
-    host: str
-    versions: dict[str, str]  # "3.11" -> "3.11.2"
-
-    @property
-    def template(self) -> str:
-        return f"{self.host}/python:{{python}}-slim"
-
-
-@contextlib.contextmanager
-def derived_image(client, base: str, env: str) -> Iterator[str]:
-    """`FROM base` + `ENV env`, under a name of this process's own (other sessions on this engine
-    remove the shared test prefix), removed afterwards."""
-    tag = f"boxwise-test-derived-{uuid.uuid4().hex[:10]}/image:1"
-    client.images.build(fileobj=io.BytesIO(f"FROM {base}\nENV {env}\n".encode()), tag=tag, rm=True)
-    try:
-        yield tag
-    finally:
-        with contextlib.suppress(Exception):
-            client.images.remove(tag)
-
-
-def python_version(client, image: str) -> str:
-    out = client.containers.run(
-        image, ["python3", "-c", "import platform; print(platform.python_version())"], remove=True
-    )
-    return out.decode().strip()
-
-
 @pytest.fixture(scope="module")
 def python_registry(
     docker_client, base_image: str, python_base_trixie: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PythonRegistry]:
-    from conftest import start_registry
-
     with start_registry(tmp_path_factory.mktemp("python-registry")) as host:
         versions = {}
         for base in (base_image, python_base_trixie):

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import run_boxwise
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = "boxwise-python:bookworm"

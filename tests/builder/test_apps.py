@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .helpers import (
     PREFIX,
     WEB_APP,
@@ -17,6 +19,8 @@ from .helpers import (
     run_image,
     write_app,
 )
+
+pytestmark = pytest.mark.engine
 
 
 def test_requirements_app_answers_http_and_its_config_is_clean(

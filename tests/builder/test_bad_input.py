@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from .helpers import PREFIX, build, write_app
 
 
@@ -16,6 +18,7 @@ def test_no_engine_is_one_clear_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.engine
 def test_missing_base_image_names_the_flag_and_the_script(engine: str, tmp_path: Path) -> None:
     app = write_app(tmp_path / "app", {"Procfile": "web: python3 -c pass\n"})
     missing = ("--run-image", "boxwise-test-build/none:0")
@@ -28,6 +31,7 @@ def test_missing_base_image_names_the_flag_and_the_script(engine: str, tmp_path:
     assert "--run-image boxwise-test-build/none:0: the engine cannot pull it (" in result.stderr
 
 
+@pytest.mark.engine
 def test_unreadable_ca_cert_is_named(engine: str, tmp_path: Path) -> None:
     app = write_app(tmp_path / "app", {"Procfile": "web: python3 -c pass\n"})
     result = build(app, f"{PREFIX}/noca:1", tmp_path / "cache", "--ca-cert", str(tmp_path / "missing.pem"))
@@ -35,6 +39,7 @@ def test_unreadable_ca_cert_is_named(engine: str, tmp_path: Path) -> None:
     assert f"{tmp_path / 'missing.pem'}: cannot read --ca-cert" in result.stderr
 
 
+@pytest.mark.engine
 def test_unknown_output_place_is_named(base_image: str, tmp_path: Path) -> None:
     app = write_app(tmp_path / "app", {"Procfile": "web: python3 -c pass\n"})
     result = build(app, f"{PREFIX}/out:1", tmp_path / "cache", "--output", "ftp://somewhere")

@@ -10,7 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .helpers import BASE, PREFIX, REPO, build, build_ok, layer_ids, run_image, write_app
+
+pytestmark = pytest.mark.engine
 
 MAIN = "import six\nprint('v1', six.__version__)\n"
 

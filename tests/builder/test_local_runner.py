@@ -6,7 +6,11 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .helpers import BASE, PREFIX, WEB_APP, build_ok, http_get_from_image, save, write_app
+
+pytestmark = pytest.mark.engine
 
 
 def test_local_runner_builds_without_an_engine_and_the_image_answers(

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise
+from support.cli import run_boxwise
 
 from .helpers import PREFIX, REPO, WEB_APP, build, build_ok, http_get_from_image, run_image, write_app
 

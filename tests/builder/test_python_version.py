@@ -16,9 +16,9 @@ from pathlib import Path
 
 import docker.errors
 import pytest
-from conftest import run_boxwise
+from support.cli import run_boxwise
+from support.pybase import PythonRegistry, derived_image, python_version
 
-from .conftest import PythonRegistry, derived_image, python_version
 from .helpers import BASE, PREFIX, REPO, run_image, write_app
 
 NO_ENGINE = {"DOCKER_HOST": "tcp://127.0.0.1:9"}  # nothing answers there: these checks come first
@@ -327,6 +327,7 @@ def test_a_file_that_asks_wrongly_is_one_line(tmp_path: Path, files: dict[str, s
     assert one_line_error(boxwise_build(app, tmp_path / "cache", env=NO_ENGINE)).startswith(f"{app}/{says}")
 
 
+@pytest.mark.engine
 def test_a_version_no_python_has_is_one_line_naming_the_file_and_the_base(tmp_path: Path) -> None:
     """Heroku's fixture python_version_unknown (`3.999`): refused in one line, never a traceback."""
     app = tmp_path / "unknown"

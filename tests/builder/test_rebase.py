@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise
+from support.cli import run_boxwise
 
 from .helpers import PREFIX, REPO, build_ok, http_get_from_image, layer_ids, run_image, write_app
 

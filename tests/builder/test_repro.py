@@ -7,7 +7,11 @@ import json
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from .helpers import PREFIX, WEB_APP, build_ok, dive_efficiency, save, write_app
+
+pytestmark = pytest.mark.engine
 
 
 def _archive_image_id(archive: Path) -> tuple[str, list[str]]:

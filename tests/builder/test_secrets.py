@@ -13,6 +13,8 @@ import pytest
 
 from .helpers import PREFIX, WEB_APP, archive_files, build, build_ok, save, write_app
 
+pytestmark = pytest.mark.engine
+
 TOKEN = "boxwise-index-t0ken-4f9a"
 NETRC_PASSWORD = "boxwise-netrc-pa55-77c1"
 SYSTEM_CA = Path("/etc/ssl/certs/ca-certificates.crt")

@@ -12,7 +12,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise
+from support.cli import run_boxwise
 
 from .helpers import BASE, PREFIX, build, build_ok, get_when_up, http_get_from_image, run_image, write_app
 

@@ -9,9 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-PREFIX = "boxwise-test-corpus"
+from support.cli import REPO
+from support.corpus import PREFIX
 
 # The vendored apps are data, not tests: never collect anything under apps/.
 collect_ignore_glob = ["apps/*"]

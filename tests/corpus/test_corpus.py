@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import REPO, run_boxwise
+from support.corpus import PREFIX
 
-from .conftest import PREFIX, REPO
 from .manifest import NEEDS, CorpusApp, load_manifest
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]

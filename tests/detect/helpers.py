@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import run_boxwise
 
 
 class Detected:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import run_boxwise
 
 from .helpers import detect_json
 

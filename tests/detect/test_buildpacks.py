@@ -95,6 +95,7 @@ def test_bin_detect_fails_with_100_and_says_why_without_its_file(buildpack: str,
     assert not plan.exists()
 
 
+@pytest.mark.slow
 def test_bin_detect_and_boxwise_detect_agree_on_every_app(make_git_repo) -> None:
     files = {
         "apps/req/requirements.txt": "click==8.1.7\n",

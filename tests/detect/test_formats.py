@@ -9,7 +9,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import run_boxwise, validate_sarif  # tests/conftest.py: shared helpers
+from support.cli import run_boxwise
+from support.sarif import validate_sarif
 
 FILES = {
     "apps/api/requirements.txt": "requests>=2\n--extra-index-url https://bot:t0ps3cret@pkgs.example.com/simple\n",

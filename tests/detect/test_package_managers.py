@@ -28,6 +28,7 @@ def groups(report) -> dict[str, list[str]]:
     return {name: app["group"] for name, app in report.apps.items()}
 
 
+@pytest.mark.slow
 def test_each_lock_file_app_gets_its_own_buildpack_and_file_and_folder_agree(make_git_repo) -> None:
     repo = make_git_repo(
         {

@@ -211,6 +211,7 @@ def test_a_runner_with_python_uses_it_and_skips_setup_python(tmp_path: Path) -> 
     assert runner.ran == ["Look for a python3 >= 3.10 with venv on the runner"]
 
 
+@pytest.mark.slow
 def test_install_step_installs_boxwise_from_the_actions_own_ref(installed: Installed) -> None:
     assert len(installed.added) == 1
     venv_bin = Path(installed.added[0])
@@ -231,6 +232,7 @@ def test_install_step_installs_boxwise_from_the_actions_own_ref(installed: Insta
     assert f"home = {Path(os.path.realpath(sys.executable)).parent}" in config
 
 
+@pytest.mark.slow
 def test_the_action_runs_on_a_runner_without_python(
     installed: Installed, make_git_repo, tmp_path: Path
 ) -> None:
@@ -288,6 +290,7 @@ def make_runner(repo: Path, event: Path, installed: list[str], tmp_path: Path, *
     return runner
 
 
+@pytest.mark.slow
 def test_plan_mode_outputs_the_matrix_of_the_apps_the_pull_request_touches(
     pull_request: tuple[Path, Path], installed_path: list[str], tmp_path: Path
 ) -> None:
@@ -297,6 +300,7 @@ def test_plan_mode_outputs_the_matrix_of_the_apps_the_pull_request_touches(
     assert json.loads(outputs["matrix"]) == {"include": [{"app": "apps/worker", "slug": "apps-worker"}]}
 
 
+@pytest.mark.slow
 def test_an_unknown_mode_fails_the_step_with_one_line(
     pull_request: tuple[Path, Path], installed_path: list[str], tmp_path: Path
 ) -> None:

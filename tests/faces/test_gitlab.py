@@ -112,6 +112,7 @@ def test_both_documents_validate_and_every_input_has_a_default_that_needs_no_pyp
         assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_every_documented_snippet_is_a_valid_gitlab_ci_file(tmp_path: Path) -> None:
     blocks = fenced_blocks(README, README_SECTION) + fenced_blocks(PAGE)
     for number, block in enumerate(blocks):
@@ -134,6 +135,7 @@ def jobs_that_run(repo: Path, host: GitLabHost, variables: dict[str, str] | None
     return {job["name"] for job in json.loads(result.stdout) if job["when"] != "never"}
 
 
+@pytest.mark.slow
 def test_bare_include_runs_in_merge_requests_and_on_the_default_branch_only(
     sample_repo: Path, gitlab_host: GitLabHost
 ) -> None:
@@ -151,6 +153,7 @@ def test_bare_include_runs_in_merge_requests_and_on_the_default_branch_only(
     )  # a branch pipeline: the MR pipeline does the work
 
 
+@pytest.mark.slow
 def test_fan_out_replaces_the_build_job_by_a_child_pipeline(
     sample_repo: Path, gitlab_host: GitLabHost
 ) -> None:
@@ -169,6 +172,7 @@ def resolved_jobs(repo: Path, host: GitLabHost) -> dict:
     return yaml.safe_load(result.stdout[result.stdout.index("---") :])
 
 
+@pytest.mark.slow
 def test_default_engine_is_a_dind_service_and_post_false_posts_nothing(
     sample_repo: Path, gitlab_host: GitLabHost
 ) -> None:
@@ -180,6 +184,7 @@ def test_default_engine_is_a_dind_service_and_post_false_posts_nothing(
     assert build["image"] == {"name": "python:3.12-slim"}
 
 
+@pytest.mark.slow
 def test_engine_host_uses_the_runners_docker_host(sample_repo: Path, gitlab_host: GitLabHost) -> None:
     install_pipeline(sample_repo, snippet("bare"), {"engine": "host"})
     build = resolved_jobs(sample_repo, gitlab_host)["boxwise-build"]
@@ -201,6 +206,7 @@ def job_failed(output: str, job: str) -> bool:
     return re.search(rf"FAIL\s+{re.escape(job)}\s*$", output, re.M) is not None
 
 
+@pytest.mark.slow
 def test_detect_job_passes_and_leaves_a_codequality_report(
     sample_repo: Path, gitlab_host: GitLabHost
 ) -> None:
@@ -213,6 +219,7 @@ def test_detect_job_passes_and_leaves_a_codequality_report(
     assert report == []  # the sample apps are clean
 
 
+@pytest.mark.slow
 def test_component_installs_boxwise_from_its_own_project_at_its_own_commit(
     sample_repo: Path, gitlab_host: GitLabHost, tmp_path: Path
 ) -> None:
@@ -241,6 +248,7 @@ def test_component_installs_boxwise_from_its_own_project_at_its_own_commit(
     assert json.loads((sample_repo / "boxwise-detect-codequality.json").read_text()) == []
 
 
+@pytest.mark.slow
 def test_classic_include_installs_boxwise_from_the_release_it_includes(
     sample_repo: Path, gitlab_host: GitLabHost
 ) -> None:
@@ -253,6 +261,7 @@ def test_classic_include_installs_boxwise_from_the_release_it_includes(
     assert gitlab_host.requests[asked:] == [f"/{BOXWISE_PROJECT}/-/archive/{tag}/boxwise-{tag}.tar.gz"]
 
 
+@pytest.mark.slow
 def test_detect_job_fails_on_a_lint_error_and_still_leaves_the_report(
     sample_repo: Path, gitlab_host: GitLabHost
 ) -> None:
@@ -268,6 +277,7 @@ def test_detect_job_fails_on_a_lint_error_and_still_leaves_the_report(
     assert errors and all(entry["severity"] in ("major", "critical", "blocker") for entry in errors)
 
 
+@pytest.mark.slow
 def test_plan_job_triggers_a_no_op_child_pipeline_when_no_app_changed(
     sample_repo: Path, gitlab_host: GitLabHost
 ) -> None:

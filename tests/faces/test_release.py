@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from boxwise import __version__
@@ -42,6 +43,7 @@ def listed_jobs(tmp_path: Path, tag: str | None) -> dict[str, dict]:
     return {job["name"]: job for job in json.loads(listed.stdout) if job["when"] != "never"}
 
 
+@pytest.mark.slow
 def test_a_release_tag_runs_check_build_publish_release_and_nothing_else_runs_it(tmp_path: Path) -> None:
     jobs = listed_jobs(tmp_path / "tag", __version__)
     assert list(jobs) == ["check-release", "build-dist", "publish-pypi", "release"]

@@ -19,8 +19,10 @@ import tarfile
 import time
 from pathlib import Path
 
+import pytest
+from support.report import gitlab_env
+
 from tests.image.archives import layer_tar, sha
-from tests.report.conftest import gitlab_env
 
 from .hostserver import Answer, Seen, forever, serving
 from .rawarchive import raw_archive
@@ -93,6 +95,7 @@ def test_a_200_mb_manifest_is_refused_after_4_mib(tmp_path) -> None:
     assert sum(len(s.body) for s in registry.seen) == 0
 
 
+@pytest.mark.slow
 def test_a_trickling_manifest_meets_the_deadline(tmp_path) -> None:
     slow = Answer(200, {"Content-Type": "application/json"}, chunks=forever(b"{", pause=0.5))
     with serving("127.0.0.1", _registry(slow)) as registry:
@@ -128,6 +131,7 @@ def test_an_endless_blob_is_cut_where_its_descriptor_ends(tmp_path) -> None:
     assert took < 20
 
 
+@pytest.mark.slow
 def test_a_trickling_comment_api_does_not_hold_the_job(fake_api, analyses, tmp_path) -> None:
     slow = Answer(200, {"Content-Type": "application/json"}, chunks=forever(b" ", pause=0.5))
     with serving("127.0.0.1", lambda seen: slow) as api:

@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import run_boxwise
 
 from tests.builder.helpers import PREFIX, WEB_APP, write_app
 from tests.builder.test_secrets import TOKEN

@@ -13,7 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import run_boxwise
 
 from tests.image.archives import docker_archive, layer_tar, sha
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
-
-from tests.report.conftest import gitlab_env
+from support.cli import run_boxwise
+from support.report import gitlab_env
 
 
 def _analysis(folder: Path, name: str, path: str) -> Path:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import run_boxwise
 
 APP = "apps/x` @all <img src=x onerror=alert(1)> `y"
 HOSTILE_LINES = (

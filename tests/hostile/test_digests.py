@@ -13,7 +13,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import run_boxwise
 
 from tests.image.archives import docker_archive, layer_tar, oci_layout, sha
 

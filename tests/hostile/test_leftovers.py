@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import run_boxwise
 
 from tests.builder.helpers import PREFIX, WEB_APP, write_app
 from tests.image.archives import docker_archive

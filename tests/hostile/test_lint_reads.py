@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import run_boxwise
 
 RUNNER_SECRET = "glpat-RunnerSecret0123456789abcdef"
 PROCFILE = "web: python -m api\n"

@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import run_boxwise
 
 from tests.image.archives import layer_tar, sha
 
@@ -34,6 +34,7 @@ def test_control_characters_in_file_names_never_reach_the_log_raw(make_git_repo)
             assert "\\n::warning title=pwned::owned\\x1b[2J" in result.stdout  # shown, escaped
 
 
+@pytest.mark.slow
 def test_a_key_of_thousands_of_dotted_parts_is_refused_unparsed(make_git_repo) -> None:
     # tomllib is quadratic in a key's parts (100,000 parts: minutes and tens of GiB); 5,000 keeps
     # this test harmless on code without the guard

@@ -14,10 +14,10 @@ import os
 import tarfile
 
 import pytest
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import run_boxwise
+from support.report import gitlab_env
 
 from tests.image.archives import docker_archive, layer_tar, sha
-from tests.report.conftest import gitlab_env
 
 from .rawarchive import raw_archive as _raw_archive
 

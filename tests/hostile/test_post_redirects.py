@@ -7,9 +7,8 @@ GitLab's PRIVATE-TOKEN (or GitHub's Authorization) with it; the run says so in o
 from __future__ import annotations
 
 import pytest
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
-
-from tests.report.conftest import github_env, gitlab_env
+from support.cli import run_boxwise
+from support.report import github_env, gitlab_env
 
 from .hostserver import Answer, serving
 

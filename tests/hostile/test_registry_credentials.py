@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from conftest import run_boxwise  # tests/conftest.py: the shared runner
+from support.cli import run_boxwise
 
 from .hostserver import Answer, Seen, serving
 

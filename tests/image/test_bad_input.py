@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise
+from support.cli import run_boxwise
 
 from boxwise.image.cache import IndexCache
 
@@ -136,6 +136,7 @@ def test_entries_outside_the_root(name: str, word: str, tmp_path: Path, workdir:
     assert_one_line(inspect(str(archive), workdir), name, word)
 
 
+@pytest.mark.slow
 def test_hundreds_of_thousands_of_headers(tmp_path: Path, workdir: Path) -> None:
     count = 200_000
     header = tarfile.TarInfo("f")
@@ -154,6 +155,7 @@ def test_hundreds_of_thousands_of_headers(tmp_path: Path, workdir: Path) -> None
     assert data["size_bytes"] == 0 and data["efficiency"] == 1.0
 
 
+@pytest.mark.slow
 def test_gzip_bomb_is_refused(tmp_path: Path, workdir: Path) -> None:
     """A layer of concatenated gzip members inflating to terabytes: refused, not inflated."""
     header = tarfile.TarInfo("bomb")
@@ -178,6 +180,29 @@ def test_image_the_engine_does_not_have(engine: str, workdir: Path) -> None:
     assert_one_line(inspect("docker://boxwise-test-image-absent:nope", workdir), "no such image")
     result = run_boxwise("gate", "boxwise-test-image-absent:nope", cwd=workdir)
     assert result.returncode == 2 and "no such image" in result.stderr
+
+
+@pytest.mark.engine
+def test_an_archive_the_engine_refuses_to_load_is_one_line(docker_client, tmp_path: Path) -> None:
+    """`docker load` answering with an error in its stream (here: a layer the archive lacks)."""
+    from boxwise.errors import UserError
+    from boxwise.image.export import load_into_engine
+
+    config = json.dumps(
+        {"architecture": "amd64", "os": "linux", "rootfs": {"diff_ids": [sha(b"x")]}}
+    ).encode()
+    manifest = [
+        {"Config": "config.json", "RepoTags": ["boxwise-test-refused:x"], "Layers": ["gone/layer.tar"]}
+    ]
+    archive = tmp_path / "refused.tar"
+    with tarfile.open(archive, "w") as tar:
+        _add(tar, "config.json", config)
+        _add(tar, "manifest.json", json.dumps(manifest).encode())
+    with pytest.raises(UserError) as caught:
+        load_into_engine(docker_client, archive)
+    message = str(caught.value)
+    assert message.startswith("the engine cannot load the image (")
+    assert "no such file or directory" in message and "\n" not in message
 
 
 def test_no_engine_at_all(workdir: Path) -> None:

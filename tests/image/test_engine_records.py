@@ -4,19 +4,21 @@ fall back to `docker save` whenever a record is missing or does not match."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+from support.engine import socket_engine
+from support.oracle import ENGINE_CASES, PREFIX
 
 from boxwise.analyze.efficiency import analyze
 from boxwise.image import Image, load_indexes, open_image
 from boxwise.image.cache import IndexCache
-from boxwise.image.engine import SocketEngine
 from boxwise.image.layerdb import chain_ids, read_from_records
-
-from .conftest import ENGINE_CASES, PREFIX
 
 pytestmark = pytest.mark.engine
 
@@ -31,7 +33,7 @@ def _figures(report: dict) -> dict:
 
 
 def _layer_store() -> Path:
-    info = SocketEngine("/var/run/docker.sock").info()
+    info = socket_engine().info()
     return Path(info["DockerRootDir"]) / "image" / info["Driver"]
 
 
@@ -53,7 +55,7 @@ def test_cold_engine_read_matches_saved_archive(
 
 def _copy_records(name: str, to: Path) -> tuple[dict, Path]:
     """The records of one image, copied from the engine's folder into `to` (same layout)."""
-    inspect = SocketEngine("/var/run/docker.sock").inspect(name)
+    inspect = socket_engine().inspect(name)
     source = _layer_store()
     config = Path("imagedb/content/sha256") / inspect["Id"].removeprefix("sha256:")
     (to / config).parent.mkdir(parents=True)
@@ -68,6 +70,19 @@ def _copy_records(name: str, to: Path) -> tuple[dict, Path]:
 
 def _read(inspect: dict, store: Path, cache: Path) -> Image | None:
     return read_from_records("docker://x", inspect, store, IndexCache(cache))
+
+
+def _bad_checksum(split: bytes) -> bytes:
+    """The tar-split record with its first tar header's checksum field zeroed (still valid gzip+JSON)."""
+    lines = gzip.decompress(split).splitlines()
+    for number, line in enumerate(lines):
+        record = json.loads(line)
+        payload = base64.b64decode(record.get("payload") or "")
+        if record.get("type") == 2 and len(payload) >= 512:
+            record["payload"] = base64.b64encode(payload[:148] + b"0000000\0" + payload[156:]).decode()
+            lines[number] = json.dumps(record).encode()
+            return gzip.compress(b"\n".join(lines) + b"\n")
+    raise AssertionError("no tar header in the record")
 
 
 def test_records_not_as_expected_fall_back(engine_archives: dict[str, Path], tmp_path: Path) -> None:
@@ -97,6 +112,8 @@ def test_records_not_as_expected_fall_back(engine_archives: dict[str, Path], tmp
     (top / "tar-split.json.gz").write_bytes(split[: len(split) // 2])
     assert _read(inspect, store, tmp_path / "c3") is None
     assert not IndexCache(tmp_path / "c3").get_config(inspect["Id"])
+    (top / "tar-split.json.gz").write_bytes(_bad_checksum(split))  # whole gzip, a damaged tar inside
+    assert _read(inspect, store, tmp_path / "c3b") is None
     (top / "tar-split.json.gz").unlink()
     assert _read(inspect, store, tmp_path / "c4") is None
     assert _read(inspect, tmp_path / "no-such-folder", tmp_path / "c5") is None
@@ -110,7 +127,7 @@ def test_records_serve_a_later_warm_read(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     name = f"docker://{PREFIX}-manywhiteouts:latest"
     cold = analyze(open_image(name)).to_json()
-    inspect = SocketEngine("/var/run/docker.sock").inspect(name.removeprefix("docker://"))
+    inspect = socket_engine().inspect(name.removeprefix("docker://"))
     cache = IndexCache()
     assert cache.get_config(inspect["Id"]) is not None
     assert all(cache.has(diff_id) for diff_id in inspect["RootFS"]["Layers"])

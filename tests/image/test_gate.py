@@ -7,14 +7,15 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise, validate_sarif
+from support.cli import run_boxwise
+from support.oracle import run_dive
+from support.sarif import validate_sarif
 
 from boxwise.errors import UserError
 from boxwise.gate import load_rules, parse_bytes
 from boxwise.units import dive_bytes
 
 from .archives import docker_archive
-from .conftest import run_dive
 
 # overwrite: busybox base (1 982 256 B) + 10 000 B file overwritten by 4 000 B: wasted 14 000
 OVERWRITE = [[("f", "bin/busybox", 1_982_256)], [("f", "data.bin", 10_000)], [("f", "data.bin", 4_000)]]
@@ -301,6 +302,7 @@ def test_value_formats() -> None:
         load_rules(None, None, {"highestUserWastedPercent": "10%"})
 
 
+@pytest.mark.engine
 def test_gate_on_an_engine_image(engine_archives: dict[str, Path], engine_dive, tmp_path: Path) -> None:
     """docker:// through the gate: the same verdict as dive's CI mode on the saved image."""
     result = run_boxwise("gate", "docker://boxwise-test-image-chmod:latest", cwd=tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_boxwise
+from support.cli import run_boxwise
 
 from .archives import docker_archive, layer_tar, sha
 

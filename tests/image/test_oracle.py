@@ -7,13 +7,13 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from support.oracle import DiveRun, run_dive
 
 from boxwise.analyze.efficiency import analyze, dive_accounting
 from boxwise.gate import evaluate, load_rules
 from boxwise.image import load_indexes, open_image
 
 from .archives import docker_archive, layer_tar, oci_layout, sha
-from .conftest import DiveRun, run_dive
 
 pytestmark = pytest.mark.engine
 
@@ -242,10 +242,12 @@ def test_engine_read_after_archive_read(engine_archives: dict[str, Path]) -> Non
 
 def test_sdk_and_socket_engines_agree(engine_archives: dict[str, Path]) -> None:
     """The Docker SDK (used for tcp://, TLS, ssh:// engines) and the plain socket client answer alike."""
-    from boxwise.image.engine import SdkEngine, SocketEngine
+    from support.engine import socket_engine
+
+    from boxwise.image.engine import SdkEngine
 
     name = "boxwise-test-image-chmod:latest"
-    sdk, plain = SdkEngine(), SocketEngine("/var/run/docker.sock")
+    sdk, plain = SdkEngine(), socket_engine()
     try:
         assert sdk.inspect(name)["RootFS"] == plain.inspect(name)["RootFS"]
         assert sdk.history(name) == plain.history(name)

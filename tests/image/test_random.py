@@ -7,12 +7,12 @@ import random
 from pathlib import Path
 
 import pytest
+from support.oracle import run_dive
 
 from boxwise.analyze.efficiency import dive_accounting
 from boxwise.image import load_indexes, open_image
 
 from .archives import docker_archive
-from .conftest import run_dive
 from .test_oracle import assert_same_as_dive, inspect
 
 NAMES = ["a", "b", "c", "a.b", "a-b"]

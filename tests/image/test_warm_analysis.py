@@ -10,7 +10,7 @@ import shutil
 import tarfile
 from pathlib import Path
 
-from conftest import run_boxwise
+from support.cli import run_boxwise
 
 from .archives import docker_archive
 

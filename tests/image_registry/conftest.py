@@ -6,75 +6,22 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.registry import PASSWORD, USER, RunningRegistry, no_credentials_env, start
 
 from tests.image_registry.tokenserver import ISSUER, SERVICE, TokenServer, make_key
-
-PREFIX = "boxwise-test-registry"
-USER = "boxwise-ci"
-PASSWORD = "s3cret-Pa55-for-the-test"
-
-
-@dataclass
-class RunningRegistry:
-    host: str  # 127.0.0.1:PORT
-    log: Path
-    data: Path
-
-    def requests(self, method: str, pattern: str = "") -> list[str]:
-        """The access-log request lines (`GET /v2/... HTTP/1.1`) of a method, matching `pattern`."""
-        lines = re.findall(r'"([A-Z]+ /v2/\S* HTTP/[\d.]+)"', self.log.read_text())
-        return [line for line in lines if line.startswith(method + " ") and pattern in line]
-
-
-def _start(
-    root: Path, auth: str = "", address: str = "127.0.0.1", tls: str = ""
-) -> tuple[subprocess.Popen[bytes], RunningRegistry]:
-    """docker-registry on a free port; `auth` is the YAML under `auth:` (none: open), `tls` the
-    YAML under `http: tls:` (none: plain http)."""
-    with socket.socket() as probe:
-        probe.bind((address, 0))
-        port = probe.getsockname()[1]
-    root.mkdir(parents=True, exist_ok=True)
-    config = root / "registry.yml"
-    text = (
-        "version: 0.1\nlog:\n  level: info\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n"
-        f"http:\n  addr: {address}:{port}\n"
-    )
-    if tls:
-        text += f"  tls:\n{tls}"
-    if auth:
-        text += f"auth:\n{auth}"
-    config.write_text(text)
-    log = root / "access.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=out, stderr=out)
-    for _ in range(100):
-        try:
-            socket.create_connection((address, port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.terminate()
-        pytest.fail(f"docker-registry did not start: {log.read_text()[-2000:]}")
-    return process, RunningRegistry(f"{address}:{port}", log, root / "data")
 
 
 @pytest.fixture(scope="module")
 def registry(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningRegistry]:
     """An open registry (no auth) for the whole module; the engine pushes to it (127/8 is insecure)."""
-    process, running = _start(tmp_path_factory.mktemp("registry"))
+    process, running = start(tmp_path_factory.mktemp("registry"))
     try:
         yield running
     finally:
@@ -94,7 +41,7 @@ def auth_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningR
     ).stdout
     (root / "htpasswd").write_text(line)
     auth = f"  htpasswd:\n    realm: boxwise-test\n    path: {root / 'htpasswd'}\n"
-    process, running = _start(root / "server", auth)
+    process, running = start(root / "server", auth)
     try:
         yield running
     finally:
@@ -112,7 +59,7 @@ def token_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[R
             f"  token:\n    realm: {tokens.realm}\n    service: {SERVICE}\n"
             f"    issuer: {ISSUER}\n    rootcertbundle: {cert}\n"
         )
-        process, running = _start(root / "server", auth)
+        process, running = start(root / "server", auth)
         try:
             yield running, tokens
         finally:
@@ -144,7 +91,7 @@ def tls_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run
          "-days", "2", "-subj", f"/CN={address}", "-addext", f"subjectAltName=IP:{address}"],
         check=True, capture_output=True,
     )  # fmt: skip
-    process, running = _start(
+    process, running = start(
         root / "server", address=address, tls=f"    certificate: {cert}\n    key: {key}\n"
     )
     try:
@@ -169,15 +116,3 @@ def docker_config(tmp_path: Path) -> Callable[[dict[str, str] | None], dict[str,
         return {"DOCKER_CONFIG": str(folder), **no_credentials_env()}
 
     return make
-
-
-def no_credentials_env() -> dict[str, str]:
-    """Credentials the machine running the tests may have, blanked for the child process."""
-    keys = (
-        "BOXWISE_REGISTRY",
-        "BOXWISE_REGISTRY_USER",
-        "BOXWISE_REGISTRY_PASSWORD",
-        "CI_REGISTRY",
-        "CI_REGISTRY_USER",
-    )
-    return {key: "" for key in (*keys, "CI_REGISTRY_PASSWORD")}

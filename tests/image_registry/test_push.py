@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import run_boxwise
-from tests.image_registry.conftest import PASSWORD, PREFIX, USER, RunningRegistry, no_credentials_env
+from support.cli import run_boxwise
+from support.registry import PASSWORD, PREFIX, USER, RunningRegistry, no_credentials_env
 
 GREETING = "hello from the registry"
 PUSHED = re.compile(

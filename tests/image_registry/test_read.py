@@ -10,9 +10,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import run_boxwise
-from tests.image_registry.conftest import PREFIX, RunningRegistry, no_credentials_env
+from support.cli import run_boxwise
+from support.registry import PREFIX, RunningRegistry, no_credentials_env
 
 # an overwritten file and two whiteouts (a removed file, a removed directory) over busybox
 DOCKERFILE = """FROM {base}

@@ -46,7 +46,7 @@ def test_bad_references(text: str, says: str) -> None:
 
 
 def test_build_refuses_a_bad_output_reference_before_building(tmp_path) -> None:
-    from tests.conftest import run_boxwise
+    from support.cli import run_boxwise
 
     (tmp_path / "Procfile").write_text("web: python3 -V\n")
     result = run_boxwise(

@@ -7,12 +7,12 @@ import re
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from conftest import run_boxwise
+from support.cli import run_boxwise
+from support.report import load_fixture
 
 from boxwise.report.artifacts import codequality_json, junit_xml, metrics_text, report_json
 from boxwise.report.model import ReportData
 
-from .conftest import load_fixture
 from .test_markdown import full_report
 
 

@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from xml.etree import ElementTree as ET
 
 import pytest
-from conftest import git, run_boxwise
+from support.cli import run_boxwise
+from support.git import git
+from support.report import github_env, gitlab_env
 from support.webapp import serve_main
 
-from .conftest import github_env, gitlab_env
+pytestmark = pytest.mark.engine
 
 APPS = {
     # the base made by scripts/base-image.sh: no public registry answers here (the default is python:3.X-slim)

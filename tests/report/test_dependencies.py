@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_boxwise
 from image.archives import docker_archive, oci_layout
+from support.cli import run_boxwise
 
 from boxwise.analyze.depdiff import diff_dependencies
 from boxwise.analyze.dependencies import Distribution, record_paths

@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO, run_boxwise
+from support.cli import REPO, run_boxwise
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from conftest import run_boxwise
+import pytest
+from support.cli import run_boxwise
+from support.report import load_fixture
 
 from boxwise.analyze.diff import diff_analyses, diff_layers
 from boxwise.image.whiteout import final_view
-
-from .conftest import load_fixture
 
 
 def test_final_view_applies_whiteouts_and_opaque_folders() -> None:
@@ -62,6 +62,7 @@ def test_fixed_analyses_diff_has_both_accountings() -> None:
     assert diff["files"] is None  # no file views given
 
 
+@pytest.mark.engine
 def test_diff_of_two_real_images(saved_images, engine) -> None:
     result = run_boxwise(
         "diff",

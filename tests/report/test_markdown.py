@@ -12,13 +12,12 @@ import re
 from pathlib import Path
 
 import pytest
+from support.report import load_fixture
 
 from boxwise import __version__
 from boxwise.analyze.diff import diff_analyses
 from boxwise.report.markdown import GITHUB_LIMIT, render_markdown
 from boxwise.report.model import ReportData
-
-from .conftest import load_fixture
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 

@@ -10,12 +10,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import run_boxwise
+from support.cli import run_boxwise
+from support.report import github_env, gitlab_env
 
 from boxwise.analyze.diff import diff_analyses
 from boxwise.report.command import post_reports
 
-from .conftest import github_env, gitlab_env
 from .test_markdown import full_report
 from .test_post import report as cli_report
 

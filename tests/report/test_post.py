@@ -10,9 +10,9 @@ import json
 import time
 from pathlib import Path
 
-from conftest import run_boxwise
-
-from .conftest import github_env, gitlab_env
+import pytest
+from support.cli import run_boxwise
+from support.report import github_env, gitlab_env
 
 MARKER_API = "<!-- boxwise:report app=api -->"
 
@@ -263,6 +263,7 @@ def test_github_body_is_cut_to_the_comment_limit(fake_api, analyses, tmp_path) -
 # --- a real image -----------------------------------------------------------------------------------
 
 
+@pytest.mark.engine
 def test_real_image_report_is_posted_then_edited(fake_api, saved_images, engine, tmp_path) -> None:
     fake_api.add_merge_request("5", 7)
     env = gitlab_env(fake_api)

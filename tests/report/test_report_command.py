@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shutil
 
-from conftest import run_boxwise
+import pytest
+from support.cli import run_boxwise
 
 PYPROJECT = """\
 [tool.boxwise]
@@ -26,6 +27,7 @@ def make_repo(make_git_repo, tmp_path, saved_images):
     return repo, baselines
 
 
+@pytest.mark.engine
 def test_baseline_comes_from_the_convention_for_the_target_branch(
     make_git_repo, tmp_path, saved_images, engine, clean_env
 ) -> None:
@@ -53,6 +55,7 @@ def test_baseline_comes_from_the_convention_for_the_target_branch(
     assert "celery" not in text and "apps/worker" not in text
 
 
+@pytest.mark.engine
 def test_missing_baseline_is_said_and_is_not_an_error(
     make_git_repo, tmp_path, saved_images, engine, clean_env
 ) -> None:
@@ -77,6 +80,7 @@ def test_missing_baseline_is_said_and_is_not_an_error(
     assert "<!-- boxwise:report app=apps/worker -->" in text
 
 
+@pytest.mark.engine
 def test_terminal_report_is_the_default(make_git_repo, tmp_path, saved_images, engine, clean_env) -> None:
     repo, _ = make_repo(make_git_repo, tmp_path, saved_images)
     result = run_boxwise(
@@ -106,7 +110,7 @@ def test_bad_gate_value_is_one_line_exit_2(analyses) -> None:
 
 
 def test_posting_defaults_come_from_pyproject(make_git_repo, fake_api, analyses) -> None:
-    from .conftest import gitlab_env
+    from support.report import gitlab_env
 
     repo = make_git_repo({"pyproject.toml": '[tool.boxwise.report]\npost = "gitlab"\nstrict = true\n'})
     fake_api.add_merge_request("5", 7)
@@ -130,6 +134,7 @@ def test_posting_defaults_come_from_pyproject(make_git_repo, fake_api, analyses)
     )
 
 
+@pytest.mark.engine
 def test_a_registry_baseline_the_engine_lacks_is_pulled(
     saved_images, local_registry, docker_client, tmp_path
 ) -> None:

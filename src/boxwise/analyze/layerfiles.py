@@ -97,8 +97,8 @@ def read_files(
 def _from_layer(
     layer: Layer, paths: set[str], limit: int, left: _Budget, hints: Mapping[str, int]
 ) -> dict[str, FileBytes]:
-    from boxwise.image.streams import FileSection
-    from boxwise.image.tarindex import decompressed, file_reader, iter_entries
+    from boxwise.image.streams import FileSection, decompressed, file_reader
+    from boxwise.image.tarindex import iter_entries
 
     assert layer.opener is not None
     what = layer.location or layer.diff_id

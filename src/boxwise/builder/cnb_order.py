@@ -8,9 +8,12 @@ Standard library only and no boxwise import: the build copies this file next to 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 
-def choose_group(order: list[list[dict]], passes: Callable[[str], bool]) -> tuple[int, list[str]] | None:
+def choose_group(
+    order: list[list[dict[str, Any]]], passes: Callable[[str], bool]
+) -> tuple[int, list[str]] | None:
     """CNB group choice: the first group (1-based index, passing ids) whose required buildpacks all
     pass, with at least one passing. `passes(id)` runs a buildpack's detect; it is asked at most
     once per group entry and may raise to abort. `boxwise detect` makes the same choice with the

@@ -7,6 +7,7 @@ import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from boxwise.builder.options import BuildOptions
 from boxwise.config import load_settings, print_warnings
@@ -20,7 +21,7 @@ def default_tag(app: Path) -> str:
 
 
 def options_from_args(
-    args: argparse.Namespace, settings_build: dict, root: Path | None = None
+    args: argparse.Namespace, settings_build: dict[str, Any], root: Path | None = None
 ) -> BuildOptions:
     """Flags first, then `[tool.boxwise.build]` (paths relative to the repo root), then defaults."""
 

@@ -26,6 +26,7 @@ import stat
 import subprocess
 import sys
 import tarfile
+from typing import Any
 
 if __package__:  # imported on the host, as boxwise.builder.driver
     from boxwise.builder.cnb_order import choose_group
@@ -41,13 +42,15 @@ APP_WRITES_TAR = "app-writes.tar"
 MAX_APP_ENTRIES = 200_000  # entries of the app folder snapshotted, and written by the steps
 MAX_APP_WRITE_BYTES = 1 << 30  # bytes of files the steps may add to the image
 MAX_STEPS_FILE = 1 << 20
+# An entry of the app folder's snapshot: [type, size, mtime_ns, mode, link target] (a JSON list).
+Entry = list[Any]
 
 
 def say(text: str) -> None:
     print(text, flush=True)
 
 
-def read_toml(path: str) -> dict:
+def read_toml(path: str) -> dict[str, Any]:
     """A TOML file a buildpack wrote; one that is not TOML fails the build (exit 51), as the CNB
     lifecycle fails it: an image without its processes or layer types must not pass for a good one."""
     import tomllib  # here, not at the top: the host imports this module's env helpers on 3.10
@@ -70,7 +73,7 @@ def toml_string(value: object) -> str:
     return json.dumps(str(value))
 
 
-def write_bp_plan(path: str, requires: list[dict]) -> None:
+def write_bp_plan(path: str, requires: list[dict[str, Any]]) -> None:
     """The buildpack plan for one buildpack: its detect-time requires, as [[entries]]."""
     lines = []
     for entry in requires:
@@ -140,7 +143,7 @@ def layer_env(layer: str, scope: str) -> list[tuple[str, str, str, str]]:
 # --------------------------------------------------------------------------------------- detect
 
 
-def run_detect(bp: dict, app_dir: str, platform_dir: str, work: str) -> tuple[str, dict]:
+def run_detect(bp: dict[str, Any], app_dir: str, platform_dir: str, work: str) -> tuple[str, dict[str, Any]]:
     """('pass' | 'fail' | 'error', build plan) of one buildpack's bin/detect."""
     plan_path = os.path.join(work, f"plan-{bp['dir_name']}.toml")
     env = dict(
@@ -165,9 +168,9 @@ def run_detect(bp: dict, app_dir: str, platform_dir: str, work: str) -> tuple[st
     return "error", {}
 
 
-def detect(plan: dict, work: str) -> list[dict] | None:
+def detect(plan: dict[str, Any], work: str) -> list[dict[str, Any]] | None:
     """The buildpacks of the first group that passes, each with the build plan its detect wrote."""
-    outcomes: dict[str, tuple[str, dict]] = {}
+    outcomes: dict[str, tuple[str, dict[str, Any]]] = {}
 
     def passes(bp_id: str) -> bool:
         if bp_id not in outcomes:
@@ -190,7 +193,7 @@ def detect(plan: dict, work: str) -> list[dict] | None:
 # ---------------------------------------------------------------------------------------- build
 
 
-def collect_layers(layers_dir: str) -> dict[str, dict]:
+def collect_layers(layers_dir: str) -> dict[str, dict[str, Any]]:
     """Every `<layer>.toml` a buildpack left: its types, metadata and launch env."""
     layers = {}
     for file_name in sorted(os.listdir(layers_dir)):
@@ -209,7 +212,7 @@ def collect_layers(layers_dir: str) -> dict[str, dict]:
     return layers
 
 
-def run_build(bp: dict, plan: dict, env: dict[str, str], work: str) -> dict:
+def run_build(bp: dict[str, Any], plan: dict[str, Any], env: dict[str, str], work: str) -> dict[str, Any]:
     layers_dir = os.path.join(plan["layers_dir"], bp["dir_name"])
     os.makedirs(layers_dir, exist_ok=True)
     bp_plan = os.path.join(work, f"bp-plan-{bp['dir_name']}.toml")
@@ -250,13 +253,13 @@ def run_build(bp: dict, plan: dict, env: dict[str, str], work: str) -> dict:
 # ------------------------------------------------------------------------------ app writes
 
 
-def _entry(path: str) -> list:
+def _entry(path: str) -> Entry:
     st = os.lstat(path)
     link = os.readlink(path) if stat.S_ISLNK(st.st_mode) else ""
     return [stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode), link]
 
 
-def walk_entries(folder: str, app_dir: str, limit: int) -> dict[str, list] | None:
+def walk_entries(folder: str, app_dir: str, limit: int) -> dict[str, Entry] | None:
     """{path relative to app_dir: [type, size, mtime_ns, mode, link]} of folder and all under it
     (symlinks not followed), or None past `limit` entries."""
     found = {os.path.relpath(folder, app_dir): _entry(folder)}
@@ -270,13 +273,14 @@ def walk_entries(folder: str, app_dir: str, limit: int) -> dict[str, list] | Non
     return found
 
 
-def app_snapshot(app_dir: str, work: str) -> dict[str, list] | None:
+def app_snapshot(app_dir: str, work: str) -> dict[str, Entry] | None:
     """The app folder as the build found it: taken once per build (a build run again after a
     restore keeps the first run's), None when it is too large to take."""
     path = os.path.join(work, "app-snapshot.json")
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
+            stored: dict[str, Entry] | None = json.load(handle)
+            return stored
     except FileNotFoundError:
         pass
     real_app = os.path.realpath(app_dir)
@@ -315,7 +319,7 @@ def read_app_steps(path: str, app_dir: str) -> tuple[list[str], list[str]]:
     return sorted(steps), sorted(roots)
 
 
-def app_writes(app_dir: str, roots: list[str], before: dict[str, list] | None) -> list[str]:
+def app_writes(app_dir: str, roots: list[str], before: dict[str, Entry] | None) -> list[str]:
     """The entries under `roots` (relative to the app folder) that are new or changed since `before`."""
     real_app = os.path.realpath(app_dir)
     changed: set[str] = set()
@@ -352,7 +356,7 @@ def write_app_tar(app_dir: str, paths: list[str], dest: str) -> None:
             tar.add(path, arcname=rel, recursive=False)
 
 
-def finish_app_writes(plan: dict, work: str, before: dict[str, list] | None) -> dict:
+def finish_app_writes(plan: dict[str, Any], work: str, before: dict[str, Entry] | None) -> dict[str, Any]:
     """What result.json says of the app writes, with their tar written."""
     steps, roots = read_app_steps(os.path.join(work, "app-steps.jsonl"), plan["app_dir"])
     paths = app_writes(plan["app_dir"], roots, before)

@@ -254,7 +254,7 @@ def _app_build_report(
     cache: LayerCache, built: LayerBlob, steps: tuple[str, ...], log: BuildLog
 ) -> LayerReport:
     """The layer of files the build steps wrote into the app: the same bytes as last time, or not."""
-    previous = cache.load().get("app")
+    previous: Any = cache.load().get("app")
     old = previous.get("built") if isinstance(previous, dict) else None
     by = ", ".join(steps) or "the build"
     if old == built.diff_id:

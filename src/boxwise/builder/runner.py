@@ -148,7 +148,7 @@ class BuildContainer:
         else:
             ok = self.container.put_archive(dest, tar)
         if not ok:
-            raise RuntimeError(f"the engine refused to copy files into {self.name}:{dest}")
+            raise UserError(f"the engine refused to copy files into {self.name}:{dest}; build again")
 
     def get(self, path: str, dest: Path, limit: int | None = None) -> None:
         """The folder or file at `path` as the engine's tar stream, written to `dest`; a stream

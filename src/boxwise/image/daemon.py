@@ -19,7 +19,7 @@ from boxwise.errors import UserError
 from boxwise.image.cache import IndexCache
 from boxwise.image.layerdb import read_from_records
 from boxwise.image.mediatypes import DOCKER_LAYER
-from boxwise.image.model import Image, Layer, diff_ids, docker_manifest, layer_commands, load_json
+from boxwise.image.model import Entry, Image, Layer, diff_ids, docker_manifest, layer_commands, load_json
 from boxwise.image.store import MAX_JSON
 from boxwise.image.tarindex import BLOCK, Reader, chunk_stream, iter_entries, limited, read_index
 
@@ -165,7 +165,7 @@ def _stream(
     chunks = engine.save(name)
     source = chunk_stream(iter(chunks))
     documents: dict[str, bytes] = {}
-    indexes: dict[str, list] = {}
+    indexes: dict[str, list[Entry]] = {}
     links: dict[str, str] = {}
     what = f"docker://{name}"
     for member in iter_entries(source, what):
@@ -201,7 +201,7 @@ def _assemble(
     ref: str,
     name: str,
     documents: dict[str, bytes],
-    indexes: dict[str, list],
+    indexes: dict[str, list[Entry]],
     links: dict[str, str],
     cache: Any,
 ) -> Image:

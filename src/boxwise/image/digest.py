@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from boxwise.errors import UserError
+from boxwise.errors import DamagedImage
 
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
@@ -19,10 +19,10 @@ def is_digest(value: object) -> bool:
 
 
 def checked(value: object, where: str) -> str:
-    """`value` if it is a sha256 digest, else the UserError naming `where` it came from."""
+    """`value` if it is a sha256 digest, else the DamagedImage (a UserError) naming `where` it came from."""
     if not is_digest(value):
         shown = repr(value)[:80]
-        raise UserError(f"{where}: {shown} is not a sha256 digest (sha256:<64 hex>); the image is corrupt")
+        raise DamagedImage(f"{where}: {shown} is not a sha256 digest (sha256:<64 hex>); the image is corrupt")
     return str(value)
 
 

@@ -79,14 +79,17 @@ class SocketEngine:
         response.close()
 
     def inspect(self, name: str) -> dict[str, Any]:
-        return self._json(f"/images/{quote(name, safe='/:@')}/json", name)
+        found: dict[str, Any] = self._json(f"/images/{quote(name, safe='/:@')}/json", name)
+        return found
 
     def history(self, name: str) -> list[dict[str, Any]]:
-        return self._json(f"/images/{quote(name, safe='/:@')}/history", name)
+        found: list[dict[str, Any]] = self._json(f"/images/{quote(name, safe='/:@')}/history", name)
+        return found
 
     def info(self) -> dict[str, Any]:
         """`docker info`: where the engine keeps its data (DockerRootDir) and its storage Driver."""
-        return self._json("/info", "the engine")
+        found: dict[str, Any] = self._json("/info", "the engine")
+        return found
 
     def save(self, name: str) -> Iterator[bytes]:
         response = self._get(f"/images/{quote(name, safe='/:@')}/get")
@@ -146,10 +149,12 @@ class SdkEngine:
         self._call("", "ping")
 
     def inspect(self, name: str) -> dict[str, Any]:
-        return self._call(name, "inspect_image", name)
+        found: dict[str, Any] = self._call(name, "inspect_image", name)
+        return found
 
     def history(self, name: str) -> list[dict[str, Any]]:
-        return self._call(name, "history", name)
+        found: list[dict[str, Any]] = self._call(name, "history", name)
+        return found
 
     def save(self, name: str) -> Iterator[bytes]:
         return iter(self._call(name, "get_image", name, CHUNK))

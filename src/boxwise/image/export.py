@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from boxwise.atomicfile import atomic_path, write_atomically
+from boxwise.errors import UserError
 from boxwise.image.digest import hex_part
 from boxwise.image.layer_writer import DEFAULT_EPOCH
 from boxwise.image.mediatypes import OCI_CONFIG, OCI_INDEX, OCI_LAYER, OCI_MANIFEST
@@ -142,8 +143,13 @@ def write_oci_layout(image: ExportImage, dest: Path) -> Path:
 
 
 def load_into_engine(client: Any, archive: Path) -> None:
-    """`docker load` of an archive through the Docker SDK; an engine error raises RuntimeError."""
+    """`docker load` of an archive through the Docker SDK; the engine's refusal is one UserError line."""
     with open(archive, "rb") as data:
         for message in client.api.load_image(data):
             if isinstance(message, dict) and message.get("errorDetail"):
-                raise RuntimeError(message["errorDetail"].get("message") or str(message))
+                detail = message["errorDetail"]
+                why = str((detail.get("message") if isinstance(detail, dict) else None) or message)
+                raise UserError(
+                    f"the engine cannot load the image ({why.splitlines()[0][:300]}); "
+                    "check the engine (its free space, its log) and build again"
+                )

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from boxwise.errors import UserError
+from boxwise.errors import DamagedImage
 from boxwise.image.cache import IndexCache
 from boxwise.image.digest import is_digest
 from boxwise.image.mediatypes import DOCKER_LAYER
@@ -176,8 +176,8 @@ def read_from_records(
             )
             if progress is not None:
                 progress(number, len(ids))
-    except (OSError, ValueError, EOFError, zlib.error, UserError):
-        # gzip.BadGzipFile, json and base64 errors are ValueErrors; a damaged tar is a UserError
+    except (OSError, ValueError, EOFError, zlib.error, DamagedImage):
+        # gzip.BadGzipFile, json and base64 errors are ValueErrors; `docker save` says what is damaged
         return None
     cache.put_config(image_id, config_bytes)
     return Image(

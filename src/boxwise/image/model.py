@@ -167,14 +167,14 @@ def dive_command(created_by: str | None) -> str:
 
 
 def load_json(data: bytes, what: str) -> Any:
-    from boxwise.errors import UserError
+    from boxwise.errors import DamagedImage
 
     try:
         return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UserError(f"{what}: not valid JSON ({exc}); the image is corrupt, save it again") from None
+        raise DamagedImage(f"{what}: not valid JSON ({exc}); the image is corrupt, save it again") from None
     except RecursionError:
-        raise UserError(
+        raise DamagedImage(
             f"{what}: JSON nested too deep to be an image document; the image is corrupt"
         ) from None
 

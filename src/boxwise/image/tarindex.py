@@ -13,7 +13,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 
-from boxwise.errors import UserError
+from boxwise.errors import DamagedImage
 from boxwise.image.model import HEADER_ONLY_TYPES, Entry
 from boxwise.image.streams import (
     CHUNK,
@@ -56,7 +56,7 @@ def _pax_records(data: bytes, what: str) -> dict[str, str]:
         try:
             length = int(data[pos:space])
         except ValueError:
-            raise UserError(f"{what}: corrupt pax header; the layer tar is damaged") from None
+            raise DamagedImage(f"{what}: corrupt pax header; the layer tar is damaged") from None
         if length <= 0:
             break
         record = data[space + 1 : pos + length - 1]
@@ -73,7 +73,7 @@ def _text(field: bytes) -> str:
 def clean_path(name: str, what: str) -> str:
     """Go's path.Clean of a tar name, relative; `.` for the root. Refuses names outside the root."""
     if name.startswith("/"):
-        raise UserError(
+        raise DamagedImage(
             f"{what}: entry '{name}' has an absolute path; the layer tar is not a valid image layer"
         )
     if name and "//" not in name and "." not in name[:1] and "/." not in name:
@@ -81,7 +81,7 @@ def clean_path(name: str, what: str) -> str:
     else:
         cleaned = posixpath.normpath(name) if name else "."
     if cleaned == ".." or cleaned.startswith("../"):
-        raise UserError(
+        raise DamagedImage(
             f"{what}: entry '{name}' points outside the image root; the layer tar is not safe to use"
         )
     return cleaned
@@ -90,8 +90,8 @@ def clean_path(name: str, what: str) -> str:
 _HEADER = struct.Struct("100s8s8s8s12s12x8sc100s6s2x32x32x8x8x155s12x")
 
 
-def _corrupt(what: str, why: str = "") -> UserError:
-    return UserError(f"{what}: corrupt tar header{why}; the layer tar is damaged")
+def _corrupt(what: str, why: str = "") -> DamagedImage:
+    return DamagedImage(f"{what}: corrupt tar header{why}; the layer tar is damaged")
 
 
 def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
@@ -125,7 +125,7 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
         if len(block) < BLOCK:
             if not block:
                 return  # end of stream without end blocks: Go's reader accepts it too
-            raise UserError(f"{what}: truncated tar (a header is cut short); the image is incomplete")
+            raise DamagedImage(f"{what}: truncated tar (a header is cut short); the image is incomplete")
         if block == ZERO_BLOCK:
             return
         raw_name, raw_mode, raw_uid, raw_gid, raw_size, raw_sum, raw_type, raw_link, magic, raw_prefix = (
@@ -146,10 +146,10 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
         typeflag = raw_type.decode("latin-1")
         if typeflag in "xgLK" and typeflag:
             if size > MAX_META:
-                raise UserError(f"{what}: a {size}-byte tar name or pax header; the layer tar is damaged")
+                raise DamagedImage(f"{what}: a {size}-byte tar name or pax header; the layer tar is damaged")
             data = read(size)
             if len(data) < size:
-                raise UserError(f"{what}: truncated tar; the image is incomplete, save it again")
+                raise DamagedImage(f"{what}: truncated tar; the image is incomplete, save it again")
             source.skip(-size % BLOCK)
             if typeflag == "x":
                 pax = _pax_records(data, what)
@@ -197,7 +197,9 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
             if section is not None and section.pos + padded <= section_length:
                 section.pos += padded
             elif source.skip(padded) < padded:
-                raise UserError(f"{what}: truncated tar (a file's data is cut short); save the image again")
+                raise DamagedImage(
+                    f"{what}: truncated tar (a file's data is cut short); save the image again"
+                )
 
 
 def read_index(source: Reader, what: str, diff_id: str | None = None) -> list[Entry]:
@@ -222,7 +224,7 @@ def read_index(source: Reader, what: str, diff_id: str | None = None) -> list[En
     while hashed.read(CHUNK):
         pass  # the end blocks and padding count in the diff_id too
     if "sha256:" + digest.hexdigest() != diff_id:
-        raise UserError(
+        raise DamagedImage(
             f"{what}: the layer does not match its diff_id {diff_id} (content is "
             f"sha256:{digest.hexdigest()}); the image is corrupt or forged"
         )

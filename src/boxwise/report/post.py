@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote, urljoin, urlsplit
 
+from boxwise.errors import BoxwiseError
 from boxwise.httpretry import next_attempt, retries
 from boxwise.netread import ERROR_BODY_LIMIT, response_body
 from boxwise.report.markdown import GITHUB_LIMIT, GITLAB_LIMIT
@@ -35,12 +36,15 @@ JOB_TOKEN_HELP = (
 )
 
 
-class PostError(Exception):
-    """Why the comment was not posted: one line, never holding the token."""
+class PostError(BoxwiseError):
+    """Why the comment was not posted: one line, never holding the token.
+
+    Exit code 2 when the configuration is wrong (token, variables, MR), 1 when the server failed.
+    """
 
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
-        self.exit_code = exit_code  # 2: configuration (token, variables, MR); 1: the server failed
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
