@@ -5,7 +5,9 @@
 The app is examples/hello with a few more pinned pure-Python requirements (so pip has some work).
 Three ways to build it:
 
-- boxwise: `boxwise build` with an empty cache (cold), then again after a code-only change (warm).
+- boxwise: `boxwise build` with an empty cache (cold), then again after a code-only change (warm:
+  the host-side fast path, no build container), and once more with BOXWISE_FAST_PATH=0 (the
+  lifecycle in a build container, every layer reused).
 - s2i-style Dockerfile: COPY the app, create a venv and pip install in one RUN, then `chown -R`
   and `chmod -R` the app root (what s2i's fix-permissions does), as one would write it naively.
 - multi-stage Dockerfile: a build stage makes the venv from requirements.txt alone (so a code
@@ -116,8 +118,16 @@ def bench_boxwise(base: str, work: Path) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}  # this tree's boxwise
     cold = timed(build, env=env)
     code_change(app)
-    warm = timed(build, env=env)
-    return {"cold": cold, "warm": warm, "size": image_size(tag), "efficiency": dive_efficiency(tag, work)}
+    warm = timed(build, env=env)  # the host-side fast path: no build container
+    code_change(app)
+    lifecycle = timed(build, env={**env, "BOXWISE_FAST_PATH": "0"})  # the same, through the lifecycle
+    return {
+        "cold": cold,
+        "warm": warm,
+        "warm_lifecycle": lifecycle,
+        "size": image_size(tag),
+        "efficiency": dive_efficiency(tag, work),
+    }
 
 
 def bench_dockerfile(name: str, dockerfile: str, base: str, work: Path) -> dict[str, float]:
@@ -147,6 +157,9 @@ def table(results: dict[str, dict[str, float]]) -> str:
             f"| {name} | {r['cold']:.1f} s | {r['warm']:.2f} s | {r['size'] / 1e6:.1f} MB "
             f"| {r['efficiency'] * 100:.4f} % |"
         )
+        if "warm_lifecycle" in r:
+            lifecycle = r["warm_lifecycle"]
+            lines.append(f"| {name}, BOXWISE_FAST_PATH=0 (build container) | | {lifecycle:.2f} s | | |")
     return "\n".join(lines)
 
 
@@ -177,7 +190,8 @@ def main() -> int:
     print(
         f"targets: efficiency >= 0.999: {box['efficiency']:.4f}; size <= multi-stage: "
         f"{box['size'] / 1e6:.1f} vs {multi['size'] / 1e6:.1f} MB; cold <= 1.1x multi-stage: "
-        f"{box['cold'] / multi['cold']:.2f}x; warm <= 2 s: {box['warm']:.2f} s"
+        f"{box['cold'] / multi['cold']:.2f}x; warm <= multi-stage warm: {box['warm']:.2f} vs "
+        f"{multi['warm']:.2f} s; warm <= 0.5 s: {box['warm']:.2f} s"
     )
     return 0
 

@@ -27,12 +27,22 @@ def vendored(app_dir: str) -> bool:
         return False
 
 
+def packages_inputs(app_dir: str, facts: dict[str, str] | None = None) -> dict[str, str]:
+    """The key inputs of `packages` (the one function the build and the platform's fast path use)."""
+    inputs = pylayer.dependency_inputs(app_dir, facts)
+    if vendored(app_dir):
+        inputs["vendor"] = pylayer.tree_sha(os.path.join(app_dir, VENDOR))
+    return inputs
+
+
+def outcome(app_dir: str, facts: dict[str, str], environ: dict[str, str]) -> dict:
+    return pylayer.packages_outcome(packages_inputs(app_dir, facts))
+
+
 def build(app_dir: str, layers_dir: str) -> None:
     pyversion.check_build_python(app_dir)  # before anything is installed
-    inputs = pylayer.dependency_inputs(app_dir)
+    inputs = packages_inputs(app_dir)
     offline = vendored(app_dir)
-    if offline:
-        inputs["vendor"] = pylayer.tree_sha(os.path.join(app_dir, VENDOR))
     layer = os.path.join(layers_dir, "packages")
     generation = pylayer.pip_cache_generation(layers_dir)
     if not pylayer.keep_or_reset(layers_dir, "packages", inputs):

@@ -129,23 +129,42 @@ def _install_unlocked(layer: str, cache: str, lines: list[str]) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def build(app_dir: str, layers_dir: str) -> None:
-    pyversion.check_build_python(app_dir)  # before anything is installed
-    locked = os.path.isfile(os.path.join(app_dir, "Pipfile.lock"))
-    if locked:
+def _read(app_dir: str) -> tuple[dict | None, dict]:
+    """(Pipfile.lock, or None without one; Pipfile) as this build reads them."""
+    if os.path.isfile(os.path.join(app_dir, "Pipfile.lock")):
         lock, problem = detect_rule.read_lock(app_dir)
         if lock is None:
             pylayer.fail(problem)
-        options, hashed, plain = lock_requirements(lock)
+        return lock, {}
+    return None, package_managers.read_toml(os.path.join(app_dir, "Pipfile"))
+
+
+def packages_inputs(app_dir: str, facts: dict[str, str] | None = None) -> dict[str, str]:
+    """The key inputs of `packages` (the one function the build and the platform's fast path use)."""
+    lock, pipfile = _read(app_dir)
+    if lock is not None:
         local = local_paths(lock.get("default") or {})
+    else:
+        local = local_paths(pipfile.get("packages") if isinstance(pipfile.get("packages"), dict) else {})
+    lockinstall.refuse_outside(app_dir, local, "Pipfile.lock" if lock is not None else "Pipfile")
+    return lockinstall.lock_inputs(app_dir, ("Pipfile", "Pipfile.lock"), local, facts)
+
+
+def outcome(app_dir: str, facts: dict[str, str], environ: dict[str, str]) -> dict:
+    return pylayer.packages_outcome(packages_inputs(app_dir, facts))
+
+
+def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # before anything is installed
+    lock, pipfile = _read(app_dir)
+    locked = lock is not None
+    if locked:
+        options, hashed, plain = lock_requirements(lock)
     else:
         decision = package_managers.decide(app_dir)
         print(f"WARNING: {decision.warning}", flush=True)
-        pipfile = package_managers.read_toml(os.path.join(app_dir, "Pipfile"))
         lines = pipfile_requirements(pipfile)
-        local = local_paths(pipfile.get("packages") if isinstance(pipfile.get("packages"), dict) else {})
-    lockinstall.refuse_outside(app_dir, local, "Pipfile.lock" if locked else "Pipfile")
-    inputs = lockinstall.lock_inputs(app_dir, ("Pipfile", "Pipfile.lock"), local)
+    inputs = packages_inputs(app_dir)
     layer = os.path.join(layers_dir, "packages")
     generation = pylayer.pip_cache_generation(layers_dir)
     if not pylayer.keep_or_reset(layers_dir, "packages", inputs):

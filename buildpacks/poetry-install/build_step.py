@@ -92,12 +92,21 @@ def install(app_dir: str, layers_dir: str, layer: str) -> None:
         print("package-mode = false: the dependencies only, not the project itself", flush=True)
 
 
-def build(app_dir: str, layers_dir: str) -> None:
-    pyversion.check_build_python(app_dir)  # before anything is installed
+def packages_inputs(app_dir: str, facts: dict[str, str] | None = None) -> dict[str, str]:
+    """The key inputs of `packages` (the one function the build and the platform's fast path use)."""
     lock = package_managers.read_toml(os.path.join(app_dir, "poetry.lock"), package_managers.MAX_LOCK_READ)
     local = local_sources(lock)
     lockinstall.refuse_outside(app_dir, local, "poetry.lock")
-    inputs = lockinstall.lock_inputs(app_dir, ("poetry.lock",), local)
+    return lockinstall.lock_inputs(app_dir, ("poetry.lock",), local, facts)
+
+
+def outcome(app_dir: str, facts: dict[str, str], environ: dict[str, str]) -> dict:
+    return pylayer.packages_outcome(packages_inputs(app_dir, facts))
+
+
+def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # before anything is installed
+    inputs = packages_inputs(app_dir)
     layer = os.path.join(layers_dir, "packages")
     generation = pylayer.pip_cache_generation(layers_dir)
     if pylayer.keep_or_reset(layers_dir, "packages", inputs):

@@ -32,8 +32,8 @@ def procfile_processes(path: str) -> list[tuple[str, str, bool]]:
     return [(kind, command, kind == default) for kind, command in entries]
 
 
-def inferred_process(app_dir: str) -> list[tuple[str, str, bool]]:
-    choice = processes.infer_process(app_dir, dict(os.environ))
+def inferred_process(app_dir: str, environ: dict[str, str] | None = None) -> list[tuple[str, str, bool]]:
+    choice = processes.infer_process(app_dir, dict(os.environ) if environ is None else environ)
     if isinstance(choice, processes.NoProcess):
         pylayer.fail(f"nothing to start: {choice.hint}")
     print(f"no Procfile: web process `{choice.command}` ({choice.reason})", flush=True)
@@ -58,13 +58,29 @@ def python_link_layer(layers_dir: str, commands: list[str]) -> None:
     print(f"the base has no `python`, only python3: added a launch layer linking it ({python3})", flush=True)
 
 
-def build(app_dir: str, layers_dir: str) -> None:
-    pyversion.check_build_python(app_dir)  # an app with no dependencies asks too
+def found_processes(app_dir: str, environ: dict[str, str] | None = None) -> list[tuple[str, str, bool]]:
+    """(type, command line, default?) from the Procfile, else inferred."""
     procfile = os.path.join(app_dir, "Procfile")
-    found = procfile_processes(procfile) if os.path.isfile(procfile) else inferred_process(app_dir)
-    python_link_layer(layers_dir, [command for _, command, _ in found])
-    launch = [
+    return procfile_processes(procfile) if os.path.isfile(procfile) else inferred_process(app_dir, environ)
+
+
+def launch_processes(found: list[tuple[str, str, bool]]) -> list[dict]:
+    return [
         {"type": kind, "command": processes.command_list(command), "default": default}
         for kind, command, default in found
     ]
-    pylayer.write_toml(os.path.join(layers_dir, "launch.toml"), {"processes": launch})
+
+
+def outcome(app_dir: str, facts: dict[str, str], environ: dict[str, str]) -> dict:
+    """What this build leaves that depends on the app, for the platform's host-side fast path: the
+    processes, and the command lines (whether the `python` link layer is made depends on them and
+    on the build image alone). An unchanged outcome means build() writes the same launch.toml."""
+    found = found_processes(app_dir, environ)
+    return {"processes": launch_processes(found), "commands": [command for _, command, _ in found]}
+
+
+def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # an app with no dependencies asks too
+    found = found_processes(app_dir)
+    python_link_layer(layers_dir, [command for _, command, _ in found])
+    pylayer.write_toml(os.path.join(layers_dir, "launch.toml"), {"processes": launch_processes(found)})

@@ -66,14 +66,29 @@ def install_in_place(app_dir: str, layer: str, project: dict) -> None:
     print(f"installed {name} {version} in place (runs from {source})", flush=True)
 
 
-def build(app_dir: str, layers_dir: str) -> None:
-    pyversion.check_build_python(app_dir)  # before anything is installed
+def _project(app_dir: str) -> tuple[dict | None, bool]:
+    """([project] table or None, are the dependencies dynamic?)"""
     data = pylayer.read_toml(os.path.join(app_dir, "pyproject.toml"))
     project = data.get("project") if isinstance(data.get("project"), dict) else None
-    dynamic_deps = project is None or "dependencies" in (project.get("dynamic") or [])
-    inputs = pylayer.dependency_inputs(app_dir)
-    if dynamic_deps:
+    return project, project is None or "dependencies" in (project.get("dynamic") or [])
+
+
+def packages_inputs(app_dir: str, facts: dict[str, str] | None = None) -> dict[str, str]:
+    """The key inputs of `packages` (the one function the build and the platform's fast path use)."""
+    inputs = pylayer.dependency_inputs(app_dir, facts)
+    if _project(app_dir)[1]:
         inputs["source tree"] = pylayer.tree_sha(app_dir)
+    return inputs
+
+
+def outcome(app_dir: str, facts: dict[str, str], environ: dict[str, str]) -> dict:
+    return pylayer.packages_outcome(packages_inputs(app_dir, facts))
+
+
+def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # before anything is installed
+    project, dynamic_deps = _project(app_dir)
+    inputs = packages_inputs(app_dir)
     layer = os.path.join(layers_dir, "packages")
     generation = pylayer.pip_cache_generation(layers_dir)
     if not pylayer.keep_or_reset(layers_dir, "packages", inputs):

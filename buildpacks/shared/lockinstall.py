@@ -230,11 +230,13 @@ def refuse_outside(app_dir: str, local: list[tuple[str, bool]], lock: str) -> No
             )
 
 
-def lock_inputs(app_dir: str, files: tuple[str, ...], local: list[tuple[str, bool]]) -> dict[str, str]:
+def lock_inputs(
+    app_dir: str, files: tuple[str, ...], local: list[tuple[str, bool]], facts: dict[str, str] | None = None
+) -> dict[str, str]:
     """The dependency layer's key inputs: pylayer's (Python, base, buildpack code, pyproject.toml,
     requirements), the lock files, and each local project the lock installs (editable: its metadata;
     else its whole tree)."""
-    inputs = pylayer.dependency_inputs(app_dir)
+    inputs = pylayer.dependency_inputs(app_dir, facts)
     for name in files:
         path = os.path.join(app_dir, name)
         if os.path.isfile(path):

@@ -179,11 +179,25 @@ def run_image_digest() -> str:
         return "unknown"
 
 
-def dependency_inputs(app_dir: str) -> dict[str, str]:
+def build_facts() -> dict[str, str]:
+    """What a dependency key takes from where the build runs rather than from the app's files.
+
+    The platform's host-side fast path computes the same keys without a build container: it passes
+    these three itself (the build image's Python as the last build in that image reported it, the
+    run image's ID, this buildpack's code hashed from its own files)."""
+    return {
+        "python": platform.python_version(),
+        "base image": run_image_digest(),
+        "buildpack": buildpack_code_sha(),
+    }
+
+
+def dependency_inputs(app_dir: str, facts: dict[str, str] | None = None) -> dict[str, str]:
     """Everything a dependency layer depends on, each as a short fingerprint, in a fixed order.
 
     Both install buildpacks key on all the app's dependency files: when both run, the later one
     skips what the earlier installed, so a change to either file changes what each layer holds.
+    `facts`: build_facts(), unless the platform computes the key outside the build.
     """
     inputs: dict[str, str] = {}
     if os.path.isfile(os.path.join(app_dir, "requirements.txt")):
@@ -193,9 +207,9 @@ def dependency_inputs(app_dir: str) -> dict[str, str]:
             inputs[f"local {rel}"] = local_path_sha(app_dir, rel, editable)
     if os.path.isfile(os.path.join(app_dir, "pyproject.toml")):
         inputs["pyproject.toml"] = sha256_file(os.path.join(app_dir, "pyproject.toml"))
-    inputs["python"] = platform.python_version()
-    inputs["base image"] = run_image_digest()
-    inputs["buildpack"] = buildpack_code_sha()
+    facts = facts or build_facts()
+    for name in ("python", "base image", "buildpack"):
+        inputs[name] = facts[name]
     return inputs
 
 
@@ -246,9 +260,13 @@ def local_path_sha(app_dir: str, rel: str, editable: bool) -> str:
     return "metadata:" + digest.hexdigest()[:32]
 
 
-def buildpack_code_sha() -> str:
-    """A new buildpack version (its code) makes new layers, as a new base image does."""
-    folder = os.environ.get("CNB_BUILDPACK_DIR") or os.path.dirname(os.path.abspath(__file__))
+def buildpack_code_sha(folders: list[str] | None = None) -> str:
+    """A new buildpack version (its code) makes new layers, as a new base image does.
+
+    Each file is taken from the first of `folders` that has it: in a build, the buildpack's own
+    folder (the shared modules are copied into it); on the platform's host, the buildpack's folder
+    and then buildpacks/shared, which hold the very same files."""
+    folders = folders or [os.environ.get("CNB_BUILDPACK_DIR") or os.path.dirname(os.path.abspath(__file__))]
     digest = hashlib.sha256()
     for name in (
         "build_step.py",
@@ -258,8 +276,9 @@ def buildpack_code_sha() -> str:
         "package_managers.py",
         "lockinstall.py",
     ):
+        path = next((os.path.join(f, name) for f in folders if os.path.isfile(os.path.join(f, name))), "")
         try:
-            digest.update(sha256_file(os.path.join(folder, name)).encode())
+            digest.update(sha256_file(path).encode())
         except OSError:
             continue
     return digest.hexdigest()[:16]
@@ -267,6 +286,13 @@ def buildpack_code_sha() -> str:
 
 def layer_key(inputs: dict[str, str]) -> str:
     return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
+
+
+def packages_outcome(inputs: dict[str, str]) -> dict[str, str]:
+    """A build step's `outcome(app_dir, facts, environ)` for the platform's host-side fast path: what
+    its build leaves that depends on the app, here the key of `packages`. An unchanged outcome means
+    build() would reuse the layer as it is (keep_or_reset with the same key)."""
+    return {"packages": layer_key(inputs)}
 
 
 def changed_inputs(old: dict, new: dict[str, str]) -> list[str]:

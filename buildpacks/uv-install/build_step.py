@@ -78,12 +78,21 @@ def sync(uv: str, app_dir: str, layer: str, cache: str) -> None:
     pylayer.fail(f"uv.lock: `uv sync --locked` failed (exit {code}): {lockinstall.last_error(output)}")
 
 
-def build(app_dir: str, layers_dir: str) -> None:
-    pyversion.check_build_python(app_dir)  # before anything is installed
+def packages_inputs(app_dir: str, facts: dict[str, str] | None = None) -> dict[str, str]:
+    """The key inputs of `packages` (the one function the build and the platform's fast path use)."""
     lock = package_managers.read_toml(os.path.join(app_dir, "uv.lock"), package_managers.MAX_LOCK_READ)
     local = local_sources(lock)
     lockinstall.refuse_outside(app_dir, local, "uv.lock")
-    inputs = lockinstall.lock_inputs(app_dir, ("uv.lock",), local)
+    return lockinstall.lock_inputs(app_dir, ("uv.lock",), local, facts)
+
+
+def outcome(app_dir: str, facts: dict[str, str], environ: dict[str, str]) -> dict:
+    return pylayer.packages_outcome(packages_inputs(app_dir, facts))
+
+
+def build(app_dir: str, layers_dir: str) -> None:
+    pyversion.check_build_python(app_dir)  # before anything is installed
+    inputs = packages_inputs(app_dir)
     layer = os.path.join(layers_dir, "packages")
     pip_generation = pylayer.pip_cache_generation(layers_dir)
     uv_generation = str(pylayer.restored_metadata(layers_dir, CACHE_LAYER).get("generation", ""))

@@ -117,6 +117,8 @@ def test_a_rebuild_gives_the_same_image(app: Path, shared: tuple[Path, Path], do
     out_first = build_ok(app, first, shared[1])
     out = build_ok(app, second, shared[1])
     assert "app:app-build: reused (key unchanged)" in out  # the same bytes, collected anew
+    # collectstatic ran again: the host-side fast path is never taken for it (appwrites.writes_app)
+    assert "static files copied" in out and "fast path: not taken" in out
     assert image_id(out_first) == image_id(out) == docker_client.images.get(second).id
 
 

@@ -7,6 +7,7 @@ the same base read only the small config file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -46,6 +47,12 @@ PULL_POLICIES = ("if-not-present", "always", "never")
 
 def engine_image_id(client: Any, ref: str, flag: str, pull: str = "never", say: Any = None) -> str:
     """The engine's ID of `ref`, pulled first as the pull policy says."""
+    side = getattr(client, "socket", None)
+    if side is not None and pull != "always":  # the common case, without importing the Docker SDK
+        from boxwise.image.engine import NoSuchImage
+
+        with contextlib.suppress(NoSuchImage, UserError):  # the SDK's answer below says what is wrong
+            return str(side.inspect(ref)["Id"])
     import docker.errors
 
     if pull != "always":

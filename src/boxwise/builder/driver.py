@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import stat
 import subprocess
 import sys
@@ -392,7 +393,9 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_build({**bp, "plan": {}}, plan, env, work))
     written = finish_app_writes(plan, work, before)
     with open(os.path.join(work, "result.json"), "w", encoding="utf-8") as handle:
-        json.dump({"group": results, **written}, handle, indent=1, sort_keys=True)
+        # the build's Python: a dependency key holds it; the platform's fast path takes it from here
+        document = {"group": results, "python": platform.python_version(), **written}
+        json.dump(document, handle, indent=1, sort_keys=True)
     return 0
 
 

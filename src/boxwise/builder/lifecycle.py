@@ -20,9 +20,10 @@ from typing import Any
 from boxwise.appfiles import IgnoreMatcher
 from boxwise.appfiles import walk as walk_app
 from boxwise.apps import load_ignore
+from boxwise.builder import fastpath
 from boxwise.builder import secrets as build_secrets
 from boxwise.builder.appwrites import LAYER_NAME as APP_BUILD_LAYER
-from boxwise.builder.appwrites import AppWrites, export_app_writes
+from boxwise.builder.appwrites import AppWrites, export_app_writes, writes_app
 from boxwise.builder.base import (
     ENGINELESS_PLACES,
     PULL_POLICIES,
@@ -35,18 +36,25 @@ from boxwise.builder.base import (
 from boxwise.builder.builder_toml import Builder, load_builder
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.failures import FailureContext, failure_error
-from boxwise.builder.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER, build_config, processes
+from boxwise.builder.fastpath import FastBuild
+from boxwise.builder.imageconfig import (
+    APP_DIR,
+    LAYERS_DIR,
+    RUN_OWNER,
+    build_config,
+    env_list_to_dict,
+    processes,
+)
 from boxwise.builder.layers import export_layers, restore, restore_wanted, store_blob, tar_bytes
 from boxwise.builder.log import BuildLog
 from boxwise.builder.options import BuildOptions, BuildResult, LayerReport
 from boxwise.builder.output import check_output, scan_for_secrets, write_output
 from boxwise.builder.previous import seed_cache, seed_from_previous
-from boxwise.builder.project_toml import read_project_toml
+from boxwise.builder.project_toml import ProjectDescriptor, read_project_toml
 from boxwise.builder.pybase import Choice, check_python, choose_images
 from boxwise.builder.runner import BuildContainer, BuildRoot, connect, engine_errors
 from boxwise.builder.runner_local import LocalRoot
 from boxwise.builder.runtime import base_user_files, run_user, write_runtime_layer
-from boxwise.builder.smoke import check_image
 from boxwise.builder.tools import TOOLS_DIR, pip_wheel
 from boxwise.errors import UserError
 from boxwise.image.cache import cache_root
@@ -149,6 +157,7 @@ class Lifecycle:
     keep: dict[str, Any]
     writes: AppWrites
     app_build: LayerBlob | None
+    python: str  # the build's Python (a dependency key holds it; the fast-path record takes it)
 
 
 def _run_lifecycle(
@@ -162,7 +171,7 @@ def _run_lifecycle(
     log: BuildLog,
     failure: FailureContext,
 ) -> Lifecycle:
-    """Put everything in, restore, run detect + build, read the layers out."""
+    """Put everything in, restore, run detect + build, read the layers out; also the build's Python."""
     log.status("restore: cached layers")
     box.put(_buildpacks_tar(builder, _plan(builder, box), pip))
     box.put(app_blob)
@@ -199,7 +208,7 @@ def _run_lifecycle(
     if writes.paths:
         log.status("export: reading the files the build wrote into the app")
     app_build = export_app_writes(box, writes, cache, int(env["SOURCE_DATE_EPOCH"]))
-    return Lifecycle(group, launch, reports, keep, writes, app_build)
+    return Lifecycle(group, launch, reports, keep, writes, app_build, str(result.get("python", "")))
 
 
 def _run_ref(options: BuildOptions) -> str:
@@ -228,16 +237,17 @@ def _needs_engine(options: BuildOptions) -> bool:
 
 def _check_base_python(
     choice: Choice, base: BaseImage, cache: LayerCache, app_dir: Path, log: BuildLog
-) -> None:
+) -> bool:
     """The run base's Python against the app's request, when the host can know it (else the build
-    checks its own python3)."""
+    checks its own python3); whether it could."""
     known = base_python_version(base, cache)
     if known is None:
         log.say("python: the base's version is not declared; the build checks its python3")
-        return
+        return False
     version, how = known
     log.say(f"python: the base {base.ref} has Python {version} ({how})")
     check_python(choice, app_dir, f"the base {base.ref}", version)
+    return True
 
 
 def _app_report(cache: LayerCache, app_blob: LayerBlob, log: BuildLog) -> LayerReport:
@@ -317,7 +327,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     with engine_errors("reading the base"):
         base = _load_base(client, options, cache, log)
     log.say(f"app: {app_dir}  base: {base.ref}  build secrets: {secrets.describe()}")
-    _check_base_python(choice, base, cache, app_dir, log)
+    python_known = _check_base_python(choice, base, cache, app_dir, log)
 
     # The app layer first: the build gets exactly the files the image will hold.
     descriptor = read_project_toml(app_dir)
@@ -334,6 +344,227 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             f"{exc.filename or app_dir}: cannot read it ({exc.strerror}); fix its permissions "
             "or exclude it in .dockerignore"
         ) from None
+    why_not = _why_not_fast(options, descriptor, build_image, base, python_known)
+    fast = _try_fast_path(options, why_not, builder, app_dir, base, cache, log)
+    if isinstance(fast, FastBuild):
+        group, launch, keep = fast.group, fast.launch, fast.keep
+        record: dict[str, Any] | None = fast.record
+        reports = list(fast.reports)
+        steps: tuple[str, ...] = ()  # taken only when the last build recorded none
+        built: LayerBlob | None = None
+    else:
+        done = _full_build(
+            client, options, choice, builder, app_dir, app_blob, base, cache, secrets, descriptor, epoch, log
+        )
+        group, launch, reports, keep = done.group, done.launch, done.reports, done.keep
+        steps, built = done.writes.steps, done.app_build
+        record = _record(done.python, why_not, steps, builder, app_dir, group, launch, base, log)
+
+    reports.append(_app_report(cache, app_blob, log))
+    if built is not None:
+        reports.append(_app_build_report(cache, built, steps, log))
+    procs = processes(group, options.default_process)
+    with engine_errors("reading the base's users"):
+        user = run_user(*_base_users(client, base, cache))
+    runtime_blob = store_blob(
+        cache,
+        lambda dest: write_layer(dest, lambda w: write_runtime_layer(w, user, procs), mtime=epoch),
+    )
+    runtime = (runtime_blob.diff_id, user)
+    app_layers = [app_blob] + ([built] if built is not None else [])
+    config = build_config(
+        base.config,
+        base.ref,
+        group,
+        launch,
+        runtime,
+        [blob.diff_id for blob in app_layers],
+        epoch,
+        options.default_process,
+    )
+    scanned = _scanned(cache.load(), keep)
+    new_blobs = [cache.blob_path(la["diff_id"]) for la in launch if la["diff_id"] not in scanned]
+    scan_for_secrets(secrets, [*new_blobs, *(blob.path for blob in app_layers)], config, cache)
+    layers = [ExportLayer(la["diff_id"], la["size"], cache.blob_path(la["diff_id"])) for la in launch]
+    layers.append(ExportLayer(runtime_blob.diff_id, runtime_blob.size, runtime_blob.path))
+    layers += [ExportLayer(blob.diff_id, blob.size, blob.path) for blob in app_layers]
+    image = ExportImage(config, layers, options.tag)
+    held = cache.load().get("engine_image")  # the engine may hold this image's bottom layers as that one's
+    with log.progress("export"), engine_errors("the export"):
+        ref = write_output(options, client, image, base, cache, log, held)
+    in_engine = image.image_id if options.output == "docker" else held
+    app_record = {"sha": app_blob.diff_id, **({"built": built.diff_id} if built is not None else {})}
+    cache.save(_document(keep, app_record, steps, record, in_engine))
+    cache.collect_garbage()
+    seconds = time.monotonic() - started
+    log.say(f"image: {ref}  id: {image.image_id}  ({seconds:.1f} s)")
+    startup = _smoke_check(client, options, ref, image.image_id, log) if options.check else None
+    return BuildResult(
+        ref=ref,
+        image_id=image.image_id,
+        manifest_digest=image.manifest_digest,
+        tag=options.tag,
+        layers=reports,
+        processes=procs,
+        buildpacks=[f"{bp['id']}@{bp['version']}" for bp in group],
+        seconds=seconds,
+        app_steps=list(steps),
+        log=log.lines,
+        startup=startup,
+    )
+
+
+def _smoke_check(client: Any, options: BuildOptions, ref: str, image_id: str, log: BuildLog) -> Startup:
+    """Start the image as a platform would; skipped, and saying why, when it is not in an engine."""
+    if client is None or options.output != "docker":
+        why = f"the image went to {options.output}, not into an engine"
+        log.say(f"check: skipped: {why}")
+        return Startup(False, reason=why)
+    from boxwise.builder.smoke import check_image  # here: http.client and ssl cost a warm build ~0.1 s
+
+    log.status(f"check: starting the image with PORT (timeout {options.check_timeout:g} s)")
+    with engine_errors("the smoke check"):
+        startup = check_image(client, image_id, timeout=options.check_timeout, path=options.check_path)
+    log.say(f"check: {startup.headline()}")
+    for line in startup.log_tail:
+        log.say(f"  | {line}")
+    return startup
+
+
+def _why_not_fast(
+    options: BuildOptions,
+    descriptor: ProjectDescriptor,
+    build_image: str,
+    base: BaseImage,
+    python_known: bool,
+) -> str | None:
+    """Why this build can neither take the host-side fast path nor leave a record for one, or None."""
+    if options.runner != "docker":
+        return "--runner local"
+    if build_image.removeprefix("docker://") != base.ref:
+        return "the build image is not the run base"
+    if options.build_env or descriptor.build_env:
+        return "build environment variables (--env, project.toml)"
+    if not python_known:
+        return "the base does not declare its Python"
+    return None
+
+
+def _try_fast_path(
+    options: BuildOptions,
+    why_not: str | None,
+    builder: Builder,
+    app_dir: Path,
+    base: BaseImage,
+    cache: LayerCache,
+    log: BuildLog,
+) -> FastBuild | None:
+    if options.clear_cache:
+        why_not = "--clear-cache"
+    elif fastpath.disabled():
+        why_not = f"{fastpath.FAST_PATH_ENV}=0"
+    if why_not is None:
+        environ = env_list_to_dict(base.config.get("config", {}).get("Env") or [])
+        # docker load and a registry check the digest of a layer they get, a file written here no one:
+        # the blob is hashed for a file; for the others its size catches what a crash mid-write leaves
+        checked = options.output == "docker" or options.output.startswith("registry:")
+
+        def intact(diff_id: str, size: int) -> bool:
+            path = cache.blob_path(diff_id) if checked else cache.verified_blob(diff_id)
+            return path is not None and path.is_file() and path.stat().st_size == size
+
+        document, image_id = cache.load(), base.image_id
+        found = fastpath.fast_build(builder, app_dir, document, image_id, image_id, environ, intact)
+        if isinstance(found, FastBuild) and writes_app(document):
+            # what collectstatic writes depends on the app's code, not on any layer's key
+            found = "a build step writes into the app (Django's collectstatic), or the cache does not say"
+        if isinstance(found, FastBuild):
+            fastpath.say_reused(found, log)
+            return found
+        why_not = found
+    log.say(f"fast path: not taken: {why_not}; the buildpacks run in a build container")
+    return None
+
+
+def _record(
+    python: str,
+    why_not: str | None,
+    steps: tuple[str, ...],
+    builder: Builder,
+    app_dir: Path,
+    group: list[dict[str, Any]],
+    launch: list[dict[str, Any]],
+    base: BaseImage,
+    log: BuildLog,
+) -> dict[str, Any] | None:
+    """The fast-path record of this full build (`python`: the build's), or None."""
+    if why_not is not None:
+        return None
+    if steps:  # appwrites.writes_app: such an app always runs the buildpacks
+        log.say(f"fast path: no record for the next build: {', '.join(steps)} writes into the app folder")
+        return None
+    environ = env_list_to_dict(base.config.get("config", {}).get("Env") or [])
+    made, why = fastpath.make_record(
+        builder, app_dir, group, launch, python, base.image_id, base.image_id, environ
+    )
+    if made is None:
+        log.say(f"fast path: no record for the next build: {why}")
+    return made
+
+
+def _scanned(document: dict[str, Any], keep: dict[str, dict[str, dict[str, Any]]]) -> set[str]:
+    """diff_ids of layers the secret check passed when they were made (their entry says so): a
+    reused layer was checked then and is not read again."""
+    previous = document.get("buildpacks") or {}
+    found = set()
+    for bp_id, layers in keep.items():
+        for name, entry in layers.items():
+            old = (previous.get(bp_id) or {}).get(name) or {}
+            if old.get("scanned") and old.get("sha") == entry.get("sha"):
+                found.add(str(entry["sha"]))
+    return found
+
+
+def _document(
+    keep: dict[str, dict[str, dict[str, Any]]],
+    app: dict[str, str],
+    steps: tuple[str, ...],
+    record: dict[str, Any] | None,
+    engine_image: str | None,
+) -> dict[str, Any]:
+    """The cache document of a good build: its layers (launch ones marked as checked for secrets),
+    the app layers ({sha, built}), the steps that write into the app (appwrites.writes_app reads
+    them), the fast-path record and the image the engine now holds."""
+    marked = {
+        bp_id: {
+            name: {**entry, "scanned": True} if entry.get("launch") else entry
+            for name, entry in layers.items()
+        }
+        for bp_id, layers in keep.items()
+    }
+    document: dict[str, Any] = {"buildpacks": marked, "app": app, "app_steps": list(steps)}
+    if record is not None:
+        document["fast"] = record
+    if engine_image:
+        document["engine_image"] = engine_image
+    return document
+
+
+def _full_build(
+    client: Any,
+    options: BuildOptions,
+    choice: Choice,
+    builder: Builder,
+    app_dir: Path,
+    app_blob: LayerBlob,
+    base: BaseImage,
+    cache: LayerCache,
+    secrets: build_secrets.BuildSecrets,
+    descriptor: ProjectDescriptor,
+    epoch: int,
+    log: BuildLog,
+) -> Lifecycle:
+    """Restore, detect and build in a build container (or in place), export."""
     if options.clear_cache:
         pass  # pack's --clear-cache: nothing earlier is reused, not even a previous image's layers
     elif options.previous_image:
@@ -341,6 +572,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             seed_from_previous(client, options.previous_image, base, cache, log)
     elif client is not None and options.output == "docker" and options.tag and not cache.load():
         seed_cache(client, options.tag, base, cache, log)
+    build_image = str(options.builder or options.base)
     if options.runner == "local":
         box: BuildContainer | LocalRoot = LocalRoot(app_dir.name)
     else:
@@ -364,71 +596,4 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             if run_python:
                 env["BOXWISE_RUN_PYTHON"] = run_python
         failure = FailureContext(app_dir, options.network, build_image, choice.python, options.ca_cert)
-        done = _run_lifecycle(box, builder, pip, app_blob.path, secrets, cache, env, log, failure)
-    group, launch, reports, built = done.group, done.launch, done.reports, done.app_build
-
-    reports.append(_app_report(cache, app_blob, log))
-    if built is not None:
-        reports.append(_app_build_report(cache, built, done.writes.steps, log))
-    procs = processes(group, options.default_process)
-    with engine_errors("reading the base's users"):
-        user = run_user(*_base_users(client, base, cache))
-    runtime_blob = store_blob(
-        cache,
-        lambda dest: write_layer(dest, lambda w: write_runtime_layer(w, user, procs), mtime=epoch),
-    )
-    runtime = (runtime_blob.diff_id, user)
-    app_layers = [app_blob] + ([built] if built is not None else [])
-    config = build_config(
-        base.config,
-        base.ref,
-        group,
-        launch,
-        runtime,
-        [blob.diff_id for blob in app_layers],
-        epoch,
-        options.default_process,
-    )
-    new_blobs = [cache.blob_path(layer["diff_id"]) for layer in launch] + [blob.path for blob in app_layers]
-    scan_for_secrets(secrets, new_blobs, config, cache)
-    layers = [ExportLayer(la["diff_id"], la["size"], cache.blob_path(la["diff_id"])) for la in launch]
-    layers.append(ExportLayer(runtime_blob.diff_id, runtime_blob.size, runtime_blob.path))
-    layers += [ExportLayer(blob.diff_id, blob.size, blob.path) for blob in app_layers]
-    image = ExportImage(config, layers, options.tag)
-    with log.progress("export"), engine_errors("the export"):
-        ref = write_output(options, client, image, base, cache, log)
-    app_record = {"sha": app_blob.diff_id, **({"built": built.diff_id} if built is not None else {})}
-    # app_steps: appwrites.writes_app, the predicate of a build that would skip the build container
-    cache.save({"buildpacks": done.keep, "app": app_record, "app_steps": list(done.writes.steps)})
-    cache.collect_garbage()
-    seconds = time.monotonic() - started
-    log.say(f"image: {ref}  id: {image.image_id}  ({seconds:.1f} s)")
-    startup = _smoke_check(client, options, ref, image.image_id, log) if options.check else None
-    return BuildResult(
-        ref=ref,
-        image_id=image.image_id,
-        manifest_digest=image.manifest_digest,
-        tag=options.tag,
-        layers=reports,
-        processes=procs,
-        buildpacks=[f"{bp['id']}@{bp['version']}" for bp in group],
-        seconds=seconds,
-        app_steps=list(done.writes.steps),
-        log=log.lines,
-        startup=startup,
-    )
-
-
-def _smoke_check(client: Any, options: BuildOptions, ref: str, image_id: str, log: BuildLog) -> Startup:
-    """Start the image as a platform would; skipped, and saying why, when it is not in an engine."""
-    if client is None or options.output != "docker":
-        why = f"the image went to {options.output}, not into an engine"
-        log.say(f"check: skipped: {why}")
-        return Startup(False, reason=why)
-    log.status(f"check: starting the image with PORT (timeout {options.check_timeout:g} s)")
-    with engine_errors("the smoke check"):
-        startup = check_image(client, image_id, timeout=options.check_timeout, path=options.check_path)
-    log.say(f"check: {startup.headline()}")
-    for line in startup.log_tail:
-        log.say(f"  | {line}")
-    return startup
+        return _run_lifecycle(box, builder, pip, app_blob.path, secrets, cache, env, log, failure)

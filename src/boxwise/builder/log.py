@@ -19,7 +19,7 @@ class BuildLog:
         self.masks = [m.decode("utf-8", "replace") for m in masks or [] if len(m) >= 6]
         self._status: Any = None
         self._console: Any = None
-        if not quiet:
+        if not quiet and sys.stdout.isatty():  # rich for a person; a plain log needs no rich (~0.1 s)
             from rich.console import Console
 
             self._console = Console(file=sys.stdout, highlight=False, soft_wrap=True)
@@ -34,6 +34,8 @@ class BuildLog:
         self.lines.append(text)
         if self._console is not None:
             self._console.print(text, markup=False)
+        elif not self.quiet:
+            print(text, flush=True)
 
     def status(self, text: str) -> None:
         if self._status is not None:

@@ -41,9 +41,36 @@ def scan_for_secrets(
         )
 
 
+def held_layers(client: Any, image_id: str | None, diff_ids: list[str]) -> int:
+    """How many leading layers of `diff_ids` the engine holds as the bottom of image `image_id` (the
+    image the previous build loaded): the same diff_ids from the bottom up are the same layer
+    chains, which `docker load` then neither needs nor reads. 0 when that image is gone."""
+    if not image_id:
+        return 0
+    side = getattr(client, "socket", None)
+    try:
+        attrs = side.inspect(image_id) if side is not None else client.api.inspect_image(image_id)
+    except Exception:  # gone, or the engine cannot say: every layer goes in the archive
+        return 0
+    held = 0
+    for have, want in zip((attrs.get("RootFS") or {}).get("Layers") or [], diff_ids, strict=False):
+        if have != want:
+            break
+        held += 1
+    return held
+
+
 def write_output(
-    options: BuildOptions, client: Any, image: ExportImage, base: BaseImage, cache: LayerCache, log: BuildLog
+    options: BuildOptions,
+    client: Any,
+    image: ExportImage,
+    base: BaseImage,
+    cache: LayerCache,
+    log: BuildLog,
+    engine_image: str | None = None,
 ) -> str:
+    """Write the image where --output says; `engine_image`: an image the engine may still hold whose
+    bottom layers this one shares (they stay out of the archive it loads)."""
     output = options.output or "docker"
     base_blobs = [
         ExportLayer(
@@ -63,13 +90,20 @@ def write_output(
         if not thin and any(layer.path is None for layer in layers):
             load_base(client, base.ref, cache, need_layers=True)
             return write_output(options, client, image, base, cache, log)
-        archive = cache.tmp_dir() / f"load-{os.getpid()}.tar"
+        layers += image.layers
+        held = held_layers(client, engine_image, [layer.diff_id for layer in layers]) if thin else 0
+        if held > len(base_blobs):
+            above = held - len(base_blobs)
+            log.say(f"export: {above} layer(s) above the base the engine holds already: not sent")
+        log.status("export: loading the image into the engine")
+        thin_layers = [ExportLayer(la.diff_id, la.size, None) for la in layers[:held]] + layers[held:]
         try:
-            write_docker_archive(ExportImage(image.config, [*layers, *image.layers], image.tag), archive)
-            log.status("export: loading the image into the engine")
-            load_into_engine(client, archive)
-        finally:
-            archive.unlink(missing_ok=True)
+            _load(client, image, thin_layers, cache)
+        except UserError:
+            if held <= len(base_blobs):
+                raise
+            # the earlier image went away since it was looked at: send those layers after all
+            _load(client, image, layers, cache)
         return f"docker://{image.tag}" if image.tag else image.image_id
     kind, _, where = output.partition(":")
     if any(layer.path is None for layer in base_blobs):
@@ -82,6 +116,15 @@ def write_output(
     else:
         write_oci_layout(full, Path(where))
     return output
+
+
+def _load(client: Any, image: ExportImage, layers: list[ExportLayer], cache: LayerCache) -> None:
+    archive = cache.tmp_dir() / f"load-{os.getpid()}.tar"
+    try:
+        write_docker_archive(ExportImage(image.config, layers, image.tag), archive)
+        load_into_engine(client, archive)
+    finally:
+        archive.unlink(missing_ok=True)
 
 
 def push_to_registry(image: ExportImage, where: str, log: BuildLog) -> str:

@@ -142,14 +142,26 @@ def write_oci_layout(image: ExportImage, dest: Path) -> Path:
     return dest
 
 
+def _refused(why: str) -> UserError:
+    return UserError(
+        f"the engine cannot load the image ({why.splitlines()[0][:300] if why else 'no reason given'}); "
+        "check the engine (its free space, its log) and build again"
+    )
+
+
 def load_into_engine(client: Any, archive: Path) -> None:
-    """`docker load` of an archive through the Docker SDK; the engine's refusal is one UserError line."""
+    """`docker load` of an archive (over the local socket when the client has that side, else through
+    the Docker SDK); the engine's refusal is one UserError line."""
+    side = getattr(client, "socket", None)
+    if side is not None:
+        try:
+            side.load(archive)
+        except RuntimeError as exc:
+            raise _refused(str(exc)) from None
+        return
     with open(archive, "rb") as data:
         for message in client.api.load_image(data):
             if isinstance(message, dict) and message.get("errorDetail"):
                 detail = message["errorDetail"]
                 why = str((detail.get("message") if isinstance(detail, dict) else None) or message)
-                raise UserError(
-                    f"the engine cannot load the image ({why.splitlines()[0][:300]}); "
-                    "check the engine (its free space, its log) and build again"
-                )
+                raise _refused(why)
