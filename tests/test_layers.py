@@ -59,7 +59,14 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
         ("analyze", "build", "project", "image", "core"),
     ),
     "ci/cli": (
-        ("boxwise.ci", "boxwise.cli", "boxwise.crashlog", "boxwise.plan", "boxwise.__main__"),
+        (
+            "boxwise.ci",
+            "boxwise.ci_cache",
+            "boxwise.cli",
+            "boxwise.crashlog",
+            "boxwise.plan",
+            "boxwise.__main__",
+        ),
         ("gate/report", "analyze", "build", "project", "image", "core"),
     ),
 }

@@ -16,7 +16,9 @@ import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-ALWAYS_EXCLUDED = frozenset({".git", ".hg", ".svn", "__pycache__"})
+# .boxwise-cache: where the CI templates keep $XDG_CACHE_HOME inside the project (GitLab's cache:
+# paths must be there); an app at the repository root must not carry its own layer cache.
+ALWAYS_EXCLUDED = frozenset({".git", ".hg", ".svn", "__pycache__", ".boxwise-cache"})
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ _PLAIN_MARKERS = frozenset(MARKERS) - {"pyproject.toml", "setup.cfg"}
 SKIP_DIRS = frozenset(
     {
         ".git",
+        ".boxwise-cache",  # the CI templates' $XDG_CACHE_HOME inside the project
         ".hg",
         ".svn",
         ".venv",

@@ -106,7 +106,12 @@ def choose_apps(
 
 
 def build_one(
-    app: Any, args: argparse.Namespace, settings: Any, tag: str, previous: str | None = None
+    app: Any,
+    args: argparse.Namespace,
+    settings: Any,
+    tag: str,
+    previous: str | None = None,
+    cache_image: Any = None,
 ) -> Any:
     """Build the app with the build stage's own option precedence; the BuildResult."""
     from boxwise.builder.command import options_from_args
@@ -125,6 +130,8 @@ def build_one(
         pull_policy=getattr(args, "pull_policy", None),
         runner="docker",
         previous_image=previous,  # the baseline: a fresh runner's cache is warm from it
+        cache_image=cache_image.ref if cache_image else None,  # ci_cache: where, and whether it is written
+        cache_image_read_only=not (cache_image and cache_image.write),
         # the smoke check is on in ci unless the flag or [tool.boxwise.build] check turns it off
         check=args.check if getattr(args, "check", None) is not None else settings.build.get("check", True),
     )
@@ -181,8 +188,12 @@ def run_app(
     if unpulled:
         print(f"boxwise ci: {printable(app.name)}: no baseline: {printable(unpulled)}", file=sys.stderr)
         baseline = (None, unpulled)
+    from boxwise.ci_cache import cache_image_use
+
+    cache_image = cache_image_use(name, getattr(args, "cache_tag", None), env, in_mr, branch)
+    print(f"boxwise ci: {printable(app.name)}: {printable(cache_image.why)}", file=sys.stderr)
     try:
-        result = build_one(app, args, settings, tag, previous=baseline[0])
+        result = build_one(app, args, settings, tag, previous=baseline[0], cache_image=cache_image)
     except UserError as exc:
         return AppOutcome(app.name, error=f"build failed: {exc}")
     except Exception as exc:  # an engine or library failure: one app's failure, not the whole run's

@@ -115,6 +115,11 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="REF",
         help="an earlier image of the app (docker://, registry://, archives): its layers serve equal keys",
     )
+    p.add_argument(
+        "--cache-image",
+        metavar="registry://REF",
+        help="keep the layer cache in this registry image: read before the build, written after it",
+    )
     p.add_argument("--default-process", metavar="TYPE", help="the process the image starts (default: web)")
     p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
 
@@ -218,6 +223,12 @@ def _add_ci(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--base", metavar="REF", help="the run base image (default: [tool.boxwise.build] base)")
     p.add_argument("--builder", metavar="REF", help="the image the buildpacks run in (default: --base)")
     p.add_argument("--tag-prefix", metavar="PREFIX", help="images are PREFIX/APP (default: boxwise)")
+    p.add_argument(
+        "--cache-tag",
+        metavar="TAG",
+        help="keep each app's layer cache as the image PREFIX/APP:TAG when PREFIX is a registry "
+        "(written on the default branch only, read in merge requests)",
+    )
     _add_pull_policy(p)
     _add_posting(p, "auto")
     p.add_argument(

@@ -35,6 +35,7 @@ CI_FLAG_VARIABLES: tuple[tuple[str, str], ...] = (
     ("BOXWISE_BASE", "--base"),
     ("BOXWISE_BUILDER", "--builder"),
     ("BOXWISE_IMAGE_PREFIX", "--tag-prefix"),
+    ("BOXWISE_CACHE_TAG", "--cache-tag"),
     ("BOXWISE_POST", "--post"),
     ("BOXWISE_LOWEST_EFFICIENCY", "--lowestEfficiency"),
     ("BOXWISE_HIGHEST_WASTED_BYTES", "--highestWastedBytes"),
@@ -62,6 +63,9 @@ class ChildJobSpec:
     install: str = ""
     package: str = ""  # BOXWISE_PACKAGE, which the default install command names: the child needs it too
     ci_flags: tuple[str, ...] = ()
+    # $XDG_CACHE_HOME/boxwise in GitLab's cache, one per app (its job): "" none, else the policy
+    # (pull-push on the default branch, pull in a merge request: the plan job's rules say which)
+    cache_policy: str = ""
     # A child pipeline has GitLab's default stages, whatever stage the parent's jobs use.
     stage: str = "test"
 
@@ -81,7 +85,16 @@ class ChildJobSpec:
             install=env.get("BOXWISE_INSTALL", "").strip(),
             package=env.get("BOXWISE_PACKAGE", "").strip(),
             ci_flags=tuple(flags),
+            cache_policy=_cache_policy(env),
         )
+
+
+def _cache_policy(env: Mapping[str, str]) -> str:
+    """The child jobs' GitLab cache policy: none without the local-cache input; saved (pull-push)
+    only where the template's rules say so, the default branch; else pulled only."""
+    if env.get("BOXWISE_LOCAL_CACHE", "").strip() != "true":
+        return ""
+    return "pull-push" if env.get("BOXWISE_CACHE_POLICY", "").strip() == "pull-push" else "pull"
 
 
 # ------------------------------------------------------------------------------ which apps
@@ -169,6 +182,10 @@ def _child_job(name: str, app: App, spec: ChildJobSpec) -> list[str]:
     if spec.dind_image:
         lines += ["  services:", f"    - name: {_yaml(spec.dind_image)}", "      alias: docker"]
         variables.update(DIND_VARIABLES)
+    if spec.cache_policy:  # as the template's .boxwise-local-cache-true
+        variables["XDG_CACHE_HOME"] = "$CI_PROJECT_DIR/.boxwise-cache"
+        lines += ["  cache:", f"    key: {_yaml('boxwise-' + app.slug)}"]
+        lines += ["    paths: [.boxwise-cache/boxwise]", f"    policy: {_yaml(spec.cache_policy)}"]
     lines.append("  variables:")
     lines += [f"    {key}: {_yaml(value)}" for key, value in variables.items()]
     if spec.install:

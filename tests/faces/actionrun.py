@@ -1,7 +1,8 @@
 """Run the `run:` steps of a composite action.yml the way a GitHub runner does, on this machine.
 
 Expressions are substituted as the runner would for the few contexts the action uses
-(`inputs.*`, `github.action_path`, `github.token`, `steps.<id>.outputs.*`, `a || 'literal'`, and
+(`inputs.*`, `github.action_path`, `github.token`, `github.repository`, `github.actor`,
+`github.event.repository.default_branch`, `steps.<id>.outputs.*`, `a || 'literal'`, and
 in `if:` `always()` or `==`/`!=` against a literal); any other expression fails the test, so the
 action cannot silently depend on something not emulated. Each `run:` step runs as `bash --noprofile
 --norc -eo pipefail` with the runner's files (GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH,
@@ -67,11 +68,26 @@ def _evaluate(expression: str, runner: Runner, inputs: dict[str, str]) -> str:
         return str(runner.action_path)
     if expression == "github.token":
         return runner.token
+    if expression in ("github.repository", "github.actor"):  # what the runner sets from the event
+        return runner.env.get(f"GITHUB_{expression.split('.')[1].upper()}", "")
+    if expression == "github.event.repository.default_branch":
+        return _event_value(runner, "repository", "default_branch")
     if match := re.fullmatch(r"inputs\.([\w-]+)", expression):
         return inputs[match.group(1)]
     if match := re.fullmatch(r"steps\.([\w-]+)\.outputs\.([\w-]+)", expression):
         return runner.outputs.get(match.group(1), {}).get(match.group(2), "")
     raise AssertionError(f"action.yml uses an expression the test runner does not emulate: {expression}")
+
+
+def _event_value(runner: Runner, *keys: str) -> str:
+    """A value of the event payload (GITHUB_EVENT_PATH), "" when the event has none."""
+    import json
+
+    path = runner.env.get("GITHUB_EVENT_PATH")
+    value: Any = json.loads(Path(path).read_text()) if path else {}
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return str(value) if value is not None else ""
 
 
 def substitute(text: str, runner: Runner, inputs: dict[str, str]) -> str:

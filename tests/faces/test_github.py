@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +134,18 @@ def test_the_monorepo_workflow_fans_out_one_job_per_planned_app() -> None:
     assert build["if"] == f"needs.plan.outputs.matrix != '{empty}'"
     plan = workflow["jobs"]["plan"]
     assert [step["with"] for step in plan["steps"] if step.get("id") == "plan"] == [{"mode": "plan"}]
+
+
+def test_the_layer_cache_is_restored_before_boxwise_runs_and_its_registry_login_is_ghcr_only() -> None:
+    action = load_action(ACTION)
+    steps = action["runs"]["steps"]
+    cache = steps[step_index(action, "boxwise") - 1]
+    assert cache["uses"] == "actions/cache@v4" and cache["if"] == "inputs.local-cache == 'true'"
+    assert cache["with"]["path"] == "~/.cache/boxwise"  # $XDG_CACHE_HOME/boxwise on a hosted runner
+    env = steps[step_index(action, "boxwise")]["env"]
+    assert env["BOXWISE_REGISTRY"] == "ghcr.io"  # the token goes to GHCR, never to another registry
+    assert action["inputs"]["image-prefix"]["default"] == "ghcr.io/${{ github.repository }}"
+    assert action["inputs"]["cache-tag"]["default"] == "boxwise-cache"
 
 
 # ------------------------------------------------------------------------------ the run steps
@@ -400,3 +413,58 @@ def test_comment_true_on_a_fork_posts_nothing_and_says_so_in_the_summary(
     assert not [r for r in fake_github.state.requests if r.method in ("POST", "PATCH")]
     assert "No comment posted" in runner.file("step_summary").read_text()
     assert "apps/worker" in Path(outputs["report-path"]).read_text()
+
+
+@pytest.mark.engine
+def test_a_push_to_main_keeps_the_cache_image_a_pull_request_on_a_fresh_runner_builds_warm_from(
+    installed_path: list[str], make_git_repo, tmp_path: Path, local_registry: str, docker_client
+) -> None:
+    """The action's steps on a push to the default branch push the image and its cache image (the
+    `cache-tag` default); the pull request's run on a fresh runner (the engine without the images,
+    an empty $XDG_CACHE_HOME) builds a code-only change without pip and writes no cache image."""
+    from .facelib import SAMPLE_APPS
+    from .test_gitlab import cache_manifest, dependency_diff_id, remove_images
+
+    prefix = f"{local_registry}/boxwise-test-faces-{uuid.uuid4().hex[:8]}"
+    repo = make_git_repo(SAMPLE_APPS, name="shop")
+    push = tmp_path / "push.json"
+    push.write_text(json.dumps({"ref": "refs/heads/main", "repository": {"default_branch": "main"}}))
+    main_env = {"GITHUB_EVENT_NAME": "push", "GITHUB_REF_NAME": "main", "GITHUB_BASE_REF": ""}
+    inputs = {"comment": "false", "image-prefix": prefix, "apps": "apps/api"}
+    try:
+        (tmp_path / "main").mkdir()
+        fresh = {"XDG_CACHE_HOME": str(tmp_path / "cache-1")}
+        runner = make_runner(repo, push, installed_path, tmp_path / "main", **fresh, **main_env)
+        try:
+            run_action(load_action(ACTION), runner, inputs, first_step=SETUP_STEPS)
+        except StepFailed as failed:
+            pytest.fail(failed.log)
+        cache_image = f"registry://{prefix}/apps-api:boxwise-cache"
+        assert f"{cache_image}: read and written (main is the default branch)" in "\n".join(runner.logs)
+        written = cache_manifest(local_registry, prefix)
+        remove_images(docker_client, prefix)
+
+        git(repo, "update-ref", "refs/remotes/origin/main", "HEAD")
+        git(repo, "checkout", "-q", "-b", "feature")
+        commit_files(repo, {"apps/api/api/__main__.py": serve_main("api v2")}, "api v2")
+        event = tmp_path / "event.json"
+        payload = pull_request_event(GITHUB_REPOSITORY)
+        event.write_text(json.dumps({**payload, "repository": {"default_branch": "main"}}))
+        (tmp_path / "pr").mkdir()
+        fresh = {"XDG_CACHE_HOME": str(tmp_path / "cache-2")}  # a fresh runner: an empty cache
+        runner = make_runner(repo, event, installed_path, tmp_path / "pr", **fresh)
+        try:
+            run_action(load_action(ACTION), runner, {**inputs, "apps": ""}, first_step=SETUP_STEPS)
+        except StepFailed as failed:
+            pytest.fail(failed.log)
+        log = "\n".join(runner.logs)
+        assert f"restore: 2 cached layer(s) from the cache image {cache_image}" in log
+        assert "$ pip install" not in log
+        assert f"{cache_image}: read only in a merge request" in log
+        assert cache_manifest(local_registry, prefix) == written
+        commit = git(repo, "rev-parse", "HEAD")[:8]
+        built = docker_client.images.get(f"{prefix}/apps-api:ci-{commit}")
+        baseline = docker_client.images.get(f"{prefix}/apps-api:main")  # pulled back as the baseline
+        assert dependency_diff_id(built) == dependency_diff_id(baseline)
+    finally:
+        remove_images(docker_client, prefix)

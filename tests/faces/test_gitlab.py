@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -360,29 +361,76 @@ def test_fan_out_child_pipeline_builds_the_changed_app_in_its_own_job_and_commen
 
 
 @pytest.mark.engine
-def test_default_branch_pushes_the_baseline_a_merge_request_compares_with(
-    sample_repo: Path, gitlab_host: GitLabHost, python_base: str, local_registry: str, docker_client
+def test_default_branch_pushes_the_baseline_and_cache_image_a_fresh_runner_builds_warm_from(
+    sample_repo: Path,
+    gitlab_host: GitLabHost,
+    python_base: str,
+    local_registry: str,
+    docker_client,
 ) -> None:
+    """The default branch's pipeline pushes each app's image and its cache image (`:boxwise-cache`,
+    the template's default); a merge request's pipeline on a fresh runner (the engine without those
+    images, an empty $XDG_CACHE_HOME) builds a code-only change without pip, its dependency layer
+    the baseline's, and leaves the cache image as it was."""
     prefix = f"{local_registry}/boxwise-test-faces-{uuid.uuid4().hex[:8]}"
     install_pipeline(sample_repo, snippet("bare"), {**LOCAL_INPUTS, "image-prefix": prefix})
     try:
         # The default branch's pipeline (gitlab-ci-local: a push to main, main being the default).
-        main = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-build", timeout=1500)
+        # Each runner's disk: gitlab-ci-local's shell jobs share one CI_PROJECT_DIR (/builds/...), so
+        # a pipeline variable gives each its own $XDG_CACHE_HOME there (it wins over the template's,
+        # as in GitLab).
+        runner = {"XDG_CACHE_HOME": f"$CI_PROJECT_DIR/.boxwise-cache-{prefix[-8:]}-1"}
+        main = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-build", variables=runner, timeout=1500)
         assert job_passed(main.stdout, "boxwise-build"), main.stdout + main.stderr
+        assert re.search(r"restore: .* from the cache image", main.stdout) is None  # it starts cold
         catalog = json.load(urllib.request.urlopen(f"http://{local_registry}/v2/_catalog"))["repositories"]
         assert sorted(catalog) == [f"{prefix.split('/', 1)[1]}/apps-{app}" for app in ("api", "worker")]
-        remove_images(docker_client, prefix)  # the next job runs on a fresh engine: only the registry has it
+        cache_image = f"registry://{prefix}/apps-api:boxwise-cache"
+        assert f"{cache_image}: read and written (main is the default branch)" in main.stderr + main.stdout
+        written = cache_manifest(local_registry, prefix)
+        # The next job runs on a fresh runner: only the registry has the images, the cache is empty.
+        remove_images(docker_client, prefix)
 
         git(sample_repo, "checkout", "-q", "-b", "feature")
         base = git(sample_repo, "rev-parse", "HEAD").strip()
         commit_files(sample_repo, {"apps/api/api/__main__.py": serve_main("api, longer")}, "api v2")
         variables = {**mr_variables(base), "CI_COMMIT_BRANCH": "", "CI_COMMIT_REF_NAME": "feature"}
+        variables["XDG_CACHE_HOME"] = f"$CI_PROJECT_DIR/.boxwise-cache-{prefix[-8:]}-2"  # empty
         result = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-build", variables=variables, timeout=1500)
-        assert job_passed(result.stdout, "boxwise-build"), result.stdout + result.stderr
-        assert "no baseline" not in result.stdout.lower()
-        assert docker_client.images.get(f"{prefix}/apps-api:main")  # pulled back as the baseline
+        log = result.stdout + result.stderr
+        assert job_passed(result.stdout, "boxwise-build"), log
+        assert "no baseline" not in log.lower()
+        assert f"restore: 2 cached layer(s) from the cache image {cache_image}" in log
+        assert "$ pip install" not in log
+        assert "pip-install:packages: reused (key unchanged)" in log
+        baseline = docker_client.images.get(f"{prefix}/apps-api:main")  # pulled back as the baseline
+        built = docker_client.images.get(f"{prefix}/apps-api:ci-{git(sample_repo, 'rev-parse', 'HEAD')[:8]}")
+        assert dependency_diff_id(built) == dependency_diff_id(baseline)
+        assert f"{cache_image}: read only in a merge request" in log
+        assert cache_manifest(local_registry, prefix) == written
     finally:
         remove_images(docker_client, prefix)
+        for runner_disk in Path("/builds").glob(f"*/*/.boxwise-cache-{prefix[-8:]}-*"):
+            shutil.rmtree(runner_disk, ignore_errors=True)
+
+
+def cache_manifest(registry: str, prefix: str) -> str:
+    """The digest of apps/api's cache image in the registry."""
+    repository = f"{prefix.split('/', 1)[1]}/apps-api"
+    request = urllib.request.Request(
+        f"http://{registry}/v2/{repository}/manifests/boxwise-cache",
+        method="HEAD",
+        headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    with urllib.request.urlopen(request) as answer:
+        return answer.headers["Docker-Content-Digest"]
+
+
+def dependency_diff_id(image) -> str:
+    """The diff_id of pip-install's `packages` layer, as the image's lifecycle label names it."""
+    label = json.loads(image.labels["io.buildpacks.lifecycle.metadata"])
+    (pip,) = [bp for bp in label["buildpacks"] if bp["key"] == "pip-install"]
+    return pip["layers"]["packages"]["sha"]
 
 
 def remove_images(docker_client, prefix: str) -> None:

@@ -146,3 +146,34 @@ def test_bad_input_is_one_line_and_exit_2(sample_repo: Path, args: list[str], en
     assert "Traceback" not in result.stderr
     assert says in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("policy", ["pull-push", "pull"], ids=["default-branch", "merge-request"])
+def test_child_jobs_keep_each_apps_cache_image_and_local_cache_saved_on_the_default_branch_only(
+    sample_repo: Path, policy: str
+) -> None:
+    child = sample_repo / "child.yml"
+    env = {
+        "BOXWISE_IMAGE_PREFIX": "registry.example.com/acme/shop",
+        "BOXWISE_CACHE_TAG": "boxwise-cache",
+        "BOXWISE_LOCAL_CACHE": "true",
+        "BOXWISE_CACHE_POLICY": policy,  # what the template's rules give the plan job
+    }
+    result = plan(sample_repo, "--format", "gitlab-child", "--output", str(child), env=env)
+    assert result.returncode == 0, result.stderr
+    pipeline = yaml.safe_load(child.read_text())
+    for slug in ("apps-api", "apps-worker"):
+        job = pipeline[f"boxwise-build-{slug}"]
+        assert "--cache-tag boxwise-cache" in job["script"][0]
+        assert job["cache"] == {
+            "key": f"boxwise-{slug}",
+            "paths": [".boxwise-cache/boxwise"],
+            "policy": policy,
+        }
+        assert job["variables"]["XDG_CACHE_HOME"] == "$CI_PROJECT_DIR/.boxwise-cache"
+    checked = check_jsonschema("vendor.gitlab-ci", child, transform="gitlab-ci")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    no_cache = {**env, "BOXWISE_LOCAL_CACHE": "false"}
+    result = plan(sample_repo, "--format", "gitlab-child", "--output", str(child), env=no_cache)
+    assert "cache" not in yaml.safe_load(child.read_text())["boxwise-build-apps-api"]

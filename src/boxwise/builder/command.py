@@ -45,6 +45,10 @@ def options_from_args(
         if output != "docker":
             raise UserError("--publish and --output both say where the image goes; give one of them")
         output = f"registry://{tag}"
+    if getattr(args, "cache_image", None):
+        from boxwise.builder.cacheimage import check_cache_image
+
+        check_cache_image(args.cache_image)  # a bad reference is refused before the build
     return BuildOptions(
         base=_text_or_none(pick("base", "base")),
         tag=tag,
@@ -52,6 +56,8 @@ def options_from_args(
         build_env=build_env(getattr(args, "env", None) or [], getattr(args, "env_file", None)),
         clear_cache=bool(getattr(args, "clear_cache", False)),
         previous_image=getattr(args, "previous_image", None),
+        cache_image=getattr(args, "cache_image", None),
+        cache_image_read_only=bool(getattr(args, "cache_image_read_only", False)),
         default_process=getattr(args, "default_process", None),
         cache_dir=cache,
         network=str(pick("network", "network", "host")),

@@ -35,6 +35,7 @@ from boxwise.builder.base import (
 )
 from boxwise.builder.builder_toml import Builder, load_builder
 from boxwise.builder.cache import LayerCache
+from boxwise.builder.cacheimage import read_cache_image, write_cache_image
 from boxwise.builder.failures import FailureContext, failure_error
 from boxwise.builder.fastpath import FastBuild
 from boxwise.builder.imageconfig import (
@@ -344,6 +345,9 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
             f"{exc.filename or app_dir}: cannot read it ({exc.strerror}); fix its permissions "
             "or exclude it in .dockerignore"
         ) from None
+    seen = None  # the cache image as read: an unchanged one is not written again
+    if options.cache_image and not options.clear_cache:
+        seen = read_cache_image(options.cache_image, base, cache, log)
     why_not = _why_not_fast(options, descriptor, build_image, base, python_known)
     fast = _try_fast_path(options, why_not, builder, app_dir, base, cache, log)
     if isinstance(fast, FastBuild):
@@ -395,6 +399,8 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     in_engine = image.image_id if options.output == "docker" else held
     app_record = {"sha": app_blob.diff_id, **({"built": built.diff_id} if built is not None else {})}
     cache.save(_document(keep, app_record, steps, record, in_engine))
+    if options.cache_image and not options.cache_image_read_only:
+        write_cache_image(options.cache_image, keep, base, cache, log, secrets, seen)
     cache.collect_garbage()
     seconds = time.monotonic() - started
     log.say(f"image: {ref}  id: {image.image_id}  ({seconds:.1f} s)")

@@ -29,6 +29,8 @@ class BuildOptions:
         default_factory=dict
     )  # --env/--env-file: the build's, never the image's
     previous_image: str | None = None  # pack's --previous-image: its layers serve matching keys
+    cache_image: str | None = None  # pack's --cache-image registry://REF: the layer cache in a registry
+    cache_image_read_only: bool = False  # read it, never write it (merge requests, forks)
     clear_cache: bool = False  # --clear-cache: build every layer anew, ignoring the cache
     default_process: str | None = None  # --default-process TYPE: the image's entrypoint process
     check: bool = False  # start the image with PORT and wait for an HTTP answer (the smoke check)

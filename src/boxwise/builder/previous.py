@@ -14,6 +14,7 @@ is checked against its diff_id before the cache keeps it.
 from __future__ import annotations
 
 import json
+import re
 import tarfile
 from typing import Any
 
@@ -21,6 +22,7 @@ from boxwise.builder.base import BaseImage
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.log import BuildLog
 from boxwise.errors import UserError
+from boxwise.image.digest import DIGEST
 
 LABEL = "io.buildpacks.lifecycle.metadata"
 
@@ -39,16 +41,24 @@ def _label(client: Any, tag: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _wanted(label: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+# A layer's name becomes a file name in the layers folder: one that could leave it is passed over.
+_LAYER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+
+
+def label_layers(label: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """{buildpack: {layer: entry}} of a lifecycle label (the image's own or a cache image's)."""
     layers: dict[str, dict[str, dict[str, Any]]] = {}
-    for bp in label.get("buildpacks") or []:
+    buildpacks = label.get("buildpacks")
+    for bp in buildpacks if isinstance(buildpacks, list) else []:
         if not isinstance(bp, dict) or not isinstance(bp.get("layers"), dict):
             continue
         for name, entry in bp["layers"].items():
-            if isinstance(entry, dict) and str(entry.get("sha", "")).startswith("sha256:"):
+            if not isinstance(name, str) or not _LAYER_NAME.match(name) or ".." in name:
+                continue
+            if isinstance(entry, dict) and DIGEST.match(str(entry.get("sha", ""))):
                 layers.setdefault(str(bp.get("key")), {})[name] = {
                     "sha": entry["sha"],
-                    "data": entry.get("data") or {},
+                    "data": entry["data"] if isinstance(entry.get("data"), dict) else {},
                     "launch": bool(entry.get("launch")),
                     "build": bool(entry.get("build")),
                     "cache": bool(entry.get("cache")),
@@ -114,7 +124,7 @@ def seed_from_previous(client: Any, ref: str, base: BaseImage, cache: LayerCache
     if not base.diff_ids or top != base.diff_ids[-1]:
         log.say(f"previous image {ref}: built on another base; its layers would not match")
         return False
-    layers = _wanted(label)
+    layers = label_layers(label)
     wanted = {entry["sha"] for bp in layers.values() for entry in bp.values()}
     if not wanted:
         return False
@@ -139,7 +149,7 @@ def seed_cache(client: Any, tag: str, base: BaseImage, cache: LayerCache, log: B
     top = (label.get("runImage") or {}).get("topLayer")
     if not base.diff_ids or top != base.diff_ids[-1]:
         return False  # another base: every key would differ anyway
-    layers = _wanted(label)
+    layers = label_layers(label)
     wanted = {entry["sha"] for bp in layers.values() for entry in bp.values()}
     if not wanted:
         return False

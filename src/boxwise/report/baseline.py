@@ -84,9 +84,15 @@ def _split_name(name: str) -> tuple[str, str]:
 
 
 def registry_auth(host: str, env: Mapping[str, str]) -> dict[str, str] | None:
-    """GitLab's job credentials for its own registry; else the engine's `docker login` applies."""
-    found = gitlab_job_credentials(host, env)
-    return None if found is None else {"username": found.username, "password": found.password}
+    """The credentials boxwise's registry client would send to `host`: GitLab's job credentials for
+    its own registry, BOXWISE_REGISTRY_USER/PASSWORD for a host BOXWISE_REGISTRY names (the Action's
+    GHCR login), the Docker config's; else None, and the engine's own `docker login` applies."""
+    from boxwise.image.registry_auth import find_credentials
+
+    found = gitlab_job_credentials(host, env) or find_credentials(host)
+    if found is None or not (found.username and found.password):  # an identity token: the engine's
+        return None
+    return {"username": found.username, "password": found.password}
 
 
 def fetch_baseline(ref: str | None, env: Mapping[str, str]) -> str | None:
