@@ -107,6 +107,9 @@ class BuildResult:
     seconds: float
     log: list[str] = field(default_factory=list)
     startup: Startup | None = None  # the smoke check's figures, when it was asked for
+    # Build steps that may write into the app folder (["collectstatic"] when Django is installed),
+    # run or not: what they write depends on the app's code, so no build of it may skip them.
+    app_steps: list[str] = field(default_factory=list)
 
     @property
     def default_process(self) -> Process | None:
