@@ -20,6 +20,7 @@ import shutil
 import tempfile
 from urllib.parse import urlsplit
 
+import collectstatic
 import detect_rule
 import lockinstall
 import package_managers
@@ -178,3 +179,4 @@ def build(app_dir: str, layers_dir: str) -> None:
         generation = pylayer.layer_key(inputs)
     pylayer.declare_packages(layers_dir, "packages", inputs)
     pylayer.declare_pip_cache(layers_dir, generation)
+    collectstatic.run(app_dir, layer)  # Django: after the install, as Heroku runs it

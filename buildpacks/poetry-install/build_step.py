@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 
+import collectstatic
 import lockinstall
 import package_managers
 import pylayer
@@ -116,3 +117,4 @@ def build(app_dir: str, layers_dir: str) -> None:
         generation = pylayer.layer_key(inputs)
     pylayer.declare_packages(layers_dir, "packages", inputs)
     pylayer.declare_pip_cache(layers_dir, generation)
+    collectstatic.run(app_dir, layer)  # Django: after the install, as Heroku runs it

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 
+import collectstatic
 import pylayer
 import pyversion
 
@@ -104,3 +105,4 @@ def build(app_dir: str, layers_dir: str) -> None:
         generation = pylayer.layer_key(inputs)
     pylayer.declare_packages(layers_dir, "packages", inputs)
     pylayer.declare_pip_cache(layers_dir, generation)
+    collectstatic.run(app_dir, layer)  # Django: after the install, as Heroku runs it

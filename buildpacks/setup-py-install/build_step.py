@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 
+import collectstatic
 import pylayer
 import pyversion
 
@@ -39,3 +40,4 @@ def build(app_dir: str, layers_dir: str) -> None:
         generation = pylayer.layer_key(inputs)
     pylayer.declare_packages(layers_dir, "packages", inputs)
     pylayer.declare_pip_cache(layers_dir, generation)
+    collectstatic.run(app_dir, layer)  # Django: after the install, as Heroku runs it

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 
+import collectstatic
 import lockinstall
 import package_managers
 import pylayer
@@ -112,3 +113,4 @@ def build(app_dir: str, layers_dir: str) -> None:
     pylayer.declare_packages(layers_dir, "packages", inputs)
     lockinstall.declare_download_cache(layers_dir, CACHE_LAYER, uv_generation)
     pylayer.declare_pip_cache(layers_dir, pip_generation)
+    collectstatic.run(app_dir, layer)  # Django: after the install, as Heroku runs it

@@ -14,24 +14,46 @@ compares with its branch's previous baseline, then keeps the new image there.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from boxwise.errors import UserError
+from boxwise.gate import GateFlags
 from boxwise.printable import printable
 from boxwise.report.baseline import fetch_baseline, keep_baseline, resolve_baseline
+from boxwise.report.options import ArtifactPaths, PostingFlags
+
+if TYPE_CHECKING:
+    from boxwise.builder.options import BuildResult
+    from boxwise.ci_cache import CacheImageUse
 
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
 
 DEFAULT_PREFIX = "boxwise"
+
+
+@dataclass(frozen=True)
+class CiOptions:
+    """`boxwise ci`: which apps, how to build them, and the report's gate, posting and files."""
+
+    apps: tuple[str, ...] = ()  # --apps: named instead of asking git
+    changed_since: str | None = None
+    base: str | None = None
+    builder: str | None = None
+    tag_prefix: str | None = None
+    cache_tag: str | None = None  # --cache-tag: each app's layer cache as PREFIX/APP:TAG
+    pull_policy: str | None = None
+    check: bool | None = None  # None: [tool.boxwise.build] check, else on
+    posting: PostingFlags = field(default_factory=PostingFlags)
+    gate: GateFlags = field(default_factory=GateFlags)
+    artifacts: ArtifactPaths = field(default_factory=ArtifactPaths)
 
 
 @dataclass
@@ -81,64 +103,59 @@ def _short_commit(root: Path, env: Mapping[str, str]) -> str:
     return result.stdout.strip() or "head"
 
 
-def image_name(args: argparse.Namespace, settings: Any, slug: str) -> str:
+def image_name(options: CiOptions, settings: Any, slug: str) -> str:
     """`PREFIX/SLUG`: the prefix is a repository path such as `$CI_REGISTRY_IMAGE` or `boxwise`."""
-    prefix = args.tag_prefix or settings.image_prefix or DEFAULT_PREFIX
+    prefix = options.tag_prefix or settings.image_prefix or DEFAULT_PREFIX
     return f"{prefix.rstrip('/')}/{slug}"
 
 
-def choose_apps(
-    args: argparse.Namespace, settings: Any, env: Mapping[str, str]
-) -> tuple[list[Any], str | None]:
+def choose_apps(options: CiOptions, settings: Any, env: Mapping[str, str]) -> tuple[list[Any], str | None]:
     """(apps to build, the ref the change was measured against or None for "every app")."""
     from boxwise.plan import changed_since_from_env, make_plan
 
-    if args.apps:
-        plan = make_plan(settings, args.apps, None)
+    if options.apps:
+        plan = make_plan(settings, list(options.apps), None)
         found = {app.name for app in plan.apps} | {app.slug for app in plan.apps}
-        missing = [name for name in args.apps if name.strip("/") not in found]
+        missing = [name for name in options.apps if name.strip("/") not in found]
         if missing or not plan.apps:
             raise UserError(
-                f"--apps {' '.join(missing or args.apps)}: no such app in {settings.root}; "
+                f"--apps {' '.join(missing or options.apps)}: no such app in {settings.root}; "
                 "name app folders relative to the repo root (see `boxwise plan`)"
             )
         return list(plan.apps), None
-    since = args.changed_since or changed_since_from_env(env)
+    since = options.changed_since or changed_since_from_env(env)
     plan = make_plan(settings, None, since)
     return list(plan.apps), since
 
 
 def build_one(
     app: Any,
-    args: argparse.Namespace,
+    options: CiOptions,
     settings: Any,
     tag: str,
     previous: str | None = None,
-    cache_image: Any = None,
-) -> Any:
+    cache_image: CacheImageUse | None = None,
+) -> BuildResult:
     """Build the app with the build stage's own option precedence; the BuildResult."""
-    from boxwise.builder.command import options_from_args
+    from boxwise.builder.command import options_from_flags
     from boxwise.builder.lifecycle import build_app
+    from boxwise.builder.options import BuildFlags
 
-    build_args = argparse.Namespace(
+    flags = BuildFlags(
         app=str(app.path),
-        base=args.base,
+        base=options.base,
         tag=tag,
         output="docker",
-        cache=None,
-        ca_cert=None,
-        network=None,
-        run_image=None,
-        builder=args.builder,
-        pull_policy=getattr(args, "pull_policy", None),
+        builder=options.builder,
+        pull_policy=options.pull_policy,
         runner="docker",
         previous_image=previous,  # the baseline: a fresh runner's cache is warm from it
         cache_image=cache_image.ref if cache_image else None,  # ci_cache: where, and whether it is written
         cache_image_read_only=not (cache_image and cache_image.write),
         # the smoke check is on in ci unless the flag or [tool.boxwise.build] check turns it off
-        check=args.check if getattr(args, "check", None) is not None else settings.build.get("check", True),
+        check=options.check if options.check is not None else settings.build.get("check", True),
     )
-    return build_app(app.path, options_from_args(build_args, settings.build))
+    return build_app(app.path, options_from_flags(flags, settings.build))
 
 
 def gate_startup(report: Any, startup: Any, settings: Any) -> None:
@@ -146,11 +163,8 @@ def gate_startup(report: Any, startup: Any, settings: Any) -> None:
     from boxwise.gate_startup import evaluate_startup, load_startup_rules
 
     rules = load_startup_rules([settings.gate or {}], in_ci=True)
-    verdict = report.verdict
-    added = [result.to_json() for result in evaluate_startup(startup, rules)]
-    verdict["rules"] = list(verdict.get("rules") or []) + added
-    passed = all(rule.get("status") != "FAIL" for rule in verdict["rules"])
-    verdict["passed"], verdict["status"] = passed, "PASS" if passed else "FAIL"
+    if report.verdict is not None:
+        report.verdict = report.verdict.with_results(evaluate_startup(startup, rules))
 
 
 def layer_notes(result: Any) -> dict[str, str]:
@@ -165,7 +179,7 @@ def layer_notes(result: Any) -> dict[str, str]:
 
 def run_app(
     app: Any,
-    args: argparse.Namespace,
+    options: CiOptions,
     settings: Any,
     env: Mapping[str, str],
     in_mr: bool,
@@ -173,7 +187,7 @@ def run_app(
 ) -> AppOutcome:
     from boxwise.report.command import gather
 
-    name = image_name(args, settings, app.slug)
+    name = image_name(options, settings, app.slug)
     branch = current_branch(settings.root, env)
     # never the baseline's own name: the baseline must still be there to compare with
     tag = f"{name}:ci-{_short_commit(settings.root, env)}"
@@ -193,17 +207,16 @@ def run_app(
         baseline = (None, unpulled)
     from boxwise.ci_cache import cache_image_use
 
-    cache_image = cache_image_use(name, getattr(args, "cache_tag", None), env, in_mr, branch)
+    cache_image = cache_image_use(name, options.cache_tag, env, in_mr, branch)
     print(f"boxwise ci: {printable(app.name)}: {printable(cache_image.why)}", file=sys.stderr)
     try:
-        result = build_one(app, args, settings, tag, previous=baseline[0], cache_image=cache_image)
+        result = build_one(app, options, settings, tag, previous=baseline[0], cache_image=cache_image)
     except UserError as exc:
         return AppOutcome(app.name, error=f"build failed: {exc}")
     except Exception as exc:  # an engine or library failure: one app's failure, not the whole run's
         return AppOutcome(app.name, error=f"build failed: {type(exc).__name__}: {_one_line(exc)}")
-    report_args = argparse.Namespace(**{**vars(args), "app": app.name})
     try:
-        report = gather(result.ref, report_args, settings, app, baseline=baseline)
+        report = gather(result.ref, options.gate, settings, app, baseline=baseline, app_name=app.name)
     except UserError as exc:
         return AppOutcome(app.name, error=f"cannot analyse {result.ref}: {exc}")
     report.layer_notes = layer_notes(result)
@@ -255,14 +268,14 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
         if passed is False:
             result = (
                 "[bold red]gate failed: "
-                + escape(", ".join(str(r["name"]) for r in failed_rules(report.verdict)))
+                + escape(", ".join(r.name for r in failed_rules(report.verdict)))
                 + "[/]"
             )
         else:
             result = "[green]passed[/]"
         change = DASH
         if report.diff is not None:
-            change = human_bytes(report.diff["change"]["size_bytes"], signed=True)
+            change = human_bytes(report.diff.change["size_bytes"], signed=True)
         analysis = report.analysis
         table.add_row(
             escape(outcome.name),
@@ -291,7 +304,7 @@ def _fork_rule(env: Mapping[str, str]) -> None:
     )
 
 
-def run_ci(args: argparse.Namespace) -> int:
+def run_ci(options: CiOptions) -> int:
     from boxwise.config import load_settings, print_warnings
     from boxwise.gate import print_rule_warnings
     from boxwise.report.command import gate_rules, publish, resolve_posting
@@ -302,19 +315,20 @@ def run_ci(args: argparse.Namespace) -> int:
     settings = load_settings()
     print_warnings(settings)
     env = dict(os.environ)
-    print_rule_warnings(gate_rules(args, settings))  # misconfigured rules: exit 2 before any build
-    resolve_posting(args, settings, "auto")
-    in_mr = in_merge_request(env) or bool(args.changed_since)
+    print_rule_warnings(gate_rules(options.gate, settings))  # misconfigured rules: exit 2 before any build
+    posting = resolve_posting(options.posting, settings, "auto")
+    in_mr = in_merge_request(env) or bool(options.changed_since)
     _fork_rule(env)
-    apps, since = choose_apps(args, settings, env)
+    apps, since = choose_apps(options, settings, env)
     if since:
         print(f"boxwise ci: {len(apps)} app(s) changed since {since}", file=sys.stderr)
     if not apps:
         print("boxwise ci: no app is touched by this change; nothing to build", file=sys.stderr)
-        publish([], args, "boxwise: no app is touched by this change; nothing was built.\n")
+        nothing = "boxwise: no app is touched by this change; nothing was built.\n"
+        publish([], posting, options.artifacts, nothing)
         return 0
     outcomes = [
-        run_app(app, args, settings, env, in_mr, (number, len(apps))) for number, app in enumerate(apps, 1)
+        run_app(app, options, settings, env, in_mr, (number, len(apps))) for number, app in enumerate(apps, 1)
     ]
     reports = [o.report for o in outcomes if o.report is not None]
     broken = [BuildFailure(o.name, o.name, o.error) for o in outcomes if o.error is not None]
@@ -331,7 +345,7 @@ def run_ci(args: argparse.Namespace) -> int:
                 f"boxwise ci: {printable(outcome.name)}: kept as the baseline {printable(outcome.kept_as)}",
                 file=sys.stderr,
             )
-    post_code = publish(reports, args, markdown, broken)
+    post_code = publish(reports, posting, options.artifacts, markdown, broken)
     if post_code == 2:
         return 2
     return 1 if any(o.failed for o in outcomes) or post_code else 0

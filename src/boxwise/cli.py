@@ -10,11 +10,17 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from boxwise import __version__
 from boxwise.errors import CRASH_EXIT_CODE, BoxwiseError, UserError
 
-# subcommand -> "module:function"; the function takes the parsed args and returns an exit code.
+if TYPE_CHECKING:
+    from boxwise.gate import GateFlags
+    from boxwise.report.options import ArtifactPaths, PostingFlags
+
+# subcommand -> "module:function"; the function takes its options object (made from the parsed
+# args by OPTIONS below), or for the others the parsed args, and returns an exit code.
 COMMANDS: dict[str, str] = {
     "detect": "boxwise.lint.command:run_detect",
     "build": "boxwise.builder.command:run_build",
@@ -278,15 +284,126 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(command: str) -> Callable[[argparse.Namespace], int] | None:
+# --- parsed args -> each command's options object: the one place a Namespace is read ---------------
+# (the options classes are imported here, when the command runs: `detect` never loads them)
+
+
+def _gate_flags(args: argparse.Namespace) -> GateFlags:
+    from boxwise.gate import GateFlags
+
+    thresholds = {name: getattr(args, name) for name in GATE_FLAGS if getattr(args, name) is not None}
+    return GateFlags(thresholds, args.accounting, args.ci_config)
+
+
+def _posting(args: argparse.Namespace) -> PostingFlags:
+    from boxwise.report.options import PostingFlags
+
+    return PostingFlags(args.post, args.strict, args.post_when)
+
+
+def _artifacts(args: argparse.Namespace) -> ArtifactPaths:
+    from boxwise.report.options import ArtifactPaths
+
+    return ArtifactPaths(args.junit, args.codequality, args.metrics, args.json_file, args.markdown, args.html)
+
+
+def _build_options(args: argparse.Namespace) -> Any:
+    from boxwise.builder.options import BuildFlags
+
+    return BuildFlags(
+        app=args.app,
+        base=args.base,
+        run_image=args.run_image,
+        builder=args.builder,
+        tag=args.tag,
+        pull_policy=args.pull_policy,
+        output=args.output,
+        cache=args.cache,
+        network=args.network,
+        ca_cert=args.ca_cert,
+        runner=args.runner,
+        check=args.check,
+        check_timeout=args.check_timeout,
+        check_path=args.check_path,
+        env=tuple(args.env or ()),
+        env_file=args.env_file,
+        publish=args.publish,
+        clear_cache=args.clear_cache,
+        previous_image=args.previous_image,
+        cache_image=args.cache_image,
+        default_process=args.default_process,
+    )
+
+
+def _inspect_options(args: argparse.Namespace) -> Any:
+    from boxwise.analyze.command import InspectOptions
+
+    return InspectOptions(args.ref, args.format)
+
+
+def _gate_options(args: argparse.Namespace) -> Any:
+    from boxwise.gate import GateOptions
+
+    return GateOptions(args.ref, args.format, _gate_flags(args))
+
+
+def _diff_options(args: argparse.Namespace) -> Any:
+    from boxwise.analyze.diff import DiffOptions
+
+    return DiffOptions(args.baseline, args.new, args.format)
+
+
+def _report_options(args: argparse.Namespace) -> Any:
+    from boxwise.report.options import ReportOptions
+
+    return ReportOptions(
+        ref=args.ref,
+        baseline=args.baseline,
+        app=args.app,
+        format=args.format,
+        posting=_posting(args),
+        gate=_gate_flags(args),
+        artifacts=_artifacts(args),
+    )
+
+
+def _ci_options(args: argparse.Namespace) -> Any:
+    from boxwise.ci import CiOptions
+
+    return CiOptions(
+        apps=tuple(args.apps or ()),
+        changed_since=args.changed_since,
+        base=args.base,
+        builder=args.builder,
+        tag_prefix=args.tag_prefix,
+        cache_tag=args.cache_tag,
+        pull_policy=args.pull_policy,
+        check=args.check,
+        posting=_posting(args),
+        gate=_gate_flags(args),
+        artifacts=_artifacts(args),
+    )
+
+
+OPTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "build": _build_options,
+    "inspect": _inspect_options,
+    "gate": _gate_options,
+    "diff": _diff_options,
+    "report": _report_options,
+    "ci": _ci_options,
+}
+
+
+def _load(command: str) -> Callable[[argparse.Namespace], int]:
+    """The subcommand's function, given the parsed args (made into its options object, if it has one).
+    Every COMMANDS entry names a function that exists (tests/test_cli.py)."""
     module_name, _, func_name = COMMANDS[command].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name and module_name.startswith(exc.name):
-            return None
-        raise
-    return getattr(module, func_name, None)
+    run: Callable[[Any], int] = getattr(importlib.import_module(module_name), func_name)
+    convert = OPTIONS.get(command)
+    if convert is None:
+        return run
+    return lambda args: run(convert(args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -329,7 +446,4 @@ def _run(args: argparse.Namespace) -> int:
             os.chdir(args.chdir)
         except OSError as exc:
             raise UserError(f"-C {args.chdir}: cannot go there ({exc.strerror}); give a folder") from None
-    run = _load(args.command)
-    if run is None:
-        raise UserError(f"{args.command}: not built yet in this version")
-    return run(args)
+    return _load(args.command)(args)

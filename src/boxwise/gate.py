@@ -9,13 +9,12 @@ level, as in dive. A misconfigured value is one error line naming the key and wh
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +81,29 @@ def go_float(value: float) -> str:
     return repr(value)
 
 
+@dataclass(frozen=True)
+class GateFlags:
+    """The gate's command-line flags (None: not given): rule values as written, `--accounting`
+    and `--ci-config`. `boxwise gate`, `report` and `ci` take the same ones."""
+
+    thresholds: Mapping[str, str | None] = field(default_factory=dict)  # lowestEfficiency -> "0.95"
+    accounting: str | None = None
+    ci_config: str | None = None
+
+    def overrides(self) -> dict[str, str | None]:
+        """The flags as `load_rules` reads them: rule name (or `accounting`) -> value."""
+        return {**self.thresholds, "accounting": self.accounting}
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    """`boxwise gate REF`: the image, the output format and the rule flags."""
+
+    ref: str
+    format: str = "text"  # text | json | sarif
+    flags: GateFlags = field(default_factory=GateFlags)
+
+
 @dataclass
 class Rule:
     name: str
@@ -108,17 +130,40 @@ class RuleResult:
     threshold: float | None
     message: str
 
-    def to_json(self) -> dict[str, Any]:
+    @property
+    def outcome(self) -> str:
+        """`pass`, `fail` or `skip`: the word a report shows."""
+        return self.status.lower()
+
+    def figure_json(self) -> float | str | None:
+        """The figure as JSON holds it: null for NaN (or no figure), "+Inf" for x/0."""
         from boxwise.analyze.efficiency import ratio_json
 
-        figure = None if self.figure is None else ratio_json(self.figure)
+        return None if self.figure is None else ratio_json(self.figure)
+
+    def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "status": self.status,
-            "figure": figure,
+            "figure": self.figure_json(),
             "threshold": self.threshold,
             "message": self.message,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RuleResult:
+        """A rule of a saved verdict (`PASS`, also the older `pass`/`passed` spellings)."""
+        status = str(data.get("status", "")).upper()
+        status = {"PASSED": "PASS", "FAILED": "FAIL", "SKIPPED": "SKIP"}.get(status, status)
+        figure, threshold = data.get("figure"), data.get("threshold")
+        # numbers stay as written (an int stays an int: the JUnit text shows it as it came)
+        return cls(
+            name=str(data.get("name", "?")),
+            status=status,
+            figure=math.inf if figure == "+Inf" else figure if isinstance(figure, (int, float)) else None,
+            threshold=threshold if isinstance(threshold, (int, float)) else None,
+            message=str(data.get("message") or ""),
+        )
 
 
 @dataclass
@@ -141,6 +186,26 @@ class Verdict:
             "config_path": self.config_path,
             "rules": [result.to_json() for result in self.results],
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Verdict:
+        """A verdict as `boxwise gate --format json` writes it (schemas/gate.schema.json)."""
+        rules = [RuleResult.from_json(rule) for rule in data.get("rules") or [] if isinstance(rule, Mapping)]
+        config_path = data.get("config_path")
+        return cls(
+            ref=str(data.get("ref") or ""),
+            accounting=str(data.get("accounting") or "dive"),
+            results=rules,
+            config_path=None if config_path is None else str(config_path),
+        )
+
+    @property
+    def failed(self) -> list[RuleResult]:
+        return [result for result in self.results if result.status == "FAIL"]
+
+    def with_results(self, more: list[RuleResult]) -> Verdict:
+        """This verdict with more rules judged (the startup rules `boxwise ci` adds)."""
+        return replace(self, results=[*self.results, *more])
 
 
 def _as_text(value: Any) -> str | None:
@@ -215,12 +280,6 @@ def _unknown_rules(file_rules: Mapping[str, Any], origin: str) -> list[str]:
     ]
 
 
-def _flag(flags: Mapping[str, Any] | argparse.Namespace, name: str) -> Any:
-    if isinstance(flags, argparse.Namespace):
-        return getattr(flags, name, None)
-    return flags.get(name)
-
-
 def _threshold(name: str, value: str) -> float | None:
     if value == "disabled":
         return None
@@ -232,9 +291,7 @@ def _threshold(name: str, value: str) -> float | None:
     return float(parse_bytes(value))
 
 
-def load_rules(
-    settings: Any, ci_config_path: str | Path | None, flags: Mapping[str, Any] | argparse.Namespace
-) -> Rules:
+def load_rules(settings: Any, ci_config_path: str | Path | None, flags: Mapping[str, Any]) -> Rules:
     """The rules in force: flag > rules file > [tool.boxwise.gate] > default, checked."""
     root = Path(getattr(settings, "root", None) or Path.cwd())
     gate_table: Mapping[str, Any] = getattr(settings, "gate", None) or {}
@@ -254,18 +311,20 @@ def load_rules(
         in_file, file_key = _either_spelling(file_rules, name, f"{origin} rules", True, warnings)
         where = "pyproject.toml [tool.boxwise.gate]"
         in_pyproject, pyproject_key = _either_spelling(gate_table, name, where, False, warnings)
-        candidates = (
-            (_as_text(_flag(flags, name)), f"--{name}", None, None),
+        candidates: tuple[tuple[str | None, str, Path | None, str | None], ...] = (
+            (_as_text(flags.get(name)), f"--{name}", None, None),
             (_as_text(in_file), f"{origin} rules.{file_key}", path, file_key),
             (_as_text(in_pyproject), f"{where} {pyproject_key}", root / "pyproject.toml", pyproject_key),
+        )
+        value, source, file, key = next(
+            ((v, s, f, k) for v, s, f, k in candidates if v is not None),
             (DEFAULTS[name], "default", None, None),
         )
-        value, source, file, key = next(candidate for candidate in candidates if candidate[0] is not None)
         try:
             rules.append(Rule(name, value, source, _threshold(name, value), file, key))
         except ValueError as exc:
             errors.append(f"{source}: invalid value '{value}' ({exc})")
-    accounting = _as_text(_flag(flags, "accounting")) or _as_text(gate_table.get("accounting")) or "dive"
+    accounting = _as_text(flags.get("accounting")) or _as_text(gate_table.get("accounting")) or "dive"
     if accounting not in ACCOUNTINGS:
         errors.append(f"pyproject.toml [tool.boxwise.gate] accounting: '{accounting}' is not dive or exact")
     if errors:
@@ -405,7 +464,7 @@ def render_sarif(verdict: Verdict, rules: Rules, root: Path) -> str:
     return dumps(sarif_log(sarif_rules, results, {"boxwise.gate": verdict.to_json()}))
 
 
-def run_gate(args: argparse.Namespace) -> int:
+def run_gate(options: GateOptions) -> int:
     import json
 
     from boxwise.analyze.command import read_analysis
@@ -413,13 +472,13 @@ def run_gate(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     print_warnings(settings)
-    rules = load_rules(settings, args.ci_config, args)
+    rules = load_rules(settings, options.flags.ci_config, options.flags.overrides())
     print_rule_warnings(rules)
-    analysis = read_analysis(args.ref)
+    analysis = read_analysis(options.ref)
     verdict = evaluate(analysis, rules)
-    if getattr(args, "format", "text") == "json":
+    if options.format == "json":
         print(json.dumps(verdict.to_json(), indent=2))
-    elif args.format == "sarif":
+    elif options.format == "sarif":
         print(render_sarif(verdict, rules, settings.root), end="")
     else:
         print(render_text(verdict, analysis))

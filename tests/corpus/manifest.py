@@ -41,6 +41,8 @@ class CorpusApp:
     both_bases: bool = False
     command: str = ""
     note: str = ""
+    build_says: tuple[str, ...] = ()  # substrings of the build's output (what collectstatic did)
+    image_files: tuple[str, ...] = ()  # files the run user can read in the image (collected statics)
 
     @property
     def folder(self) -> Path:

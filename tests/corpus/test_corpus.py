@@ -89,6 +89,12 @@ def assert_answers(
     output = build.stdout + build.stderr
     if build.returncode != 0:
         fail(f"build failed (exit {build.returncode}): {last_line(output)}", build_tail=output)
+    missing = [said for said in app.build_says if said not in output]
+    if missing:
+        fail(f"the build never said {missing[0]!r}", build_tail=output)
+    unreadable = files_not_readable(client, tag, app.image_files)
+    if unreadable:
+        fail(f"the run user cannot read {unreadable[0]} in the image", build_tail=output)
     port = free_port()
     container = client.containers.run(
         tag, detach=True, network_mode="host", environment={"PORT": str(port)}, name=name
@@ -103,6 +109,15 @@ def assert_answers(
             fail(f"answered {status} on {app.path}, expected one of {list(app.status)}", logs=logs)
     finally:
         container.remove(force=True)
+
+
+def files_not_readable(client: Any, tag: str, paths: tuple[str, ...]) -> list[str]:
+    """The paths the image's run user cannot read (a shell loop of `test -r`, as that user)."""
+    if not paths:
+        return []
+    script = 'for f in "$@"; do test -r "$f" || echo "$f"; done'
+    out = client.containers.run(tag, ["sh", *paths], entrypoint=["/bin/sh", "-c", script], remove=True)
+    return out.decode(errors="replace").split()
 
 
 def wait_for_answer(container: Any, port: int, path: str) -> tuple[int, str]:

@@ -61,7 +61,8 @@ def test_codequality_entries_have_every_field_gitlab_needs_and_stable_fingerprin
     assert all(e["location"]["path"] == "apps/api" for e in gate)
     # the next pipeline's report of the same problems gives the same fingerprints, even if figures move
     moved = two_apps()
-    moved[0].verdict["rules"][0]["figure"] = 0.9801
+    assert moved[0].verdict is not None
+    moved[0].verdict.results[0].figure = 0.9801
     assert {e["fingerprint"] for e in json.loads(codequality_json(moved))} == {
         e["fingerprint"] for e in entries
     }
@@ -178,9 +179,9 @@ def test_unwritable_artifact_path_is_one_line_and_exit_2(analyses: dict[str, Pat
 
 
 def test_findings_and_failed_rules_become_github_annotations() -> None:
-    from boxwise.report.artifacts import annotations
+    from boxwise.report.artifacts import workflow_annotations
 
-    lines = annotations(two_apps())
+    lines = workflow_annotations(two_apps())
     assert lines[0].startswith("::warning file=apps/api/requirements.txt,line=3,title=boxwise unpinned::")
     assert lines[1].startswith(
         "::error file=apps/api/requirements.txt,line=7,title=boxwise conflicting-pins::"

@@ -12,6 +12,7 @@ import pytest
 from support.cli import run_boxwise
 from support.git import git
 from support.report import github_env, gitlab_env
+from support.schemas import errors as schema_errors
 from support.webapp import serve_main
 
 pytestmark = pytest.mark.engine
@@ -82,6 +83,7 @@ def test_only_the_touched_app_builds_and_is_compared_with_its_baseline(
     assert built_apps(result.stderr) == ["apps/api"]
     assert "1 app(s) changed since main" in result.stderr
     document = json.loads(out.read_text())
+    assert schema_errors(document, "report") == []  # with the build's layer notes and startup figures
     assert [app["app"] for app in document["apps"]] == ["apps/api"]
     api = document["apps"][0]
     assert api["baseline_ref"] == f"docker://{prefix}apps-api:main"

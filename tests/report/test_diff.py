@@ -44,7 +44,7 @@ def test_layers_match_by_diff_id_even_when_repeated() -> None:
     ]
     new = [{**same, "index": 0}, {"index": 1, "diff_id": "sha256:new", "size_bytes": 4}]
     rows = diff_layers(baseline, new)
-    assert [(r["status"], r["index"]) for r in rows] == [
+    assert [(r.status, r.index) for r in rows] == [
         ("unchanged", 0),
         ("added", 1),
         ("removed", 1),
@@ -54,7 +54,7 @@ def test_layers_match_by_diff_id_even_when_repeated() -> None:
 
 def test_fixed_analyses_diff_has_both_accountings() -> None:
     baseline, new = load_fixture("analysis-baseline.json"), load_fixture("analysis-new.json")
-    diff = diff_analyses(baseline, new)
+    diff = diff_analyses(baseline, new).to_json()
     assert diff["change"]["size_bytes"] == 3_793_795
     assert diff["change"]["efficiency"] == round(0.9873 - 0.9921, 6)
     assert diff["change"]["wasted_bytes"] == 661_203 - 380_112

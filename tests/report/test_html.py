@@ -7,6 +7,7 @@ pytest tmp folder and prints where.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -67,9 +68,8 @@ def hostile_report():
     data.startup = Startup(checked=True, answered=True, seconds=1.42, status=200, memory_bytes=52 << 20)
     from boxwise.analyze.diff import diff_analyses
 
-    files = data.diff["files"]
-    data.diff = diff_analyses(data.baseline, data.analysis)
-    data.diff["files"] = files
+    files = data.diff.files
+    data.diff = dataclasses.replace(diff_analyses(data.baseline, data.analysis), files=files)
     return data
 
 

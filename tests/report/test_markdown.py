@@ -16,6 +16,7 @@ from support.report import load_fixture
 
 from boxwise import __version__
 from boxwise.analyze.diff import diff_analyses
+from boxwise.gate import Verdict
 from boxwise.report.markdown import GITHUB_LIMIT, render_markdown
 from boxwise.report.model import ReportData
 
@@ -38,7 +39,7 @@ def full_report(verdict: str = "verdict-fail.json") -> ReportData:
         app="apps/api",
         ref=new["ref"],
         analysis=new,
-        verdict=load_fixture(verdict),
+        verdict=Verdict.from_json(load_fixture(verdict)),
         baseline_ref=baseline["ref"],
         baseline=baseline,
         diff=diff_analyses(baseline, new, files["baseline"], files["new"]),
@@ -85,7 +86,7 @@ def test_passing_report_without_baseline_matches_snapshot() -> None:
         app="worker",
         ref=new["ref"],
         analysis=new,
-        verdict=load_fixture("verdict-pass.json"),
+        verdict=Verdict.from_json(load_fixture("verdict-pass.json")),
         baseline_ref="docker://registry.example.com/shop/worker:main",
         baseline_note="docker://registry.example.com/shop/worker:main could not be read (no such image)",
     )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from boxwise.analyze.efficiency import Analysis
@@ -173,9 +173,17 @@ def _render_dependencies(console: Any, analysis: Analysis) -> None:
         console.print(Text(f"note: {note}", style="yellow"))
 
 
-def run_inspect(args: argparse.Namespace) -> int:
-    analysis = read_analysis(args.ref, dependencies=True)
-    if getattr(args, "format", "text") == "json":
+@dataclass(frozen=True)
+class InspectOptions:
+    """`boxwise inspect REF`: the image and the output format."""
+
+    ref: str
+    format: str = "text"  # text | json
+
+
+def run_inspect(options: InspectOptions) -> int:
+    analysis = read_analysis(options.ref, dependencies=True)
+    if options.format == "json":
         analysis.write_json(sys.stdout)
         sys.stdout.write("\n")
     else:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from boxwise.analyze.dependencies import Distribution, as_int, from_json
+from boxwise.analyze.dependencies import Distribution, from_json
 
 # status of a distribution against the baseline
 ADDED, REMOVED, UPGRADED, DOWNGRADED = "added", "removed", "upgraded", "downgraded"
@@ -107,40 +107,43 @@ def diff_dependencies(
     return rows
 
 
-def diff_dependencies_json(baseline: Any, new: Any) -> dict[str, Any] | None:
-    """The `dependencies` part of the diff JSON; None when either analysis has no dependency table."""
+@dataclass(frozen=True)
+class DependencyDiff:
+    """The `dependencies` part of a diff: every distribution's change, and the totals."""
+
+    changes: list[DependencyChange]  # changes first, largest first, then unchanged
+
+    @property
+    def before_bytes(self) -> int:
+        return sum(r.before_bytes for r in self.changes)
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(r.size_bytes for r in self.changes)
+
+    @property
+    def change_bytes(self) -> int:
+        return sum(r.change_bytes for r in self.changes)
+
+    def counts(self) -> dict[str, int]:
+        counts = {status: 0 for status in (ADDED, REMOVED, UPGRADED, DOWNGRADED, CHANGED, UNCHANGED)}
+        for row in self.changes:
+            counts[row.status] += 1
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "before_bytes": self.before_bytes,
+            "size_bytes": self.size_bytes,
+            "change_bytes": self.change_bytes,
+            "counts": self.counts(),
+            "changes": [row.to_json() for row in self.changes],
+        }
+
+
+def dependency_diff(baseline: Any, new: Any) -> DependencyDiff | None:
+    """The distributions' changes between two analysis JSON `dependencies` tables; None when
+    either analysis has none."""
     if not isinstance(baseline, dict) or not isinstance(new, dict):
         return None
-    rows = diff_dependencies(from_json(baseline), from_json(new))
-    counts = {status: 0 for status in (ADDED, REMOVED, UPGRADED, DOWNGRADED, CHANGED, UNCHANGED)}
-    for row in rows:
-        counts[row.status] += 1
-    return {
-        "before_bytes": sum(r.before_bytes for r in rows),
-        "size_bytes": sum(r.size_bytes for r in rows),
-        "change_bytes": sum(r.change_bytes for r in rows),
-        "counts": counts,
-        "changes": [row.to_json() for row in rows],
-    }
-
-
-def changes_from_json(data: Any) -> list[DependencyChange]:
-    """The rows of a diff JSON's `dependencies` back as values (for the renderers)."""
-    if not isinstance(data, dict):
-        return []
-    rows = []
-    for item in data.get("changes") or []:
-        if not isinstance(item, dict):
-            continue
-        rows.append(
-            DependencyChange(
-                name=str(item.get("name") or "?"),
-                status=str(item.get("status") or CHANGED),
-                version=None if item.get("version") is None else str(item["version"]),
-                before_version=None if item.get("before_version") is None else str(item["before_version"]),
-                size_bytes=as_int(item.get("size_bytes")),
-                before_bytes=as_int(item.get("before_bytes")),
-                layer=item.get("layer") if isinstance(item.get("layer"), int) else None,
-            )
-        )
-    return rows
+    return DependencyDiff(diff_dependencies(from_json(baseline), from_json(new)))

@@ -148,7 +148,8 @@ class LayerCache:
             for named in (data.get("alternates") or {}).values():
                 for entries in named.values():
                     used.update(str(entry.get("sha", "")).removeprefix("sha256:") for entry in entries)
-            used.add(str((data.get("app") or {}).get("sha", "")).removeprefix("sha256:"))
+            for key in ("sha", "built"):  # the app layer, and what the build wrote into the app
+                used.add(str((data.get("app") or {}).get(key, "")).removeprefix("sha256:"))
         for base in (self.root / "bases").glob("*.json"):
             try:
                 config = json.loads(base.read_bytes())

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from boxwise.builder.options import BuildOptions
+from boxwise.builder.options import BuildFlags, BuildOptions
 from boxwise.config import load_settings, print_warnings
 from boxwise.errors import UserError
 
@@ -20,55 +20,53 @@ def default_tag(app: Path) -> str:
     return f"boxwise/{name}:latest"
 
 
-def options_from_args(
-    args: argparse.Namespace, settings_build: dict[str, Any], root: Path | None = None
+def options_from_flags(
+    flags: BuildFlags, settings_build: Mapping[str, Any], root: Path | None = None
 ) -> BuildOptions:
     """Flags first, then `[tool.boxwise.build]` (paths relative to the repo root), then defaults."""
 
-    def pick(flag: str, key: str, default: object = None) -> object:
-        value = getattr(args, flag, None)
-        return value if value is not None else settings_build.get(key, default)
+    def pick(flag: object, key: str, default: object = None) -> object:
+        return flag if flag is not None else settings_build.get(key, default)
 
-    def pick_path(flag: str, key: str) -> Path | None:
-        value = getattr(args, flag, None)
-        if value is not None:
-            return Path(value)
+    def pick_path(flag: str | None, key: str) -> Path | None:
+        if flag is not None:
+            return Path(flag)
         value = settings_build.get(key)
         return (root or Path.cwd()) / str(value) if value else None
 
-    cache = pick_path("cache", "cache")
-    ca_cert = pick_path("ca_cert", "ca-cert")
-    app = Path(args.app).resolve()
-    tag = getattr(args, "tag", None) or default_tag(app)
-    output = getattr(args, "output", None) or "docker"
-    if getattr(args, "publish", False):  # pack's --publish: the tag names a registry image
+    cache = pick_path(flags.cache, "cache")
+    ca_cert = pick_path(flags.ca_cert, "ca-cert")
+    app = Path(flags.app).resolve()
+    tag = flags.tag or default_tag(app)
+    output = flags.output or "docker"
+    if flags.publish:  # pack's --publish: the tag names a registry image
         if output != "docker":
             raise UserError("--publish and --output both say where the image goes; give one of them")
         output = f"registry://{tag}"
-    if getattr(args, "cache_image", None):
+    if flags.cache_image:
         from boxwise.builder.cacheimage import check_cache_image
 
-        check_cache_image(args.cache_image)  # a bad reference is refused before the build
+        check_cache_image(flags.cache_image)  # a bad reference is refused before the build
     return BuildOptions(
-        base=_text_or_none(pick("base", "base")),
+        base=_text_or_none(pick(flags.base, "base")),
         tag=tag,
         output=output,
-        build_env=build_env(getattr(args, "env", None) or [], getattr(args, "env_file", None)),
-        clear_cache=bool(getattr(args, "clear_cache", False)),
-        previous_image=getattr(args, "previous_image", None),
-        cache_image=getattr(args, "cache_image", None),
-        cache_image_read_only=bool(getattr(args, "cache_image_read_only", False)),
-        default_process=getattr(args, "default_process", None),
+        build_env=build_env(list(flags.env), flags.env_file),
+        clear_cache=flags.clear_cache,
+        previous_image=flags.previous_image,
+        cache_image=flags.cache_image,
+        cache_image_read_only=flags.cache_image_read_only,
+        default_process=flags.default_process,
         cache_dir=cache,
-        network=str(pick("network", "network", "host")),
+        network=str(pick(flags.network, "network", "host")),
         ca_cert=ca_cert,
-        run_image=pick("run_image", "run-image"),  # type: ignore[arg-type]
-        builder=pick("builder", "builder"),  # type: ignore[arg-type]
-        runner=getattr(args, "runner", None) or "docker",
-        check=bool(pick("check", "check", False)),
-        check_timeout=_seconds(pick("check_timeout", "check-timeout", 30.0)),
-        check_path=str(pick("check_path", "check-path", "/")),
-        pull_policy=str(pick("pull_policy", "pull-policy", "if-not-present")),
+        run_image=pick(flags.run_image, "run-image"),  # type: ignore[arg-type]
+        builder=pick(flags.builder, "builder"),  # type: ignore[arg-type]
+        runner=flags.runner or "docker",
+        check=bool(pick(flags.check, "check", False)),
+        check_timeout=_seconds(pick(flags.check_timeout, "check-timeout", 30.0)),
+        check_path=str(pick(flags.check_path, "check-path", "/")),
+        pull_policy=str(pick(flags.pull_policy, "pull-policy", "if-not-present")),
     )
 
 
@@ -111,12 +109,12 @@ def _seconds(value: object) -> float:
     return seconds
 
 
-def run_build(args: argparse.Namespace) -> int:
+def run_build(flags: BuildFlags) -> int:
     from boxwise.builder.lifecycle import build_app
 
-    settings = load_settings(Path(args.app))
+    settings = load_settings(Path(flags.app))
     print_warnings(settings)
-    result = build_app(args.app, options_from_args(args, settings.build, settings.root))
+    result = build_app(flags.app, options_from_flags(flags, settings.build, settings.root))
     for layer in result.layers:
         print(f"  {layer.line()}  {layer.diff_id[:19]}  {layer.size} bytes")
     default = result.default_process
@@ -124,6 +122,6 @@ def run_build(args: argparse.Namespace) -> int:
         print(f"  process {default.type}: {' '.join(default.command + default.args)}")
     startup = result.startup
     if startup is not None and startup.checked and not startup.answered:
-        print(f"boxwise: {args.app}: the image does not start: {startup.reason}", file=sys.stderr)
+        print(f"boxwise: {flags.app}: the image does not start: {startup.reason}", file=sys.stderr)
         return 1
     return 0

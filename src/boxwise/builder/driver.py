@@ -8,6 +8,13 @@ detect → build and a remote engine costs one round trip. It reads the platform
 
 Exit codes follow the CNB lifecycle: 0 ok, 20 no group passed detection, 21 a detect errored,
 51 a buildpack's build failed; and 75 when a buildpack asked for its deferred cache layers.
+
+Files a build step writes into the app (Django's collectstatic, buildpacks/shared/collectstatic.py)
+reach the image through the platform: the driver snapshots the app folder before the buildpacks
+run, each such step names what it writes in the file BOXWISE_APP_STEPS names, and the new or
+changed entries under those folders go into `<layers>/.boxwise/app-writes.tar` (listed in
+result.json as `app_writes`; `app_steps` names the steps that could write, run or not), which the
+platform exports as a layer after the app layer.
 """
 
 from __future__ import annotations
@@ -16,8 +23,10 @@ import argparse
 import json
 import os
 import platform
+import stat
 import subprocess
 import sys
+import tarfile
 from typing import Any
 
 if __package__:  # imported on the host, as boxwise.builder.driver
@@ -28,6 +37,14 @@ else:  # run as /cnb/lifecycle/driver.py in the build image, where cnb_order.py 
 # A buildpack's exit code asking boxwise to restore its deferred cache-only layers and run again.
 RESTORE_AND_RETRY = 75
 PATH_VARS = {"PATH", "PYTHONPATH", "LD_LIBRARY_PATH", "LIBRARY_PATH", "CPATH", "PKG_CONFIG_PATH"}
+# What build steps may write into the app (collected static files), and the app folder's snapshot.
+APP_STEPS_ENV = "BOXWISE_APP_STEPS"
+APP_WRITES_TAR = "app-writes.tar"
+MAX_APP_ENTRIES = 200_000  # entries of the app folder snapshotted, and written by the steps
+MAX_APP_WRITE_BYTES = 1 << 30  # bytes of files the steps may add to the image
+MAX_STEPS_FILE = 1 << 20
+# An entry of the app folder's snapshot: [type, size, mtime_ns, mode, link target] (a JSON list).
+Entry = list[Any]
 
 
 def say(text: str) -> None:
@@ -234,6 +251,122 @@ def run_build(bp: dict[str, Any], plan: dict[str, Any], env: dict[str, str], wor
     }
 
 
+# ------------------------------------------------------------------------------ app writes
+
+
+def _entry(path: str) -> Entry:
+    st = os.lstat(path)
+    link = os.readlink(path) if stat.S_ISLNK(st.st_mode) else ""
+    return [stat.S_IFMT(st.st_mode), st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode), link]
+
+
+def walk_entries(folder: str, app_dir: str, limit: int) -> dict[str, Entry] | None:
+    """{path relative to app_dir: [type, size, mtime_ns, mode, link]} of folder and all under it
+    (symlinks not followed), or None past `limit` entries."""
+    found = {os.path.relpath(folder, app_dir): _entry(folder)}
+    for here, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in dirs + sorted(files):
+            path = os.path.join(here, name)
+            found[os.path.relpath(path, app_dir)] = _entry(path)
+            if len(found) > limit:
+                return None
+    return found
+
+
+def app_snapshot(app_dir: str, work: str) -> dict[str, Entry] | None:
+    """The app folder as the build found it: taken once per build (a build run again after a
+    restore keeps the first run's), None when it is too large to take."""
+    path = os.path.join(work, "app-snapshot.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            stored: dict[str, Entry] | None = json.load(handle)
+            return stored
+    except FileNotFoundError:
+        pass
+    real_app = os.path.realpath(app_dir)
+    snapshot = walk_entries(real_app, real_app, MAX_APP_ENTRIES)
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(snapshot, handle)
+    return snapshot
+
+
+def read_app_steps(path: str, app_dir: str) -> tuple[list[str], list[str]]:
+    """(steps that could write into the app, the folders they wrote) from the steps' JSON lines;
+    a folder outside the app folder (or a link out of it) is refused."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(MAX_STEPS_FILE)
+    except FileNotFoundError:
+        return [], []
+    steps, roots = set(), set()
+    real_app = os.path.realpath(app_dir)
+    for line in text.splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("step"), str):
+            continue
+        steps.add(item["step"])
+        root = item.get("writes")
+        if not isinstance(root, str) or not root:
+            continue
+        real = os.path.realpath(root)
+        if os.path.commonpath([real, real_app]) != real_app:
+            say(f"build: {item['step']}: {root} is outside the app folder; its files are not kept")
+            continue
+        roots.add(real)
+    return sorted(steps), sorted(roots)
+
+
+def app_writes(app_dir: str, roots: list[str], before: dict[str, Entry] | None) -> list[str]:
+    """The entries under `roots` (relative to the app folder) that are new or changed since `before`."""
+    real_app = os.path.realpath(app_dir)
+    changed: set[str] = set()
+    for root in roots:
+        if not os.path.lexists(root):
+            continue
+        now = walk_entries(root, real_app, MAX_APP_ENTRIES)
+        if now is None:
+            say(f"build: more than {MAX_APP_ENTRIES} files under {root}; the build wrote too many to keep")
+            sys.exit(51)
+        # JSON has lists where the snapshot had lists: compare them as they were stored
+        changed.update(rel for rel, entry in now.items() if before is None or before.get(rel) != entry)
+    changed.discard(".")
+    if len(changed) > MAX_APP_ENTRIES:
+        say(f"build: the build steps wrote more than {MAX_APP_ENTRIES} files into the app")
+        sys.exit(51)
+    return sorted(changed)
+
+
+def write_app_tar(app_dir: str, paths: list[str], dest: str) -> None:
+    """The written entries as a tar (files, folders, symlinks as they are; nothing else)."""
+    real_app = os.path.realpath(app_dir)
+    total = 0
+    with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as tar:
+        for rel in paths:
+            path = os.path.join(real_app, rel)
+            mode = os.lstat(path).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                continue
+            total += os.lstat(path).st_size if stat.S_ISREG(mode) else 0
+            if total > MAX_APP_WRITE_BYTES:
+                say(f"build: the build steps wrote more than {MAX_APP_WRITE_BYTES >> 20} MiB into the app")
+                sys.exit(51)
+            tar.add(path, arcname=rel, recursive=False)
+
+
+def finish_app_writes(plan: dict[str, Any], work: str, before: dict[str, Entry] | None) -> dict[str, Any]:
+    """What result.json says of the app writes, with their tar written."""
+    steps, roots = read_app_steps(os.path.join(work, "app-steps.jsonl"), plan["app_dir"])
+    paths = app_writes(plan["app_dir"], roots, before)
+    if paths:
+        write_app_tar(plan["app_dir"], paths, os.path.join(work, APP_WRITES_TAR))
+        say(f"build: {len(paths)} files and folders written into the app by {', '.join(steps)} are kept")
+    return {"app_steps": steps, "app_writes": paths}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--plan", required=True)
@@ -246,7 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     if group is None:
         say("detect: no group passed; add a requirements.txt, a pyproject.toml or a Procfile")
         return 20
-    env = dict(os.environ)
+    before = app_snapshot(plan["app_dir"], work)
+    steps_file = os.path.join(work, "app-steps.jsonl")
+    open(steps_file, "w").close()  # a build run again after a restore starts the list again
+    env = dict(os.environ, **{APP_STEPS_ENV: steps_file})
     results = [run_build(bp, plan, env, work) for bp in group]
     fallback = plan.get("process_fallback")
     if not any(result["processes"] for result in results) and fallback and fallback in plan["buildpacks"]:
@@ -255,9 +391,11 @@ def main(argv: list[str] | None = None) -> int:
         bp = plan["buildpacks"][fallback]
         if all(result["id"] != fallback for result in results):
             results.append(run_build({**bp, "plan": {}}, plan, env, work))
+    written = finish_app_writes(plan, work, before)
     with open(os.path.join(work, "result.json"), "w", encoding="utf-8") as handle:
         # the build's Python: a dependency key holds it; the platform's fast path takes it from here
-        json.dump({"group": results, "python": platform.python_version()}, handle, indent=1, sort_keys=True)
+        document = {"group": results, "python": platform.python_version(), **written}
+        json.dump(document, handle, indent=1, sort_keys=True)
     return 0
 
 

@@ -123,10 +123,15 @@ def _explain(failure: object, lines: list[str], context: FailureContext, python:
 
 
 def failure_error(
-    code: int, lines: list[str], context: FailureContext, installfail: ModuleType, pyversion: ModuleType
+    code: int,
+    lines: list[str],
+    context: FailureContext,
+    installfail: ModuleType,
+    pyversion: ModuleType,
+    collectstatic: ModuleType,
 ) -> UserError:
-    """The UserError a build that exited with `code` ends with (installfail and pyversion: the
-    shared modules of buildpacks/shared)."""
+    """The UserError a build that exited with `code` ends with (installfail, pyversion and
+    collectstatic: the shared modules of buildpacks/shared)."""
     app = context.app_dir
     if code == 20:
         return UserError(
@@ -148,6 +153,9 @@ def failure_error(
         return UserError(f"{app}/{mismatch[len(mark) :]}")
     output = installer_output(lines)
     tail = tuple(output[-_TAIL:])
+    static = next((line for line in reversed(lines) if line.startswith(collectstatic.FAILED_MARK)), None)
+    if static:
+        return _collectstatic_error(app, static[len(collectstatic.FAILED_MARK) :], output)
     wrong = _app_file_error(lines, app)
     if wrong:  # a buildpack said which of the app's files is wrong (a lock out of sync, ...)
         said = "ERROR: " + wrong[len(f"{app}/") :]
@@ -161,6 +169,19 @@ def failure_error(
     if explained:
         return UserError(explained, tail)
     return UserError(_generic(code, lines, app), tail)
+
+
+def _collectstatic_error(app: Path, said: str, output: list[str]) -> UserError:
+    """`APP/manage.py: python manage.py collectstatic --noinput failed (exit 1): <its last line>; ...`
+    with the command's last lines under it, as Heroku shows them with its hint."""
+    shown = [line for line in output if not line.startswith("ERROR: [")]
+    last = next((line.strip() for line in reversed(shown) if line.strip()), "")
+    why = f": {last[:200]}" if last else ""
+    return UserError(
+        f"{app}/{said}{why}; fix the app's settings or static files (a variable the settings need at "
+        "build time: --env NAME=VALUE), or skip the step with --env DISABLE_COLLECTSTATIC=1",
+        tuple(shown[-_TAIL:]),
+    )
 
 
 def _app_file_error(lines: list[str], app: Path) -> str:

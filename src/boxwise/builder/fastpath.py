@@ -13,7 +13,8 @@ base, the same detection, and the same outcome for every buildpack. Then the bui
 every layer and write the same launch metadata, so the recorded group *is* what they would report;
 only the app layer (and the config that names it) is new. Anything uncertain (no record, an unknown
 buildpack, a buildpack that would fail, build environment variables, `--clear-cache`, a build step
-that writes into the app folder, BOXWISE_FAST_PATH=0) runs the full build.
+that writes into the app folder (appwrites.writes_app on the last build's cache record: Django's
+collectstatic), BOXWISE_FAST_PATH=0) runs the full build.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from boxwise.builder.options import LayerReport
 FAST_PATH_ENV = "BOXWISE_FAST_PATH"  # "0": always run the lifecycle in a build container
 RECORD_VERSION = 1
 _IMPORTS = threading.Lock()  # the build steps import their modules by plain names, one at a time
-_MAX_SCAN_FILES = 400  # files read when looking for a setting that makes the build write into the app
 
 
 @dataclass(frozen=True)
@@ -55,33 +55,6 @@ class FastBuild:
 
 def disabled() -> bool:
     return os.environ.get(FAST_PATH_ENV, "1").strip() == "0"
-
-
-def app_dir_written_by_build(app_dir: Path) -> str | None:
-    """Why a build step would write into the app folder (so its files are not the app layer's), or None.
-
-    Django's collectstatic at build time (a Django app with STATIC_ROOT) writes into /workspace.
-    Conservative: any .py file of a Django app (manage.py) that names STATIC_ROOT.
-    TODO(static branch): point this at the predicate the collectstatic step exposes once merged.
-    """
-    if not (app_dir / "manage.py").is_file():
-        return None
-    seen = 0
-    for here, dirs, files in os.walk(app_dir):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in ("node_modules", "venv"))
-        for name in sorted(files):
-            if not name.endswith(".py"):
-                continue
-            seen += 1
-            if seen > _MAX_SCAN_FILES:
-                return "a Django app too big to look through for STATIC_ROOT"
-            try:
-                with open(os.path.join(here, name), "rb") as handle:
-                    if b"STATIC_ROOT" in handle.read(1 << 20):
-                        return "a Django app with STATIC_ROOT (collectstatic writes into the app folder)"
-            except OSError:
-                return f"{name}: unreadable"
-    return None
 
 
 @contextlib.contextmanager

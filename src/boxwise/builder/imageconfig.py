@@ -77,12 +77,13 @@ def build_config(
     group: list[dict[str, Any]],
     layers: list[dict[str, Any]],
     runtime: tuple[str, RunUser],
-    app_diff_id: str,
+    app_diff_ids: list[str],
     epoch: int,
     default_type: str | None = None,
 ) -> bytes:
     """The config bytes. `layers`: the exported buildpack layers as {bp, name, diff_id, types, data};
-    `runtime`: the platform's layer (run user, process launchers) and the user it adds."""
+    `runtime`: the platform's layer (run user, process launchers) and the user it adds;
+    `app_diff_ids`: the app layer, then the files the build steps wrote into the app, if any."""
     runtime_diff_id, user = runtime
     created = rfc3339(epoch)
     base_cfg = dict(base_config.get("config") or {})
@@ -93,7 +94,7 @@ def build_config(
         for label in bp.get("labels") or []:
             labels[str(label.get("key"))] = str(label.get("value", ""))
     labels["io.buildpacks.lifecycle.metadata"] = json.dumps(
-        lifecycle_metadata(base_config, base_ref, group, layers, app_diff_id), sort_keys=True
+        lifecycle_metadata(base_config, base_ref, group, layers, app_diff_ids), sort_keys=True
     )
     labels["io.buildpacks.build.metadata"] = json.dumps(build_metadata(group, procs), sort_keys=True)
     cfg = {key: value for key, value in base_cfg.items() if key not in ("Entrypoint", "Cmd", "Labels")}
@@ -115,6 +116,8 @@ def build_config(
         )
     history.append({"created": created, "created_by": "Runtime Layer: run user, /cnb/process launchers"})
     history.append({"created": created, "created_by": "Application Layer"})
+    if len(app_diff_ids) > 1:
+        history.append({"created": created, "created_by": "Application Layer: files the build wrote"})
     base_diff_ids = list((base_config.get("rootfs") or {}).get("diff_ids") or [])
     config = {
         "architecture": base_config.get("architecture", "amd64"),
@@ -127,7 +130,7 @@ def build_config(
                 *base_diff_ids,
                 *(layer["diff_id"] for layer in layers),
                 runtime_diff_id,
-                app_diff_id,
+                *app_diff_ids,
             ],
         },
         "history": history,
@@ -142,7 +145,7 @@ def lifecycle_metadata(
     base_ref: str,
     group: list[dict[str, Any]],
     layers: list[dict[str, Any]],
-    app_diff_id: str,
+    app_diff_ids: list[str],
 ) -> dict[str, Any]:
     """`io.buildpacks.lifecycle.metadata`: what made each layer, as the CNB exporter writes it."""
     base_diff_ids = list((base_config.get("rootfs") or {}).get("diff_ids") or [])
@@ -154,7 +157,7 @@ def lifecycle_metadata(
                 bp_layers[layer["name"]] = {"sha": layer["diff_id"], "data": layer["data"], **layer["types"]}
         buildpacks.append({"key": bp["id"], "version": bp["version"], "layers": bp_layers, "store": {}})
     return {
-        "app": [{"sha": app_diff_id}],
+        "app": [{"sha": diff_id} for diff_id in app_diff_ids],
         "buildpacks": buildpacks,
         "runImage": {
             "image": base_ref,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ from boxwise.appfiles import walk as walk_app
 from boxwise.apps import load_ignore
 from boxwise.builder import fastpath
 from boxwise.builder import secrets as build_secrets
+from boxwise.builder.appwrites import LAYER_NAME as APP_BUILD_LAYER
+from boxwise.builder.appwrites import AppWrites, export_app_writes, writes_app
 from boxwise.builder.base import (
     ENGINELESS_PLACES,
     PULL_POLICIES,
@@ -143,6 +147,20 @@ def _plan(builder: Builder, box: BuildRoot) -> dict[str, Any]:
     return plan
 
 
+@dataclass
+class Lifecycle:
+    """What detect + build left: the group, the launch layers, their reports and cache entries, and
+    the layer of files the build steps wrote into the app (None when they wrote none)."""
+
+    group: list[dict[str, Any]]
+    launch: list[dict[str, Any]]
+    reports: list[LayerReport]
+    keep: dict[str, Any]
+    writes: AppWrites
+    app_build: LayerBlob | None
+    python: str  # the build's Python (a dependency key holds it; the fast-path record takes it)
+
+
 def _run_lifecycle(
     box: BuildRoot,
     builder: Builder,
@@ -153,7 +171,7 @@ def _run_lifecycle(
     env: dict[str, str],
     log: BuildLog,
     failure: FailureContext,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[LayerReport], dict[str, Any], str]:
+) -> Lifecycle:
     """Put everything in, restore, run detect + build, read the layers out; also the build's Python."""
     log.status("restore: cached layers")
     box.put(_buildpacks_tar(builder, _plan(builder, box), pip))
@@ -178,12 +196,20 @@ def _run_lifecycle(
             break
         code = box.exec(command, env, log.say)
     if code != 0:
-        shared = (load_shared(builder, "installfail"), load_shared(builder, "pyversion"))
+        shared = (
+            load_shared(builder, "installfail"),
+            load_shared(builder, "pyversion"),
+            load_shared(builder, "collectstatic"),
+        )
         raise failure_error(code, log.lines, failure, *shared)
     result = json.loads(box.read_file(f"{LAYERS_DIR}/.boxwise/result.json"))
     group = _unmap(result["group"], box)
     launch, reports, keep = export_layers(box, group, restored, cache, log)
-    return group, launch, reports, keep, str(result.get("python", ""))
+    writes = AppWrites.from_result(result)
+    if writes.paths:
+        log.status("export: reading the files the build wrote into the app")
+    app_build = export_app_writes(box, writes, cache, int(env["SOURCE_DATE_EPOCH"]))
+    return Lifecycle(group, launch, reports, keep, writes, app_build, str(result.get("python", "")))
 
 
 def _run_ref(options: BuildOptions) -> str:
@@ -233,6 +259,27 @@ def _app_report(cache: LayerCache, app_blob: LayerBlob, log: BuildLog) -> LayerR
         return LayerReport("app", "app", app_blob.diff_id, app_blob.size, "reused", "key unchanged")
     log.say("layer app: rebuilt: app files changed")
     return LayerReport("app", "app", app_blob.diff_id, app_blob.size, "rebuilt", "app files changed")
+
+
+def _app_build_report(
+    cache: LayerCache, built: LayerBlob, steps: tuple[str, ...], log: BuildLog
+) -> LayerReport:
+    """The layer of files the build steps wrote into the app: the same bytes as last time, or not."""
+    previous: Any = cache.load().get("app")
+    old = previous.get("built") if isinstance(previous, dict) else None
+    by = ", ".join(steps) or "the build"
+    if old == built.diff_id:
+        log.say(f"layer {APP_BUILD_LAYER}: reused (the files {by} wrote are unchanged)")
+        return LayerReport("app", APP_BUILD_LAYER, built.diff_id, built.size, "reused", "key unchanged")
+    log.say(f"layer {APP_BUILD_LAYER}: rebuilt: files written by {by}")
+    return LayerReport("app", APP_BUILD_LAYER, built.diff_id, built.size, "rebuilt", f"written by {by}")
+
+
+def _host_build_env() -> dict[str, str]:
+    """What the build takes from boxwise's own environment without --env: Heroku's switch, which
+    CI systems set as a variable of the job."""
+    value = os.environ.get("DISABLE_COLLECTSTATIC")
+    return {"DISABLE_COLLECTSTATIC": value} if value is not None else {}
 
 
 def _base_users(client: Any, base: BaseImage, cache: LayerCache) -> tuple[bytes, bytes]:
@@ -301,19 +348,26 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     seen = None  # the cache image as read: an unchanged one is not written again
     if options.cache_image and not options.clear_cache:
         seen = read_cache_image(options.cache_image, base, cache, log)
-    why_not = _why_not_fast(options, descriptor, build_image, base, python_known, app_dir)
+    why_not = _why_not_fast(options, descriptor, build_image, base, python_known)
     fast = _try_fast_path(options, why_not, builder, app_dir, base, cache, log)
     record: dict[str, Any] | None  # the fast-path record to keep; None when this build may leave none
     if isinstance(fast, FastBuild):
-        group, launch, keep, record = fast.group, fast.launch, fast.keep, fast.record
+        group, launch, keep = fast.group, fast.launch, fast.keep
+        record: dict[str, Any] | None = fast.record
         reports = list(fast.reports)
+        steps: tuple[str, ...] = ()  # taken only when the last build recorded none
+        built: LayerBlob | None = None
     else:
-        group, launch, reports, keep, record = _full_build(
+        done = _full_build(
             client, options, choice, builder, app_dir, app_blob, base, cache, secrets, descriptor, epoch, log
         )
-        record = _record(record, why_not, builder, app_dir, group, launch, base, log)
+        group, launch, reports, keep = done.group, done.launch, done.reports, done.keep
+        steps, built = done.writes.steps, done.app_build
+        record = _record(done.python, why_not, steps, builder, app_dir, group, launch, base, log)
 
     reports.append(_app_report(cache, app_blob, log))
+    if built is not None:
+        reports.append(_app_build_report(cache, built, steps, log))
     procs = processes(group, options.default_process)
     with engine_errors("reading the base's users"):
         user = run_user(*_base_users(client, base, cache))
@@ -322,21 +376,30 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         lambda dest: write_layer(dest, lambda w: write_runtime_layer(w, user, procs), mtime=epoch),
     )
     runtime = (runtime_blob.diff_id, user)
+    app_layers = [app_blob] + ([built] if built is not None else [])
     config = build_config(
-        base.config, base.ref, group, launch, runtime, app_blob.diff_id, epoch, options.default_process
+        base.config,
+        base.ref,
+        group,
+        launch,
+        runtime,
+        [blob.diff_id for blob in app_layers],
+        epoch,
+        options.default_process,
     )
     scanned = _scanned(cache.load(), keep)
     new_blobs = [cache.blob_path(la["diff_id"]) for la in launch if la["diff_id"] not in scanned]
-    scan_for_secrets(secrets, [*new_blobs, app_blob.path], config, cache)
+    scan_for_secrets(secrets, [*new_blobs, *(blob.path for blob in app_layers)], config, cache)
     layers = [ExportLayer(la["diff_id"], la["size"], cache.blob_path(la["diff_id"])) for la in launch]
     layers.append(ExportLayer(runtime_blob.diff_id, runtime_blob.size, runtime_blob.path))
-    layers.append(ExportLayer(app_blob.diff_id, app_blob.size, app_blob.path))
+    layers += [ExportLayer(blob.diff_id, blob.size, blob.path) for blob in app_layers]
     image = ExportImage(config, layers, options.tag)
     held = cache.load().get("engine_image")  # the engine may hold this image's bottom layers as that one's
     with log.progress("export"), engine_errors("the export"):
         ref = write_output(options, client, image, base, cache, log, held)
     in_engine = image.image_id if options.output == "docker" else held
-    cache.save(_document(keep, app_blob.diff_id, record, in_engine))
+    app_record = {"sha": app_blob.diff_id, **({"built": built.diff_id} if built is not None else {})}
+    cache.save(_document(keep, app_record, steps, record, in_engine))
     if options.cache_image and not options.cache_image_read_only:
         write_cache_image(options.cache_image, keep, base, cache, log, secrets, seen)
     cache.collect_garbage()
@@ -352,6 +415,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         processes=procs,
         buildpacks=[f"{bp['id']}@{bp['version']}" for bp in group],
         seconds=seconds,
+        app_steps=list(steps),
         log=log.lines,
         startup=startup,
     )
@@ -380,7 +444,6 @@ def _why_not_fast(
     build_image: str,
     base: BaseImage,
     python_known: bool,
-    app_dir: Path,
 ) -> str | None:
     """Why this build can neither take the host-side fast path nor leave a record for one, or None."""
     if options.runner != "docker":
@@ -391,7 +454,7 @@ def _why_not_fast(
         return "build environment variables (--env, project.toml)"
     if not python_known:
         return "the base does not declare its Python"
-    return fastpath.app_dir_written_by_build(app_dir)
+    return None
 
 
 def _try_fast_path(
@@ -419,6 +482,9 @@ def _try_fast_path(
 
         document, image_id = cache.load(), base.image_id
         found = fastpath.fast_build(builder, app_dir, document, image_id, image_id, environ, intact)
+        if isinstance(found, FastBuild) and writes_app(document):
+            # what collectstatic writes depends on the app's code, not on any layer's key
+            found = "a build step writes into the app (Django's collectstatic), or the cache does not say"
         if isinstance(found, FastBuild):
             fastpath.say_reused(found, log)
             return found
@@ -428,8 +494,9 @@ def _try_fast_path(
 
 
 def _record(
-    record: dict[str, Any] | None,
+    python: str,
     why_not: str | None,
+    steps: tuple[str, ...],
     builder: Builder,
     app_dir: Path,
     group: list[dict[str, Any]],
@@ -437,12 +504,15 @@ def _record(
     base: BaseImage,
     log: BuildLog,
 ) -> dict[str, Any] | None:
-    """The fast-path record of this full build (`record` holds the build's Python), or None."""
-    if why_not is not None or record is None:
+    """The fast-path record of this full build (`python`: the build's), or None."""
+    if why_not is not None:
+        return None
+    if steps:  # appwrites.writes_app: such an app always runs the buildpacks
+        log.say(f"fast path: no record for the next build: {', '.join(steps)} writes into the app folder")
         return None
     environ = env_list_to_dict(base.config.get("config", {}).get("Env") or [])
     made, why = fastpath.make_record(
-        builder, app_dir, group, launch, record["python"], base.image_id, base.image_id, environ
+        builder, app_dir, group, launch, python, base.image_id, base.image_id, environ
     )
     if made is None:
         log.say(f"fast path: no record for the next build: {why}")
@@ -464,12 +534,14 @@ def _scanned(document: dict[str, Any], keep: dict[str, dict[str, dict[str, Any]]
 
 def _document(
     keep: dict[str, dict[str, dict[str, Any]]],
-    app: str,
+    app: dict[str, str],
+    steps: tuple[str, ...],
     record: dict[str, Any] | None,
     engine_image: str | None,
 ) -> dict[str, Any]:
     """The cache document of a good build: its layers (launch ones marked as checked for secrets),
-    the app layer, the fast-path record and the image the engine now holds."""
+    the app layers ({sha, built}), the steps that write into the app (appwrites.writes_app reads
+    them), the fast-path record and the image the engine now holds."""
     marked = {
         bp_id: {
             name: {**entry, "scanned": True} if entry.get("launch") else entry
@@ -477,7 +549,7 @@ def _document(
         }
         for bp_id, layers in keep.items()
     }
-    document: dict[str, Any] = {"buildpacks": marked, "app": {"sha": app}}
+    document: dict[str, Any] = {"buildpacks": marked, "app": app, "app_steps": list(steps)}
     if record is not None:
         document["fast"] = record
     if engine_image:
@@ -498,9 +570,8 @@ def _full_build(
     descriptor: ProjectDescriptor,
     epoch: int,
     log: BuildLog,
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[LayerReport], dict[str, Any], dict[str, Any]]:
-    """Restore, detect and build in a build container (or in place), export: (group, launch layers,
-    reports, cache entries, {"python": the build's Python})."""
+) -> Lifecycle:
+    """Restore, detect and build in a build container (or in place), export."""
     if options.clear_cache:
         pass  # pack's --clear-cache: nothing earlier is reused, not even a previous image's layers
     elif options.previous_image:
@@ -521,13 +592,15 @@ def _full_build(
         box = BuildContainer(client, build_image, options.network, app_dir.name)
     pip = pip_wheel(cache)
     with log.progress("building"), engine_errors("the build"), box:
-        env = {**descriptor.build_env, **options.build_env, **_driver_env(base, secrets, epoch, box, pip)}
+        env = {
+            **_host_build_env(),
+            **descriptor.build_env,
+            **options.build_env,
+            **_driver_env(base, secrets, epoch, box, pip),
+        }
         if options.runner == "local":  # this machine's python builds; the run image's runs the app
             run_python = base_python(base, cache)
             if run_python:
                 env["BOXWISE_RUN_PYTHON"] = run_python
         failure = FailureContext(app_dir, options.network, build_image, choice.python, options.ca_cert)
-        group, launch, reports, keep, python = _run_lifecycle(
-            box, builder, pip, app_blob.path, secrets, cache, env, log, failure
-        )
-    return group, launch, reports, keep, {"python": python}
+        return _run_lifecycle(box, builder, pip, app_blob.path, secrets, cache, env, log, failure)

@@ -9,6 +9,35 @@ from boxwise.startup import Startup
 
 
 @dataclass(frozen=True)
+class BuildFlags:
+    """`boxwise build`'s flags as given (None: `[tool.boxwise.build]`, else the default);
+    `options_from_flags` (builder.command) turns them into BuildOptions."""
+
+    app: str = "."
+    base: str | None = None
+    run_image: str | None = None
+    builder: str | None = None
+    tag: str | None = None
+    pull_policy: str | None = None
+    output: str | None = None
+    cache: str | None = None
+    network: str | None = None
+    ca_cert: str | None = None
+    runner: str | None = None
+    check: bool | None = None
+    check_timeout: float | None = None
+    check_path: str | None = None
+    env: tuple[str, ...] = ()
+    env_file: str | None = None
+    publish: bool = False
+    clear_cache: bool = False
+    previous_image: str | None = None
+    cache_image: str | None = None  # --cache-image registry://REF
+    cache_image_read_only: bool = False  # read the cache image, never write it (ci in a merge request)
+    default_process: str | None = None
+
+
+@dataclass(frozen=True)
 class BuildOptions:
     """How to build one app. `base` is the run base image; the buildpacks run in `builder`.
 
@@ -78,6 +107,9 @@ class BuildResult:
     seconds: float
     log: list[str] = field(default_factory=list)
     startup: Startup | None = None  # the smoke check's figures, when it was asked for
+    # Build steps that may write into the app folder (["collectstatic"] when Django is installed),
+    # run or not: what they write depends on the app's code, so no build of it may skip them.
+    app_steps: list[str] = field(default_factory=list)
 
     @property
     def default_process(self) -> Process | None:

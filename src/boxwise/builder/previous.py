@@ -134,7 +134,7 @@ def seed_from_previous(client: Any, ref: str, base: BaseImage, cache: LayerCache
     else:
         _copy_from_place(ref, wanted, cache)
     if not cache.load():
-        app = (label.get("app") or [{}])[-1].get("sha") if isinstance(label.get("app"), list) else None
+        app = (label.get("app") or [{}])[0].get("sha") if isinstance(label.get("app"), list) else None
         cache.save({"buildpacks": layers, "app": {"sha": app}})
     else:
         cache.add_alternates(layers)
@@ -155,6 +155,6 @@ def seed_cache(client: Any, tag: str, base: BaseImage, cache: LayerCache, log: B
         return False
     log.say(f"restore: no cached layers; reading them from the previous image {tag}")
     _copy_layers(client, tag, wanted, cache)
-    app = (label.get("app") or [{}])[-1].get("sha") if isinstance(label.get("app"), list) else None
+    app = (label.get("app") or [{}])[0].get("sha") if isinstance(label.get("app"), list) else None
     cache.save({"buildpacks": layers, "app": {"sha": app}})
     return True

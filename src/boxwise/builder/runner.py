@@ -23,7 +23,7 @@ class BuildRoot(Protocol):
     def path(self, container_path: str) -> str: ...
     def unmap(self, value: str) -> str: ...
     def put(self, tar: Path | bytes, dest: str = "/") -> None: ...
-    def get(self, path: str, dest: Path) -> None: ...
+    def get(self, path: str, dest: Path, limit: int | None = None) -> None: ...
     def read_file(self, path: str) -> bytes: ...
     def exec(self, command: list[str], env: dict[str, str], on_line: Callable[[str], None]) -> int: ...
 
@@ -201,11 +201,16 @@ class BuildContainer:
         if not ok:
             raise UserError(f"the engine refused to copy files into {self.name}:{dest}; build again")
 
-    def get(self, path: str, dest: Path) -> None:
-        """The folder or file at `path` as the engine's tar stream, written to `dest`."""
+    def get(self, path: str, dest: Path, limit: int | None = None) -> None:
+        """The folder or file at `path` as the engine's tar stream, written to `dest`; a stream
+        longer than `limit` bytes is cut off with one line."""
         stream, _ = self.container.get_archive(path, chunk_size=1 << 20)
+        written = 0
         with open(dest, "wb") as out:
             for chunk in stream:
+                written += len(chunk)
+                if limit is not None and written > limit:
+                    raise UserError(f"{path} in the build is larger than {limit >> 20} MiB; it is not read")
                 out.write(chunk)
 
     def read_file(self, path: str) -> bytes:

@@ -58,8 +58,12 @@ class LocalRoot:
             with tarfile.open(fileobj=io.BytesIO(tar)) as source:
                 _extract(source, target)
 
-    def get(self, path: str, dest: Path) -> None:
+    def get(self, path: str, dest: Path, limit: int | None = None) -> None:
         local = Path(self.path(path))
+        if limit is not None and local.is_file() and local.stat().st_size > limit:
+            from boxwise.errors import UserError
+
+            raise UserError(f"{path} in the build is larger than {limit >> 20} MiB; it is not read")
         self._unmap_files(local)
         with tarfile.open(dest, "w") as tar:
             tar.add(str(local), arcname=local.name)

@@ -237,8 +237,10 @@ def normalize_tar(
     *,
     rename: Callable[[str], str | None] = lambda name: name,
     mtime: int | None = None,
+    owner: tuple[int, int] = (0, 0),
 ) -> LayerBlob:
-    """Rewrite a tar (e.g. from the engine's get_archive) as a reproducible layer at `dest`.
+    """Rewrite a tar (e.g. from the engine's get_archive) as a reproducible layer at `dest`, every
+    entry owned by `owner` (uid, gid).
 
     `rename` maps each member name to its path in the layer, or None to leave it out. Hard
     links whose target sorts after them become regular files, so the sorted tar still unpacks.
@@ -272,4 +274,4 @@ def normalize_tar(
                     if data is not None:
                         writer.add_file(name, data, member.size, member.mode)
 
-        return _write_to(dest, fill, mtime)
+        return _write_to(dest, fill, mtime, owner)

@@ -10,14 +10,18 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
 from boxwise.atomicfile import write_atomically
 from boxwise.errors import UserError
 from boxwise.report.model import BuildFailure, ReportData, failed_rules, verdict_passed, verdict_rules
+
+if TYPE_CHECKING:
+    from boxwise.gate import RuleResult
+    from boxwise.report.options import ArtifactPaths
 
 GATE_SEVERITY = "critical"  # a failed gate rule fails the pipeline
 
@@ -32,9 +36,9 @@ def _write(path: str | Path, text: str) -> None:
 # --- JUnit ----------------------------------------------------------------------------------------
 
 
-def _rule_text(rule: dict[str, Any]) -> str:
-    text = f"{rule['name']}: figure {rule['figure']}, threshold {rule['threshold']}"
-    return f"{text}; {rule['message']}" if rule["message"] else text
+def _rule_text(rule: RuleResult) -> str:
+    text = f"{rule.name}: figure {rule.figure_json()}, threshold {rule.threshold}"
+    return f"{text}; {rule.message}" if rule.message else text
 
 
 def junit_xml(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> str:
@@ -59,15 +63,15 @@ def junit_xml(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()
         suite_failures = suite_skipped = 0
         for rule in rules:
             case = ET.SubElement(
-                suite, "testcase", classname=f"boxwise.gate.{report.app}", name=rule["name"], time="0"
+                suite, "testcase", classname=f"boxwise.gate.{report.app}", name=rule.name, time="0"
             )
-            if rule["status"] == "fail":
+            if rule.outcome == "fail":
                 suite_failures += 1
-                failure = ET.SubElement(case, "failure", message=_rule_text(rule), type="gate")
-                failure.text = f"image {report.ref}\n{_rule_text(rule)}"
-            elif rule["status"] == "skip":
+                element = ET.SubElement(case, "failure", message=_rule_text(rule), type="gate")
+                element.text = f"image {report.ref}\n{_rule_text(rule)}"
+            elif rule.outcome == "skip":
                 suite_skipped += 1
-                ET.SubElement(case, "skipped", message=rule["message"] or "no threshold set")
+                ET.SubElement(case, "skipped", message=rule.message or "no threshold set")
         suite.set("tests", str(len(rules)))
         suite.set("failures", str(suite_failures))
         suite.set("errors", "0")
@@ -94,9 +98,9 @@ def gate_codequality(report: ReportData) -> list[dict[str, Any]]:
     return [
         {
             "description": f"{report.app}: gate rule {_rule_text(rule)}",
-            "check_name": f"boxwise-gate/{rule['name']}",
+            "check_name": f"boxwise-gate/{rule.name}",
             # app and rule only: the same failure on the next pipeline is the same issue
-            "fingerprint": _fingerprint("boxwise-gate", report.app, rule["name"]),
+            "fingerprint": _fingerprint("boxwise-gate", report.app, rule.name),
             "severity": GATE_SEVERITY,
             "location": {"path": path, "lines": {"begin": 1}},
         }
@@ -108,7 +112,8 @@ def _findings(items: Iterable[dict[str, Any]]) -> list[Any]:
     from boxwise.findings import Finding
 
     keys = ("path", "line", "rule", "severity", "message", "fix")
-    return [Finding(**{key: item.get(key) for key in keys}) for item in items]
+    fields: list[dict[str, Any]] = [{key: item.get(key) for key in keys} for item in items]
+    return [Finding(**values) for values in fields]
 
 
 def findings_codequality(findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -134,7 +139,11 @@ def codequality_json(reports: Sequence[ReportData], broken: Sequence[BuildFailur
         entries += findings_codequality(report.findings)
         entries += gate_codequality(report)
     seen: set[str] = set()
-    unique = [e for e in entries if not (e["fingerprint"] in seen or seen.add(e["fingerprint"]))]
+    unique = []
+    for entry in entries:
+        if entry["fingerprint"] not in seen:
+            seen.add(entry["fingerprint"])
+            unique.append(entry)
     return json.dumps(unique, indent=2) + "\n"
 
 
@@ -225,8 +234,11 @@ def report_json(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = 
     return json.dumps(document, indent=2) + "\n"
 
 
+Renderer = Callable[[Sequence[ReportData], Sequence[BuildFailure]], str]
+
+
 def write_artifacts(
-    args: Any,
+    paths: ArtifactPaths,
     reports: Sequence[ReportData],
     broken: Sequence[BuildFailure] = (),
     note: str = "",
@@ -237,17 +249,17 @@ def write_artifacts(
     from boxwise.report.html import render_html
 
     written = []
-    if getattr(args, "markdown", None):  # the report as the summary shows it, for any comment tool
-        _write(args.markdown, markdown)
-        written.append(str(args.markdown))
-    for flag, render in (
-        ("junit", junit_xml),
-        ("codequality", codequality_json),
-        ("metrics", metrics_text),
-        ("json_file", report_json),
-        ("html", lambda ok, bad: render_html(ok, bad, note)),
-    ):
-        path = getattr(args, flag, None)
+    if paths.markdown:  # the report as the summary shows it, for any comment tool
+        _write(paths.markdown, markdown)
+        written.append(paths.markdown)
+    renderers: tuple[tuple[str | None, Renderer], ...] = (
+        (paths.junit, junit_xml),
+        (paths.codequality, codequality_json),
+        (paths.metrics, metrics_text),
+        (paths.json_file, report_json),
+        (paths.html, lambda ok, bad: render_html(ok, bad, note)),
+    )
+    for path, render in renderers:
         if path:
             _write(path, render(reports, broken))
             written.append(str(path))
@@ -269,7 +281,7 @@ def _escape_property(text: str) -> str:
     return escape_property(text)
 
 
-def annotations(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> list[str]:
+def workflow_annotations(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> list[str]:
     """Workflow commands: one annotation per build failure, lint finding and failed gate rule."""
     from boxwise.lint.render import github_lines
 
@@ -282,7 +294,7 @@ def annotations(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = 
         lines += github_lines(_findings(report.findings))
         for rule in failed_rules(report.verdict):
             props = f"file={_escape_property(report.rules_path or report.app_path or '.')}"
-            props += f",title={_escape_property('boxwise gate ' + rule['name'])}"
+            props += f",title={_escape_property('boxwise gate ' + rule.name)}"
             lines.append(f"::error {props}::{_escape_data(report.app + ': ' + _rule_text(rule))}")
     return lines
 
@@ -334,7 +346,7 @@ def write_github(
             else:
                 lines.append(f"{key}={value}")
         _append(output, "\n".join(lines) + "\n")
-    return annotations(reports, broken)
+    return workflow_annotations(reports, broken)
 
 
 def _append(path: str, text: str) -> None:

@@ -36,17 +36,17 @@ def layer_bars(data: ReportData) -> list[LayerBar]:
                 LayerBar(str(layer.get("index")), None, int(layer.get("size_bytes") or 0), layer_maker(layer))
             )
         return _largest(bars)
-    for row in data.diff["layers"]:
-        size = int(row["size_bytes"])
-        if row["status"] == "removed":
-            if "replaced_by" not in row:
-                bars.append(LayerBar(f"−{row['index']}", size, 0, row["made_by"]))
-        elif row["status"] == "unchanged":
-            bars.append(LayerBar(str(row["index"]), size, size, row["made_by"]))
-        elif "change_bytes" in row:
-            bars.append(LayerBar(str(row["index"]), size - int(row["change_bytes"]), size, row["made_by"]))
+    for row in data.diff.layers:
+        size = row.size_bytes
+        if row.status == "removed":
+            if not row.replaced:
+                bars.append(LayerBar(f"−{row.index}", size, 0, row.made_by))
+        elif row.status == "unchanged":
+            bars.append(LayerBar(str(row.index), size, size, row.made_by))
+        elif row.change_bytes is not None:
+            bars.append(LayerBar(str(row.index), size - row.change_bytes, size, row.made_by))
         else:
-            bars.append(LayerBar(str(row["index"]), 0, size, row["made_by"]))
+            bars.append(LayerBar(str(row.index), 0, size, row.made_by))
     return _largest(bars)
 
 

@@ -7,30 +7,33 @@ bad input; a comment that cannot be posted is a warning unless `--strict`.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boxwise.analyze.diff import load_analysis
 from boxwise.errors import UserError
 from boxwise.report.baseline import fetch_baseline, load_baseline, resolve_baseline
 from boxwise.report.model import BuildFailure, ReportData, marker, verdict_passed
+from boxwise.report.options import ArtifactPaths, Posting, PostingFlags, ReportOptions
+
+if TYPE_CHECKING:
+    from boxwise.gate import GateFlags, Rules, Verdict
 
 # --- inputs ------------------------------------------------------------------------------------------
 
 
-def gate_rules(args: argparse.Namespace, settings: Any) -> Any:
+def gate_rules(flags: GateFlags, settings: Any) -> Rules:
     """The gate rules `boxwise gate` would use with these flags; UserError when misconfigured."""
     from boxwise.gate import load_rules
 
-    return load_rules(settings, getattr(args, "ci_config", None), args)
+    return load_rules(settings, flags.ci_config, flags.overrides())
 
 
-def evaluate(analysis: dict[str, Any], rules: Any) -> Any:
+def evaluate(analysis: dict[str, Any], rules: Rules) -> Verdict:
     from boxwise.gate import evaluate as evaluate_rules
 
     return evaluate_rules(analysis, rules)
@@ -64,35 +67,33 @@ def _ref_name(ref: str) -> str:
 
 def gather(
     ref: str,
-    args: argparse.Namespace,
+    flags: GateFlags,
     settings: Any,
     app: Any = None,
     baseline: tuple[str | None, str] | None = None,
-    analysis: dict[str, Any] | None = None,
-    files: dict[str, int] | None = None,
+    app_name: str | None = None,
 ) -> ReportData:
-    """Everything one app's report shows: analysis, baseline and diff, verdict, lint findings."""
+    """Everything one app's report shows: analysis, baseline and diff, verdict, lint findings.
+    `app_name` (--app) names the report; else the app's folder, else the image's name."""
     from boxwise.analyze.diff import diff_analyses
 
-    app_name = getattr(args, "app", None) or (app.name if app is not None else _ref_name(ref))
+    app_name = app_name or (app.name if app is not None else _ref_name(ref))
     if baseline is None:
-        app_key = app.slug if app is not None else app_name
-        baseline = resolve_baseline(getattr(args, "baseline", None), settings, app_key, os.environ)
-    rules = gate_rules(args, settings)  # misconfigured rules fail before any image is read
-    if analysis is None:
-        analysis, files = load_analysis(ref)
+        baseline = resolve_baseline(None, settings, app.slug if app is not None else app_name, os.environ)
+    rules = gate_rules(flags, settings)  # misconfigured rules fail before any image is read
+    analysis, files = load_analysis(ref)
     base_ref, how = baseline
     base_analysis, base_files, note = load_baseline(base_ref, how)
     diff = diff_analyses(base_analysis, analysis, base_files, files) if base_analysis is not None else None
-    verdict_json = evaluate(analysis, rules).to_json()
-    rules_file = verdict_json.get("config_path")
+    verdict = evaluate(analysis, rules)
+    rules_file = verdict.config_path
     if rules_file:
         rules_file = os.path.relpath(rules_file, settings.root).replace(os.sep, "/")
     return ReportData(
         app=app_name,
         ref=ref,
         analysis=analysis,
-        verdict=verdict_json,
+        verdict=verdict,
         baseline_ref=base_ref,
         baseline=base_analysis,
         baseline_note=note,
@@ -161,30 +162,31 @@ def post_reports(
 POST_MODES = ("auto", "gitlab", "github", "none", "summary")
 
 
-def resolve_posting(args: argparse.Namespace, settings: Any, default: str) -> None:
+def resolve_posting(flags: PostingFlags, settings: Any, default: str) -> Posting:
     """`--post`/`--strict`/`--post-when`, else `[tool.boxwise.report] post`/`strict`/`post-when`,
     else the command's default (`post-when` always)."""
     from boxwise.report.policy import POST_WHEN
 
     table = settings.report or {}
     where = settings.root / "pyproject.toml"
-    if args.post is None:
-        args.post = table.get("post", default)
-        if args.post not in POST_MODES:
+    mode, strict, post_when = flags.post, flags.strict, flags.post_when
+    if mode is None:
+        mode = table.get("post", default)
+        if mode not in POST_MODES:
             raise UserError(
-                f"{where}: [tool.boxwise.report] post = {args.post!r}; use one of {', '.join(POST_MODES)}"
+                f"{where}: [tool.boxwise.report] post = {mode!r}; use one of {', '.join(POST_MODES)}"
             )
-    if args.strict is None:
-        args.strict = table.get("strict", False)
-        if not isinstance(args.strict, bool):
+    if strict is None:
+        strict = table.get("strict", False)
+        if not isinstance(strict, bool):
             raise UserError(f"{where}: [tool.boxwise.report] strict must be true or false")
-    if getattr(args, "post_when", None) is None:
-        args.post_when = table.get("post-when", "always")
-        if args.post_when not in POST_WHEN:
+    if post_when is None:
+        post_when = table.get("post-when", "always")
+        if post_when not in POST_WHEN:
             raise UserError(
-                f"{where}: [tool.boxwise.report] post-when = {args.post_when!r}; "
-                f"use one of {', '.join(POST_WHEN)}"
+                f"{where}: [tool.boxwise.report] post-when = {post_when!r}; use one of {', '.join(POST_WHEN)}"
             )
+    return Posting(str(mode), strict, str(post_when))
 
 
 def _post_failed(exc: Exception, strict: bool) -> int:
@@ -195,7 +197,8 @@ def _post_failed(exc: Exception, strict: bool) -> int:
 
 def publish(
     reports: Sequence[ReportData],
-    args: argparse.Namespace,
+    posting: Posting,
+    artifacts: ArtifactPaths,
     markdown: str,
     broken: Sequence[BuildFailure] = (),
 ) -> int:
@@ -207,11 +210,11 @@ def publish(
     from boxwise.report.artifacts import write_artifacts, write_github
     from boxwise.report.policy import summary_note, summary_only
 
-    only = summary_only(args.post, os.environ)
+    only = summary_only(posting.mode, os.environ)
     if only:
         markdown = summary_note(only) + markdown
     note = f"No comment posted: {only}." if only else ""
-    write_artifacts(args, reports, broken, note=note, markdown=markdown)
+    write_artifacts(artifacts, reports, broken, note=note, markdown=markdown)
     for line in write_github(reports, markdown, broken=broken):
         print(line)
     if only:
@@ -222,39 +225,37 @@ def publish(
         return 0
     if not reports and not broken:  # nothing to comment on: artifacts only, the files CI expects
         return 0
-    return post_reports(
-        reports, args.post, args.strict, broken=broken, post_when=getattr(args, "post_when", "always")
-    )
+    return post_reports(reports, posting.mode, posting.strict, broken=broken, post_when=posting.post_when)
 
 
-def run_report(args: argparse.Namespace) -> int:
+def run_report(options: ReportOptions) -> int:
     from boxwise.config import load_settings, print_warnings
     from boxwise.gate import print_rule_warnings
     from boxwise.report.markdown import render_markdown
 
     settings = load_settings()
     print_warnings(settings)
-    print_rule_warnings(gate_rules(args, settings))  # misconfigured rules: exit 2 before any read
-    resolve_posting(args, settings, "none")
-    app = find_app(settings, args.app)
-    if args.app and app is None:
+    print_rule_warnings(gate_rules(options.gate, settings))  # misconfigured rules: exit 2 before any read
+    posting = resolve_posting(options.posting, settings, "none")
+    app = find_app(settings, options.app)
+    if options.app and app is None:
         app_note = (
-            f"boxwise: note: no app folder named {args.app!r} in {settings.root}; reporting without lint"
+            f"boxwise: note: no app folder named {options.app!r} in {settings.root}; reporting without lint"
         )
         print(app_note, file=sys.stderr)
-    key = app.slug if app is not None else (args.app or _ref_name(args.ref))
-    baseline = resolve_baseline(args.baseline, settings, key, os.environ)
+    key = app.slug if app is not None else (options.app or _ref_name(options.ref))
+    baseline = resolve_baseline(options.baseline, settings, key, os.environ)
     unpulled = fetch_baseline(baseline[0], os.environ)  # a registry baseline a fresh engine lacks
     if unpulled:
         baseline = (None, unpulled)
-    report = gather(args.ref, args, settings, app, baseline=baseline)
+    report = gather(options.ref, options.gate, settings, app, baseline=baseline, app_name=options.app)
     markdown = render_markdown(report)
-    if args.format == "markdown":
+    if options.format == "markdown":
         sys.stdout.write(markdown)
     else:
         from boxwise.report.terminal import render_terminal
 
         render_terminal(report, sys.stdout)
-    post_code = publish([report], args, markdown)
+    post_code = publish([report], posting, options.artifacts, markdown)
     gate_code = 1 if verdict_passed(report.verdict) is False else 0
     return max(gate_code, post_code) if post_code != 2 else 2

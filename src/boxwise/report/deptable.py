@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from boxwise.analyze.depdiff import ADDED, REMOVED, UNCHANGED, DependencyChange, changes_from_json
+from boxwise.analyze.depdiff import ADDED, REMOVED, UNCHANGED, DependencyChange
 from boxwise.analyze.dependencies import from_json
 from boxwise.report.model import ReportData
 from boxwise.units import human_bytes
@@ -54,9 +54,9 @@ def dependency_view(data: ReportData) -> DependencyView | None:
         return None
     dists = from_json(table)
     notes = [str(note) for note in table.get("notes") or []]
-    diff = (data.diff or {}).get("dependencies")
-    if isinstance(diff, dict):
-        rows = changes_from_json(diff)
+    diff = data.diff.dependencies if data.diff is not None else None
+    if diff is not None:
+        rows = list(diff.changes)
         compared = True
     else:
         rows = [

@@ -12,9 +12,10 @@ import html
 from collections.abc import Sequence
 
 from boxwise import __version__
-from boxwise.report.format import relative, rule_figure
+from boxwise.report.format import rule_figure
 from boxwise.report.model import BuildFailure, ReportData, failed_rules, verdict_passed, verdict_rules
-from boxwise.units import DASH, human_bytes, percent, percent_points
+from boxwise.report.rows import summary_change, summary_rows
+from boxwise.units import DASH, human_bytes
 
 MAX_ROWS = 500  # per table: the JSON artifact has them all
 STATUS_CLASS = {"pass": "good", "fail": "bad"}
@@ -70,7 +71,7 @@ def _verdict(data: ReportData) -> str:
         return '<span class="badge none">not gated</span>'
     if passed:
         return '<span class="badge pass">gate passed</span>'
-    names = ", ".join(rule["name"] for rule in failed_rules(data.verdict))
+    names = ", ".join(rule.name for rule in failed_rules(data.verdict))
     return f'<span class="badge fail">gate failed: {_h(names)}</span>'
 
 
@@ -83,42 +84,13 @@ def _startup(data: ReportData) -> str:
 
 
 def _summary(data: ReportData) -> str:
-    new, old = data.analysis, data.baseline or {}
-    exact_new, exact_old = new.get("exact") or {}, old.get("exact") or {}
+    def count(change: int) -> str:
+        return f"{change:+d}"  # the page says +0 where the comment says ±0
 
-    def size_change(change: int, base: int) -> str:
-        rel = relative(change, base)
-        return human_bytes(change, signed=True) + (f" ({rel})" if rel and change else "")
-
-    rows = []
-    for label, now, then, show, change in (
-        ("image size", new.get("size_bytes"), old.get("size_bytes"), human_bytes, size_change),
-        ("efficiency", new.get("efficiency"), old.get("efficiency"), percent, lambda c, b: percent_points(c)),
-        ("wasted", new.get("wasted_bytes"), old.get("wasted_bytes"), human_bytes, size_change),
-        (
-            "wasted (exact)",
-            exact_new.get("wasted_bytes"),
-            exact_old.get("wasted_bytes"),
-            human_bytes,
-            size_change,
-        ),
-        (
-            "layers",
-            len(new.get("layers") or []),
-            len(old.get("layers") or []) if old else None,
-            str,
-            lambda c, b: f"{c:+d}",
-        ),
-    ):
-        known = data.baseline is not None and isinstance(now, (int, float)) and isinstance(then, (int, float))
-        rows.append(
-            [
-                _h(label),
-                _h(show(now)),
-                _h(show(then) if data.baseline else DASH),
-                _h(change(now - then, then) if known else DASH),
-            ]
-        )
+    rows = [
+        [_h(row.label), _h(row.now), _h(row.then), _h(summary_change(row, count))]
+        for row in summary_rows(data)
+    ]
     return _table(["", "this change", "baseline", "change"], rows, right=(1, 2, 3))
 
 
@@ -188,10 +160,10 @@ def _gate(data: ReportData) -> str:
         return ""
     rows = [
         [
-            _code(r["name"]),
-            _h(rule_figure(r["figure"], r["name"])),
-            _h(rule_figure(r["threshold"], r["name"])),
-            f'<span class="{STATUS_CLASS.get(r["status"], "muted")}">{_h(r["status"])}</span>',
+            _code(r.name),
+            _h(rule_figure(r.figure_json(), r.name)),
+            _h(rule_figure(r.threshold, r.name)),
+            f'<span class="{STATUS_CLASS.get(r.outcome, "muted")}">{_h(r.outcome)}</span>',
         ]
         for r in rules
     ]
@@ -204,15 +176,15 @@ def _gate(data: ReportData) -> str:
 
 def _files(data: ReportData) -> str:
     parts = []
-    changed = (data.diff or {}).get("files")
-    if changed:
-        entries = [(f["size_bytes"], f, "new") for f in changed["added"]]
-        entries += [(f["change_bytes"], f, "grown") for f in changed["grown"]]
-        entries.sort(key=lambda e: (-e[0], e[1]["path"]))
+    changed = data.diff.files if data.diff is not None else None
+    if changed is not None:
+        entries = [(f.size_bytes, f, "new") for f in changed.added]
+        entries += [(f.change_bytes, f, "grown") for f in changed.grown]
+        entries.sort(key=lambda e: (-e[0], e[1].path))
         rows = [
             [
-                _code(f["path"]),
-                _h(human_bytes(f["size_bytes"])),
+                _code(f.path),
+                _h(human_bytes(f.size_bytes)),
                 "new" if kind == "new" else _h(human_bytes(change, signed=True)),
             ]
             for change, f, kind in entries

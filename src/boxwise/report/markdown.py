@@ -3,25 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from boxwise import __version__
-from boxwise.report.format import md_cell, md_code, relative, rule_figure, signed_count, untrusted
-from boxwise.report.model import (
-    BuildFailure,
-    ReportData,
-    failed_rules,
-    marker,
-    reuse_label,
-    verdict_passed,
-    verdict_rules,
-)
-from boxwise.units import DASH, human_bytes, percent, percent_points
+from boxwise.report.format import md_cell, md_code, untrusted
+from boxwise.report.model import BuildFailure, ReportData, failed_rules, marker, verdict_passed
+from boxwise.report.rows import file_rows, gate_rows, layer_rows, summary_change, summary_rows, waste_rows
+from boxwise.units import DASH, human_bytes
 
 GITLAB_LIMIT = 1_000_000
 GITHUB_LIMIT = 65_536
 FOLD_ROWS = 5  # sections with more rows than this fold into <details>
-TOP_ROWS = 10
 
 
 @dataclass
@@ -64,7 +55,7 @@ def headline(data: ReportData) -> str:
     elif passed:
         state = "✅ gate passed"
     else:
-        names = ", ".join(rule["name"] for rule in failed_rules(data.verdict))
+        names = ", ".join(rule.name for rule in failed_rules(data.verdict))
         state = f"❌ gate failed: {md_cell(names, 200)}" if names else "❌ gate failed"
     start = f" · {startup_text(data)}" if data.startup is not None else ""
     return f"### boxwise · {md_code(data.app, 80)} · {state}{start}"
@@ -82,43 +73,10 @@ def startup_text(data: ReportData) -> str:
 
 
 def _summary(data: ReportData) -> list[str]:
-    new = data.analysis
-    old = data.baseline
-    exact_new = new.get("exact") or {}
-    exact_old = (old or {}).get("exact") or {}
-
-    def row(label: str, now: Any, then: Any, show, change) -> str:
-        if old is None or now is None or then is None:
-            return f"| {label} | {show(now)} | {show(then) if old else DASH} | {DASH} |"
-        return f"| {label} | {show(now)} | {show(then)} | {change(now - then, then)} |"
-
-    def size_change(change: int, base: int) -> str:
-        rel = relative(change, base)
-        return f"{human_bytes(change, signed=True)}" + (f" ({rel})" if rel and change else "")
-
-    def ratio_change(change: float, _base: float) -> str:
-        return percent_points(change)
-
-    def count_change(change: int, _base: int) -> str:
-        return signed_count(change)
-
-    layers_new = len(new.get("layers") or [])
-    layers_old = len(old.get("layers") or []) if old else None
-    return [
-        "| | this change | baseline | change |",
-        "|:--|--:|--:|--:|",
-        row("image size", new.get("size_bytes"), (old or {}).get("size_bytes"), human_bytes, size_change),
-        row("efficiency", new.get("efficiency"), (old or {}).get("efficiency"), percent, ratio_change),
-        row("wasted", new.get("wasted_bytes"), (old or {}).get("wasted_bytes"), human_bytes, size_change),
-        row(
-            "wasted (exact)",
-            exact_new.get("wasted_bytes"),
-            exact_old.get("wasted_bytes"),
-            human_bytes,
-            size_change,
-        ),
-        row("layers", layers_new, layers_old, str, count_change),
-    ]
+    lines = ["| | this change | baseline | change |", "|:--|--:|--:|--:|"]
+    for row in summary_rows(data):
+        lines.append(f"| {row.label} | {row.now} | {row.then} | {summary_change(row)} |")
+    return lines
 
 
 def _baseline_line(data: ReportData) -> str:
@@ -170,15 +128,13 @@ def _chart_block(data: ReportData) -> Block | None:
 
 
 def _gate_section(data: ReportData) -> Section | None:
-    rules = verdict_rules(data.verdict)
     if data.verdict is None:
         return None
     icons = {"pass": "✅ pass", "fail": "❌ fail", "skip": "➖ skip"}
     rows = [
-        f"| {md_code(rule['name'])} | {md_cell(rule_figure(rule['figure'], rule['name']))} | "
-        f"{md_cell(rule_figure(rule['threshold'], rule['name']))} | "
-        f"{icons.get(rule['status'], md_cell(rule['status']))} |"
-        for rule in rules
+        f"| {md_code(rule.name)} | {md_cell(rule.figure)} | {md_cell(rule.threshold)} | "
+        f"{icons.get(rule.outcome, md_cell(rule.outcome))} |"
+        for rule in gate_rows(data)
     ]
     header = ["| rule | figure | threshold | result |", "|:--|--:|--:|:--|"]
     return Section("Gate rules", header, rows, "No gate rules are configured.")
@@ -186,72 +142,35 @@ def _gate_section(data: ReportData) -> Section | None:
 
 def _layer_section(data: ReportData) -> Section:
     header = ["| # | size | change | made by | reused |", "|--:|--:|--:|:--|:--|"]
-    rows: list[str] = []
-    if data.diff is not None:
-        for layer in data.diff["layers"]:
-            status = layer["status"]
-            if status == "removed" and "replaced_by" in layer:
-                continue  # shown as the rebuilt layer that replaced it
-            if status == "removed":
-                change = human_bytes(-layer["size_bytes"], signed=True)
-                rows.append(f"| {DASH} | {DASH} | {change} | {md_code(layer['made_by']) or DASH} | removed |")
-                continue
-            if status == "unchanged":
-                change, kind = "±0 B", "unchanged"
-            elif "change_bytes" in layer:
-                change, kind = human_bytes(layer["change_bytes"], signed=True), "rebuilt"
-            else:
-                change, kind = "new", "new"
-            reused = md_cell(reuse_label(kind, data.layer_notes.get(layer["diff_id"])), 80)
-            rows.append(
-                f"| {layer['index']} | {human_bytes(layer['size_bytes'])} | {change} | "
-                f"{md_code(layer['made_by']) or DASH} | {reused} |"
-            )
-    else:
-        from boxwise.analyze.diff import layer_maker
-
-        for layer in data.analysis.get("layers") or []:
-            reused = md_cell(reuse_label(None, data.layer_notes.get(layer.get("diff_id", ""))), 80)
-            rows.append(
-                f"| {layer.get('index')} | {human_bytes(layer.get('size_bytes'))} | {DASH} | "
-                f"{md_code(layer_maker(layer)) or DASH} | {reused} |"
-            )
-    added = sum(1 for layer in (data.diff or {}).get("layers", []) if layer["status"] == "added")
+    rows = [
+        f"| {row.index} | {row.size} | {row.change} | {md_code(row.made_by) or DASH} | "
+        f"{md_cell(row.reused, 80)} |"
+        for row in layer_rows(data)
+    ]
     count = len(data.analysis.get("layers") or [])
-    title = f"Layers ({count}" + (f", {added} new or rebuilt)" if data.diff is not None else ")")
+    title = f"Layers ({count}" + (
+        f", {data.diff.added_layers} new or rebuilt)" if data.diff is not None else ")"
+    )
     return Section(title, header, rows, "The image has no layers.")
 
 
 def _inefficient_section(data: ReportData) -> Section:
-    files = sorted(
-        data.analysis.get("inefficient_files") or [],
-        key=lambda f: (-(f.get("size_bytes") or 0), f.get("path")),
-    )
-    rows = [
-        f"| {f.get('count')} | {human_bytes(f.get('size_bytes'))} | {md_code(f.get('path'), 160)} |"
-        for f in files[:TOP_ROWS]
-    ]
+    files, total = waste_rows(data)
+    rows = [f"| {f.count} | {f.size} | {md_code(f.path, 160)} |" for f in files]
     header = ["| copies | total size | path |", "|--:|--:|:--|"]
     section = Section("Top inefficient files", header, rows, "No file is stored more than once.")
-    if len(files) > TOP_ROWS:
-        section.notes.append(f"{len(files) - TOP_ROWS} more in the JSON artifact.")
+    if total > len(files):
+        section.notes.append(f"{total - len(files)} more in the JSON artifact.")
     return section
 
 
 def _new_files_section(data: ReportData) -> Section:
     header = ["| path | size | change |", "|:--|--:|--:|"]
-    files = (data.diff or {}).get("files")
+    files = file_rows(data)
     if files is None:
         why = "no baseline to compare with" if data.diff is None else "the file index was not available"
         return Section("Largest new or grown files", header, [], f"Not compared: {why}.")
-    entries = [(f["size_bytes"], f["size_bytes"], f["path"], "new") for f in files["added"]]
-    entries += [(f["change_bytes"], f["size_bytes"], f["path"], "grown") for f in files["grown"]]
-    entries.sort(key=lambda e: (-e[0], e[2]))
-    rows = [
-        f"| {md_code(path, 160)} | {human_bytes(size)} | "
-        f"{'new' if kind == 'new' else human_bytes(change, signed=True)} |"
-        for change, size, path, kind in entries[:TOP_ROWS]
-    ]
+    rows = [f"| {md_code(f.path, 160)} | {f.size} | {f.change} |" for f in files]
     return Section("Largest new or grown files", header, rows, "No file was added or grew.")
 
 

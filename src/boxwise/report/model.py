@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boxwise.startup import Startup
+
+if TYPE_CHECKING:
+    from boxwise.analyze.diff import Diff
+    from boxwise.gate import RuleResult, Verdict
 
 MARKER_PREFIX = "<!-- boxwise:report app="
 
@@ -37,11 +41,11 @@ class ReportData:
     app: str
     ref: str
     analysis: dict[str, Any]
-    verdict: dict[str, Any] | None = None
+    verdict: Verdict | None = None
     baseline_ref: str | None = None
     baseline: dict[str, Any] | None = None
     baseline_note: str | None = None  # why there is no baseline to compare with
-    diff: dict[str, Any] | None = None
+    diff: Diff | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
     app_path: str | None = None  # the app folder, relative to the repo root
     rules_path: str | None = None  # the gate rules file, relative to the repo root
@@ -56,11 +60,11 @@ class ReportData:
             "ref": self.ref,
             "passed": verdict_passed(self.verdict),
             "analysis": self.analysis,
-            "verdict": self.verdict,
+            "verdict": self.verdict.to_json() if self.verdict is not None else None,
             "baseline_ref": self.baseline_ref,
             "baseline": self.baseline,
             "baseline_note": self.baseline_note,
-            "diff": self.diff,
+            "diff": self.diff.to_json() if self.diff is not None else None,
             "findings": self.findings,
             "layer_notes": self.layer_notes,
             "startup": self.startup.to_json() if self.startup is not None else None,
@@ -88,35 +92,15 @@ def reuse_label(kind: str | None, note: str | None) -> str:
     return {"unchanged": "yes", "rebuilt": "rebuilt", "new": "no"}.get(kind or "", "—")
 
 
-def verdict_rules(verdict: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The verdict's rules as {name, status, figure, threshold, message}; status is pass/fail/skip."""
-    if not verdict:
-        return []
-    rules = []
-    for rule in verdict.get("rules") or []:
-        status = str(rule.get("status", "")).lower()
-        rules.append(
-            {
-                "name": str(rule.get("name", "?")),
-                "status": {"passed": "pass", "failed": "fail", "skipped": "skip"}.get(status, status),
-                "figure": rule.get("figure"),
-                "threshold": rule.get("threshold"),
-                "message": rule.get("message") or "",
-            }
-        )
-    return rules
+def verdict_rules(verdict: Verdict | None) -> list[RuleResult]:
+    """The verdict's rules (none when the image was not gated)."""
+    return [] if verdict is None else list(verdict.results)
 
 
-def verdict_passed(verdict: dict[str, Any] | None) -> bool | None:
+def verdict_passed(verdict: Verdict | None) -> bool | None:
     """True/False when the image was gated, None when there was no verdict."""
-    if verdict is None:
-        return None
-    if "passed" in verdict:
-        return bool(verdict["passed"])
-    if "status" in verdict:
-        return str(verdict["status"]).lower() in {"pass", "passed"}
-    return all(rule["status"] != "fail" for rule in verdict_rules(verdict))
+    return None if verdict is None else verdict.passed
 
 
-def failed_rules(verdict: dict[str, Any] | None) -> list[dict[str, Any]]:
-    return [rule for rule in verdict_rules(verdict) if rule["status"] == "fail"]
+def failed_rules(verdict: Verdict | None) -> list[RuleResult]:
+    return [] if verdict is None else verdict.failed

@@ -25,7 +25,7 @@ def image_changed(report: ReportData) -> bool:
     """False only when the baseline has exactly this image's layers; no baseline counts as changed."""
     if report.diff is None:
         return True
-    return any(layer.get("status") != "unchanged" for layer in report.diff.get("layers") or [])
+    return any(layer.status != "unchanged" for layer in report.diff.layers)
 
 
 def creates_comment(post_when: str, report: ReportData | None) -> bool:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import IO, Any
 
-from boxwise.analyze.diff import layer_maker
-from boxwise.report.format import rule_figure, signed_count
-from boxwise.report.model import ReportData, failed_rules, reuse_label, verdict_passed, verdict_rules
-from boxwise.units import DASH, human_bytes, percent, percent_points
-
-TOP_ROWS = 10
+from boxwise.report.format import signed_count
+from boxwise.report.model import ReportData, failed_rules, verdict_passed
+from boxwise.report.rows import SummaryRow, file_rows, gate_rows, layer_rows, summary_rows, waste_rows
+from boxwise.units import DASH, human_bytes, percent_points
 
 
-def _change(new: Any, old: Any, show) -> str:
-    if new is None or old is None:
+def _change(row: SummaryRow) -> str:
+    if row.change is None:
         return DASH
-    return show(new - old)
+    if row.kind == "bytes":
+        return human_bytes(row.change, signed=True)
+    return percent_points(row.change) if row.kind == "ratio" else signed_count(int(row.change))
 
 
 def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -> None:
@@ -35,7 +35,7 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
     elif passed:
         head.append("gate passed", style="bold green")
     else:
-        names = ", ".join(rule["name"] for rule in failed_rules(data.verdict))
+        names = ", ".join(rule.name for rule in failed_rules(data.verdict))
         head.append(f"gate failed: {names}", style="bold red")
     console.print(head)
     if data.startup is not None:
@@ -44,21 +44,11 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         console.print(Text(printable(data.startup.headline()), style=style))
     console.print(Text(f"image {printable(data.ref)}", style="dim"))
 
-    new, old = data.analysis, data.baseline or {}
     summary = Table(show_edge=False, pad_edge=False)
     for name, justify in (("", "left"), ("this change", "right"), ("baseline", "right"), ("change", "right")):
         summary.add_column(name, justify=justify)  # type: ignore[arg-type]
-    signed = lambda value: human_bytes(value, signed=True)  # noqa: E731
-    exact_new, exact_old = new.get("exact") or {}, old.get("exact") or {}
-    rows = [
-        ("image size", new.get("size_bytes"), old.get("size_bytes"), human_bytes, signed),
-        ("efficiency", new.get("efficiency"), old.get("efficiency"), percent, percent_points),
-        ("wasted", new.get("wasted_bytes"), old.get("wasted_bytes"), human_bytes, signed),
-        ("wasted (exact)", exact_new.get("wasted_bytes"), exact_old.get("wasted_bytes"), human_bytes, signed),
-        ("layers", len(new.get("layers") or []), len(old["layers"]) if old else None, str, signed_count),
-    ]
-    for label, now, then, show, change in rows:
-        summary.add_row(label, show(now), show(then) if data.baseline else DASH, _change(now, then, change))
+    for row in summary_rows(data):
+        summary.add_row(row.label, row.now, row.then, _change(row))
     console.print(summary)
     if data.baseline is None:
         console.print(
@@ -69,7 +59,7 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
     else:
         console.print(Text(f"baseline {printable(data.baseline_ref)}", style="dim"))
 
-    rules = verdict_rules(data.verdict)
+    rules = gate_rows(data)
     if rules:
         table = Table(title="gate", title_justify="left", show_edge=False)
         for name in ("rule", "figure", "threshold", "result"):
@@ -77,10 +67,10 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         styles = {"pass": "green", "fail": "bold red", "skip": "dim"}
         for rule in rules:
             table.add_row(
-                escape(str(rule["name"])),
-                rule_figure(rule["figure"], rule["name"]),
-                rule_figure(rule["threshold"], rule["name"]),
-                Text(rule["status"], style=styles.get(rule["status"], "")),
+                escape(rule.name),
+                rule.figure,
+                rule.threshold,
+                Text(rule.outcome, style=styles.get(rule.outcome, "")),
             )
         console.print(table)
 
@@ -93,62 +83,29 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         ("reused", "left"),
     ):
         layers.add_column(name, justify=justify, overflow="ellipsis", no_wrap=name == "made by")  # type: ignore[arg-type]
-    if data.diff is not None:
-        for layer in data.diff["layers"]:
-            if layer["status"] == "removed":
-                if "replaced_by" not in layer:
-                    layers.add_row(
-                        DASH, DASH, signed(-layer["size_bytes"]), escape(layer["made_by"]), "removed"
-                    )
-                continue
-            if layer["status"] == "unchanged":
-                change, kind = "±0 B", "unchanged"
-            elif "change_bytes" in layer:
-                change, kind = signed(layer["change_bytes"]), "rebuilt"
-            else:
-                change, kind = "new", "new"
-            reused = reuse_label(kind, data.layer_notes.get(layer["diff_id"]))
-            layers.add_row(
-                str(layer["index"]),
-                human_bytes(layer["size_bytes"]),
-                change,
-                escape(layer["made_by"]),
-                escape(reused),
-            )
-    else:
-        for layer in new.get("layers") or []:
-            layers.add_row(
-                str(layer.get("index")),
-                human_bytes(layer.get("size_bytes")),
-                DASH,
-                escape(layer_maker(layer)),
-                escape(reuse_label(None, data.layer_notes.get(layer.get("diff_id", "")))),
-            )
+    for layer in layer_rows(data):
+        layers.add_row(layer.index, layer.size, layer.change, escape(layer.made_by), escape(layer.reused))
     console.print(layers)
 
     _dependencies(console, data)
 
-    files = sorted(new.get("inefficient_files") or [], key=lambda f: -(f.get("size_bytes") or 0))[:TOP_ROWS]
-    if files:
+    waste, _ = waste_rows(data)
+    if waste:
         table = Table(title="top inefficient files", title_justify="left", show_edge=False)
         for name, justify in (("copies", "right"), ("total size", "right"), ("path", "left")):
             table.add_column(name, justify=justify)  # type: ignore[arg-type]
-        for f in files:
-            table.add_row(str(f.get("count")), human_bytes(f.get("size_bytes")), escape(str(f.get("path"))))
+        for copies in waste:
+            table.add_row(copies.count, copies.size, escape(copies.path))
         console.print(table)
 
-    changed = (data.diff or {}).get("files")
-    if changed:
-        entries = [(f["size_bytes"], f["size_bytes"], f["path"], "new") for f in changed["added"]]
-        entries += [(f["change_bytes"], f["size_bytes"], f["path"], "grown") for f in changed["grown"]]
-        entries.sort(key=lambda e: (-e[0], e[2]))
-        if entries:
-            table = Table(title="largest new or grown files", title_justify="left", show_edge=False)
-            for name, justify in (("path", "left"), ("size", "right"), ("change", "right")):
-                table.add_column(name, justify=justify)  # type: ignore[arg-type]
-            for change, size, path, kind in entries[:TOP_ROWS]:
-                table.add_row(escape(path), human_bytes(size), "new" if kind == "new" else signed(change))
-            console.print(table)
+    grown = file_rows(data)
+    if grown:
+        table = Table(title="largest new or grown files", title_justify="left", show_edge=False)
+        for name, justify in (("path", "left"), ("size", "right"), ("change", "right")):
+            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for entry in grown:
+            table.add_row(escape(entry.path), entry.size, entry.change)
+        console.print(table)
 
     if data.findings:
         console.print(Text(f"lint findings ({len(data.findings)})", style="bold"))
@@ -186,7 +143,7 @@ def _dependencies(console: Any, data: ReportData) -> None:
     for name in columns:
         table.add_column(name, justify="right" if name in ("size", "change", "layer") else "left")
     for row in shown:
-        cells = [
+        cells: list[Text | str] = [
             Text(row.name),
             Text(version_text(row, plain)),
             DASH if row.status == "removed" else human_bytes(row.size_bytes),
