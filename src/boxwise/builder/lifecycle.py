@@ -350,7 +350,6 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         seen = read_cache_image(options.cache_image, base, cache, log)
     why_not = _why_not_fast(options, descriptor, build_image, base, python_known)
     fast = _try_fast_path(options, why_not, builder, app_dir, base, cache, log)
-    record: dict[str, Any] | None  # the fast-path record to keep; None when this build may leave none
     if isinstance(fast, FastBuild):
         group, launch, keep = fast.group, fast.launch, fast.keep
         record: dict[str, Any] | None = fast.record
