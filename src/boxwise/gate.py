@@ -295,9 +295,10 @@ def load_rules(settings: Any, ci_config_path: str | Path | None, flags: Mapping[
     """The rules in force: flag > rules file > [tool.boxwise.gate] > default, checked."""
     root = Path(getattr(settings, "root", None) or Path.cwd())
     gate_table: Mapping[str, Any] = getattr(settings, "gate", None) or {}
+    path: Path | None
     if ci_config_path is not None:
-        path: Path | None = Path(ci_config_path)
-        if not path.is_file():  # type: ignore[union-attr]
+        path = Path(ci_config_path)
+        if not path.is_file():
             raise UserError(f"{ci_config_path}: no such rules file; fix --ci-config or create it")
     else:
         path = root / ".dive-ci"

@@ -60,8 +60,8 @@ def options_from_flags(
         cache_dir=cache,
         network=str(pick(flags.network, "network", "host")),
         ca_cert=ca_cert,
-        run_image=pick(flags.run_image, "run-image"),  # type: ignore[arg-type]
-        builder=pick(flags.builder, "builder"),  # type: ignore[arg-type]
+        run_image=_text_or_none(pick(flags.run_image, "run-image")),
+        builder=_text_or_none(pick(flags.builder, "builder")),
         runner=flags.runner or "docker",
         check=bool(pick(flags.check, "check", False)),
         check_timeout=_seconds(pick(flags.check_timeout, "check-timeout", 30.0)),

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from boxwise.report.format import signed_count
 from boxwise.report.model import ReportData, failed_rules, verdict_passed
 from boxwise.report.rows import SummaryRow, file_rows, gate_rows, layer_rows, summary_rows, waste_rows
 from boxwise.units import DASH, human_bytes, percent_points
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
+
+    Columns = tuple[tuple[str, JustifyMethod], ...]  # (header, justify) of each column
 
 
 def _change(row: SummaryRow) -> str:
@@ -45,8 +50,9 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
     console.print(Text(f"image {printable(data.ref)}", style="dim"))
 
     summary = Table(show_edge=False, pad_edge=False)
-    for name, justify in (("", "left"), ("this change", "right"), ("baseline", "right"), ("change", "right")):
-        summary.add_column(name, justify=justify)  # type: ignore[arg-type]
+    columns: Columns = (("", "left"), ("this change", "right"), ("baseline", "right"), ("change", "right"))
+    for name, justify in columns:
+        summary.add_column(name, justify=justify)
     for row in summary_rows(data):
         summary.add_row(row.label, row.now, row.then, _change(row))
     console.print(summary)
@@ -75,14 +81,15 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
         console.print(table)
 
     layers = Table(title="layers", title_justify="left", show_edge=False)
-    for name, justify in (
+    columns = (
         ("#", "right"),
         ("size", "right"),
         ("change", "right"),
         ("made by", "left"),
         ("reused", "left"),
-    ):
-        layers.add_column(name, justify=justify, overflow="ellipsis", no_wrap=name == "made by")  # type: ignore[arg-type]
+    )
+    for name, justify in columns:
+        layers.add_column(name, justify=justify, overflow="ellipsis", no_wrap=name == "made by")
     for layer in layer_rows(data):
         layers.add_row(layer.index, layer.size, layer.change, escape(layer.made_by), escape(layer.reused))
     console.print(layers)
@@ -92,8 +99,9 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
     waste, _ = waste_rows(data)
     if waste:
         table = Table(title="top inefficient files", title_justify="left", show_edge=False)
-        for name, justify in (("copies", "right"), ("total size", "right"), ("path", "left")):
-            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        columns = (("copies", "right"), ("total size", "right"), ("path", "left"))
+        for name, justify in columns:
+            table.add_column(name, justify=justify)
         for copies in waste:
             table.add_row(copies.count, copies.size, escape(copies.path))
         console.print(table)
@@ -101,8 +109,9 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
     grown = file_rows(data)
     if grown:
         table = Table(title="largest new or grown files", title_justify="left", show_edge=False)
-        for name, justify in (("path", "left"), ("size", "right"), ("change", "right")):
-            table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        columns = (("path", "left"), ("size", "right"), ("change", "right"))
+        for name, justify in columns:
+            table.add_column(name, justify=justify)
         for entry in grown:
             table.add_row(escape(entry.path), entry.size, entry.change)
         console.print(table)
