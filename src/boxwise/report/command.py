@@ -21,6 +21,7 @@ from boxwise.report.model import BuildFailure, ReportData, marker, verdict_passe
 from boxwise.report.options import ArtifactPaths, Posting, PostingFlags, ReportOptions
 
 if TYPE_CHECKING:
+    from boxwise.analyze.efficiency import Analysis
     from boxwise.gate import GateFlags, Rules, Verdict
 
 # --- inputs ------------------------------------------------------------------------------------------
@@ -33,7 +34,7 @@ def gate_rules(flags: GateFlags, settings: Any) -> Rules:
     return load_rules(settings, flags.ci_config, flags.overrides())
 
 
-def evaluate(analysis: dict[str, Any], rules: Rules) -> Verdict:
+def evaluate(analysis: Analysis, rules: Rules) -> Verdict:
     from boxwise.gate import evaluate as evaluate_rules
 
     return evaluate_rules(analysis, rules)

@@ -147,7 +147,7 @@ def _layer_section(data: ReportData) -> Section:
         f"{md_cell(row.reused, 80)} |"
         for row in layer_rows(data)
     ]
-    count = len(data.analysis.get("layers") or [])
+    count = len(data.analysis.layers)
     title = f"Layers ({count}" + (
         f", {data.diff.added_layers} new or rebuilt)" if data.diff is not None else ")"
     )
