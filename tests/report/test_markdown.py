@@ -17,6 +17,7 @@ from support.report import copy_analysis, load_analysis, load_fixture
 from boxwise import __version__
 from boxwise.analyze.diff import diff_analyses
 from boxwise.analyze.efficiency import LayerInfo
+from boxwise.findings import Finding
 from boxwise.gate import Verdict
 from boxwise.report.markdown import GITHUB_LIMIT, render_markdown
 from boxwise.report.model import ReportData
@@ -44,7 +45,7 @@ def full_report(verdict: str = "verdict-fail.json") -> ReportData:
         baseline_ref=baseline.ref,
         baseline=baseline,
         diff=diff_analyses(baseline, new, files["baseline"], files["new"]),
-        findings=load_fixture("findings.json"),
+        findings=[Finding(**item) for item in load_fixture("findings.json")],
         app_path="apps/api",
     )
 

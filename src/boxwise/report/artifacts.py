@@ -21,6 +21,7 @@ from boxwise.report.model import BuildFailure, ReportData, failed_rules, verdict
 
 if TYPE_CHECKING:
     from boxwise.analyze.efficiency import Analysis
+    from boxwise.findings import Finding
     from boxwise.gate import RuleResult
     from boxwise.report.options import ArtifactPaths
 
@@ -109,19 +110,11 @@ def gate_codequality(report: ReportData) -> list[dict[str, Any]]:
     ]
 
 
-def _findings(items: Iterable[dict[str, Any]]) -> list[Any]:
-    from boxwise.findings import Finding
-
-    keys = ("path", "line", "rule", "severity", "message", "fix")
-    fields: list[dict[str, Any]] = [{key: item.get(key) for key in keys} for item in items]
-    return [Finding(**values) for values in fields]
-
-
-def findings_codequality(findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def findings_codequality(findings: Iterable[Finding]) -> list[dict[str, Any]]:
     """Lint findings in GitLab's format, through lint's own renderer (same fingerprints as detect)."""
     from boxwise.lint.render import codequality_entries
 
-    return codequality_entries(_findings(findings))
+    return codequality_entries(findings)
 
 
 def build_codequality(failure: BuildFailure) -> dict[str, Any]:
@@ -293,7 +286,7 @@ def workflow_annotations(reports: Sequence[ReportData], broken: Sequence[BuildFa
         for f in broken
     ]
     for report in reports:
-        lines += github_lines(_findings(report.findings))
+        lines += github_lines(report.findings)
         for rule in failed_rules(report.verdict):
             props = f"file={_escape_property(report.rules_path or report.app_path or '.')}"
             props += f",title={_escape_property('boxwise gate ' + rule.name)}"

@@ -22,6 +22,7 @@ from boxwise.report.options import ArtifactPaths, Posting, PostingFlags, ReportO
 
 if TYPE_CHECKING:
     from boxwise.analyze.efficiency import Analysis
+    from boxwise.findings import Finding
     from boxwise.gate import GateFlags, Rules, Verdict
 
 # --- inputs ------------------------------------------------------------------------------------------
@@ -40,13 +41,13 @@ def evaluate(analysis: Analysis, rules: Rules) -> Verdict:
     return evaluate_rules(analysis, rules)
 
 
-def lint_findings(settings: Any, app: Any) -> list[dict[str, Any]]:
+def lint_findings(settings: Any, app: Any) -> list[Finding]:
     from boxwise.lint.command import lint_app
     from boxwise.lint.detection import load_builder, load_rules
 
     builder = load_builder()
     report = lint_app(settings, app, builder, load_rules(builder))
-    return [item.to_dict() for item in report.findings]
+    return list(report.findings)
 
 
 def find_app(settings: Any, name: str | None) -> Any:

@@ -205,11 +205,11 @@ def _findings(data: ReportData) -> str:
         return '<h3>Lint findings</h3><p class="muted">No lint findings.</p>'
     rows = [
         [
-            _code(f.get("path")),
-            _h(f.get("line") or DASH),
-            _code(f.get("rule")),
-            _h(f.get("severity", "")),
-            _h(f.get("message", "")),
+            _code(f.path),
+            _h(f.line or DASH),
+            _code(f.rule),
+            _h(f.severity),
+            _h(f.message),
         ]
         for f in data.findings[:MAX_ROWS]
     ]

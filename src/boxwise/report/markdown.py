@@ -177,8 +177,8 @@ def _new_files_section(data: ReportData) -> Section:
 def _findings_section(data: ReportData) -> Section:
     header = ["| file | line | rule | severity | message |", "|:--|--:|:--|:--|:--|"]
     rows = [
-        f"| {md_code(f.get('path'))} | {md_cell(f.get('line') or DASH)} | {md_code(f.get('rule'))} | "
-        f"{md_cell(f.get('severity', ''))} | {md_cell(f.get('message', ''), 300)} |"
+        f"| {md_code(f.path)} | {md_cell(f.line or DASH)} | {md_code(f.rule)} | "
+        f"{md_cell(f.severity)} | {md_cell(f.message, 300)} |"
         for f in data.findings
     ]
     return Section(f"Lint findings ({len(rows)})", header, rows, "No lint findings.")

@@ -15,6 +15,7 @@ from boxwise.startup import Startup
 if TYPE_CHECKING:
     from boxwise.analyze.diff import Diff
     from boxwise.analyze.efficiency import Analysis
+    from boxwise.findings import Finding
     from boxwise.gate import RuleResult, Verdict
 
 MARKER_PREFIX = "<!-- boxwise:report app="
@@ -47,7 +48,7 @@ class ReportData:
     baseline: Analysis | None = None
     baseline_note: str | None = None  # why there is no baseline to compare with
     diff: Diff | None = None
-    findings: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     app_path: str | None = None  # the app folder, relative to the repo root
     rules_path: str | None = None  # the gate rules file, relative to the repo root
     # diff_id -> what the build said of the layer ("reused: key unchanged", "rebuilt: …")
@@ -66,7 +67,7 @@ class ReportData:
             "baseline": self.baseline.to_json() if self.baseline is not None else None,
             "baseline_note": self.baseline_note,
             "diff": self.diff.to_json() if self.diff is not None else None,
-            "findings": self.findings,
+            "findings": [f.to_dict() for f in self.findings],
             "layer_notes": self.layer_notes,
             "startup": self.startup.to_json() if self.startup is not None else None,
         }
