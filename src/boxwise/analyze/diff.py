@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from boxwise.analyze.depdiff import DependencyDiff
 
-from boxwise.analyze.efficiency import Analysis, AnalysisFormatError, LayerInfo, ratio_json
+from boxwise.analyze.efficiency import Analysis, LayerInfo, ratio_json
 from boxwise.errors import UserError
 from boxwise.image.whiteout import final_view
+from boxwise.jsonread import JsonFormatError
 
 TOP_FILES = 10
 
@@ -385,7 +386,7 @@ def load_analysis(ref: str) -> tuple[Analysis, dict[str, int] | None]:
         analysis.setdefault("ref", ref)
         try:
             return Analysis.from_json(analysis), None
-        except AnalysisFormatError as exc:
+        except JsonFormatError as exc:
             raise UserError(
                 f"{ref}: not a valid analysis ({exc}); save it with `boxwise inspect --format json`"
             ) from None

@@ -20,7 +20,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any, NamedTuple, TextIO, TypeVar
+from typing import Any, NamedTuple, TextIO
 
 from boxwise.analyze import go_sort
 from boxwise.analyze.dependencies import Dependencies, Distribution
@@ -37,6 +37,7 @@ from boxwise.image.tree import (
     whiteout_count,
 )
 from boxwise.image.whiteout import OPAQUE, WHITEOUT, hidden_path
+from boxwise.jsonread import JsonFormatError, JsonReader
 
 SCHEMA = "boxwise.inspect/1"
 
@@ -133,11 +134,11 @@ class Analysis:
         """A saved `boxwise.inspect/1` document (schemas/inspect.schema.json), checked field by
         field: it comes from the merge request. `from_json(x).to_json() == x` for a valid one.
 
-        Raises AnalysisFormatError naming the first field that is missing or of the wrong type.
+        Raises JsonFormatError naming the first field that is missing or of the wrong type.
         """
-        doc = _Reader(data, "")
+        doc = JsonReader(data)
         if doc.field("schema", str) != SCHEMA:
-            raise AnalysisFormatError(f"'schema' is not {SCHEMA!r}")
+            raise JsonFormatError(f"'schema' is not {SCHEMA!r}")
         exact = doc.child("exact")
         deps = doc.get("dependencies")
         return cls(
@@ -151,13 +152,13 @@ class Analysis:
             dive=Accounting(
                 doc.number("efficiency"),
                 doc.field("wasted_bytes", int),
-                doc.ratio("user_wasted_percent"),
+                _ratio_field(doc, "user_wasted_percent"),
                 [_row_from_json(row) for row in doc.items("inefficient_files")],
             ),
             exact=Accounting(
                 exact.number("efficiency"),
                 exact.field("wasted_bytes", int),
-                exact.ratio("user_wasted_percent"),
+                _ratio_field(exact, "user_wasted_percent"),
                 [_row_from_json(row) for row in exact.items("files")],
             ),
             dependencies=None if deps is None else _dependencies_from_json(doc.child("dependencies")),
@@ -183,73 +184,16 @@ class Analysis:
         out.write(after)
 
 
-class AnalysisFormatError(ValueError):
-    """A saved analysis that is not a `boxwise.inspect/1` document; the message names the field."""
+def _ratio_field(reader: JsonReader, key: str) -> float:
+    value = reader.get(key)
+    return ratio_from_json(value) if value is None or value == "+Inf" else reader.number(key)
 
 
-_TYPE_WORDS = {str: "a string", int: "an integer", bool: "true or false", list: "a list", dict: "an object"}
-
-
-class _Reader:
-    """Typed reads of one JSON object, each failure naming the field's place in the document."""
-
-    def __init__(self, data: object, where: str) -> None:
-        if not isinstance(data, dict):
-            raise AnalysisFormatError(
-                f"'{where}' is not an object" if where else "the document is not an object"
-            )
-        self.data: dict[str, Any] = data
-        self.where = where
-
-    def _name(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
-
-    def get(self, key: str) -> Any:
-        if key not in self.data:
-            raise AnalysisFormatError(f"'{self._name(key)}' is missing")
-        return self.data[key]
-
-    def _wrong(self, key: str, what: str) -> AnalysisFormatError:
-        return AnalysisFormatError(f"'{self._name(key)}' is not {what}")
-
-    def field(self, key: str, kind: type[_T]) -> _T:
-        value = self.get(key)
-        # bool is an int to Python, never to the schema
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self._wrong(key, _TYPE_WORDS.get(kind, kind.__name__))
-        return value
-
-    def optional(self, key: str, kind: type[_T]) -> _T | None:
-        return None if self.get(key) is None else self.field(key, kind)
-
-    def number(self, key: str) -> float:
-        value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._wrong(key, "a number")
-        return value  # an int stays one: written back as it was read
-
-    def ratio(self, key: str) -> float:
-        value = self.get(key)
-        if value is None or value == "+Inf":
-            return ratio_from_json(value)
-        return self.number(key)
-
-    def child(self, key: str) -> _Reader:
-        return _Reader(self.get(key), self._name(key))
-
-    def items(self, key: str) -> list[_Reader]:
-        name = self._name(key)
-        return [_Reader(item, f"{name}[{n}]") for n, item in enumerate(self.field(key, list))]
-
-
-_T = TypeVar("_T")
-
-
-def _row_from_json(row: _Reader) -> FileWaste:
+def _row_from_json(row: JsonReader) -> FileWaste:
     return FileWaste(row.field("path", str), row.field("count", int), row.field("size_bytes", int))
 
 
-def _layer_from_json(layer: _Reader) -> LayerInfo:
+def _layer_from_json(layer: JsonReader) -> LayerInfo:
     return LayerInfo(
         index=layer.field("index", int),
         digest=layer.field("digest", str),
@@ -267,7 +211,7 @@ def _layer_from_json(layer: _Reader) -> LayerInfo:
     )
 
 
-def _dependencies_from_json(deps: _Reader) -> Dependencies:
+def _dependencies_from_json(deps: JsonReader) -> Dependencies:
     deps.field("size_bytes", int)  # the sum of the distributions': to_json() counts it again
     dists = [
         Distribution(
@@ -282,15 +226,7 @@ def _dependencies_from_json(deps: _Reader) -> Dependencies:
         )
         for d in deps.items("distributions")
     ]
-    return Dependencies(dists, _strings(deps, "notes"))
-
-
-def _strings(reader: _Reader, key: str) -> list[str]:
-    values = reader.field(key, list)
-    for n, value in enumerate(values):
-        if not isinstance(value, str):
-            raise AnalysisFormatError(f"'{reader._name(key)}[{n}]' is not a string")
-    return list(values)
+    return Dependencies(dists, deps.strings("notes"))
 
 
 _ROWS_MARK = "\0boxwise-rows:"  # no path holds a NUL: the mark cannot collide with data
