@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 
@@ -26,6 +27,12 @@ def test_help_lists_every_subcommand_of_the_design() -> None:
     for command in design:
         assert command in result.stdout
     assert set(COMMANDS) == design
+
+
+def test_every_subcommand_names_a_function_that_exists() -> None:
+    for command, target in COMMANDS.items():
+        module, _, name = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), name, None)), f"{command}: {target}"
 
 
 def test_unknown_option_is_a_usage_error_with_exit_2() -> None:
