@@ -139,7 +139,6 @@ class Analysis:
         doc = JsonReader(data)
         if doc.field("schema", str) != SCHEMA:
             raise JsonFormatError(f"'schema' is not {SCHEMA!r}")
-        exact = doc.child("exact")
         deps = doc.get("dependencies")
         return cls(
             ref=doc.field("ref", str),
@@ -149,18 +148,8 @@ class Analysis:
             size_bytes=doc.field("size_bytes", int),
             user_size_bytes=doc.field("user_size_bytes", int),
             layers=[_layer_from_json(layer) for layer in doc.items("layers")],
-            dive=Accounting(
-                doc.number("efficiency"),
-                doc.field("wasted_bytes", int),
-                _ratio_field(doc, "user_wasted_percent"),
-                [_row_from_json(row) for row in doc.items("inefficient_files")],
-            ),
-            exact=Accounting(
-                exact.number("efficiency"),
-                exact.field("wasted_bytes", int),
-                _ratio_field(exact, "user_wasted_percent"),
-                [_row_from_json(row) for row in exact.items("files")],
-            ),
+            dive=_accounting_from_json(doc, "inefficient_files"),  # dive's figures are at the top
+            exact=_accounting_from_json(doc.child("exact"), "files"),
             dependencies=None if deps is None else _dependencies_from_json(doc.child("dependencies")),
         )
 
@@ -187,6 +176,15 @@ class Analysis:
 def _ratio_field(reader: JsonReader, key: str) -> float:
     value = reader.get(key)
     return ratio_from_json(value) if value is None or value == "+Inf" else reader.number(key)
+
+
+def _accounting_from_json(block: JsonReader, files: str) -> Accounting:
+    return Accounting(
+        block.number("efficiency"),
+        block.field("wasted_bytes", int),
+        _ratio_field(block, "user_wasted_percent"),
+        [_row_from_json(row) for row in block.items(files)],
+    )
 
 
 def _row_from_json(row: JsonReader) -> FileWaste:
