@@ -46,6 +46,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "boxwise.startup",
             "boxwise.atomicfile",
             "boxwise.httpretry",
+            "boxwise.jsonread",
         ),
         (),
     ),

@@ -280,10 +280,10 @@ def summary_table(outcomes: Sequence[AppOutcome], out: Any) -> None:
         table.add_row(
             escape(outcome.name),
             result,
-            human_bytes(analysis.get("size_bytes")),
+            human_bytes(analysis.size_bytes),
             change,
-            percent(analysis.get("efficiency")),
-            human_bytes(analysis.get("wasted_bytes")),
+            percent(analysis.dive.efficiency),
+            human_bytes(analysis.dive.wasted_bytes),
         )
     width = None if getattr(out, "isatty", lambda: False)() else 120
     Console(file=out, highlight=False, width=width).print(table)

@@ -6,9 +6,10 @@ import json
 
 import pytest
 from support.cli import run_boxwise
-from support.report import load_fixture
+from support.report import load_analysis
 
 from boxwise.analyze.diff import diff_analyses, diff_layers
+from boxwise.analyze.efficiency import LayerInfo
 from boxwise.image.whiteout import final_view
 
 
@@ -36,13 +37,11 @@ def test_whiteout_of_a_folder_hides_everything_below_it() -> None:
 
 
 def test_layers_match_by_diff_id_even_when_repeated() -> None:
-    same = {"diff_id": "sha256:e", "size_bytes": 32, "command": "empty"}
-    baseline = [
-        {**same, "index": 0},
-        {**same, "index": 1},
-        {"index": 2, "diff_id": "sha256:old", "size_bytes": 9},
-    ]
-    new = [{**same, "index": 0}, {"index": 1, "diff_id": "sha256:new", "size_bytes": 4}]
+    def layer(index: int, diff_id: str = "sha256:e", size: int = 32, command: str = "empty") -> LayerInfo:
+        return LayerInfo(index, digest="", diff_id=diff_id, size_bytes=size, command=command)
+
+    baseline = [layer(0), layer(1), layer(2, "sha256:old", 9, "")]
+    new = [layer(0), layer(1, "sha256:new", 4, "")]
     rows = diff_layers(baseline, new)
     assert [(r.status, r.index) for r in rows] == [
         ("unchanged", 0),
@@ -53,7 +52,7 @@ def test_layers_match_by_diff_id_even_when_repeated() -> None:
 
 
 def test_fixed_analyses_diff_has_both_accountings() -> None:
-    baseline, new = load_fixture("analysis-baseline.json"), load_fixture("analysis-new.json")
+    baseline, new = load_analysis("analysis-baseline.json"), load_analysis("analysis-new.json")
     diff = diff_analyses(baseline, new).to_json()
     assert diff["change"]["size_bytes"] == 3_793_795
     assert diff["change"]["efficiency"] == round(0.9873 - 0.9921, 6)

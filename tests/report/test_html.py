@@ -8,13 +8,13 @@ pytest tmp folder and prints where.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from support.report import copy_analysis
 
 from boxwise.report.html import render_html
 from boxwise.report.model import BuildFailure
@@ -60,11 +60,12 @@ def chromium(page: Path, shot: Path, height: int = 2600) -> list[str]:
 
 def hostile_report():
     data = full_report()
-    data.analysis = json.loads(json.dumps(data.analysis))
-    data.analysis["dependencies"]["distributions"][0]["name"] = HOSTILE
-    data.analysis["layers"][3]["command"] = "<script>alert(1)</script>"
-    data.analysis["layers"][3]["buildpack"] = None
-    data.analysis["layers"][3]["layer_name"] = None
+    data.analysis = copy_analysis(data.analysis)
+    assert data.analysis.dependencies is not None
+    dists = data.analysis.dependencies.distributions
+    dists[0] = dataclasses.replace(dists[0], name=HOSTILE)
+    layer = data.analysis.layers[3]
+    layer.command, layer.buildpack, layer.layer_name = "<script>alert(1)</script>", None, None
     data.startup = Startup(checked=True, answered=True, seconds=1.42, status=200, memory_bytes=52 << 20)
     from boxwise.analyze.diff import diff_analyses
 

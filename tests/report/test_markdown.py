@@ -6,16 +6,18 @@ The snapshots in tests/report/snapshots/ are the spec of the comment. To change 
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import re
 from pathlib import Path
 
 import pytest
-from support.report import load_fixture
+from support.report import copy_analysis, load_analysis, load_fixture
 
 from boxwise import __version__
 from boxwise.analyze.diff import diff_analyses
+from boxwise.analyze.efficiency import LayerInfo
+from boxwise.findings import Finding
 from boxwise.gate import Verdict
 from boxwise.report.markdown import GITHUB_LIMIT, render_markdown
 from boxwise.report.model import ReportData
@@ -33,17 +35,17 @@ def check_snapshot(name: str, text: str) -> None:
 
 
 def full_report(verdict: str = "verdict-fail.json") -> ReportData:
-    baseline, new = load_fixture("analysis-baseline.json"), load_fixture("analysis-new.json")
+    baseline, new = load_analysis("analysis-baseline.json"), load_analysis("analysis-new.json")
     files = load_fixture("files.json")
     return ReportData(
         app="apps/api",
-        ref=new["ref"],
+        ref=new.ref,
         analysis=new,
         verdict=Verdict.from_json(load_fixture(verdict)),
-        baseline_ref=baseline["ref"],
+        baseline_ref=baseline.ref,
         baseline=baseline,
         diff=diff_analyses(baseline, new, files["baseline"], files["new"]),
-        findings=load_fixture("findings.json"),
+        findings=[Finding(**item) for item in load_fixture("findings.json")],
         app_path="apps/api",
     )
 
@@ -81,10 +83,10 @@ def test_long_sections_fold_with_a_blank_line_after_summary() -> None:
 
 
 def test_passing_report_without_baseline_matches_snapshot() -> None:
-    new = load_fixture("analysis-new.json")
+    new = load_analysis("analysis-new.json")
     data = ReportData(
         app="worker",
-        ref=new["ref"],
+        ref=new.ref,
         analysis=new,
         verdict=Verdict.from_json(load_fixture("verdict-pass.json")),
         baseline_ref="docker://registry.example.com/shop/worker:main",
@@ -101,11 +103,11 @@ def test_passing_report_without_baseline_matches_snapshot() -> None:
 
 def many_layers(count: int) -> ReportData:
     data = full_report()
-    data.analysis = dict(data.analysis)
-    data.analysis["layers"] = [
-        {"index": i, "diff_id": f"sha256:{i:064x}", "size_bytes": 5000 + i, "command": f"RUN step {i}"}
+    layers = [
+        LayerInfo(i, digest="", diff_id=f"sha256:{i:064x}", size_bytes=5000 + i, command=f"RUN step {i}")
         for i in range(count)
     ]
+    data.analysis = dataclasses.replace(data.analysis, layers=layers)
     data.diff = diff_analyses(data.baseline, data.analysis)
     return data
 
@@ -159,10 +161,10 @@ def test_build_failure_comment_matches_snapshot() -> None:
 
 
 def test_the_builds_own_word_on_each_layer_shows_in_the_reused_column() -> None:
-    new = load_fixture("analysis-new.json")
-    ids = [layer["diff_id"] for layer in new["layers"]]
+    new = load_analysis("analysis-new.json")
+    ids = [layer.diff_id for layer in new.layers]
     notes = {ids[2]: "rebuilt: requirements.txt changed", ids[3]: "reused: key unchanged"}
-    alone = ReportData(app="api", ref=new["ref"], analysis=new, layer_notes=notes)
+    alone = ReportData(app="api", ref=new.ref, analysis=new, layer_notes=notes)
     text = render_markdown(alone)  # no baseline: the build still says what it reused
     assert "| 2 | 19.6 MB | — | `boxwise/pip-install:packages` | rebuilt: requirements.txt changed |" in text
     assert "| 3 | 319 kB | — | `boxwise/procfile-run:app` | reused: key unchanged |" in text
@@ -179,9 +181,10 @@ def test_the_builds_own_word_on_each_layer_shows_in_the_reused_column() -> None:
 
 def test_names_and_versions_from_the_image_are_inline_code_in_the_comment() -> None:
     data = full_report()
-    data.analysis = json.loads(json.dumps(data.analysis))
-    hostile = data.analysis["dependencies"]["distributions"][0]
-    hostile["name"], hostile["version"] = "x|y`![t](http://e.example/p.png)", "1\n# H"
+    data.analysis = copy_analysis(data.analysis)
+    assert data.analysis.dependencies is not None
+    dists = data.analysis.dependencies.distributions
+    dists[0] = dataclasses.replace(dists[0], name="x|y`![t](http://e.example/p.png)", version="1\n# H")
     data.diff = diff_analyses(data.baseline, data.analysis)
     text = render_markdown(data)
     row = "| `x\\|y'![t](http://e.example/p.png)` | `1 ↵ # H` | 17.6 MB | new | 2 |"

@@ -238,8 +238,10 @@ def test_github_bad_token_and_missing_pull_request(fake_api, analyses, tmp_path)
 
 def test_github_body_is_cut_to_the_comment_limit(fake_api, analyses, tmp_path) -> None:
     big = json.loads(analyses["new"].read_text())
+    layer = big["layers"][0]
     big["layers"] = [
         {
+            **layer,
             "index": i,
             "digest": f"sha256:{i:064x}",
             "diff_id": f"sha256:{i:064x}",
@@ -316,8 +318,15 @@ def test_github_secondary_rate_limit_403_is_waited_out(fake_api, analyses, tmp_p
 
 def test_gitlab_body_is_cut_to_its_million_character_limit(fake_api, analyses) -> None:
     big = json.loads(analyses["new"].read_text())
+    layer = big["layers"][0]
     big["layers"] = [
-        {"index": i, "diff_id": f"sha256:{i:064x}", "size_bytes": i, "command": f"RUN step {i} " + "y" * 90}
+        {
+            **layer,
+            "index": i,
+            "diff_id": f"sha256:{i:064x}",
+            "size_bytes": i,
+            "command": f"RUN step {i} " + "y" * 90,
+        }
         for i in range(12_000)
     ]
     analyses["new"].write_text(json.dumps(big))

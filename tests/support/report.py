@@ -9,11 +9,27 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from report.fakeapi import FakeServer
 
+    from boxwise.analyze.efficiency import Analysis
+
 FIXTURES = Path(__file__).resolve().parents[1] / "report" / "fixtures"
 
 
 def load_fixture(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
+
+
+def load_analysis(name: str) -> Analysis:
+    """A fixed analysis read back as `boxwise report` reads a saved one."""
+    from boxwise.analyze.efficiency import Analysis
+
+    return Analysis.from_json(load_fixture(name))
+
+
+def copy_analysis(analysis: Analysis) -> Analysis:
+    """A deep copy to make hostile: the fixture's own stays as it is."""
+    from boxwise.analyze.efficiency import Analysis
+
+    return Analysis.from_json(analysis.to_json())
 
 
 def gitlab_env(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from boxwise.analyze.dependencies import Distribution, from_json
+from boxwise.analyze.dependencies import Dependencies, Distribution
 
 # status of a distribution against the baseline
 ADDED, REMOVED, UPGRADED, DOWNGRADED = "added", "removed", "upgraded", "downgraded"
@@ -141,9 +141,9 @@ class DependencyDiff:
         }
 
 
-def dependency_diff(baseline: Any, new: Any) -> DependencyDiff | None:
-    """The distributions' changes between two analysis JSON `dependencies` tables; None when
-    either analysis has none."""
-    if not isinstance(baseline, dict) or not isinstance(new, dict):
+def dependency_diff(baseline: Dependencies | None, new: Dependencies | None) -> DependencyDiff | None:
+    """The distributions' changes between two analyses' dependency tables; None when either
+    analysis has none."""
+    if baseline is None or new is None:
         return None
-    return DependencyDiff(diff_dependencies(from_json(baseline), from_json(new)))
+    return DependencyDiff(diff_dependencies(baseline.distributions, new.distributions))

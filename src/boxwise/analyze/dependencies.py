@@ -271,30 +271,3 @@ def _keep(image: Image, wanted: Mapping[int, list[str]], found: Mapping[str, Fil
     cache = RecordCache()
     for number, paths in wanted.items():
         cache.put(image.layers[number].diff_id, {p: found[p] for p in paths if p in found})
-
-
-def from_json(data: Any) -> list[Distribution]:
-    """The distributions of an analysis JSON's `dependencies` (empty for anything else)."""
-    if not isinstance(data, Mapping):
-        return []
-    dists = []
-    for item in data.get("distributions") or []:
-        if not isinstance(item, Mapping):
-            continue
-        dists.append(
-            Distribution(
-                name=str(item.get("name") or "?"),
-                version=str(item.get("version") or "?"),
-                size_bytes=as_int(item.get("size_bytes")),
-                files=as_int(item.get("files")),
-                layer=as_int(item.get("layer")),
-                site=str(item.get("site") or ""),
-                missing_files=as_int(item.get("missing_files")),
-                truncated=bool(item.get("truncated")),
-            )
-        )
-    return dists
-
-
-def as_int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0

@@ -1,8 +1,9 @@
 """What changed between a baseline image and a new one: layers, sizes, efficiency, files.
 
-The comparison works on the documented analysis JSON (`Analysis.to_json()`) plus, when available,
-each image's final filesystem view (path → size). Keeping it on plain dicts lets the report be
-rendered and tested from fixed inputs, whatever image place the analyses came from.
+The comparison works on two analyses (an image's, or one saved with `boxwise inspect --format json`
+and read back with `Analysis.from_json`) plus, when available, each image's final filesystem view
+(path → size), so the report can be rendered and tested from fixed inputs, whatever image place the
+analyses came from.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,21 +19,23 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from boxwise.analyze.depdiff import DependencyDiff
 
+from boxwise.analyze.efficiency import Analysis, LayerInfo, ratio_json
 from boxwise.errors import UserError
 from boxwise.image.whiteout import final_view
+from boxwise.jsonread import JsonFormatError
 
 TOP_FILES = 10
 
 
-def layer_maker(layer: Mapping[str, Any]) -> str:
+def layer_maker(layer: LayerInfo) -> str:
     """What made a layer, as a person reads it: the buildpack layer's name, else its history command."""
-    buildpack = layer.get("buildpack") or ""
-    name = layer.get("layer_name") or ""
+    buildpack = layer.buildpack or ""
+    name = layer.layer_name or ""
     if buildpack and name:
         return f"{buildpack}:{name}"
     if name or buildpack:
-        return str(name or buildpack)
-    return str(layer.get("command") or "")
+        return name or buildpack
+    return layer.command
 
 
 JsonRatio = float | str | None  # a ratio as JSON holds it: null for 0/0, "+Inf" for x/0
@@ -52,17 +55,16 @@ class Figures:
     exact_wasted_bytes: int | None
 
     @classmethod
-    def of(cls, analysis: Mapping[str, Any]) -> Figures:
-        exact = analysis.get("exact") or {}
+    def of(cls, analysis: Analysis) -> Figures:
         return cls(
-            ref=analysis.get("ref"),
-            size_bytes=int(analysis.get("size_bytes") or 0),
-            layer_count=len(analysis.get("layers") or []),
-            efficiency=analysis.get("efficiency"),
-            wasted_bytes=analysis.get("wasted_bytes"),
-            user_wasted_percent=analysis.get("user_wasted_percent"),
-            exact_efficiency=exact.get("efficiency"),
-            exact_wasted_bytes=exact.get("wasted_bytes"),
+            ref=analysis.ref,
+            size_bytes=analysis.size_bytes,
+            layer_count=len(analysis.layers),
+            efficiency=analysis.dive.efficiency,
+            wasted_bytes=analysis.dive.wasted_bytes,
+            user_wasted_percent=ratio_json(analysis.dive.user_wasted_percent),
+            exact_efficiency=analysis.exact.efficiency,
+            exact_wasted_bytes=analysis.exact.wasted_bytes,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -129,30 +131,30 @@ class LayerChange:
         return data
 
 
-def _layer_row(layer: Mapping[str, Any], status: str) -> LayerChange:
+def _layer_row(layer: LayerInfo, status: str) -> LayerChange:
     return LayerChange(
         status=status,
-        index=layer.get("index"),
-        diff_id=layer.get("diff_id"),
-        size_bytes=int(layer.get("size_bytes") or 0),
+        index=layer.index,
+        diff_id=layer.diff_id,
+        size_bytes=layer.size_bytes,
         made_by=layer_maker(layer),
-        command=layer.get("command") or "",
-        buildpack=layer.get("buildpack"),
-        layer_name=layer.get("layer_name"),
+        command=layer.command,
+        buildpack=layer.buildpack,
+        layer_name=layer.layer_name,
     )
 
 
-def diff_layers(baseline: list[Mapping[str, Any]], new: list[Mapping[str, Any]]) -> list[LayerChange]:
+def diff_layers(baseline: Sequence[LayerInfo], new: Sequence[LayerInfo]) -> list[LayerChange]:
     """New layers in order (unchanged or added, by diff_id), then the baseline's removed layers.
 
     An added layer made by the same thing as a removed one (same buildpack layer or command) is
     marked as replacing it, so a rebuilt app layer shows its size change rather than "new".
     """
-    available = Counter(layer.get("diff_id") for layer in baseline)
-    kept: Counter[Any] = Counter()
+    available = Counter(layer.diff_id for layer in baseline)
+    kept: Counter[str] = Counter()
     rows: list[LayerChange] = []
     for layer in new:
-        diff_id = layer.get("diff_id")
+        diff_id = layer.diff_id
         if diff_id and available[diff_id] > kept[diff_id]:
             kept[diff_id] += 1
             rows.append(_layer_row(layer, "unchanged"))
@@ -160,7 +162,7 @@ def diff_layers(baseline: list[Mapping[str, Any]], new: list[Mapping[str, Any]])
             rows.append(_layer_row(layer, "added"))
     removed: list[LayerChange] = []
     for layer in baseline:
-        diff_id = layer.get("diff_id")
+        diff_id = layer.diff_id
         if diff_id and kept[diff_id] > 0:
             kept[diff_id] -= 1
         else:
@@ -248,8 +250,8 @@ class Diff:
 
 
 def diff_analyses(
-    baseline: Mapping[str, Any],
-    new: Mapping[str, Any],
+    baseline: Analysis,
+    new: Analysis,
     baseline_files: Mapping[str, int] | None = None,
     new_files: Mapping[str, int] | None = None,
     top: int = TOP_FILES,
@@ -267,9 +269,9 @@ def diff_analyses(
         baseline=old_figures,
         new=new_figures,
         change=changes,
-        layers=diff_layers(list(baseline.get("layers") or []), list(new.get("layers") or [])),
+        layers=diff_layers(baseline.layers, new.layers),
         files=files,
-        dependencies=dependency_diff(baseline.get("dependencies"), new.get("dependencies")),
+        dependencies=dependency_diff(baseline.dependencies, new.dependencies),
     )
 
 
@@ -338,8 +340,8 @@ def _dependency_lines(data: DependencyDiff | None) -> list[str]:
     return lines
 
 
-def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
-    """An image's analysis JSON and final file view, from one read of its layer indexes."""
+def read_image(ref: str) -> tuple[Analysis, dict[str, int]]:
+    """An image's analysis and final file view, from one read of its layer indexes."""
     from boxwise.analyze.efficiency import analyze
     from boxwise.image import load_indexes, open_image
 
@@ -356,15 +358,15 @@ def read_image(ref: str) -> tuple[dict[str, Any], dict[str, int]]:
         analysis.dependencies = read_dependencies(image, indexes, view)
     except OSError as exc:
         raise UserError(f"{ref}: cannot read the image ({exc.strerror or exc})") from None
-    return analysis.to_json(), view
+    return analysis, view
 
 
 def _is_json_file(ref: str) -> bool:
     return ref.endswith(".json") and "://" not in ref and ":" not in ref.split("/")[0][1:]
 
 
-def load_analysis(ref: str) -> tuple[dict[str, Any], dict[str, int] | None]:
-    """The analysis JSON of an image (or a saved one) and, for an image, its final file view."""
+def load_analysis(ref: str) -> tuple[Analysis, dict[str, int] | None]:
+    """The analysis of an image (or a saved one) and, for an image, its final file view."""
     if _is_json_file(ref):
         path = Path(ref)
         try:
@@ -382,7 +384,12 @@ def load_analysis(ref: str) -> tuple[dict[str, Any], dict[str, int] | None]:
                 f"{ref}: not an analysis (no 'layers'); save it with `boxwise inspect --format json`"
             )
         analysis.setdefault("ref", ref)
-        return analysis, None
+        try:
+            return Analysis.from_json(analysis), None
+        except JsonFormatError as exc:
+            raise UserError(
+                f"{ref}: not a valid analysis ({exc}); save it with `boxwise inspect --format json`"
+            ) from None
     return read_image(ref)
 
 

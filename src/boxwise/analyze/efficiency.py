@@ -20,9 +20,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from boxwise.analyze import go_sort
+from boxwise.analyze.dependencies import Dependencies, Distribution
 from boxwise.image.model import Entry, Image, buildpack_layers, dive_command, largest_files
 from boxwise.image.tree import (
     Node,
@@ -36,9 +37,7 @@ from boxwise.image.tree import (
     whiteout_count,
 )
 from boxwise.image.whiteout import OPAQUE, WHITEOUT, hidden_path
-
-if TYPE_CHECKING:
-    from boxwise.analyze.dependencies import Dependencies
+from boxwise.jsonread import JsonFormatError, JsonReader
 
 SCHEMA = "boxwise.inspect/1"
 
@@ -130,6 +129,30 @@ class Analysis:
             "dependencies": self.dependencies.to_json() if self.dependencies is not None else None,
         }
 
+    @classmethod
+    def from_json(cls, data: object) -> Analysis:
+        """A saved `boxwise.inspect/1` document (schemas/inspect.schema.json), checked field by
+        field: it comes from the merge request. `from_json(x).to_json() == x` for a valid one.
+
+        Raises JsonFormatError naming the first field that is missing or of the wrong type.
+        """
+        doc = JsonReader(data)
+        if doc.field("schema", str) != SCHEMA:
+            raise JsonFormatError(f"'schema' is not {SCHEMA!r}")
+        deps = doc.get("dependencies")
+        return cls(
+            ref=doc.field("ref", str),
+            name=doc.optional("name", str),
+            source=doc.field("source", str),
+            resolved_as=doc.optional("resolved_as", str),
+            size_bytes=doc.field("size_bytes", int),
+            user_size_bytes=doc.field("user_size_bytes", int),
+            layers=[_layer_from_json(layer) for layer in doc.items("layers")],
+            dive=_accounting_from_json(doc, "inefficient_files"),  # dive's figures are at the top
+            exact=_accounting_from_json(doc.child("exact"), "files"),
+            dependencies=None if deps is None else _dependencies_from_json(doc.child("dependencies")),
+        )
+
     def dumps(self) -> str:
         # compact on purpose: json's C encoder only runs without indent (5x faster on big images)
         return json.dumps(self.to_json(), separators=(",", ":"))
@@ -148,6 +171,60 @@ class Analysis:
         out.write(between)
         _write_rows(out, self.exact.files)
         out.write(after)
+
+
+def _ratio_field(reader: JsonReader, key: str) -> float:
+    value = reader.get(key)
+    return ratio_from_json(value) if value is None or value == "+Inf" else reader.number(key)
+
+
+def _accounting_from_json(block: JsonReader, files: str) -> Accounting:
+    return Accounting(
+        block.number("efficiency"),
+        block.field("wasted_bytes", int),
+        _ratio_field(block, "user_wasted_percent"),
+        [_row_from_json(row) for row in block.items(files)],
+    )
+
+
+def _row_from_json(row: JsonReader) -> FileWaste:
+    return FileWaste(row.field("path", str), row.field("count", int), row.field("size_bytes", int))
+
+
+def _layer_from_json(layer: JsonReader) -> LayerInfo:
+    return LayerInfo(
+        index=layer.field("index", int),
+        digest=layer.field("digest", str),
+        diff_id=layer.field("diff_id", str),
+        size_bytes=layer.field("size_bytes", int),
+        command=layer.field("command", str),
+        created_by=layer.optional("created_by", str),
+        media_type=layer.field("media_type", str),
+        blob_size_bytes=layer.field("blob_size_bytes", int),
+        buildpack=layer.optional("buildpack", str),
+        layer_name=layer.optional("layer_name", str),
+        largest_files=[
+            (f.field("path", str), f.field("size_bytes", int)) for f in layer.items("largest_files")
+        ],
+    )
+
+
+def _dependencies_from_json(deps: JsonReader) -> Dependencies:
+    deps.field("size_bytes", int)  # the sum of the distributions': to_json() counts it again
+    dists = [
+        Distribution(
+            name=d.field("name", str),
+            version=d.field("version", str),
+            size_bytes=d.field("size_bytes", int),
+            files=d.field("files", int),
+            layer=d.field("layer", int),
+            site=d.field("site", str),
+            missing_files=d.field("missing_files", int),
+            truncated=d.field("truncated", bool),
+        )
+        for d in deps.items("distributions")
+    ]
+    return Dependencies(dists, deps.strings("notes"))
 
 
 _ROWS_MARK = "\0boxwise-rows:"  # no path holds a NUL: the mark cannot collide with data

@@ -36,6 +36,7 @@ from boxwise.builder.base import (
 from boxwise.builder.builder_toml import Builder, load_builder
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.cacheimage import read_cache_image, write_cache_image
+from boxwise.builder.cnbfiles import DriverResult
 from boxwise.builder.failures import FailureContext, failure_error
 from boxwise.builder.fastpath import FastBuild
 from boxwise.builder.imageconfig import (
@@ -128,16 +129,16 @@ def _driver_env(
     return env
 
 
-def _unmap(group: list[dict[str, Any]], box: BuildRoot) -> list[dict[str, Any]]:
-    """What the buildpacks wrote with build-root paths in it, as the image will see it."""
-    for bp in group:
-        for layer in bp["layers"].values():
-            layer["launch_env"] = [[n, a, box.unmap(v), d] for n, a, v, d in layer["launch_env"]]
-        for process in bp["processes"]:
-            command = process.get("command")
-            if isinstance(command, list):
-                process["command"] = [box.unmap(str(part)) for part in command]
-    return group
+def _driver_result(box: BuildRoot) -> DriverResult:
+    """The build container's result.json, checked: the app's own build steps ran in there."""
+    path = f"{LAYERS_DIR}/.boxwise/result.json"
+    try:
+        return DriverResult.from_json(json.loads(box.read_file(path)))
+    except ValueError as exc:  # not JSON, or not the driver's shape
+        raise UserError(
+            f"{path} in the build container is not what the lifecycle driver writes ({exc}); "
+            "the app's build must not write into the layers folder"
+        ) from None
 
 
 def _plan(builder: Builder, box: BuildRoot) -> dict[str, Any]:
@@ -202,14 +203,15 @@ def _run_lifecycle(
             load_shared(builder, "collectstatic"),
         )
         raise failure_error(code, log.lines, failure, *shared)
-    result = json.loads(box.read_file(f"{LAYERS_DIR}/.boxwise/result.json"))
-    group = _unmap(result["group"], box)
+    result = _driver_result(box)
+    # the rest of the export still reads the group as result.json's dicts
+    group = [bp.unmapped(box.unmap).to_json() for bp in result.group]
     launch, reports, keep = export_layers(box, group, restored, cache, log)
-    writes = AppWrites.from_result(result)
+    writes = AppWrites.from_result(result.raw)
     if writes.paths:
         log.status("export: reading the files the build wrote into the app")
     app_build = export_app_writes(box, writes, cache, int(env["SOURCE_DATE_EPOCH"]))
-    return Lifecycle(group, launch, reports, keep, writes, app_build, str(result.get("python", "")))
+    return Lifecycle(group, launch, reports, keep, writes, app_build, result.python)
 
 
 def _run_ref(options: BuildOptions) -> str:

@@ -20,6 +20,8 @@ from boxwise.errors import UserError
 from boxwise.report.model import BuildFailure, ReportData, failed_rules, verdict_passed, verdict_rules
 
 if TYPE_CHECKING:
+    from boxwise.analyze.efficiency import Analysis
+    from boxwise.findings import Finding
     from boxwise.gate import RuleResult
     from boxwise.report.options import ArtifactPaths
 
@@ -108,19 +110,11 @@ def gate_codequality(report: ReportData) -> list[dict[str, Any]]:
     ]
 
 
-def _findings(items: Iterable[dict[str, Any]]) -> list[Any]:
-    from boxwise.findings import Finding
-
-    keys = ("path", "line", "rule", "severity", "message", "fix")
-    fields: list[dict[str, Any]] = [{key: item.get(key) for key in keys} for item in items]
-    return [Finding(**values) for values in fields]
-
-
-def findings_codequality(findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def findings_codequality(findings: Iterable[Finding]) -> list[dict[str, Any]]:
     """Lint findings in GitLab's format, through lint's own renderer (same fingerprints as detect)."""
     from boxwise.lint.render import codequality_entries
 
-    return codequality_entries(_findings(findings))
+    return codequality_entries(findings)
 
 
 def build_codequality(failure: BuildFailure) -> dict[str, Any]:
@@ -149,11 +143,15 @@ def codequality_json(reports: Sequence[ReportData], broken: Sequence[BuildFailur
 
 # --- OpenMetrics -----------------------------------------------------------------------------------
 
-METRICS = (
-    ("boxwise_image_size_bytes", "Uncompressed image size (sum of layer sizes)", "size_bytes"),
-    ("boxwise_image_efficiency_ratio", "dive-compatible efficiency score", "efficiency"),
-    ("boxwise_image_wasted_bytes", "Bytes wasted by duplicated or removed files (dive)", "wasted_bytes"),
-    ("boxwise_image_layers", "Number of layers", "layer_count"),
+METRICS: tuple[tuple[str, str, Callable[[Analysis], float]], ...] = (
+    ("boxwise_image_size_bytes", "Uncompressed image size (sum of layer sizes)", lambda a: a.size_bytes),
+    ("boxwise_image_efficiency_ratio", "dive-compatible efficiency score", lambda a: a.dive.efficiency),
+    (
+        "boxwise_image_wasted_bytes",
+        "Bytes wasted by duplicated or removed files (dive)",
+        lambda a: a.dive.wasted_bytes,
+    ),
+    ("boxwise_image_layers", "Number of layers", lambda a: len(a.layers)),
 )
 
 
@@ -164,13 +162,10 @@ def _label(value: str) -> str:
 def metrics_text(reports: Sequence[ReportData], broken: Sequence[BuildFailure] = ()) -> str:
     """OpenMetrics text: one gauge family per figure, one sample per app, ending with `# EOF`."""
     lines: list[str] = []
-    for name, help_text, key in METRICS:
+    for name, help_text, figure in METRICS:
         lines += [f"# TYPE {name} gauge", f"# HELP {name} {help_text}."]
         for report in reports:
-            analysis = report.analysis
-            value = len(analysis.get("layers") or []) if key == "layer_count" else analysis.get(key)
-            if value is None:
-                continue
+            value = figure(report.analysis)
             lines.append(f'{name}{{app="{_label(report.app)}"}} {value}')
     lines += _startup_metrics(reports)
     lines += _gauge(
@@ -187,8 +182,8 @@ def metrics_text(reports: Sequence[ReportData], broken: Sequence[BuildFailure] =
 
 
 def _dependency_bytes(report: ReportData) -> object:
-    table = report.analysis.get("dependencies")
-    return table.get("size_bytes") if isinstance(table, dict) else None
+    table = report.analysis.dependencies
+    return table.size_bytes if table is not None else None
 
 
 def _gauge(name: str, help_text: str, samples: Sequence[tuple[str, object]]) -> list[str]:
@@ -291,7 +286,7 @@ def workflow_annotations(reports: Sequence[ReportData], broken: Sequence[BuildFa
         for f in broken
     ]
     for report in reports:
-        lines += github_lines(_findings(report.findings))
+        lines += github_lines(report.findings)
         for rule in failed_rules(report.verdict):
             props = f"file={_escape_property(report.rules_path or report.app_path or '.')}"
             props += f",title={_escape_property('boxwise gate ' + rule.name)}"
@@ -305,14 +300,14 @@ def github_outputs(reports: Sequence[ReportData], broken: Sequence[BuildFailure]
     overall = "fail" if False in verdicts else "pass" if verdicts and None not in verdicts else "none"
     outputs = {"verdict": overall}
     if len(reports) == 1 and not broken:
-        outputs["size-bytes"] = str(reports[0].analysis.get("size_bytes", ""))
-        outputs["efficiency"] = str(reports[0].analysis.get("efficiency", ""))
+        outputs["size-bytes"] = str(reports[0].analysis.size_bytes)
+        outputs["efficiency"] = str(reports[0].analysis.dive.efficiency)
     outputs["apps"] = json.dumps(
         [
             {
                 "app": r.app,
-                "size-bytes": r.analysis.get("size_bytes"),
-                "efficiency": r.analysis.get("efficiency"),
+                "size-bytes": r.analysis.size_bytes,
+                "efficiency": r.analysis.dive.efficiency,
                 "verdict": {True: "pass", False: "fail", None: "none"}[verdict_passed(r.verdict)],
             }
             for r in reports

@@ -11,10 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boxwise.errors import UserError
 from boxwise.image.registry_auth import gitlab_job_credentials
+
+if TYPE_CHECKING:
+    from boxwise.analyze.efficiency import Analysis
 
 
 def target_branch(env: Mapping[str, str]) -> str:
@@ -40,9 +43,7 @@ def _tag_safe(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-.") or "x"
 
 
-def load_baseline(
-    ref: str | None, how: str
-) -> tuple[dict[str, Any] | None, dict[str, int] | None, str | None]:
+def load_baseline(ref: str | None, how: str) -> tuple[Analysis | None, dict[str, int] | None, str | None]:
     """(analysis, file view, None), or (None, None, why) when there is no baseline: never an error."""
     if ref is None:
         return None, None, how

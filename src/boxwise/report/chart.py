@@ -31,10 +31,8 @@ def layer_bars(data: ReportData) -> list[LayerBar]:
 
     bars: list[LayerBar] = []
     if data.diff is None:
-        for layer in data.analysis.get("layers") or []:
-            bars.append(
-                LayerBar(str(layer.get("index")), None, int(layer.get("size_bytes") or 0), layer_maker(layer))
-            )
+        for layer in data.analysis.layers:
+            bars.append(LayerBar(str(layer.index), None, layer.size_bytes, layer_maker(layer)))
         return _largest(bars)
     for row in data.diff.layers:
         size = row.size_bytes

@@ -21,6 +21,8 @@ from boxwise.report.model import BuildFailure, ReportData, marker, verdict_passe
 from boxwise.report.options import ArtifactPaths, Posting, PostingFlags, ReportOptions
 
 if TYPE_CHECKING:
+    from boxwise.analyze.efficiency import Analysis
+    from boxwise.findings import Finding
     from boxwise.gate import GateFlags, Rules, Verdict
 
 # --- inputs ------------------------------------------------------------------------------------------
@@ -33,19 +35,19 @@ def gate_rules(flags: GateFlags, settings: Any) -> Rules:
     return load_rules(settings, flags.ci_config, flags.overrides())
 
 
-def evaluate(analysis: dict[str, Any], rules: Rules) -> Verdict:
+def evaluate(analysis: Analysis, rules: Rules) -> Verdict:
     from boxwise.gate import evaluate as evaluate_rules
 
     return evaluate_rules(analysis, rules)
 
 
-def lint_findings(settings: Any, app: Any) -> list[dict[str, Any]]:
+def lint_findings(settings: Any, app: Any) -> list[Finding]:
     from boxwise.lint.command import lint_app
     from boxwise.lint.detection import load_builder, load_rules
 
     builder = load_builder()
     report = lint_app(settings, app, builder, load_rules(builder))
-    return [item.to_dict() for item in report.findings]
+    return list(report.findings)
 
 
 def find_app(settings: Any, name: str | None) -> Any:

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from boxwise.analyze.depdiff import ADDED, REMOVED, UNCHANGED, DependencyChange
-from boxwise.analyze.dependencies import from_json
 from boxwise.report.model import ReportData
 from boxwise.units import human_bytes
 
@@ -49,11 +48,10 @@ class DependencyView:
 
 def dependency_view(data: ReportData) -> DependencyView | None:
     """None when the analysis has no dependency table (an analysis JSON saved before it existed)."""
-    table = data.analysis.get("dependencies")
-    if not isinstance(table, dict):
+    table = data.analysis.dependencies
+    if table is None:
         return None
-    dists = from_json(table)
-    notes = [str(note) for note in table.get("notes") or []]
+    dists, notes = table.distributions, list(table.notes)
     diff = data.diff.dependencies if data.diff is not None else None
     if diff is not None:
         rows = list(diff.changes)

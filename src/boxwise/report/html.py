@@ -108,18 +108,16 @@ def _layers(data: ReportData) -> str:
     bars = layer_bars(data)
     chart = svg_chart(bars, _h) if bars else ""
     rows = []
-    for layer in data.analysis.get("layers") or []:
+    for layer in data.analysis.layers:
         files = "<br>".join(
-            f"{_h(human_bytes(f.get('size_bytes')))} {_code(f.get('path'))}"
-            for f in (layer.get("largest_files") or [])[:5]
-            if isinstance(f, dict)
+            f"{_h(human_bytes(size))} {_code(path)}" for path, size in layer.largest_files[:5]
         )
         rows.append(
             [
-                _h(layer.get("index")),
-                _h(human_bytes(layer.get("size_bytes"))),
+                _h(layer.index),
+                _h(human_bytes(layer.size_bytes)),
                 _code(layer_maker(layer)),
-                _h(data.layer_notes.get(layer.get("diff_id", ""), "")),
+                _h(data.layer_notes.get(layer.diff_id, "")),
                 files or DASH,
             ]
         )
@@ -192,12 +190,9 @@ def _files(data: ReportData) -> str:
         parts.append(
             "<h3>Largest new or grown files</h3>" + _table(["path", "size", "change"], rows, right=(1, 2))
         )
-    waste = sorted(data.analysis.get("inefficient_files") or [], key=lambda f: -(f.get("size_bytes") or 0))
+    waste = sorted(data.analysis.dive.files, key=lambda f: -f.size_bytes)
     if waste:
-        rows = [
-            [_h(f.get("count")), _h(human_bytes(f.get("size_bytes"))), _code(f.get("path"))]
-            for f in waste[:MAX_ROWS]
-        ]
+        rows = [[_h(f.count), _h(human_bytes(f.size_bytes)), _code(f.path)] for f in waste[:MAX_ROWS]]
         parts.append(
             "<h3>Inefficient files</h3>" + _table(["copies", "total size", "path"], rows, right=(0, 1))
         )
@@ -210,11 +205,11 @@ def _findings(data: ReportData) -> str:
         return '<h3>Lint findings</h3><p class="muted">No lint findings.</p>'
     rows = [
         [
-            _code(f.get("path")),
-            _h(f.get("line") or DASH),
-            _code(f.get("rule")),
-            _h(f.get("severity", "")),
-            _h(f.get("message", "")),
+            _code(f.path),
+            _h(f.line or DASH),
+            _code(f.rule),
+            _h(f.severity),
+            _h(f.message),
         ]
         for f in data.findings[:MAX_ROWS]
     ]

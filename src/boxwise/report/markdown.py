@@ -147,7 +147,7 @@ def _layer_section(data: ReportData) -> Section:
         f"{md_cell(row.reused, 80)} |"
         for row in layer_rows(data)
     ]
-    count = len(data.analysis.get("layers") or [])
+    count = len(data.analysis.layers)
     title = f"Layers ({count}" + (
         f", {data.diff.added_layers} new or rebuilt)" if data.diff is not None else ")"
     )
@@ -177,8 +177,8 @@ def _new_files_section(data: ReportData) -> Section:
 def _findings_section(data: ReportData) -> Section:
     header = ["| file | line | rule | severity | message |", "|:--|--:|:--|:--|:--|"]
     rows = [
-        f"| {md_code(f.get('path'))} | {md_cell(f.get('line') or DASH)} | {md_code(f.get('rule'))} | "
-        f"{md_cell(f.get('severity', ''))} | {md_cell(f.get('message', ''), 300)} |"
+        f"| {md_code(f.path)} | {md_cell(f.line or DASH)} | {md_code(f.rule)} | "
+        f"{md_cell(f.severity)} | {md_cell(f.message, 300)} |"
         for f in data.findings
     ]
     return Section(f"Lint findings ({len(rows)})", header, rows, "No lint findings.")

@@ -14,6 +14,8 @@ from boxwise.startup import Startup
 
 if TYPE_CHECKING:
     from boxwise.analyze.diff import Diff
+    from boxwise.analyze.efficiency import Analysis
+    from boxwise.findings import Finding
     from boxwise.gate import RuleResult, Verdict
 
 MARKER_PREFIX = "<!-- boxwise:report app="
@@ -40,13 +42,13 @@ def holds_marker(body: str, app_marker: str) -> bool:
 class ReportData:
     app: str
     ref: str
-    analysis: dict[str, Any]
+    analysis: Analysis
     verdict: Verdict | None = None
     baseline_ref: str | None = None
-    baseline: dict[str, Any] | None = None
+    baseline: Analysis | None = None
     baseline_note: str | None = None  # why there is no baseline to compare with
     diff: Diff | None = None
-    findings: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     app_path: str | None = None  # the app folder, relative to the repo root
     rules_path: str | None = None  # the gate rules file, relative to the repo root
     # diff_id -> what the build said of the layer ("reused: key unchanged", "rebuilt: …")
@@ -59,13 +61,13 @@ class ReportData:
             "app_path": self.app_path,
             "ref": self.ref,
             "passed": verdict_passed(self.verdict),
-            "analysis": self.analysis,
+            "analysis": self.analysis.to_json(),
             "verdict": self.verdict.to_json() if self.verdict is not None else None,
             "baseline_ref": self.baseline_ref,
-            "baseline": self.baseline,
+            "baseline": self.baseline.to_json() if self.baseline is not None else None,
             "baseline_note": self.baseline_note,
             "diff": self.diff.to_json() if self.diff is not None else None,
-            "findings": self.findings,
+            "findings": [f.to_dict() for f in self.findings],
             "layer_notes": self.layer_notes,
             "startup": self.startup.to_json() if self.startup is not None else None,
         }

@@ -60,14 +60,12 @@ class FileRow:
 
 def summary_rows(data: ReportData) -> list[SummaryRow]:
     new, old = data.analysis, data.baseline
-    exact_new = new.get("exact") or {}
-    exact_old = (old or {}).get("exact") or {}
     figures: list[tuple[str, str, Any, Any]] = [
-        ("image size", "bytes", new.get("size_bytes"), (old or {}).get("size_bytes")),
-        ("efficiency", "ratio", new.get("efficiency"), (old or {}).get("efficiency")),
-        ("wasted", "bytes", new.get("wasted_bytes"), (old or {}).get("wasted_bytes")),
-        ("wasted (exact)", "bytes", exact_new.get("wasted_bytes"), exact_old.get("wasted_bytes")),
-        ("layers", "count", len(new.get("layers") or []), len(old.get("layers") or []) if old else None),
+        ("image size", "bytes", new.size_bytes, old and old.size_bytes),
+        ("efficiency", "ratio", new.dive.efficiency, old and old.dive.efficiency),
+        ("wasted", "bytes", new.dive.wasted_bytes, old and old.dive.wasted_bytes),
+        ("wasted (exact)", "bytes", new.exact.wasted_bytes, old and old.exact.wasted_bytes),
+        ("layers", "count", len(new.layers), old and len(old.layers)),
     ]
     shows: dict[str, Callable[[Any], str]] = {"bytes": human_bytes, "ratio": percent, "count": str}
     rows = []
@@ -117,12 +115,12 @@ def layer_rows(data: ReportData) -> list[LayerRow]:
     removed layer a rebuilt one replaces is shown as that one). Without: the image's layers."""
     rows: list[LayerRow] = []
     if data.diff is None:
-        for layer in data.analysis.get("layers") or []:
-            note = data.layer_notes.get(layer.get("diff_id", ""))
+        for layer in data.analysis.layers:
+            note = data.layer_notes.get(layer.diff_id)
             rows.append(
                 LayerRow(
-                    str(layer.get("index")),
-                    human_bytes(layer.get("size_bytes")),
+                    str(layer.index),
+                    human_bytes(layer.size_bytes),
                     DASH,
                     layer_maker(layer),
                     reuse_label(None, note),
@@ -153,14 +151,8 @@ def layer_rows(data: ReportData) -> list[LayerRow]:
 
 def waste_rows(data: ReportData, top: int = TOP_ROWS) -> tuple[list[WasteRow], int]:
     """The top inefficient files, largest first (then by path), and how many there are in all."""
-    files = sorted(
-        data.analysis.get("inefficient_files") or [],
-        key=lambda f: (-(f.get("size_bytes") or 0), f.get("path")),
-    )
-    rows = [
-        WasteRow(str(f.get("count")), human_bytes(f.get("size_bytes")), str(f.get("path")))
-        for f in files[:top]
-    ]
+    files = sorted(data.analysis.dive.files, key=lambda f: (-f.size_bytes, f.path))
+    rows = [WasteRow(str(f.count), human_bytes(f.size_bytes), f.path) for f in files[:top]]
     return rows, len(files)
 
 

@@ -119,11 +119,10 @@ def render_terminal(data: ReportData, out: IO[str], color: bool | None = None) -
     if data.findings:
         console.print(Text(f"lint findings ({len(data.findings)})", style="bold"))
         for f in data.findings:
-            where = f"{f.get('path')}:{f['line']}" if f.get("line") else str(f.get("path"))
-            style = "bold red" if f.get("severity") == "error" else "yellow"
-            line = Text(f"  {printable(where)}  ")
-            line.append(str(f.get("severity")), style=style)
-            line.append(f"  {f.get('rule')}  {printable(f.get('message'))}")
+            style = "bold red" if f.severity == "error" else "yellow"
+            line = Text(f"  {printable(f.location)}  ")
+            line.append(f.severity, style=style)
+            line.append(f"  {f.rule}  {printable(f.message)}")
             console.print(line)
     else:
         console.print(Text("no lint findings", style="dim"))
