@@ -192,7 +192,7 @@ def _files(data: ReportData) -> str:
         )
     waste = sorted(data.analysis.dive.files, key=lambda f: -f.size_bytes)
     if waste:
-        rows = [[_h(f.count), _h(human_bytes(f.size_bytes)), _code(f.path)] for f in waste[:MAX_ROWS]]
+        rows = [[_h(f.copies), _h(human_bytes(f.size_bytes)), _code(f.path)] for f in waste[:MAX_ROWS]]
         parts.append(
             "<h3>Inefficient files</h3>" + _table(["copies", "total size", "path"], rows, right=(0, 1))
         )

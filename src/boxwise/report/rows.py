@@ -152,7 +152,7 @@ def layer_rows(data: ReportData) -> list[LayerRow]:
 def waste_rows(data: ReportData, top: int = TOP_ROWS) -> tuple[list[WasteRow], int]:
     """The top inefficient files, largest first (then by path), and how many there are in all."""
     files = sorted(data.analysis.dive.files, key=lambda f: (-f.size_bytes, f.path))
-    rows = [WasteRow(str(f.count), human_bytes(f.size_bytes), f.path) for f in files[:top]]
+    rows = [WasteRow(str(f.copies), human_bytes(f.size_bytes), f.path) for f in files[:top]]
     return rows, len(files)
 
 
