@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from boxwise.builder import driver
-from boxwise.builder.cnbfiles import DriverResult
-from boxwise.jsonread import JsonFormatError
+from boxwise.builder import driver, fastpath
+from boxwise.builder.cnbfiles import BuildpackBuild, DriverResult, LaunchLayer
+from boxwise.builder.imageconfig import build_config
+from boxwise.builder.runtime import RunUser
+from boxwise.jsonread import JsonFormatError, JsonReader
 
 
 def _driver_result(tmp_path: Path) -> dict:
@@ -78,3 +80,68 @@ def test_a_tampered_result_names_the_field(tmp_path: Path, tamper, named: str) -
     tamper(document)
     with pytest.raises(JsonFormatError, match=named.replace("[", r"\[").replace("]", r"\]")):
         DriverResult.from_json(document)
+
+
+def _image_config(group, launch) -> bytes:
+    user = RunUser("cnb", "/home/cnb", None, None)
+    base = {"config": {"Env": ["PATH=/usr/bin"]}, "rootfs": {"diff_ids": ["sha256:base"]}}
+    return build_config(base, "base:1", group, launch, ("sha256:rt", user), ["sha256:app"], 0)
+
+
+def _built(tmp_path: Path) -> tuple[tuple[BuildpackBuild, ...], list[LaunchLayer]]:
+    group = tuple(bp.unmapped(lambda p: p) for bp in DriverResult.from_json(_driver_result(tmp_path)).group)
+    packages = group[0].layers["packages"]
+    launch = [
+        LaunchLayer(group[0].id, "packages", "sha256:" + "a" * 64, packages.types, packages.metadata, 10)
+    ]
+    return group, launch
+
+
+def test_the_fast_path_record_gives_back_the_full_builds_image_config(tmp_path: Path) -> None:
+    """The fast path builds its image from the group and layers a full build recorded as JSON: read
+    back, they make the same config bytes (so the same image id) as the values the build had."""
+    group, launch = _built(tmp_path)
+    saved = json.loads(
+        json.dumps({"group": [bp.to_json() for bp in group], "launch": [la.to_json() for la in launch]})
+    )
+    again = tuple(BuildpackBuild.from_json(bp) for bp in JsonReader(saved).items("group"))
+    launch_again = [LaunchLayer.from_json(la) for la in JsonReader(saved).items("launch")]
+    assert (again, launch_again) == (group, launch)
+    assert _image_config(again, launch_again) == _image_config(group, launch)
+    labels = json.loads(_image_config(group, launch))["config"]["Labels"]
+    layers = json.loads(labels["io.buildpacks.lifecycle.metadata"])["buildpacks"][0]["layers"]
+    assert layers == {
+        "packages": {
+            "sha": launch[0].diff_id,
+            "data": {"key": "abc", "inputs": {"req": "1"}},
+            "build": False,
+            "cache": True,
+            "launch": True,
+        }
+    }
+    assert labels["org.example"] == "1"
+
+
+def test_host_outcomes_that_match_the_build_agree(tmp_path: Path) -> None:
+    """The record is written only when the host computes what the build wrote: the same processes
+    and keys agree; another key is named."""
+    group, _ = _built(tmp_path)
+    processes = [dict(p) for p in group[0].processes]
+    same = {group[0].id: {"packages": "abc", "processes": processes}}
+    assert fastpath._disagreement(group, same) is None
+    other = {group[0].id: {"packages": "abd", "processes": processes}}
+    assert fastpath._disagreement(group, other) == "boxwise/pip-install:packages: key"
+
+
+def test_a_damaged_fast_path_record_runs_the_full_build(tmp_path: Path) -> None:
+    group, launch = _built(tmp_path)
+    record = {
+        "version": fastpath.RECORD_VERSION,
+        "driver": fastpath.driver_sha(),
+        "build_image": "build",
+        "base_image": "base",
+        "group": [bp.to_json() for bp in group],
+        "launch": [{**launch[0].to_json(), "size": "10"}],
+    }
+    why = fastpath.fast_build(None, tmp_path, {"fast": record}, "build", "base", {}, lambda *_: True)
+    assert why == "the record of the last build is damaged ('launch[0].size' is not an integer)"

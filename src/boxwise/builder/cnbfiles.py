@@ -123,6 +123,42 @@ class BuildpackBuild:
 
 
 @dataclass(frozen=True)
+class LaunchLayer:
+    """One buildpack layer that goes into the image (export_layers made or reused its tar): the
+    image's config lists it, and its `<layer>.toml` types and metadata are the lifecycle label's."""
+
+    bp: str  # the buildpack's id
+    name: str
+    diff_id: str
+    types: dict[str, bool]  # build, cache, launch
+    data: dict[str, Any]  # the layer's metadata
+    size: int
+
+    @classmethod
+    def from_json(cls, layer: JsonReader) -> LaunchLayer:
+        types = layer.child("types")
+        return cls(
+            bp=layer.field("bp", str),
+            name=layer.field("name", str),
+            diff_id=layer.field("diff_id", str),
+            types={kind: types.field(kind, bool) for kind in LAYER_TYPES},
+            data=layer.field("data", dict),
+            size=layer.field("size", int),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """As the fast-path record holds it (keys in the order it always had)."""
+        return {
+            "bp": self.bp,
+            "name": self.name,
+            "diff_id": self.diff_id,
+            "types": dict(self.types),
+            "data": self.data,
+            "size": self.size,
+        }
+
+
+@dataclass(frozen=True)
 class DriverResult:
     """`<layers>/.boxwise/result.json`: the group that built and the build's Python; the app writes
     (`app_steps`, `app_writes`) are read by appwrites.AppWrites.from_result from `raw`."""

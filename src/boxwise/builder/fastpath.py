@@ -27,15 +27,17 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from boxwise.builder.builder_toml import PROCESS_FALLBACK, Builder
+from boxwise.builder.cnbfiles import BuildpackBuild, LaunchLayer
 from boxwise.builder.log import BuildLog
 from boxwise.builder.options import LayerReport
+from boxwise.jsonread import JsonFormatError, JsonReader
 
 FAST_PATH_ENV = "BOXWISE_FAST_PATH"  # "0": always run the lifecycle in a build container
 RECORD_VERSION = 1
@@ -46,8 +48,8 @@ _IMPORTS = threading.Lock()  # the build steps import their modules by plain nam
 class FastBuild:
     """What the lifecycle would have reported: the recorded group and layers, reused."""
 
-    group: list[dict[str, Any]]
-    launch: list[dict[str, Any]]
+    group: tuple[BuildpackBuild, ...]
+    launch: list[LaunchLayer]
     keep: dict[str, dict[str, dict[str, Any]]]
     reports: list[LayerReport]
     record: dict[str, Any]
@@ -152,31 +154,33 @@ def driver_sha() -> str:
     return hashlib.sha256((Path(__file__).parent / "driver.py").read_bytes()).hexdigest()[:16]
 
 
-def _disagreement(group: list[dict[str, Any]], found: dict[str, dict[str, Any]]) -> str | None:
+def _disagreement(group: Sequence[BuildpackBuild], found: dict[str, dict[str, Any]]) -> str | None:
     """Where the host's outcomes differ from what the build in the container wrote, or None."""
     for bp in group:
-        outcome = found.get(bp["id"], {})
+        outcome = found.get(bp.id, {})
         for name, key in outcome.items():
             if name == "processes":
-                if bp.get("processes") != key:
-                    return f"{bp['id']}: processes"
-            elif name != "commands" and (bp["layers"].get(name) or {}).get("metadata", {}).get("key") != key:
-                return f"{bp['id']}:{name}: key"
+                if list(bp.processes) != key:  # the outcome's processes are a list, as launch.toml's
+                    return f"{bp.id}: processes"
+            elif name != "commands":
+                layer = bp.layers.get(name)
+                if (layer.metadata.get("key") if layer else None) != key:
+                    return f"{bp.id}:{name}: key"
     return None
 
 
 def make_record(
     builder: Builder,
     app_dir: Path,
-    group: list[dict[str, Any]],
-    launch: list[dict[str, Any]],
+    group: Sequence[BuildpackBuild],
+    launch: Sequence[LaunchLayer],
     python: str,
     build_image_id: str,
     base_id: str,
     environ: dict[str, str],
 ) -> tuple[dict[str, Any] | None, str]:
     """(the fast-path record of a full build, or None; why not) — after checking the host agrees."""
-    ids = [bp["id"] for bp in group]
+    ids = [bp.id for bp in group]
     detected = detected_group(builder, app_dir)
     if isinstance(detected, str):
         return None, detected
@@ -196,8 +200,8 @@ def make_record(
         "python": python,
         "detected": detected,
         "outcomes": found,
-        "group": group,
-        "launch": launch,
+        "group": [bp.to_json() for bp in group],
+        "launch": [layer.to_json() for layer in launch],
     }
     return record, ""
 
@@ -220,32 +224,30 @@ def fast_build(
         return "the lifecycle driver changed"
     if record.get("build_image") != build_image_id or record.get("base_image") != base_id:
         return "another build or run image"
+    try:
+        group = tuple(BuildpackBuild.from_json(bp) for bp in JsonReader(record).items("group"))
+        launch = [LaunchLayer.from_json(la) for la in JsonReader(record).items("launch")]
+    except JsonFormatError as exc:  # a cache (or cache image) boxwise did not write this way
+        return f"the record of the last build is damaged ({exc})"
     keep = document.get("buildpacks") or {}
-    launch = record.get("launch") or []
     for la in launch:
-        if (keep.get(la["bp"]) or {}).get(la["name"], {}).get("sha") != la["diff_id"]:
+        if (keep.get(la.bp) or {}).get(la.name, {}).get("sha") != la.diff_id:
             return "the layer cache no longer holds the recorded layers"
-        if not blob_intact(la["diff_id"], la["size"]):
-            return f"layer {la['bp']}:{la['name']} is missing from the layer cache or damaged"
+        if not blob_intact(la.diff_id, la.size):
+            return f"layer {la.bp}:{la.name} is missing from the layer cache or damaged"
     detected = detected_group(builder, app_dir)
     if isinstance(detected, str):
         return detected
     if detected != record.get("detected"):
         return "another buildpack group detected"
-    group = record["group"]
-    found = outcomes(
-        builder, [bp["id"] for bp in group], app_dir, str(record.get("python")), base_id, environ
-    )
+    found = outcomes(builder, [bp.id for bp in group], app_dir, str(record.get("python")), base_id, environ)
     if isinstance(found, str):
         return found
     for bp_id, outcome in found.items():
         if outcome != record["outcomes"].get(bp_id):
             changed = sorted(k for k in outcome if outcome[k] != record["outcomes"].get(bp_id, {}).get(k))
             return f"{bp_id}: {', '.join(changed) or 'outcome'} changed"
-    reports = [
-        LayerReport(la["bp"], la["name"], la["diff_id"], la["size"], "reused", "key unchanged")
-        for la in launch
-    ]
+    reports = [LayerReport(la.bp, la.name, la.diff_id, la.size, "reused", "key unchanged") for la in launch]
     return FastBuild(group, launch, keep, reports, record)
 
 

@@ -7,9 +7,11 @@ build environment (no build env vars, no host names, no times other than the fix
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
+from boxwise.builder.cnbfiles import BuildpackBuild, LaunchLayer
 from boxwise.builder.driver import apply_env
 from boxwise.builder.options import Process
 from boxwise.builder.runtime import RunUser, runtime_env
@@ -36,29 +38,29 @@ def env_list_to_dict(items: list[str]) -> dict[str, str]:
     return env
 
 
-def launch_env(base_env: list[str], group: list[dict[str, Any]]) -> list[str]:
+def launch_env(base_env: list[str], group: Sequence[BuildpackBuild]) -> list[str]:
     """Base env, then each launch layer's env (buildpack order, then layer name), as `K=V` items."""
     env = env_list_to_dict(base_env)
     env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     for bp in group:
-        for name in sorted(bp["layers"]):
-            layer = bp["layers"][name]
-            if layer["types"]["launch"]:
-                apply_env(env, [tuple(item) for item in layer["launch_env"]])
+        for name in sorted(bp.layers):
+            layer = bp.layers[name]
+            if layer.types["launch"]:
+                apply_env(env, [(c.name, c.action, c.value, c.delim) for c in layer.launch_env])
     return [f"{name}={value}" for name, value in env.items()]
 
 
-def processes(group: list[dict[str, Any]], default_type: str | None = None) -> list[Process]:
+def processes(group: Sequence[BuildpackBuild], default_type: str | None = None) -> list[Process]:
     """All declared processes; a later buildpack's type replaces an earlier one; the last default
     wins, unless `default_type` (pack's --default-process) names the one to start."""
     by_type: dict[str, Process] = {}
     default = None
     for bp in group:
-        for item in bp["processes"]:
+        for item in bp.processes:
             command = item.get("command") or []
             command = [command] if isinstance(command, str) else [str(c) for c in command]
             kind = str(item.get("type", "web"))
-            by_type[kind] = Process(kind, command, [str(a) for a in item.get("args") or []], False, bp["id"])
+            by_type[kind] = Process(kind, command, [str(a) for a in item.get("args") or []], False, bp.id)
             if item.get("default"):
                 default = kind
     if default_type is not None:
@@ -74,14 +76,14 @@ def processes(group: list[dict[str, Any]], default_type: str | None = None) -> l
 def build_config(
     base_config: dict[str, Any],
     base_ref: str,
-    group: list[dict[str, Any]],
-    layers: list[dict[str, Any]],
+    group: Sequence[BuildpackBuild],
+    layers: Sequence[LaunchLayer],
     runtime: tuple[str, RunUser],
     app_diff_ids: list[str],
     epoch: int,
     default_type: str | None = None,
 ) -> bytes:
-    """The config bytes. `layers`: the exported buildpack layers as {bp, name, diff_id, types, data};
+    """The config bytes. `layers`: the exported buildpack layers;
     `runtime`: the platform's layer (run user, process launchers) and the user it adds;
     `app_diff_ids`: the app layer, then the files the build steps wrote into the app, if any."""
     runtime_diff_id, user = runtime
@@ -91,7 +93,7 @@ def build_config(
     default = next((p for p in procs if p.default), None)
     labels = dict(base_cfg.get("Labels") or {})
     for bp in group:
-        for label in bp.get("labels") or []:
+        for label in bp.labels:
             labels[str(label.get("key"))] = str(label.get("value", ""))
     labels["io.buildpacks.lifecycle.metadata"] = json.dumps(
         lifecycle_metadata(base_config, base_ref, group, layers, app_diff_ids), sort_keys=True
@@ -111,7 +113,7 @@ def build_config(
         history.append(
             {
                 "created": created,
-                "created_by": f"Layer: '{layer['name']}', Created by buildpack: {layer['bp']}",
+                "created_by": f"Layer: '{layer.name}', Created by buildpack: {layer.bp}",
             }
         )
     history.append({"created": created, "created_by": "Runtime Layer: run user, /cnb/process launchers"})
@@ -128,7 +130,7 @@ def build_config(
             "type": "layers",
             "diff_ids": [
                 *base_diff_ids,
-                *(layer["diff_id"] for layer in layers),
+                *(layer.diff_id for layer in layers),
                 runtime_diff_id,
                 *app_diff_ids,
             ],
@@ -143,8 +145,8 @@ def build_config(
 def lifecycle_metadata(
     base_config: dict[str, Any],
     base_ref: str,
-    group: list[dict[str, Any]],
-    layers: list[dict[str, Any]],
+    group: Sequence[BuildpackBuild],
+    layers: Sequence[LaunchLayer],
     app_diff_ids: list[str],
 ) -> dict[str, Any]:
     """`io.buildpacks.lifecycle.metadata`: what made each layer, as the CNB exporter writes it."""
@@ -153,9 +155,9 @@ def lifecycle_metadata(
     for bp in group:
         bp_layers = {}
         for layer in layers:
-            if layer["bp"] == bp["id"]:
-                bp_layers[layer["name"]] = {"sha": layer["diff_id"], "data": layer["data"], **layer["types"]}
-        buildpacks.append({"key": bp["id"], "version": bp["version"], "layers": bp_layers, "store": {}})
+            if layer.bp == bp.id:
+                bp_layers[layer.name] = {"sha": layer.diff_id, "data": layer.data, **layer.types}
+        buildpacks.append({"key": bp.id, "version": bp.version, "layers": bp_layers, "store": {}})
     return {
         "app": [{"sha": diff_id} for diff_id in app_diff_ids],
         "buildpacks": buildpacks,
@@ -167,10 +169,10 @@ def lifecycle_metadata(
     }
 
 
-def build_metadata(group: list[dict[str, Any]], procs: list[Process]) -> dict[str, Any]:
+def build_metadata(group: Sequence[BuildpackBuild], procs: list[Process]) -> dict[str, Any]:
     """`io.buildpacks.build.metadata`: the processes and the buildpacks of the detected group."""
     return {
-        "buildpacks": [{"id": bp["id"], "version": bp["version"], "api": bp.get("api", "")} for bp in group],
+        "buildpacks": [{"id": bp.id, "version": bp.version, "api": bp.api} for bp in group],
         "processes": [
             {
                 "type": p.type,

@@ -12,7 +12,7 @@ import io
 import os
 import tarfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,6 +20,7 @@ from typing import Any
 
 from boxwise.builder.builder_toml import Builder
 from boxwise.builder.cache import LayerCache
+from boxwise.builder.cnbfiles import BuildpackBuild, LaunchLayer
 from boxwise.builder.imageconfig import LAYERS_DIR
 from boxwise.builder.log import BuildLog
 from boxwise.builder.options import LayerReport
@@ -152,66 +153,57 @@ def _reason(old: dict[str, Any] | None, new: dict[str, Any]) -> str:
 
 def export_layers(
     container: BuildRoot,
-    group: list[dict[str, Any]],
+    group: Sequence[BuildpackBuild],
     restored: Restored,
     cache: LayerCache,
     log: BuildLog,
-) -> tuple[list[dict[str, Any]], list[LayerReport], dict[str, dict[str, dict[str, Any]]]]:
+) -> tuple[list[LaunchLayer], list[LayerReport], dict[str, dict[str, dict[str, Any]]]]:
     """(launch layers for the image, reports, cache entries) for every layer the group declared."""
-    launch: list[dict[str, Any]] = []
+    launch: list[LaunchLayer] = []
     reports: list[LayerReport] = []
     keep: dict[str, dict[str, dict[str, Any]]] = {}
     for bp in group:
-        for name in sorted(bp["layers"]):
-            layer = bp["layers"][name]
-            types = layer["types"]
+        for name in sorted(bp.layers):
+            layer = bp.layers[name]
+            types = layer.types
             if not (types["launch"] or types["cache"]):
                 continue
-            old = restored.get(bp["id"], name)
+            old = restored.get(bp.id, name)
             # Same metadata: the restored contents (cache=true) are still there untouched, or the
             # buildpack left no contents (launch-only reuse); either way the cached tar is the layer.
             if (
                 old is not None
-                and old.get("data") == layer["metadata"]
-                and (old.get("cache") or not layer["has_dir"])
+                and old.get("data") == layer.metadata
+                and (old.get("cache") or not layer.has_dir)
             ):
                 diff_id, status, reason = str(old["sha"]), "reused", "key unchanged"
                 size = cache.blob_path(diff_id).stat().st_size
-            elif layer["has_dir"]:
-                log.status(f"export: reading layer {bp['id']}:{name}")
+            elif layer.has_dir:
+                log.status(f"export: reading layer {bp.id}:{name}")
                 raw = cache.tmp_dir() / f"raw-{os.getpid()}.tar"
                 try:
-                    container.get(f"{LAYERS_DIR}/{bp['dir_name']}/{name}", raw)
-                    prefix = f"layers/{bp['dir_name']}/"
+                    container.get(f"{LAYERS_DIR}/{bp.dir_name}/{name}", raw)
+                    prefix = f"layers/{bp.dir_name}/"
                     blob = store_blob(cache, partial(normalize_tar, raw, rename=partial(_prefixed, prefix)))
                 finally:
                     raw.unlink(missing_ok=True)
                 diff_id, size, status = blob.diff_id, blob.size, "rebuilt"
-                reason = _reason(old.get("data") if old else None, layer["metadata"])
+                reason = _reason(old.get("data") if old else None, layer.metadata)
             else:
                 raise UserError(
-                    f"buildpack {bp['id']} kept layer '{name}' without contents and boxwise has no cached "
+                    f"buildpack {bp.id} kept layer '{name}' without contents and boxwise has no cached "
                     "copy of it; build again with an empty --cache folder"
                 )
-            entry = {"sha": diff_id, "data": layer["metadata"], **types}
-            keep.setdefault(bp["id"], {})[name] = entry
+            entry = {"sha": diff_id, "data": layer.metadata, **types}
+            keep.setdefault(bp.id, {})[name] = entry
             if types["launch"]:
-                launch.append(
-                    {
-                        "bp": bp["id"],
-                        "name": name,
-                        "diff_id": diff_id,
-                        "types": types,
-                        "data": layer["metadata"],
-                        "size": size,
-                    }
-                )
-                reports.append(LayerReport(bp["id"], name, diff_id, size, status, reason))
+                launch.append(LaunchLayer(bp.id, name, diff_id, types, layer.metadata, size))
+                reports.append(LayerReport(bp.id, name, diff_id, size, status, reason))
             if not types["launch"]:  # cache only: never in the image, so no reuse story to tell
-                log.say(f"cache layer {bp['id']}:{name}: " + ("kept" if status == "reused" else "updated"))
+                log.say(f"cache layer {bp.id}:{name}: " + ("kept" if status == "reused" else "updated"))
             else:
                 log.say(
-                    f"layer {bp['id']}:{name}: "
+                    f"layer {bp.id}:{name}: "
                     + ("reused (key unchanged)" if status == "reused" else f"rebuilt: {reason}")
                 )
     return launch, reports, keep

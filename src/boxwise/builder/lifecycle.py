@@ -13,6 +13,7 @@ import json
 import os
 import tarfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from boxwise.builder.base import (
 from boxwise.builder.builder_toml import Builder, load_builder
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.cacheimage import read_cache_image, write_cache_image
-from boxwise.builder.cnbfiles import DriverResult
+from boxwise.builder.cnbfiles import BuildpackBuild, DriverResult, LaunchLayer
 from boxwise.builder.failures import FailureContext, failure_error
 from boxwise.builder.fastpath import FastBuild
 from boxwise.builder.imageconfig import (
@@ -153,10 +154,10 @@ class Lifecycle:
     """What detect + build left: the group, the launch layers, their reports and cache entries, and
     the layer of files the build steps wrote into the app (None when they wrote none)."""
 
-    group: list[dict[str, Any]]
-    launch: list[dict[str, Any]]
+    group: tuple[BuildpackBuild, ...]
+    launch: list[LaunchLayer]
     reports: list[LayerReport]
-    keep: dict[str, Any]
+    keep: dict[str, dict[str, dict[str, Any]]]  # the cache document's entries, by buildpack and layer
     writes: AppWrites
     app_build: LayerBlob | None
     python: str  # the build's Python (a dependency key holds it; the fast-path record takes it)
@@ -204,8 +205,7 @@ def _run_lifecycle(
         )
         raise failure_error(code, log.lines, failure, *shared)
     result = _driver_result(box)
-    # the rest of the export still reads the group as result.json's dicts
-    group = [bp.unmapped(box.unmap).to_json() for bp in result.group]
+    group = tuple(bp.unmapped(box.unmap) for bp in result.group)
     launch, reports, keep = export_layers(box, group, restored, cache, log)
     writes = AppWrites.from_result(result.raw)
     if writes.paths:
@@ -389,9 +389,9 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         options.default_process,
     )
     scanned = _scanned(cache.load(), keep)
-    new_blobs = [cache.blob_path(la["diff_id"]) for la in launch if la["diff_id"] not in scanned]
+    new_blobs = [cache.blob_path(la.diff_id) for la in launch if la.diff_id not in scanned]
     scan_for_secrets(secrets, [*new_blobs, *(blob.path for blob in app_layers)], config, cache)
-    layers = [ExportLayer(la["diff_id"], la["size"], cache.blob_path(la["diff_id"])) for la in launch]
+    layers = [ExportLayer(la.diff_id, la.size, cache.blob_path(la.diff_id)) for la in launch]
     layers.append(ExportLayer(runtime_blob.diff_id, runtime_blob.size, runtime_blob.path))
     layers += [ExportLayer(blob.diff_id, blob.size, blob.path) for blob in app_layers]
     image = ExportImage(config, layers, options.tag)
@@ -414,7 +414,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         tag=options.tag,
         layers=reports,
         processes=procs,
-        buildpacks=[f"{bp['id']}@{bp['version']}" for bp in group],
+        buildpacks=[f"{bp.id}@{bp.version}" for bp in group],
         seconds=seconds,
         app_steps=list(steps),
         log=log.lines,
@@ -500,8 +500,8 @@ def _record(
     steps: tuple[str, ...],
     builder: Builder,
     app_dir: Path,
-    group: list[dict[str, Any]],
-    launch: list[dict[str, Any]],
+    group: Sequence[BuildpackBuild],
+    launch: Sequence[LaunchLayer],
     base: BaseImage,
     log: BuildLog,
 ) -> dict[str, Any] | None:
