@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from boxwise.builder import driver, fastpath
+from boxwise.builder.builder_toml import load_builder
 from boxwise.builder.cnbfiles import BuildpackBuild, DriverResult, LaunchLayer
 from boxwise.builder.imageconfig import build_config
 from boxwise.builder.runtime import RunUser
@@ -145,3 +146,22 @@ def test_a_damaged_fast_path_record_runs_the_full_build(tmp_path: Path) -> None:
     }
     why = fastpath.fast_build(None, tmp_path, {"fast": record}, "build", "base", {}, lambda *_: True)
     assert why == "the record of the last build is damaged ('launch[0].size' is not an integer)"
+
+
+def test_the_drivers_plan_finds_the_buildpacks_in_the_build_root() -> None:
+    """plan.json as the driver reads it: every buildpack of builder.toml at its folder under the
+    build root (the local runner's is not /), the order and the process fallback as builder.toml has them."""
+    builder = load_builder()
+    root = "/tmp/build-root"
+    plan = json.loads(
+        json.dumps(
+            builder.plan(root + "/workspace", root + "/layers", root + "/platform")
+            .mapped(lambda path: root + path)
+            .to_json()
+        )
+    )
+    assert set(plan["buildpacks"]) == set(builder.buildpacks)
+    for bp_id, bp in plan["buildpacks"].items():
+        assert bp["path"] == f"{root}/cnb/buildpacks/{bp_id.replace('/', '_')}"
+    assert plan["order"] == builder.order
+    assert plan["process_fallback"] == fastpath.PROCESS_FALLBACK

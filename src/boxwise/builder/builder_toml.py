@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from boxwise.builder.cnbfiles import DriverPlan, PlanBuildpack
 from boxwise.errors import UserError
 
 if sys.version_info >= (3, 11):
@@ -48,25 +49,19 @@ class Builder:
     def shared_files(self) -> list[Path]:
         return sorted(self.shared.glob("*.py")) if self.shared and self.shared.is_dir() else []
 
-    def plan(self, app_dir: str, layers_dir: str, platform_dir: str) -> dict[str, Any]:
+    def plan(self, app_dir: str, layers_dir: str, platform_dir: str) -> DriverPlan:
         """What the in-container driver reads: order, buildpacks (with their container paths), folders."""
-        return {
-            "order": self.order,
-            "buildpacks": {
-                bp.id: {
-                    "id": bp.id,
-                    "version": bp.version,
-                    "api": bp.api,
-                    "dir_name": bp.dir_name,
-                    "path": bp.container_path,
-                }
+        return DriverPlan(
+            order=self.order,
+            buildpacks=tuple(
+                PlanBuildpack(bp.id, bp.version, bp.api, bp.dir_name, bp.container_path)
                 for bp in self.buildpacks.values()
-            },
-            "app_dir": app_dir,
-            "layers_dir": layers_dir,
-            "platform_dir": platform_dir,
-            "process_fallback": PROCESS_FALLBACK if PROCESS_FALLBACK in self.buildpacks else None,
-        }
+            ),
+            app_dir=app_dir,
+            layers_dir=layers_dir,
+            platform_dir=platform_dir,
+            process_fallback=PROCESS_FALLBACK if PROCESS_FALLBACK in self.buildpacks else None,
+        )
 
 
 def buildpacks_root() -> Path:

@@ -1,6 +1,8 @@
-"""The build container's answer to the host, one type per file (as the CNB lifecycle's
-platform/files has): `<layers>/.boxwise/result.json`, which holds the detected group, each
-buildpack's `<layer>.toml` files and `launch.toml` as the driver read them, and the build's Python.
+"""The files between the host and the build container, one type per file (as the CNB lifecycle's
+platform/files has): the host's `plan.json` for the driver (DriverPlan), and the container's answer
+`<layers>/.boxwise/result.json`, which holds the detected group, each buildpack's `<layer>.toml`
+files and `launch.toml` as the driver read them, and the build's Python (DriverResult). The launch
+layers the export makes of that group are LaunchLayer values.
 
 The driver (driver.py) writes the file with its own dicts: it runs inside the build container and
 imports nothing from here. The host reads it back through `DriverResult.from_json`, checked field
@@ -10,12 +12,60 @@ by field: the app's own code ran in that container, so the file is input, not a 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from boxwise.jsonread import JsonFormatError, JsonReader
 
 LAYER_TYPES = ("build", "cache", "launch")
+
+
+@dataclass(frozen=True)
+class PlanBuildpack:
+    """One buildpack of the builder as the driver finds it: its folder in the build root."""
+
+    id: str
+    version: str
+    api: str
+    dir_name: str
+    path: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "id": self.id,
+            "version": self.version,
+            "api": self.api,
+            "dir_name": self.dir_name,
+            "path": self.path,
+        }
+
+
+@dataclass(frozen=True)
+class DriverPlan:
+    """`plan.json`, what the in-container driver reads (with the stdlib only, so as JSON): the
+    detection order, the buildpacks, the build root's folders and the process fallback."""
+
+    order: list[list[dict[str, Any]]]  # builder.toml's groups of {"id", "optional"}
+    buildpacks: tuple[PlanBuildpack, ...]
+    app_dir: str
+    layers_dir: str
+    platform_dir: str
+    process_fallback: str | None
+
+    def mapped(self, path: Callable[[str], str]) -> DriverPlan:
+        """The buildpack folders where the build root has them (the local runner's own folder)."""
+        buildpacks = tuple(replace(bp, path=path(bp.path)) for bp in self.buildpacks)
+        return replace(self, buildpacks=buildpacks)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "order": self.order,
+            "buildpacks": {bp.id: bp.to_json() for bp in self.buildpacks},
+            "app_dir": self.app_dir,
+            "layers_dir": self.layers_dir,
+            "platform_dir": self.platform_dir,
+            "process_fallback": self.process_fallback,
+        }
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ from boxwise.builder.base import (
 from boxwise.builder.builder_toml import Builder, load_builder
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.cacheimage import read_cache_image, write_cache_image
-from boxwise.builder.cnbfiles import BuildpackBuild, DriverResult, LaunchLayer
+from boxwise.builder.cnbfiles import BuildpackBuild, DriverPlan, DriverResult, LaunchLayer
 from boxwise.builder.failures import FailureContext, failure_error
 from boxwise.builder.fastpath import FastBuild
 from boxwise.builder.imageconfig import (
@@ -77,7 +77,7 @@ DRIVER_PATH = f"{LIFECYCLE_DIR}/driver.py"
 PLAN_PATH = f"{LIFECYCLE_DIR}/plan.json"
 
 
-def _buildpacks_tar(builder: Builder, plan: dict[str, Any], pip: Path | None) -> bytes:
+def _buildpacks_tar(builder: Builder, plan: DriverPlan, pip: Path | None) -> bytes:
     """The buildpack folders at /cnb/buildpacks/<id> (each with its copy of the shared modules),
     the driver and its plan, and the platform's pip wheel (symlinks followed)."""
     out = io.BytesIO()
@@ -99,7 +99,7 @@ def _buildpacks_tar(builder: Builder, plan: dict[str, Any], pip: Path | None) ->
             (f"{LIFECYCLE_DIR}/{name}", (here / name).read_bytes(), 0o755 if name == "driver.py" else 0o644)
             for name in DRIVER_FILES
         ]
-        for name, data, mode in (*files, (PLAN_PATH, json.dumps(plan).encode(), 0o644)):
+        for name, data, mode in (*files, (PLAN_PATH, json.dumps(plan.to_json()).encode(), 0o644)):
             info = tarfile.TarInfo(name.lstrip("/"))
             info.size, info.mode = len(data), mode
             tar.addfile(info, io.BytesIO(data))
@@ -142,11 +142,8 @@ def _driver_result(box: BuildRoot) -> DriverResult:
         ) from None
 
 
-def _plan(builder: Builder, box: BuildRoot) -> dict[str, Any]:
-    plan = builder.plan(box.path(APP_DIR), box.path(LAYERS_DIR), box.path(PLATFORM_DIR))
-    for bp in plan["buildpacks"].values():
-        bp["path"] = box.path(bp["path"])
-    return plan
+def _plan(builder: Builder, box: BuildRoot) -> DriverPlan:
+    return builder.plan(box.path(APP_DIR), box.path(LAYERS_DIR), box.path(PLATFORM_DIR)).mapped(box.path)
 
 
 @dataclass
