@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import subprocess
 import sys
 
 from boxwise import __version__
-from boxwise.cli import COMMANDS
+from boxwise.cli import COMMANDS, OPTIONS, build_parser
 
 
 def boxwise(*args: str) -> subprocess.CompletedProcess[str]:
@@ -29,10 +30,16 @@ def test_help_lists_every_subcommand_of_the_design() -> None:
     assert set(COMMANDS) == design
 
 
-def test_every_subcommand_names_a_function_that_exists() -> None:
+def test_every_subcommand_names_a_function_that_exists_and_gets_an_options_object() -> None:
+    assert set(OPTIONS) == set(COMMANDS)  # no command reads an argparse Namespace itself
+    parser = build_parser()
     for command, target in COMMANDS.items():
         module, _, name = target.partition(":")
         assert callable(getattr(importlib.import_module(module), name, None)), f"{command}: {target}"
+        required = {"rebase": ["IMG", "--run-image", "BASE"], "gate": ["REF"], "inspect": ["REF"],
+                    "diff": ["OLD", "NEW"], "report": ["REF"]}.get(command, [])  # fmt: skip
+        options = OPTIONS[command](parser.parse_args([command, *required]))
+        assert dataclasses.is_dataclass(options), command
 
 
 def test_unknown_option_is_a_usage_error_with_exit_2() -> None:

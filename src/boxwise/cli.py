@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from boxwise.report.options import ArtifactPaths, PostingFlags
 
 # subcommand -> "module:function"; the function takes its options object (made from the parsed
-# args by OPTIONS below), or for the others the parsed args, and returns an exit code.
+# args by OPTIONS below) and returns an exit code.
 COMMANDS: dict[str, str] = {
     "detect": "boxwise.lint.command:run_detect",
     "build": "boxwise.builder.command:run_build",
@@ -385,7 +385,44 @@ def _ci_options(args: argparse.Namespace) -> Any:
     )
 
 
+def _detect_options(args: argparse.Namespace) -> Any:
+    from boxwise.lint.command import DetectOptions
+
+    return DetectOptions(tuple(args.paths or ()), args.format, args.output)
+
+
+def _plan_options(args: argparse.Namespace) -> Any:
+    from boxwise.plan import PlanOptions
+
+    return PlanOptions(tuple(args.apps) if args.apps else None, args.changed_since, args.format, args.output)
+
+
+def _buildpacks_options(args: argparse.Namespace) -> Any:
+    from boxwise.builder.listing import BuildpacksOptions
+
+    return BuildpacksOptions(args.format)
+
+
+def _rebase_options(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from boxwise.builder.rebase import RebaseOptions
+    from boxwise.image.cache import cache_root
+
+    return RebaseOptions(
+        image=str(args.image),
+        run_image=str(args.run_image),
+        tag=args.tag,
+        cache=Path(args.cache) if args.cache else cache_root(),
+        pull=args.pull_policy or "if-not-present",
+    )
+
+
 OPTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
+    "detect": _detect_options,
+    "plan": _plan_options,
+    "buildpacks": _buildpacks_options,
+    "rebase": _rebase_options,
     "build": _build_options,
     "inspect": _inspect_options,
     "gate": _gate_options,
@@ -396,13 +433,11 @@ OPTIONS: dict[str, Callable[[argparse.Namespace], Any]] = {
 
 
 def _load(command: str) -> Callable[[argparse.Namespace], int]:
-    """The subcommand's function, given the parsed args (made into its options object, if it has one).
-    Every COMMANDS entry names a function that exists (tests/test_cli.py)."""
+    """The subcommand's function, given the parsed args made into its options object.
+    Every COMMANDS entry names a function that exists and has a converter (tests/test_cli.py)."""
     module_name, _, func_name = COMMANDS[command].partition(":")
     run: Callable[[Any], int] = getattr(importlib.import_module(module_name), func_name)
-    convert = OPTIONS.get(command)
-    if convert is None:
-        return run
+    convert = OPTIONS[command]
     return lambda args: run(convert(args))
 
 

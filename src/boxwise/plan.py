@@ -10,7 +10,6 @@ variables and they are written into every generated job at plan time (see `Child
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -243,11 +242,21 @@ def _check_ref(value: str) -> str:
     return value
 
 
-def run_plan(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class PlanOptions:
+    """`boxwise plan`: which apps (named, or what git says changed) and the output's shape."""
+
+    apps: tuple[str, ...] | None = None  # named apps instead of asking git
+    changed_since: str | None = None
+    format: str = "json"  # json | gitlab-child | github-matrix
+    output: str | None = None
+
+
+def run_plan(args: PlanOptions) -> int:
     settings = load_settings()
     print_warnings(settings)
     since = args.changed_since or changed_since_from_env(os.environ)
-    plan = make_plan(settings, args.apps, _check_ref(since) if since else None)
+    plan = make_plan(settings, list(args.apps) if args.apps else None, _check_ref(since) if since else None)
     if args.format == "github-matrix":
         text = as_github_matrix(plan)
     elif args.format == "gitlab-child":

@@ -3,15 +3,20 @@ order detection tries them (what `pack builder inspect` shows of a builder)."""
 
 from __future__ import annotations
 
-import argparse
 import json
+from dataclasses import dataclass
 
 from boxwise.builder.builder_toml import load_builder
 
 
-def run_buildpacks(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class BuildpacksOptions:
+    format: str = "text"  # text | json
+
+
+def run_buildpacks(args: BuildpacksOptions) -> int:
     builder = load_builder()
-    if getattr(args, "format", "text") == "json":
+    if args.format == "json":
         document = {
             "buildpacks": [
                 {"id": bp.id, "version": bp.version, "api": bp.api} for bp in builder.buildpacks.values()

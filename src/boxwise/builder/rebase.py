@@ -9,7 +9,6 @@ base's blobs are mounted from its repository (same registry) or pushed only when
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import sys
@@ -21,7 +20,6 @@ from boxwise.builder.base import BaseImage, base_python_version, load_base
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.rebase_config import BuiltOn, built_on, check_python, diff_ids_of, rebased_config
 from boxwise.errors import UserError
-from boxwise.image.cache import cache_root
 from boxwise.image.export import ExportImage, ExportLayer, canonical_json
 from boxwise.image.mediatypes import OCI_CONFIG, OCI_LAYER, OCI_MANIFEST
 
@@ -35,14 +33,7 @@ class RebaseOptions:
     pull: str  # the new base's pull policy, as build's
 
 
-def run_rebase(args: argparse.Namespace) -> int:
-    options = RebaseOptions(
-        image=str(args.image),
-        run_image=str(args.run_image),
-        tag=args.tag,
-        cache=Path(args.cache) if args.cache else cache_root(),
-        pull=args.pull_policy or "if-not-present",
-    )
+def run_rebase(options: RebaseOptions) -> int:
     print(rebase(options, say=lambda line: print(line, file=sys.stderr)))
     return 0
 

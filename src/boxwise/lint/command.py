@@ -7,11 +7,11 @@ unless the text format needs rich.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -122,7 +122,16 @@ def _settings_for(paths: list[str]) -> Settings:
     return load_settings(here if inside else first)
 
 
-def _write(args: argparse.Namespace, reports: list[AppReport]) -> None:
+@dataclass(frozen=True)
+class DetectOptions:
+    """`boxwise detect`: what to look at and where the report goes."""
+
+    paths: tuple[str, ...] = ()  # a repo, an app folder or changed files (none: the current folder)
+    format: str = "text"  # text | json | codequality | sarif | github
+    output: str | None = None  # a file instead of stdout
+
+
+def _write(args: DetectOptions, reports: list[AppReport]) -> None:
     from boxwise.lint import render
 
     out = sys.stdout
@@ -153,8 +162,8 @@ def _write(args: argparse.Namespace, reports: list[AppReport]) -> None:
             handle.close()
 
 
-def run_detect(args: argparse.Namespace) -> int:
-    paths = list(args.paths or [])
+def run_detect(args: DetectOptions) -> int:
+    paths = list(args.paths)
     settings = _settings_for(paths)
     print_warnings(settings)
     for rule in sorted(settings.lint_disable - RULES.keys()):
