@@ -103,18 +103,22 @@ def test_registry_and_archive_outputs_from_the_fast_path_equal_the_full_builds(
     assert _archive_id(archives["fast"]) == _archive_id(archives["full"])
 
 
-def test_the_secret_check_reads_the_new_app_layer_on_the_fast_path(base_image: str, tmp_path: Path) -> None:
+def test_the_secret_check_reads_the_new_app_layer_on_the_fast_path(
+    base_image: str, docker_client, tmp_path: Path
+) -> None:
     one_cert = re.search(
         r"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----\n", SYSTEM_CA.read_text(), re.S
     ).group(0)
     ca = tmp_path / "corp-ca.pem"
     ca.write_text(one_cert)
-    app = write_app(tmp_path / "leaky-app", {"Procfile": "web: python3 main.py\n", "main.py": "print(1)\n"})
-    cache, tag = tmp_path / "cache", f"{PREFIX}/leaky-app:1"
+    app = write_app(tmp_path / "ca-app", {"Procfile": "web: python3 main.py\n", "main.py": "print(1)\n"})
+    cache, tag = tmp_path / "cache", f"{PREFIX}/fast-ca-app:1"
     build_ok(app, tag, cache, "--ca-cert", str(ca))
+    before = docker_client.images.get(tag).id
     (app / "certs").mkdir()
     (app / "certs" / "bundle.pem").write_text("# corp\n" + one_cert)  # a code change leaking the CA
     result = build(app, tag, cache, "--ca-cert", str(ca))
     assert TAKEN in result.stdout
     assert result.returncode == 2
     assert "/workspace/certs/bundle.pem contains a CA certificate" in result.stderr
+    assert docker_client.images.get(tag).id == before  # nothing was written: the tag is the last good image

@@ -162,7 +162,9 @@ def test_setup_py_and_setup_cfg_projects_are_installed_and_answer(
     # Installed in place: a code change rebuilds the app layer alone.
     (app / "app.py").write_text((app / "app.py").read_text() + "\n# a code change\n")
     output = answers(build(app, tag, cache, "--check"))
-    assert "layer setup-py-install:packages: reused (key unchanged)" in output
+    assert (
+        "layer setup-py-install:packages: reused (key unchanged" in output
+    )  # or "; from the layer cache)": the fast path
 
     app, tag = copy_app("setup-cfg", tmp_path), f"{PREFIX}/setup-cfg:1"
     answers(build(app, tag, tmp_path / "cache-cfg", "--check"))
