@@ -13,6 +13,7 @@ name, or unreadable metadata, is discarded; the layer is then rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -131,12 +132,20 @@ class LayerCache:
         found = ((data.get("alternates") or {}).get(bp_id) or {}).get(name) or []
         return [item for item in found if isinstance(item, dict)]
 
-    def collect_garbage(self, min_age_seconds: float = 3600.0) -> int:
+    def collect_garbage(self, min_age_seconds: float = 3600.0, interval_seconds: float = 0.0) -> int:
         """Remove blobs no app's last good build and no base image uses; returns how many.
 
         Only blobs older than `min_age_seconds` go: a build running now (another app, another
-        process) may have written blobs it has not recorded yet.
+        process) may have written blobs it has not recorded yet. With `interval_seconds`, nothing
+        is done when a collection ran that recently: it reads every app's record, which a
+        code-only rebuild should not pay for each time, and an hour-old blob can wait minutes more.
         """
+        stamp = self.root / "gc.stamp"
+        if interval_seconds and _younger_than(stamp, time.time() - interval_seconds):
+            return 0
+        with contextlib.suppress(OSError):
+            stamp.parent.mkdir(parents=True, exist_ok=True)
+            stamp.touch()
         used: set[str] = set()
         for meta in (self.root / "apps").glob("*/layers.json"):
             try:
@@ -177,3 +186,10 @@ class LayerCache:
         folder = self.root / "tmp"
         folder.mkdir(parents=True, exist_ok=True)
         return folder
+
+
+def _younger_than(path: Path, cutoff: float) -> bool:
+    try:
+        return path.stat().st_mtime > cutoff
+    except OSError:
+        return False

@@ -400,7 +400,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     cache.save(_document(keep, app_record, steps, record, in_engine))
     if options.cache_image and not options.cache_image_read_only:
         write_cache_image(options.cache_image, keep, base, cache, log, secrets, seen)
-    cache.collect_garbage()
+    cache.collect_garbage(interval_seconds=600)  # at most every 10 minutes
     seconds = time.monotonic() - started
     log.say(f"image: {ref}  id: {image.image_id}  ({seconds:.1f} s)")
     startup = _smoke_check(client, options, ref, image.image_id, log) if options.check else None
