@@ -24,8 +24,6 @@ import shutil
 import subprocess
 import sys
 
-import installfail
-
 try:
     import tomllib
 except ModuleNotFoundError:  # pragma: no cover - python3 < 3.11 in the build image
@@ -383,6 +381,8 @@ def pip_install(layer: str, cache_dir: str, args: list[str], req_files: list[str
 
 def failing_line(output: list[str], req_files: list[str]) -> str | None:
     """`requirements.txt:3: <line>` for the requirement pip failed on, when a file names it."""
+    import installfail  # its patterns are compiled on import: only when pip has failed
+
     name = installfail.requirement_name(output)
     if not name:
         return None

@@ -212,9 +212,10 @@ def place_key(real_path: str, status: os.stat_result, offset: int, length: int) 
     key was read from exactly these bytes: it is trusted for this file only, never for a diff_id
     (see image.layer_index).
 
-    File times tick coarsely (a jiffy on local Linux file systems, more on some network ones), so a file changed less than
-    RACY_NS ago could change again without its times moving: it gets no key, and is read afresh
-    each time until it has been still that long (git's "racy" index entries, the same rule)."""
+    File times tick coarsely (a jiffy on local Linux file systems, more on some network ones), so
+    a file changed less than RACY_NS ago could change again without its times moving: it gets no
+    key, and is read afresh (and hashed) until it has been still that long (git's "racy" index
+    entries, the same rule)."""
     import hashlib
 
     if time.time_ns() - max(status.st_mtime_ns, status.st_ctime_ns) < RACY_NS:
