@@ -205,7 +205,7 @@ class TarStore(Store):
         )
 
 
-def place_key(real_path: str, status: os.stat_result, offset: int, length: int) -> str:
+def place_key(real_path: str, status: os.stat_result, offset: int, length: int) -> str | None:
     """A key for bytes on a local disk: the file (real path, device, inode), its size and its
     modification and change times, and the byte range. Writing to the file, replacing it or
     touching it changes a time (the change time cannot be set back), so an index cached under this
