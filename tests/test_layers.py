@@ -47,6 +47,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "boxwise.atomicfile",
             "boxwise.httpretry",
             "boxwise.jsonread",
+            "boxwise.forked",
         ),
         (),
     ),
