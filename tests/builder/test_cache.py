@@ -129,13 +129,14 @@ def test_a_corrupt_cached_layer_is_discarded_and_rebuilt(
     assert run_image(docker_client, tag) == (0, "v1 1.16.0\n")
 
     # A layers.json boxwise did not write this way (edited, or a CI cache another job wrote): one
-    # line naming it, then the build goes on as from an empty cache
+    # line naming it, then the build goes on as from an empty cache (which the image under --tag fills)
     (record,) = (cache / "apps").glob("corrupt-*/layers.json")
     record.write_text('{"buildpacks": {"boxwise/pip-install": 5}, "app": {}}')
     out = build_ok(app, tag, cache)
     (line,) = [line for line in out.splitlines() if "layer cache:" in line]
     assert f"{record} is not what boxwise writes ('buildpacks.boxwise/pip-install' is not an object)" in line
-    assert "pip-install:packages: rebuilt: no cached layer" in out
+    assert f"restore: no cached layers; reading them from the previous image {tag}" in out
+    assert "pip-install:packages: reused (key unchanged)" in out
     assert layer_ids(docker_client, tag)[-3] == dependency_layer
     assert json.loads(record.read_text())["buildpacks"]  # the good build wrote it anew
 
