@@ -72,8 +72,10 @@ PLATFORM_DIR = "/platform"
 RESTORE_AND_RETRY = 75  # the driver's exit code when a buildpack asked for its deferred cache layers
 LIFECYCLE_DIR = "/cnb/lifecycle"
 # The in-container code: the driver and the stdlib-only modules it imports, carried side by side
-# (tests/test_layers.py checks that this is all the driver loads from boxwise).
+# (tests/test_layers.py checks that this is all the driver loads from boxwise), and the modules of
+# buildpacks/shared it imports too (the one TOML writer of the build container).
 DRIVER_FILES = ("driver.py", "cnb_order.py")
+DRIVER_SHARED = ("tomlwrite.py",)
 DRIVER_PATH = f"{LIFECYCLE_DIR}/driver.py"
 PLAN_PATH = f"{LIFECYCLE_DIR}/plan.json"
 
@@ -100,6 +102,8 @@ def _buildpacks_tar(builder: Builder, plan: DriverPlan, pip: Path | None) -> byt
             (f"{LIFECYCLE_DIR}/{name}", (here / name).read_bytes(), 0o755 if name == "driver.py" else 0o644)
             for name in DRIVER_FILES
         ]
+        shared = builder.shared or Path("/nonexistent")
+        files += [(f"{LIFECYCLE_DIR}/{name}", (shared / name).read_bytes(), 0o644) for name in DRIVER_SHARED]
         for name, data, mode in (*files, (PLAN_PATH, json.dumps(plan.to_json()).encode(), 0o644)):
             info = tarfile.TarInfo(name.lstrip("/"))
             info.size, info.mode = len(data), mode
