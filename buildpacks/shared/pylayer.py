@@ -25,7 +25,6 @@ import shutil
 import subprocess
 import sys
 
-import installfail
 from tomlwrite import toml_dumps
 
 try:
@@ -331,6 +330,8 @@ def pip_install(layer: str, cache_dir: str, args: list[str], req_files: list[str
 
 def failing_line(output: list[str], req_files: list[str]) -> str | None:
     """`requirements.txt:3: <line>` for the requirement pip failed on, when a file names it."""
+    import installfail  # its patterns are compiled on import: only when pip has failed
+
     name = installfail.requirement_name(output)
     if not name:
         return None

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import stat
 import subprocess
 import sys
@@ -390,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     written = finish_app_writes(plan, work, before)
     with open(os.path.join(work, "result.json"), "w", encoding="utf-8") as handle:
         # the build's Python: a dependency key holds it; the platform's fast path takes it from here
+        import platform  # here, not at the top: the host imports this module for apply_env
+
         document = {"group": results, "python": platform.python_version(), **written}
         json.dump(document, handle, indent=1, sort_keys=True)
     return 0

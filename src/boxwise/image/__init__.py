@@ -108,7 +108,12 @@ def open_image(ref: str, progress: Progress | None = None) -> Image:
 
 
 def layer_index(layer: Layer, cache: object | None = None) -> list[Entry]:
-    """Every tar header of a layer, in tar order: from memory, the cache, or the blob itself."""
+    """Every tar header of a layer, in tar order: from memory, the cache, or the blob itself.
+
+    The cache by diff_id is shared by every image, so what goes into it is checked: the layer's
+    bytes are hashed whole against the diff_id. A layer in a local file (an archive, a layout) is
+    not hashed — only its tar headers are read, the data skipped, as dive does — and its index is
+    kept under the file's place key instead, which only that file, unchanged, ever asks for."""
     from boxwise.image.cache import IndexCache
     from boxwise.image.tarindex import file_reader, read_index
 
@@ -116,15 +121,26 @@ def layer_index(layer: Layer, cache: object | None = None) -> list[Entry]:
         return layer.entries
     store = cache if isinstance(cache, IndexCache) else IndexCache()
     entries = store.get(layer.diff_id)
-    if entries is None:
-        if layer.opener is None:
-            raise UserError(f"layer {layer.diff_id}: no bytes to read it from; read the image again")
-        what = layer.location or layer.diff_id
-        with layer.opener() as handle:
-            fast = getattr(handle, "reader", None)  # a section of an archive on disk: pread, no seeks
-            # checked against the diff_id: the index goes into a cache other images read too
-            entries = read_index(fast() if fast else file_reader(handle), what, layer.diff_id)
+    if entries is not None:
+        return entries
+    place = layer.place() if layer.place is not None else None
+    entries = store.get_placed(place) if place is not None else None
+    if entries is not None:
+        return entries
+    if layer.opener is None:
+        raise UserError(f"layer {layer.diff_id}: no bytes to read it from; read the image again")
+    what = layer.location or layer.diff_id
+    with layer.opener() as handle:
+        fast = getattr(handle, "reader", None)  # a section of an archive on disk: pread, no seeks
+        source = fast() if fast else file_reader(handle)
+        if place is None:
+            entries = read_index(source, what, layer.diff_id)
+        else:
+            entries = read_index(source, what, offsets=layer.record_offsets)
+    if place is None:
         store.put(layer.diff_id, entries)
+    elif layer.place is not None and layer.place() == place:  # the file did not change while read
+        store.put_placed(place, entries)
     return entries
 
 
@@ -154,9 +170,8 @@ _PARALLEL_SOURCES = ("docker-archive", "oci")
 
 
 def _each_index(image: Image, store: object) -> Iterator[list[Entry]]:
-    """The layers' indexes in order. A layer read cold is hashed whole (its diff_id is checked),
-    and hashlib lets other threads run while it hashes: on files, a second thread parses the next
-    layer's headers meanwhile."""
+    """The layers' indexes in order. On files, two threads read two layers' headers at once (the
+    reads are preads, which let the other thread run)."""
     workers = min(2, os.cpu_count() or 1, len(image.layers))
     if image.source not in _PARALLEL_SOURCES or workers < 2:
         yield from (layer_index(layer, store) for layer in image.layers)
