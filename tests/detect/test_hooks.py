@@ -88,10 +88,15 @@ def test_pre_commit_try_repo_fails_on_findings_and_passes_after_the_fix(make_git
 @pytest.mark.slow
 def test_a_plain_pip_install_carries_the_buildpacks(tmp_path: Path, make_git_repo) -> None:
     venv = tmp_path / "venv"
+    # the installed copy, not a checkout's src/ a developer's PYTHONPATH points at
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = venv / "bin" / "python"
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(REPO)], capture_output=True, text=True
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(REPO)],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert install.returncode == 0, install.stderr
     where = subprocess.run(
@@ -103,6 +108,7 @@ def test_a_plain_pip_install_carries_the_buildpacks(tmp_path: Path, make_git_rep
         cwd=tmp_path,
         capture_output=True,
         text=True,
+        env=env,
     )
     installed = Path(where.stdout.strip())
     assert installed.is_relative_to(venv), where.stdout + where.stderr
@@ -111,7 +117,7 @@ def test_a_plain_pip_install_carries_the_buildpacks(tmp_path: Path, make_git_rep
     detect = subprocess.run([str(installed / "pip-install" / "bin" / "detect")], cwd=app, capture_output=True)
     assert detect.returncode == 0  # the shipped bin/detect keeps its executable bit and its rule
     result = subprocess.run(
-        [str(python), "-m", "boxwise", "detect", "."], cwd=app, capture_output=True, text=True
+        [str(python), "-m", "boxwise", "detect", "."], cwd=app, capture_output=True, text=True, env=env
     )
     assert ".: pip-install, procfile-run" in result.stdout, result.stdout + result.stderr
 

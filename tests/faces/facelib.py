@@ -15,6 +15,7 @@ from types import ModuleType
 
 import pytest
 import yaml
+from support.serving import serving_thread
 from support.webapp import serve_main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,7 +159,6 @@ class GitLabHost:
 
     def __init__(self, root: Path) -> None:
         import http.server
-        import threading
 
         self.root = root
         self.bare = root / "git" / f"{BOXWISE_PROJECT}.git"
@@ -167,6 +167,8 @@ class GitLabHost:
         host = self
 
         class Archive(http.server.BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # a body written apart from its headers goes out at once
+
             def do_GET(self) -> None:
                 host.requests.append(self.path)
                 body = host.archive(self.path)
@@ -179,7 +181,7 @@ class GitLabHost:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Archive)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serving_thread(self.server).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.wheels = root / "wheels"
         pip = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(self.wheels), "hatchling"]
