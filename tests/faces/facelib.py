@@ -15,6 +15,7 @@ from types import ModuleType
 
 import pytest
 import yaml
+from support.git import snapshot_checkout
 from support.serving import serving_thread
 from support.webapp import serve_main
 
@@ -190,27 +191,7 @@ class GitLabHost:
 
     def _snapshot(self, work: Path) -> str:
         """This checkout as the project's tagged release (tracked and new files, as a commit would)."""
-        listed = subprocess.run(
-            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
-        )
-        for rel in filter(None, listed.stdout.decode().split("\0")):
-            source = REPO / rel
-            if source.is_file():
-                target = work / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target)
-        git(work.parent, "init", "-q", str(work))
-        git(work, "add", "-A")
-        git(
-            work,
-            "-c",
-            "user.name=boxwise",
-            "-c",
-            "user.email=boxwise@example.com",
-            "commit",
-            "-qm",
-            "release",
-        )
+        snapshot_checkout(REPO, work)
         from boxwise import __version__
 
         git(work, "tag", __version__)
@@ -232,7 +213,8 @@ class GitLabHost:
         among them) but not this machine's own boxwise, getting boxwise only from what the job installs."""
         import sysconfig
 
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        # virtualenv seeds pip from its own cache in half a second; `python -m venv` runs ensurepip (4 s)
+        subprocess.run([sys.executable, "-m", "virtualenv", "-q", str(venv)], check=True)
         # The machine's site-packages, less boxwise (CI installs it editable there), as a site dir
         # of the venv: links to every other entry, added with its .pth files processed.
         shadow = venv / "machine-site-packages"
