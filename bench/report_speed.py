@@ -13,6 +13,7 @@ GitHub's 65,536 characters (whole rows kept, binary search over the rows).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -56,15 +57,16 @@ def make_images(base: str, folder: Path) -> tuple[Path, Path]:
 def bench_cut() -> tuple[float, int]:
     sys.path.insert(0, str(REPO / "src"))
     from boxwise.analyze.diff import diff_analyses
+    from boxwise.analyze.efficiency import Accounting, Analysis, LayerInfo
     from boxwise.report.markdown import GITHUB_LIMIT, render_markdown
     from boxwise.report.model import ReportData
 
     layers = [
-        {"index": i, "diff_id": f"sha256:{i:064x}", "size_bytes": 1000 + i, "command": f"RUN step {i}"}
-        for i in range(20_000)
+        LayerInfo(i, f"sha256:{i:064x}", f"sha256:{i:064x}", 1000 + i, f"RUN step {i}") for i in range(20_000)
     ]
-    analysis = {"size_bytes": 10**9, "efficiency": 0.9, "wasted_bytes": 10**6, "layers": layers}
-    baseline = {**analysis, "layers": layers[:100]}
+    acct = Accounting(0.9, 10**6, 0.001)
+    analysis = Analysis("docker://big", "big", "docker", None, 10**9, 10**9, layers, acct, acct)
+    baseline = dataclasses.replace(analysis, layers=layers[:100])
     data = ReportData(
         "big", "docker://big", analysis, baseline=baseline, diff=diff_analyses(baseline, analysis)
     )

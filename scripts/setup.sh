@@ -46,4 +46,4 @@ fi
 # An editable install has no .pyc files and this machine sets PYTHONDONTWRITEBYTECODE=1, so each
 # CLI start would compile every module it imports; a wheel install gets them from pip. Written here
 # once (compileall writes whatever that variable says), so tests and benches start as installs do.
-python3 -m compileall -q src >/dev/null
+python3 -m compileall -q src buildpacks >/dev/null

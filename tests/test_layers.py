@@ -17,12 +17,13 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from boxwise.builder.lifecycle import DRIVER_FILES
+from boxwise.builder.lifecycle import DRIVER_FILES, DRIVER_SHARED
 
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
@@ -48,6 +49,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "boxwise.atomicfile",
             "boxwise.httpretry",
             "boxwise.jsonread",
+            "boxwise.forked",
         ),
         (),
     ),
@@ -187,6 +189,32 @@ def test_the_in_container_code_imports_only_itself() -> None:
         if target not in IN_CONTAINER
     ]
     assert not outside, "\n".join(outside)
+
+
+def _top_level_imports(path: Path) -> Iterator[tuple[str, int]]:
+    """(first part of the module name, line) of every absolute import in a file."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            yield from ((alias.name.partition(".")[0], node.lineno) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            yield node.module.partition(".")[0], node.lineno
+
+
+def test_the_driver_loads_only_the_standard_library_and_what_is_carried_beside_it() -> None:
+    """The build image has its python3 and what boxwise puts in /cnb/lifecycle: the driver's own
+    modules (DRIVER_FILES) and the buildpacks/shared modules it imports (DRIVER_SHARED), which in
+    turn need the standard library only."""
+    carried = {name.removesuffix(".py") for name in (*DRIVER_FILES, *DRIVER_SHARED)}
+    allowed = set(sys.stdlib_module_names) | carried | {"boxwise", "__future__"}  # boxwise: the host's branch
+    files = [MODULES[module] for module in sorted(IN_CONTAINER)]
+    shared = [REPO / "buildpacks" / "shared" / name for name in DRIVER_SHARED]
+    outside = [
+        f"{path.relative_to(REPO)}:{line}: imports {name}"
+        for path in files + shared
+        for name, line in _top_level_imports(path)
+        if name not in (allowed if path in files else set(sys.stdlib_module_names) | {"__future__"})
+    ]
+    assert not outside, "the build container does not have:\n" + "\n".join(outside)
 
 
 BUILDPACK_SCRIPTS = sorted(

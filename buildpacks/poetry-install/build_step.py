@@ -93,11 +93,7 @@ def install(app_dir: str, layers_dir: str, layer: str) -> None:
 
 
 def packages_inputs(app_dir: str, facts: dict[str, str] | None = None) -> dict[str, str]:
-    """The key inputs of `packages` (the one function the build and the platform's fast path use)."""
-    lock = package_managers.read_toml(os.path.join(app_dir, "poetry.lock"), package_managers.MAX_LOCK_READ)
-    local = local_sources(lock)
-    lockinstall.refuse_outside(app_dir, local, "poetry.lock")
-    return lockinstall.lock_inputs(app_dir, ("poetry.lock",), local, facts)
+    return lockinstall.packages_inputs(app_dir, "poetry.lock", local_sources, facts)
 
 
 def outcome(app_dir: str, facts: dict[str, str], environ: dict[str, str]) -> dict:

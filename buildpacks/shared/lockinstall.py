@@ -21,7 +21,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 
+import package_managers
 import pylayer
 
 CACHE_ONLY = {"launch": False, "build": False, "cache": True}
@@ -228,6 +230,21 @@ def refuse_outside(app_dir: str, local: list[tuple[str, bool]], lock: str) -> No
                 f"{lock}: it installs {rel}, outside the app folder, which the build does not see; "
                 "move that project into the app folder (or publish it to an index)"
             )
+
+
+def packages_inputs(
+    app_dir: str,
+    lock_name: str,
+    local_sources: Callable[[dict], list[tuple[str, bool]]],
+    facts: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The key inputs of a lock file's `packages` layer (the one function the build and the
+    platform's fast path use): the lock read bounded, local projects it installs refused when they
+    lie outside the app folder, then lock_inputs."""
+    lock = package_managers.read_toml(os.path.join(app_dir, lock_name), package_managers.MAX_LOCK_READ)
+    local = local_sources(lock)
+    refuse_outside(app_dir, local, lock_name)
+    return lock_inputs(app_dir, (lock_name,), local, facts)
 
 
 def lock_inputs(

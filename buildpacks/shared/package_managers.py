@@ -191,6 +191,14 @@ def decide(app_dir: str) -> Decision:
                 "run `pipenv lock` and commit Pipfile.lock"
             )
         return Decision(managers[0], files, warning=warning)
+    if _table(pyproject, "tool", "poetry") and not is_pyproject_project(pyproject):
+        # Only Poetry can install [tool.poetry.dependencies] without a [project] or [build-system]
+        # table, and boxwise installs Poetry apps from their lock, as Heroku does (GCP's builder
+        # resolves them unpinned at every build).
+        return Decision(
+            error="pyproject.toml: a Poetry project ([tool.poetry]) with no poetry.lock, and no [project] "
+            "or [build-system] table pip could install it from; run `poetry lock` and commit poetry.lock"
+        )
     if is_pyproject_project(pyproject) or (text is not None and parsed is None):
         # (a pyproject.toml that is not TOML is taken as a project: its build says what is wrong)
         return Decision("pyproject", ("pyproject.toml",))

@@ -7,7 +7,8 @@ it reads the app's files and never imports or runs them.
 
 Inference order when there is no Procfile (each choice comes with the reason it was taken):
   1. what the app's s2i settings name: APP_MODULE (a WSGI callable), APP_SCRIPT, APP_FILE,
-     from the environment or `.s2i/environment`;
+     from the environment or `.s2i/environment`; then, as s2i, `gunicorn` alone when the app
+     depends on gunicorn and its gunicorn.conf.py names the app (`wsgi_app`);
   2. the project's own first script (`[project.scripts]`, `[tool.poetry.scripts]`) when the
      project itself is installed;
   3. Django (`manage.py` and the settings' WSGI_APPLICATION): gunicorn on it when gunicorn is a
@@ -19,6 +20,8 @@ Inference order when there is no Procfile (each choice comes with the reason it 
      a `__main__.py`, or an executable `app.sh`.
 A callable with no server to run it and no `__main__` block is no process at all: the image would
 exit at once, so inference says what to add instead.
+s2i's APP_HOME (a folder of the app) moves steps 1 and 3-5 there, as s2i's run script does: the
+process runs `cd APP_HOME` first, with the app's root on PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ ASGI_FRAMEWORKS = ("fastapi", "starlette", "quart", "litestar", "sanic", "django
 ASGI_CLASSES = {"FastAPI", "Starlette", "Quart", "Litestar", "Sanic"}
 _PROCFILE_LINE = re.compile(r"^([A-Za-z0-9_-]+):\s*(.*)$")
 # shlex tokens that make a command line a shell program rather than one command.
+S2I_SETTINGS = ("APP_MODULE", "APP_SCRIPT", "APP_FILE", "APP_CONFIG", "APP_HOME")
 _SHELL_OPERATORS = {"&&", "||", ";", "|", "&", "(", ")", ";;", "|&", "<", ">", ">>", "<<", ">&", "<&"}
 
 
@@ -230,13 +234,14 @@ def command_list(command: str) -> list[str]:
 
 
 def s2i_settings(app_dir: str, environ: dict[str, str] | None = None) -> dict[str, str]:
-    """APP_MODULE / APP_SCRIPT / APP_FILE / APP_CONFIG from `.s2i/environment`, the environment winning."""
+    """APP_MODULE / APP_SCRIPT / APP_FILE / APP_CONFIG / APP_HOME from `.s2i/environment`, the
+    environment winning."""
     found: dict[str, str] = {}
     for line in (_read(os.path.join(app_dir, ".s2i", "environment")) or "").splitlines():
         name, sep, value = line.strip().partition("=")
-        if sep and name in ("APP_MODULE", "APP_SCRIPT", "APP_FILE", "APP_CONFIG"):
+        if sep and name in S2I_SETTINGS:
             found[name] = value.strip().strip("\"'")
-    for name in ("APP_MODULE", "APP_SCRIPT", "APP_FILE", "APP_CONFIG"):
+    for name in S2I_SETTINGS:
         if (environ or {}).get(name):
             found[name] = (environ or {})[name]
     return found
@@ -429,8 +434,17 @@ def _runs_itself(app_dir: str) -> Choice | None:
     return None
 
 
-def _s2i(app_dir: str, environ: dict[str, str] | None) -> Choice | None:
-    settings = s2i_settings(app_dir, environ)
+def _gunicorn_config(app_dir: str, deps: set[str]) -> Choice | None:
+    """s2i's first rule: a gunicorn.conf.py that names the app (`wsgi_app`) is all gunicorn needs."""
+    if "gunicorn" not in deps:
+        return None
+    text = _read(os.path.join(app_dir, "gunicorn.conf.py"))
+    if text is None or not re.search(r"^wsgi_app\s*=", text, re.M):
+        return None
+    return Choice("gunicorn", "gunicorn.conf.py names the app (wsgi_app), as s2i runs it")
+
+
+def _s2i(settings: dict[str, str]) -> Choice | None:
     config = f" --config {shlex.quote(settings['APP_CONFIG'])}" if settings.get("APP_CONFIG") else ""
     if settings.get("APP_SCRIPT"):
         return Choice(f"./{settings['APP_SCRIPT'].lstrip('./')}", "APP_SCRIPT names it")
@@ -443,18 +457,42 @@ def _s2i(app_dir: str, environ: dict[str, str] | None) -> Choice | None:
 
 def infer_process(app_dir: str, environ: dict[str, str] | None = None) -> Choice | NoProcess:
     """The web process of an app without a Procfile, or what to add when there is none."""
+    settings = s2i_settings(app_dir, environ)
+    home = settings.get("APP_HOME", "").strip().rstrip("/") or "."
+    if home == ".":
+        return _infer(app_dir, app_dir, settings)
+    folder = os.path.normpath(os.path.join(app_dir, home))
+    inside = (os.path.realpath(folder) + os.sep).startswith(os.path.realpath(app_dir) + os.sep)
+    if os.path.isabs(home) or not inside or not os.path.isdir(folder):
+        return NoProcess(f"APP_HOME={home} (s2i) is not a folder of the app; name one, e.g. APP_HOME=src")
+    chosen = _infer(app_dir, folder, settings)
+    if isinstance(chosen, Choice):
+        rel = os.path.relpath(folder, app_dir)
+        command = chosen.command
+        if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", command):
+            command = f"env {command}"  # sh's `exec` takes no assignments in front
+        path = 'export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"'  # s2i keeps the root importable
+        chosen.command = f"{path} && cd {shlex.quote(rel)} && exec {command}"
+        chosen.reason += f", in APP_HOME {rel} (s2i)"
+    return chosen
+
+
+def _infer(app_dir: str, where: str, settings: dict[str, str]) -> Choice | NoProcess:
+    """Inference for the app in `app_dir`, its files looked for in `where` (APP_HOME, else app_dir)."""
     deps = declared_packages(app_dir)
-    chosen = _s2i(app_dir, environ) or _project_script(app_dir) or _django(app_dir, deps)
+    chosen = (
+        _s2i(settings) or _gunicorn_config(where, deps) or _project_script(app_dir) or _django(where, deps)
+    )
     if chosen is not None:
         return chosen
-    served = _callable(app_dir, deps)
+    served = _callable(where, deps)
     if isinstance(served, Choice):
         return served
     named = _setup_project_module(app_dir, deps)
     if named is not None:
         return named
     # A callable nothing serves (NoProcess) still loses to another script that runs itself.
-    fallback = _runs_itself(app_dir)
+    fallback = _runs_itself(where)
     if fallback is not None:
         return fallback
     return served or NoProcess(
@@ -465,5 +503,7 @@ def infer_process(app_dir: str, environ: dict[str, str] | None = None) -> Choice
 
 
 def procfile_uses_missing_python(commands: list[str]) -> bool:
-    """Whether a command starts `python` (not `python3`): bases with only python3 need a link for it."""
-    return any(re.match(r"^(?:\S+=\S*\s+)*python(?:\s|$)", command) for command in commands)
+    """Whether a command runs `python` (not `python3`), first or after `&&`, `;` or `exec`: bases
+    with only python3 need a link for it."""
+    starts = r"(?:^|&&|\|\||;)\s*(?:exec\s+)?(?:env\s+)?(?:\S+=\S*\s+)*python(?:\s|$)"
+    return any(re.search(starts, command) for command in commands)

@@ -1,8 +1,9 @@
-"""What the build steps of boxwise's buildpacks share: keys, the virtual environment, pip, TOML.
+"""What the build steps of boxwise's buildpacks share: keys, the virtual environment, pip.
 
 Standard library only (it runs under the build image's python3, 3.11 or later for tomllib).
-This file is the one source: boxwise copies it (with processes.py) into each buildpack folder
-when it packages the buildpacks for a build, so each folder stands alone as CNB wants.
+This file is the one source: boxwise copies it (with the other modules of buildpacks/shared, the
+TOML writer tomlwrite.py among them) into each buildpack folder when it packages the buildpacks
+for a build, so each folder stands alone as CNB wants.
 
 A dependency layer is a virtual environment (`python3 -m venv --without-pip`), as Heroku's CNB
 buildpack makes it: its `bin/` goes first on PATH through the layer, so console scripts, `python`
@@ -24,7 +25,7 @@ import shutil
 import subprocess
 import sys
 
-import installfail
+from tomlwrite import toml_dumps
 
 try:
     import tomllib
@@ -56,60 +57,6 @@ def read_toml(path: str) -> dict:
     except RecursionError:
         fail(f"{os.path.basename(path)}: nested too deeply to read; fix the file")
     return {}
-
-
-_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
-
-
-def toml_string(text: str) -> str:
-    """A TOML basic string: any Unicode as itself, quotes, backslashes and controls escaped.
-
-    (json.dumps is not TOML: it writes characters outside the BMP as surrogate pairs, which TOML
-    refuses, and leaves DEL raw.)
-    """
-    out = []
-    for char in text:
-        if char in _TOML_ESCAPES:
-            out.append(_TOML_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04X}")
-        elif 0xD800 <= ord(char) <= 0xDFFF:  # a lone surrogate cannot be written in UTF-8
-            out.append("\\uFFFD")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_value(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{toml_string(str(k))} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    return toml_string(str(value))
-
-
-def toml_dumps(table: dict, prefix: str = "") -> str:
-    """Plain values first, then sub-tables, then arrays of tables; enough for layer and launch files."""
-    lines, tables, arrays = [], [], []
-    for key, value in table.items():
-        if isinstance(value, dict):
-            tables.append((key, value))
-        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
-            arrays.append((key, value))
-        else:
-            lines.append(f"{toml_string(str(key))} = {_toml_value(value)}")
-    for key, value in tables:
-        name = f"{prefix}{toml_string(str(key))}"
-        lines += ["", f"[{name}]", toml_dumps(value, f"{name}.").rstrip("\n")]
-    for key, items in arrays:
-        name = f"{prefix}{toml_string(str(key))}"
-        for item in items:
-            lines += ["", f"[[{name}]]", toml_dumps(item, f"{name}.").rstrip("\n")]
-    return "\n".join(lines).strip("\n") + "\n"
 
 
 def write_toml(path: str, table: dict) -> None:
@@ -383,6 +330,8 @@ def pip_install(layer: str, cache_dir: str, args: list[str], req_files: list[str
 
 def failing_line(output: list[str], req_files: list[str]) -> str | None:
     """`requirements.txt:3: <line>` for the requirement pip failed on, when a file names it."""
+    import installfail  # its patterns are compiled on import: only when pip has failed
+
     name = installfail.requirement_name(output)
     if not name:
         return None

@@ -19,7 +19,6 @@ import os
 
 import collectstatic
 import lockinstall
-import package_managers
 import pylayer
 import pyversion
 
@@ -79,11 +78,7 @@ def sync(uv: str, app_dir: str, layer: str, cache: str) -> None:
 
 
 def packages_inputs(app_dir: str, facts: dict[str, str] | None = None) -> dict[str, str]:
-    """The key inputs of `packages` (the one function the build and the platform's fast path use)."""
-    lock = package_managers.read_toml(os.path.join(app_dir, "uv.lock"), package_managers.MAX_LOCK_READ)
-    local = local_sources(lock)
-    lockinstall.refuse_outside(app_dir, local, "uv.lock")
-    return lockinstall.lock_inputs(app_dir, ("uv.lock",), local, facts)
+    return lockinstall.packages_inputs(app_dir, "uv.lock", local_sources, facts)
 
 
 def outcome(app_dir: str, facts: dict[str, str], environ: dict[str, str]) -> dict:

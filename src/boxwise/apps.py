@@ -1,11 +1,11 @@
 """Find the apps of a repo, map paths and changes to them, and read an app's ignore files.
 
-An app is a folder holding `requirements.txt`, `pyproject.toml` (one with a `[project]` or
-`[build-system]` table: a `pyproject.toml` that only holds `[tool.*]` settings, like a monorepo
-root's, does not make an app), `Procfile`, a lock file (`Pipfile.lock`, `poetry.lock`, `uv.lock`),
-`Pipfile`, `setup.py` or `setup.cfg` (one with `[metadata]` or `[options]`: a `setup.cfg` of tool
-settings does not make an app either). A folder that holds one is an app even when no buildpack
-builds it, so that `boxwise detect` reports it instead of skipping it.
+An app is a folder holding `requirements.txt`, `pyproject.toml` (one with a `[project]` or `[build-system]`
+table or `[tool.poetry.dependencies]`: a `pyproject.toml` that only holds other `[tool.*]`
+settings, like a monorepo root's, does not make an app), `Procfile`, a lock file (`Pipfile.lock`,
+`poetry.lock`, `uv.lock`), `Pipfile`, `setup.py` or `setup.cfg` (one with `[metadata]` or
+`[options]`: a `setup.cfg` of tool settings does not make an app either). A folder that holds one is
+an app even when no buildpack builds it, so that `boxwise detect` reports it instead of skipping it.
 
 `[tool.boxwise] apps = [globs]` replaces that discovery, `exclude = [globs]` drops apps (globs are
 repo-relative; `*` stays within one folder, `**` crosses folders; a glob naming a folder covers
@@ -236,7 +236,12 @@ def _is_project_pyproject(path: Path) -> bool:
         data = tomllib.loads(text)
     except (tomllib.TOMLDecodeError, RecursionError):
         return True
-    return "project" in data or "build-system" in data
+    if "project" in data or "build-system" in data:
+        return True
+    # Poetry's own dependency table declares an app too (one the build refuses without poetry.lock).
+    tool = data.get("tool")
+    poetry = tool.get("poetry") if isinstance(tool, dict) else None
+    return isinstance(poetry, dict) and isinstance(poetry.get("dependencies"), dict)
 
 
 def _is_project_setup_cfg(path: Path) -> bool:

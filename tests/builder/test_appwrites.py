@@ -14,6 +14,7 @@ import pytest
 
 from boxwise.builder.appwrites import TAR_PATH, AppWrites, export_app_writes, writes_app
 from boxwise.builder.cache import LayerCache
+from boxwise.builder.cache_record import AppLayers
 from boxwise.builder.driver import walk_entries, write_app_tar
 from boxwise.builder.runner_local import LocalRoot
 from boxwise.errors import UserError
@@ -83,6 +84,6 @@ def test_a_tar_the_driver_would_not_write_is_refused(tmp_path: Path, name: str, 
 
 
 def test_a_build_that_may_write_into_the_app_or_did_not_say_must_run_the_buildpacks() -> None:
-    assert writes_app({"app_steps": ["collectstatic"]})
-    assert writes_app({"buildpacks": {}})  # seeded from an image, or an older boxwise: not known
-    assert not writes_app({"app_steps": []})
+    assert writes_app(AppLayers(app_steps=("collectstatic",)))
+    assert writes_app(AppLayers())  # seeded from an image, or an older boxwise: not known
+    assert not writes_app(AppLayers(app_steps=()))

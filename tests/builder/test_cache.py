@@ -3,6 +3,7 @@ rebuilds it from empty; a failed build leaves a cache the next build uses."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -126,6 +127,18 @@ def test_a_corrupt_cached_layer_is_discarded_and_rebuilt(
     assert "pip-install:packages: rebuilt: no cached layer" in out
     assert layer_ids(docker_client, tag)[-3] == dependency_layer  # rebuilt to the very same bytes
     assert run_image(docker_client, tag) == (0, "v1 1.16.0\n")
+
+    # A layers.json boxwise did not write this way (edited, or a CI cache another job wrote): one
+    # line naming it, then the build goes on as from an empty cache (which the image under --tag fills)
+    (record,) = (cache / "apps").glob("corrupt-*/layers.json")
+    record.write_text('{"buildpacks": {"boxwise/pip-install": 5}, "app": {}}')
+    out = build_ok(app, tag, cache)
+    (line,) = [line for line in out.splitlines() if "layer cache:" in line]
+    assert f"{record} is not what boxwise writes ('buildpacks.boxwise/pip-install' is not an object)" in line
+    assert f"restore: no cached layers; reading them from the previous image {tag}" in out
+    assert "pip-install:packages: reused (key unchanged)" in out
+    assert layer_ids(docker_client, tag)[-3] == dependency_layer
+    assert json.loads(record.read_text())["buildpacks"]  # the good build wrote it anew
 
 
 def test_an_interrupted_build_leaves_no_container_and_a_cache_the_next_build_uses(

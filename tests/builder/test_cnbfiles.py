@@ -134,20 +134,6 @@ def test_host_outcomes_that_match_the_build_agree(tmp_path: Path) -> None:
     assert fastpath._disagreement(group, other) == "boxwise/pip-install:packages: key"
 
 
-def test_a_damaged_fast_path_record_runs_the_full_build(tmp_path: Path) -> None:
-    group, launch = _built(tmp_path)
-    record = {
-        "version": fastpath.RECORD_VERSION,
-        "driver": fastpath.driver_sha(),
-        "build_image": "build",
-        "base_image": "base",
-        "group": [bp.to_json() for bp in group],
-        "launch": [{**launch[0].to_json(), "size": "10"}],
-    }
-    why = fastpath.fast_build(None, tmp_path, {"fast": record}, "build", "base", {}, lambda *_: True)
-    assert why == "the record of the last build is damaged ('launch[0].size' is not an integer)"
-
-
 def test_the_drivers_plan_finds_the_buildpacks_in_the_build_root() -> None:
     """plan.json as the driver reads it: every buildpack of builder.toml at its folder under the
     build root (the local runner's is not /), the order and the process fallback as builder.toml has them."""

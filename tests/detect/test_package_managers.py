@@ -107,8 +107,16 @@ def test_no_lint_false_positives_on_projects_pip_builds_fine(make_git_repo) -> N
         ),
         ({"pixi.toml": "[project]\n", "Procfile": "web: python app.py\n"}, ["pixi.toml"]),
         ({"setup.cfg": "[metadata]\nname = x\n"}, ["setup.cfg"]),
+        (  # GCP's builders/testdata/python/generic/poetry_uvicorn: Poetry settings, no lock
+            {
+                "pyproject.toml": '[tool.poetry]\nname = "x"\npackage-mode = false\n\n'
+                '[tool.poetry.dependencies]\npython = "^3.9"\nfastapi = "*"\nuvicorn = "*"\n',
+                "main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
+            },
+            ["pyproject.toml", "[tool.poetry]", "no poetry.lock", "`poetry lock`"],
+        ),
     ],
-    ids=["several", "conda", "pixi", "setup-cfg-alone"],
+    ids=["several", "conda", "pixi", "setup-cfg-alone", "poetry-without-lock"],
 )
 def test_a_refused_app_is_one_error_in_lint_and_the_same_line_from_bin_detect(
     make_git_repo, files: dict[str, str], named: list[str]

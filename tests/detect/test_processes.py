@@ -134,3 +134,35 @@ def test_hostile_files_do_not_hang_or_crash_inference(tmp_path: Path) -> None:
         {"app.py": "(" * 100_000, "main.py": "x = 1\n" * 10, "requirements.txt": "-r requirements.txt\n"},
     )
     assert isinstance(processes.infer_process(app, {}), processes.NoProcess)
+
+
+def test_s2i_app_home_runs_the_app_found_in_that_folder(tmp_path: Path) -> None:
+    # s2i's examples/app-home-test-app: APP_HOME=project, project/wsgi.py, gunicorn in requirements.txt
+    wsgi = "def application(environ, start_response):\n    return [b'hi']\n"
+    files = {
+        ".s2i/environment": "APP_HOME=project\n",
+        "project/wsgi.py": wsgi,
+        "requirements.txt": "gunicorn\n",
+    }
+    app = write(tmp_path / "home", files)
+    home = 'export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" && cd project && exec '
+    assert command(app) == home + "gunicorn wsgi:application"
+    assert command(app, {"APP_FILE": "serve.py"}) == home + "python serve.py"
+    assert processes.command_list(command(app))[:2] == ["/bin/sh", "-c"]
+    # on a base with python3 alone, `python` after `exec` needs the link layer as a leading one does
+    assert processes.procfile_uses_missing_python([command(app, {"APP_FILE": "serve.py"})])
+    assert processes.procfile_uses_missing_python(["flask db upgrade; python app.py"])
+    assert not processes.procfile_uses_missing_python([home + "gunicorn wsgi:application"])
+    for bad in ("../elsewhere", "/etc", "missing"):
+        outside = processes.infer_process(app, {"APP_HOME": bad})
+        assert isinstance(outside, processes.NoProcess), bad
+        assert outside.hint.startswith(f"APP_HOME={bad} (s2i) is not a folder of the app")
+
+
+def test_a_gunicorn_conf_that_names_the_app_runs_gunicorn_alone_as_s2i_does(tmp_path: Path) -> None:
+    conf = 'wsgi_app = "site.web:app"\nworkers = 2\n'
+    files = {"gunicorn.conf.py": conf, "site/web.py": FLASK, "requirements.txt": "flask\ngunicorn\n"}
+    app = write(tmp_path / "conf", files)
+    assert command(app) == "gunicorn"
+    (tmp_path / "conf" / "requirements.txt").write_text("flask\n")  # no gunicorn: no such rule
+    assert isinstance(processes.infer_process(app, {}), processes.NoProcess)

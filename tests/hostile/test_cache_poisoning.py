@@ -15,7 +15,7 @@ from pathlib import Path
 
 from support.cli import run_boxwise
 
-from tests.image.archives import docker_archive, layer_tar, sha
+from tests.image.archives import docker_archive, layer_tar, settled, sha
 
 from .hostserver import Answer, Seen, serving
 from .rawarchive import config_for, raw_archive
@@ -33,6 +33,7 @@ def _forged_archive(path: Path, claimed_diff_id: str) -> Path:
 
 
 def test_a_forged_layer_leaves_nothing_under_the_diff_id_it_claims(tmp_path) -> None:
+    """A file changed a moment ago (as a `docker save` just written) is hashed as it is read."""
     real_layer = [("f", "app/main.py", 300)]
     real = docker_archive(tmp_path / "real.tar", [real_layer])
     real_id = sha(layer_tar(real_layer))
@@ -43,6 +44,26 @@ def test_a_forged_layer_leaves_nothing_under_the_diff_id_it_claims(tmp_path) -> 
     assert "does not match its diff_id" in forged.stderr and "Traceback" not in forged.stderr
 
     honest = _inspect(f"docker-archive:{real}", cache)
+    assert honest.returncode == 0, honest.stderr
+    assert json.loads(honest.stdout)["size_bytes"] == 300
+
+
+def test_a_forged_layer_read_without_hashing_is_cached_for_its_own_file_only(tmp_path) -> None:
+    """An archive that has been still for a while is read as dive reads it, headers only, no hash:
+    its figures are its own bytes', and its index is kept for that file alone."""
+    real_layer = [("f", "app/main.py", 300)]
+    real = docker_archive(tmp_path / "real.tar", [real_layer])
+    real_id = sha(layer_tar(real_layer))
+    cache = tmp_path / "shared-cache"
+    forged_archive = settled(_forged_archive(tmp_path / "forged.tar", real_id))
+
+    for _ in range(2):  # cold, then answered from the cache
+        forged = _inspect(f"docker-archive:{forged_archive}", cache)
+        assert forged.returncode == 0, forged.stderr
+        assert json.loads(forged.stdout)["size_bytes"] == 5_000_000
+    assert not list(cache.glob("*/layer-index/*")) and list(cache.glob("*/file-index/*"))
+
+    honest = _inspect(f"docker-archive:{settled(real)}", cache)
     assert honest.returncode == 0, honest.stderr
     assert json.loads(honest.stdout)["size_bytes"] == 300
 

@@ -145,3 +145,17 @@ def oci_layout(folder: Path, layers: list[list[Item]], *, gzip_layers: bool = Tr
     (folder / "index.json").write_text(json.dumps(index))
     (folder / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
     return folder
+
+
+def settled(path: Path) -> Path:
+    """`path` once it has been still long enough for boxwise to cache what it reads from it
+    (image.store.place_key: a file changed within the last second gets no cache entry)."""
+    import time
+
+    from boxwise.image.store import RACY_NS
+
+    status = path.stat()
+    wait = max(status.st_mtime_ns, status.st_ctime_ns) + RACY_NS - time.time_ns()
+    if wait > 0:
+        time.sleep(wait / 1e9 + 0.01)
+    return path

@@ -1,5 +1,6 @@
 """Warm analysis: a second `boxwise inspect` of an image is answered from one record keyed by its
-config digest, without reading a layer; a damaged or foreign record is never used."""
+config digest (and, for an archive, by the archive file itself), without reading a layer; a
+damaged or foreign record is never used."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import shutil
 import tarfile
 from pathlib import Path
 
+import pytest
 from support.cli import run_boxwise
 
-from .archives import docker_archive
+from .archives import docker_archive, settled
 
 RECORD = b"pkg/__init__.py,,\npkg-1.0.dist-info/RECORD,,\n"
 LAYERS = [
@@ -49,24 +51,48 @@ def _record_file(cache: Path) -> Path:
     return record
 
 
-def test_second_inspect_reads_no_layer(tmp_path: Path, own_cache: Path) -> None:
-    archive = docker_archive(tmp_path / "image.tar", LAYERS)
+def test_second_inspect_reads_no_layer(
+    tmp_path: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from boxwise.analyze.analysiscache import place_key
+    from boxwise.cli import main
+    from boxwise.image import open_image
+
+    archive = settled(docker_archive(tmp_path / "image.tar", LAYERS))
     code, cold, err = _inspect(archive)
     assert code == 0, err
     analysis = json.loads(cold)
     assert analysis["wasted_bytes"] > 0 and analysis["dependencies"]["distributions"][0]["name"] == "pkg"
     record = _record_file(own_cache)
-    assert record.name == "sha256-" + hashlib.sha256(_config_bytes(archive)).hexdigest()
+    # an archive's layers are not hashed: its record is kept for this very file, not its config alone
+    assert record.name == str(place_key(open_image(f"docker-archive:{archive}"))).replace(":", "-")
 
-    _zero_member(archive, f"{1:064x}/layer.tar")  # the big layer's bytes are gone
-    shutil.rmtree(own_cache / "boxwise" / "layer-index")  # and so is its file index
-    code, warm, err = _inspect(archive)
+    shutil.rmtree(own_cache / "boxwise" / "file-index")  # the layers' own indexes are gone too
+    assert not (own_cache / "boxwise" / "layer-index").exists()  # never under the diff_ids it names
+
+    def no_layer_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the warm run read a layer's headers")
+
+    monkeypatch.setattr("boxwise.image.tarindex.read_index", no_layer_read)
+    assert main(["inspect", "--format", "json", f"docker-archive:{archive}"]) == 0
+    # byte for byte, the dependency table (its RECORD read in place from layer 2) included
+    assert capsys.readouterr().out == cold
+
+
+def test_a_changed_archive_is_never_answered_from_its_old_record(tmp_path: Path, own_cache: Path) -> None:
+    archive = settled(docker_archive(tmp_path / "image.tar", LAYERS))
+    code, _, err = _inspect(archive)
     assert code == 0, err
-    assert warm == cold  # byte for byte, the dependency table (its RECORD read from layer 2) included
-
-    # the same damaged archive read cold fails: the warm answer did not come from layer 1's bytes
-    code, _, err = _inspect(archive, tmp_path / "fresh-cache")
+    _zero_member(archive, f"{1:064x}/layer.tar")  # the big layer's bytes are gone, same size
+    code, _, err = _inspect(archive)
     assert code == 2 and "layer.tar" in err and "Traceback" not in err
+
+
+def _decoded(record: Path | bytes) -> tuple[object, object]:
+    """A record's header and body as values (marshal's bytes depend on how objects are shared)."""
+    header, _, body = (record if isinstance(record, bytes) else record.read_bytes()).partition(b"\n")
+    meta = json.loads(header)
+    return {k: v for k, v in meta.items() if k != "sha256"}, marshal.loads(body)
 
 
 def _config_bytes(archive: Path) -> bytes:
@@ -90,7 +116,7 @@ def _forged(record: Path, *, fmt: str | None = None, checksum: bool) -> bytes:
 
 
 def test_corrupt_or_outdated_record_is_discarded_and_rebuilt(tmp_path: Path, own_cache: Path) -> None:
-    archive = docker_archive(tmp_path / "image.tar", LAYERS)
+    archive = settled(docker_archive(tmp_path / "image.tar", LAYERS))
     code, cold, err = _inspect(archive)
     assert code == 0, err
     record = _record_file(own_cache)
@@ -105,11 +131,11 @@ def test_corrupt_or_outdated_record_is_discarded_and_rebuilt(tmp_path: Path, own
         code, again, err = _inspect(archive)
         assert code == 0, err
         assert again == cold and json.loads(again)["wasted_bytes"] != 123_456_789
-        assert record.read_bytes() == good  # rebuilt from the layers
+        assert _decoded(record) == _decoded(good)  # rebuilt from the layers
 
 
 def test_record_under_another_config_digest_is_never_used(tmp_path: Path, own_cache: Path) -> None:
-    first = docker_archive(tmp_path / "first.tar", LAYERS)
+    first = settled(docker_archive(tmp_path / "first.tar", LAYERS))
     # the same layers under another config (other commands): only the config digest tells them apart
     second = docker_archive(tmp_path / "second.tar", LAYERS, commands=["a", "b", "c"])
     code, _, err = _inspect(first)
@@ -123,5 +149,4 @@ def test_record_under_another_config_digest_is_never_used(tmp_path: Path, own_ca
     code, expected, err = _inspect(second, tmp_path / "fresh-cache")
     assert code == 0, err
     assert second_json == expected and json.loads(second_json)["wasted_bytes"] != 123_456_789
-    header = json.loads(foreign.read_bytes().partition(b"\n")[0])
-    assert header["config"] == "sha256:" + foreign.name.removeprefix("sha256-")  # rebuilt as its own
+    assert not foreign.exists()  # never trusted: removed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from image.archives import docker_archive, oci_layout
+from image.archives import docker_archive, oci_layout, settled
 from support.cli import run_boxwise
 
 from boxwise.analyze.depdiff import diff_dependencies
@@ -175,7 +175,7 @@ def test_a_warm_read_takes_each_record_in_place_and_never_trusts_a_wrong_offset(
 
 
 def test_a_warm_inspect_of_an_archive_gives_the_cold_table(tmp_path: Path) -> None:
-    archive = docker_archive(tmp_path / "img.tar", image_layers())
+    archive = settled(docker_archive(tmp_path / "img.tar", image_layers()))  # a file just written: no record
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     runs = [run_boxwise("inspect", f"docker-archive:{archive}", "--format", "json", cwd=tmp_path, env=env)]
     assert len(list((tmp_path / "cache" / "boxwise" / "analysis").iterdir())) == 1

@@ -10,6 +10,12 @@ The entry format follows the layer-index cache: a JSON header (format, config di
 the body) then a marshal body, written atomically; a record that fails any check is deleted and
 rebuilt, never trusted. A new FORMAT invalidates every record.
 
+An image whose layers sit in a local file (an archive, a layout) is read without hashing its
+layers (image.layer_index), so nothing proves its layers are what its config names: its record is
+kept under a key of the config digest and the files' place keys, which only the same unchanged
+files ask for. A record under the bare config digest (from the engine or a registry, whose layers
+are checked) answers for any place with that config, as the layer-index cache does by diff_id.
+
 The dependency table itself is not kept: an archive's or a registry's RECORD files are read
 without hashing their whole layer (see dependencies._keep), so a table made from them must not
 answer for the image's config. The record keeps what the table needs from the layer indexes
@@ -24,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import marshal
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +60,20 @@ def config_key(image: Image) -> str | None:
     return digest if named in (None, "", digest) else None
 
 
+def place_key(image: Image) -> str | None:
+    """The config digest and where each layer's bytes sit on disk, as one key; None when a layer
+    is in a file that changed a moment ago (store.place_key), or when no layer is in a file."""
+    config = config_key(image)
+    places = [layer.place() for layer in image.layers if layer.place is not None]
+    if config is None or not places or None in places:
+        return None
+    return "sha256:" + hashlib.sha256(repr((config, places)).encode()).hexdigest()
+
+
+def _in_files(image: Image) -> bool:
+    return any(layer.place is not None for layer in image.layers)
+
+
 class AnalysisCache:
     """Records by config digest. A cache folder that cannot be written is simply not used."""
 
@@ -64,20 +85,25 @@ class AnalysisCache:
         return self.folder / key.replace(":", "-")
 
     def get(self, image: Image) -> Record | None:
-        key = config_key(image)
-        if key is None:
-            return None
-        return read_trusted(self._path(key), lambda data: _decode(data, key, len(image.layers)))
+        for key_name, key in (("config", config_key(image)), ("place", place_key(image))):
+            if key is not None:
+                found = read_trusted(
+                    self._path(key), partial(_decode, key=key, key_name=key_name, layers=len(image.layers))
+                )
+                if found is not None:
+                    return found
+        return None
 
     def put(self, image: Image, record: Record) -> None:
-        key = config_key(image)
+        # layers read from files were not hashed: such a record never goes under the config alone
+        key_name, key = ("place", place_key(image)) if _in_files(image) else ("config", config_key(image))
         if key is None or len(record.measures.sizes) != len(image.layers):
             return
         if not self._swept:  # once per run: temporaries of writers that were killed
             self._swept = True
             remove_stale_temporaries(self.folder)
         body = marshal.dumps(_encode(record))
-        store_entry(self._path(key), signed(FORMAT, "config", key, body))
+        store_entry(self._path(key), signed(FORMAT, key_name, key, body))
 
 
 def _accounting(acct: Accounting) -> tuple[Any, ...]:
@@ -90,8 +116,8 @@ def _encode(record: Record) -> tuple[Any, ...]:
             _accounting(m.exact), record.records, record.site, record.offsets)  # fmt: skip
 
 
-def _decode(data: bytes, key: str, layers: int) -> Record | None:
-    body = checked_body(data, FORMAT, "config", key)
+def _decode(data: bytes, key: str, key_name: str, layers: int) -> Record | None:
+    body = checked_body(data, FORMAT, key_name, key)
     if body is None:
         return None
     try:

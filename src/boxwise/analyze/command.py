@@ -70,7 +70,10 @@ def _warm_or_cold(image: Image, dependencies: bool, progress: Callable[[int, int
         from boxwise.image import load_indexes
 
         indexes = load_indexes(image, progress)
-        record = Record(measure(indexes), record_layers(indexes), site_view(indexes), {})
+        records = record_layers(indexes)
+        found = {path: image.layers[n].record_offsets.get(path) for path, n in records.items()}
+        offsets = {path: offset for path, offset in found.items() if offset is not None}
+        record = Record(measure(indexes), records, site_view(indexes), offsets)
     analysis = assemble(image, record.measures)
     if dependencies:
         from boxwise.analyze.dependencies import read_listed

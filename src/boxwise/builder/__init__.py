@@ -10,10 +10,22 @@ The Docker SDK and the lifecycle load only when `build_app` runs.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from boxwise.builder.options import BuildOptions, BuildResult, LayerReport, Process
+if TYPE_CHECKING:
+    from boxwise.builder.options import BuildOptions, BuildResult, LayerReport, Process
 
 __all__ = ["BuildOptions", "BuildResult", "LayerReport", "Process", "build_app"]
+
+
+def __getattr__(name: str) -> Any:
+    # `boxwise detect` imports boxwise.builder.builder_toml, which runs this package's __init__:
+    # the options module (dozens of dataclasses) loads only when someone asks for one of them
+    if name in ("BuildOptions", "BuildResult", "LayerReport", "Process"):
+        from boxwise.builder import options
+
+        return getattr(options, name)
+    raise AttributeError(f"module 'boxwise.builder' has no attribute {name!r}")
 
 
 def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> BuildResult:

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from boxwise.builder.cache import LayerCache
+from boxwise.builder.cache_record import AppLayers
 from boxwise.builder.imageconfig import APP_DIR, LAYERS_DIR, RUN_OWNER
 from boxwise.builder.layers import store_blob
 from boxwise.builder.runner import BuildRoot
@@ -59,10 +60,9 @@ class AppWrites:
         )
 
 
-def writes_app(document: dict[str, Any]) -> bool:
+def writes_app(document: AppLayers) -> bool:
     """The fast path's predicate, on the layer cache's record of the last build (LayerCache.load())."""
-    steps = document.get("app_steps")
-    return not isinstance(steps, list) or bool(steps)
+    return document.app_steps is None or bool(document.app_steps)
 
 
 def _clean_name(name: object) -> str | None:

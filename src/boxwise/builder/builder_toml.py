@@ -5,10 +5,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from boxwise.builder.cnbfiles import DriverPlan, PlanBuildpack
 from boxwise.errors import UserError
+
+if TYPE_CHECKING:
+    from boxwise.builder.cnbfiles import DriverPlan
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -51,6 +53,8 @@ class Builder:
 
     def plan(self, app_dir: str, layers_dir: str, platform_dir: str) -> DriverPlan:
         """What the in-container driver reads: order, buildpacks (with their container paths), folders."""
+        from boxwise.builder.cnbfiles import DriverPlan, PlanBuildpack  # not on the `detect` path
+
         return DriverPlan(
             order=self.order,
             buildpacks=tuple(

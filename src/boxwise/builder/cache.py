@@ -3,12 +3,12 @@
 Layout under the cache folder (default `$XDG_CACHE_HOME/boxwise`):
 
     blobs/sha256/<hex>.tar          layer tars (boxwise's reproducible tars), shared by all apps
-    apps/<name>-<hash>/layers.json  what the last good build of that app left, per buildpack layer:
-                                    {bp: {layer: {sha, data, launch, build, cache}}}
+    apps/<name>-<hash>/layers.json  what the last good build of that app left, per buildpack layer
+                                    (cache_record.AppLayers)
 
 Every file is written to a temporary name and renamed, so an interrupted build (Ctrl-C, engine
 gone) leaves the cache as the last good build wrote it. A blob whose sha256 does not match its
-name, or unreadable metadata, is discarded; the layer is then rebuilt.
+name, or a layers.json that is not what boxwise writes, is discarded; the layers are then rebuilt.
 """
 
 from __future__ import annotations
@@ -18,14 +18,15 @@ import hashlib
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from boxwise.atomicfile import remove_stale_temporaries, write_atomically
+from boxwise.builder.cache_record import AppLayers, BuildpackLayers, CachedLayer
 from boxwise.image.digest import hex_part
 
 ALTERNATES = 4  # cached entries kept per layer: the latest and three with other keys
+MAX_RECORD_BYTES = 64 << 20  # an app's layers.json: a CI cache another branch wrote is read too
 
 
 def file_sha256(path: Path) -> str:
@@ -79,58 +80,63 @@ class LayerCache:
             return None
         return path
 
-    def load(self) -> dict[str, Any]:
-        """The last good build's layers ({"buildpacks", "app", "alternates"} as save wrote them); empty
-        when there is none or it cannot be read."""
+    def read(self) -> tuple[AppLayers | None, str]:
+        """(the last good build's record, ""), or (None, why it cannot be used; "" when there is none)."""
         try:
-            data = json.loads(self.metadata_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
+            with open(self.metadata_path, "rb") as handle:
+                text = handle.read(MAX_RECORD_BYTES + 1)
+        except FileNotFoundError:
+            return None, ""
+        except OSError as exc:
+            return None, f"cannot be read ({exc.strerror})"
+        if len(text) > MAX_RECORD_BYTES:
+            return None, f"is over {MAX_RECORD_BYTES >> 20} MiB"
+        try:
+            return AppLayers.from_json(json.loads(text)), ""
+        except (ValueError, RecursionError) as exc:  # not JSON or UTF-8, or not boxwise's shape
+            return None, f"is not what boxwise writes ({str(exc)[:160]})"
 
-    def save(self, layers: dict[str, Any]) -> None:
+    def load(self) -> AppLayers | None:
+        """The last good build's record; None when there is none or it cannot be used."""
+        return self.read()[0]
+
+    def save(self, layers: AppLayers) -> None:
         """Record this build's layers; earlier layers with other keys stay as alternates.
 
         Up to ALTERNATES entries per layer (most recent first), so building on two bases or two
         branches in turn finds the other's layer still here (the buildpack asks for it by key).
         """
-        previous = self.load()
-        alternates: dict[str, dict[str, list[dict[str, Any]]]] = {}
-        for bp_id, named in (layers.get("buildpacks") or {}).items():
+        previous = self.load() or AppLayers()
+        alternates: dict[str, dict[str, tuple[CachedLayer, ...]]] = {}
+        for bp_id, named in layers.buildpacks.items():
             for name, entry in named.items():
-                older = [entry, *(self.alternates(previous, bp_id, name))]
-                if (previous.get("buildpacks") or {}).get(bp_id, {}).get(name):
-                    older.insert(1, previous["buildpacks"][bp_id][name])
-                kept, keys = [], set()
+                last = previous.latest(bp_id, name)
+                older = [entry, *([last] if last else []), *previous.alternates_of(bp_id, name)]
+                kept: list[CachedLayer] = []
                 for item in older:
-                    key = str((item.get("data") or {}).get("key") or "")
-                    if key and key not in keys:
-                        keys.add(key)
+                    if item.key and item.key not in {other.key for other in kept}:
                         kept.append(item)
                 if len(kept) > 1:
-                    alternates.setdefault(bp_id, {})[name] = kept[1:ALTERNATES]
-        document = {**layers, "alternates": alternates}
-        write_atomically(self.metadata_path, json.dumps(document, indent=1, sort_keys=True).encode())
+                    alternates.setdefault(bp_id, {})[name] = tuple(kept[1:ALTERNATES])
+        self._write(replace(layers, alternates=alternates))
 
-    def add_alternates(self, layers: dict[str, dict[str, dict[str, Any]]]) -> None:
+    def add_alternates(self, layers: BuildpackLayers) -> None:
         """Entries from elsewhere (a previous image) beside the cached ones, for their keys."""
-        document = self.load()
-        alternates = document.setdefault("alternates", {})
+        document = self.load() or AppLayers()
+        alternates = {bp_id: dict(named) for bp_id, named in document.alternates.items()}
         for bp_id, named in layers.items():
             for name, entry in named.items():
-                key = (entry.get("data") or {}).get("key")
-                latest = ((document.get("buildpacks") or {}).get(bp_id) or {}).get(name) or {}
-                known = [latest, *self.alternates(document, bp_id, name)]
-                if not key or any((item.get("data") or {}).get("key") == key for item in known):
+                older = alternates.get(bp_id, {}).get(name, ())
+                known = [item.key for item in (document.latest(bp_id, name), *older) if item is not None]
+                if not entry.key or entry.key in known:
                     continue
-                alternates.setdefault(bp_id, {}).setdefault(name, []).insert(0, entry)
-                del alternates[bp_id][name][ALTERNATES - 1 :]
-        write_atomically(self.metadata_path, json.dumps(document, indent=1, sort_keys=True).encode())
+                alternates.setdefault(bp_id, {})[name] = (entry, *older)[: ALTERNATES - 1]
+        self._write(replace(document, alternates=alternates))
 
-    @staticmethod
-    def alternates(data: dict[str, Any], bp_id: str, name: str) -> list[dict[str, Any]]:
-        found = ((data.get("alternates") or {}).get(bp_id) or {}).get(name) or []
-        return [item for item in found if isinstance(item, dict)]
+    def _write(self, document: AppLayers) -> None:
+        write_atomically(
+            self.metadata_path, json.dumps(document.to_json(), indent=1, sort_keys=True).encode()
+        )
 
     def collect_garbage(self, min_age_seconds: float = 3600.0, interval_seconds: float = 0.0) -> int:
         """Remove blobs no app's last good build and no base image uses; returns how many.
@@ -148,17 +154,8 @@ class LayerCache:
             stamp.touch()
         used: set[str] = set()
         for meta in (self.root / "apps").glob("*/layers.json"):
-            try:
-                data = json.loads(meta.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            for layers in (data.get("buildpacks") or {}).values():
-                used.update(str(entry.get("sha", "")).removeprefix("sha256:") for entry in layers.values())
-            for named in (data.get("alternates") or {}).values():
-                for entries in named.values():
-                    used.update(str(entry.get("sha", "")).removeprefix("sha256:") for entry in entries)
-            for key in ("sha", "built"):  # the app layer, and what the build wrote into the app
-                used.add(str((data.get("app") or {}).get(key, "")).removeprefix("sha256:"))
+            record = LayerCache(self.root, meta.parent.name).load()  # one that cannot be used keeps nothing
+            used.update(sha.removeprefix("sha256:") for sha in (record.used_blobs() if record else ()))
         for base in (self.root / "bases").glob("*.json"):
             try:
                 config = json.loads(base.read_bytes())

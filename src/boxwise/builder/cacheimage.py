@@ -23,6 +23,7 @@ from typing import Any
 
 from boxwise.builder.base import BaseImage
 from boxwise.builder.cache import LayerCache
+from boxwise.builder.cache_record import AppLayers, BuildpackLayers
 from boxwise.builder.log import BuildLog
 from boxwise.errors import UserError
 
@@ -88,9 +89,9 @@ def read_cache_image(ref: str, base: BaseImage, cache: LayerCache, log: BuildLog
         layers = {
             bp: kept
             for bp, named in layers.items()
-            if (kept := {n: e for n, e in named.items() if not (e["launch"] or e["build"])})
+            if (kept := {n: e for n, e in named.items() if not (e.launch or e.build)})
         }
-    wanted = {entry["sha"] for named in layers.values() for entry in named.values()}
+    wanted = {entry.sha for named in layers.values() for entry in named.values()}
     budget, copied, failed = _limit(), 0, 0
     for layer in image.layers:
         if layer.diff_id not in wanted or cache.has_blob(layer.diff_id) or layer.opener is None:
@@ -109,10 +110,10 @@ def read_cache_image(ref: str, base: BaseImage, cache: LayerCache, log: BuildLog
     layers = {
         bp: kept
         for bp, named in layers.items()
-        if (kept := {n: e for n, e in named.items() if cache.has_blob(e["sha"])})
+        if (kept := {n: e for n, e in named.items() if cache.has_blob(e.sha)})
     }
-    if layers and not cache.load():
-        cache.save({"buildpacks": layers, "app": {}})
+    if layers and cache.load() is None:
+        cache.save(AppLayers(layers))
     elif layers:
         cache.add_alternates(layers)
     count = sum(len(named) for named in layers.values())
@@ -125,9 +126,7 @@ def read_cache_image(ref: str, base: BaseImage, cache: LayerCache, log: BuildLog
     return CacheImageRead(digest)
 
 
-def cache_image_parts(
-    keep: dict[str, dict[str, dict[str, Any]]], base: BaseImage, cache: LayerCache
-) -> tuple[bytes, list[Any]]:
+def cache_image_parts(keep: BuildpackLayers, base: BaseImage, cache: LayerCache) -> tuple[bytes, list[Any]]:
     """(config, layers) of the cache image for this build's cached layers, in a fixed order."""
     from boxwise.image.export import ExportLayer, canonical_json
 
@@ -136,15 +135,15 @@ def cache_image_parts(
         # a layer whose blob this build did not need (a download cache the fast path left alone) is
         # left out: the cache image holds what is here
         named = {
-            name: entry
-            for name, entry in keep[bp_id].items()
-            if entry.get("cache") and cache.has_blob(str(entry.get("sha", "")))
+            name: entry for name, entry in keep[bp_id].items() if entry.cache and cache.has_blob(entry.sha)
         }
         if not named:
             continue
-        buildpacks.append({"key": bp_id, "layers": named})
+        buildpacks.append(
+            {"key": bp_id, "layers": {name: entry.label_json() for name, entry in named.items()}}
+        )
         for name in sorted(named):
-            sha = named[name]["sha"]
+            sha = named[name].sha
             if sha not in seen:
                 seen.add(sha)
                 path = cache.blob_path(sha)
@@ -162,7 +161,7 @@ def cache_image_parts(
 
 def write_cache_image(
     ref: str,
-    keep: dict[str, dict[str, dict[str, Any]]],
+    keep: BuildpackLayers,
     base: BaseImage,
     cache: LayerCache,
     log: BuildLog,
@@ -184,8 +183,8 @@ def write_cache_image(
     scanning = bool(secrets.file_hashes or secrets.needles)
     for named in kept.values():
         for name, entry in list(named.items()):
-            only_cache = entry.get("cache") and not entry.get("launch")
-            if only_cache and scanning and scan_layer(cache.blob_path(entry["sha"]), secrets):
+            only_cache = entry.cache and not entry.launch
+            if only_cache and scanning and scan_layer(cache.blob_path(entry.sha), secrets):
                 log.say(f"cache image {ref}: layer {name} holds a build secret; left out")
                 del named[name]
     config, layers = cache_image_parts(kept, base, cache)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import stat
 import subprocess
 import sys
@@ -66,26 +65,22 @@ def read_toml(path: str) -> dict[str, Any]:
         sys.exit(51)
 
 
-def toml_string(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    return json.dumps(str(value))
-
-
 def write_bp_plan(path: str, requires: list[dict[str, Any]]) -> None:
-    """The buildpack plan for one buildpack: its detect-time requires, as [[entries]]."""
-    lines = []
-    for entry in requires:
-        lines += ["[[entries]]", f"name = {toml_string(entry.get('name', ''))}"]
-        metadata = entry.get("metadata") or {}
-        if metadata:
-            lines.append("[entries.metadata]")
-            lines += [f"{json.dumps(k)} = {toml_string(v)}" for k, v in metadata.items()]
-        lines.append("")
+    """The buildpack plan for one buildpack: its detect-time requires, as [[entries]] of a name and
+    the metadata its detect gave (an empty file for none)."""
+    # The buildpacks' own writer, carried beside this file (lifecycle.DRIVER_SHARED): only a build
+    # writes a buildpack plan, and a build runs this file from there.
+    from tomlwrite import toml_dumps
+
+    entries = [
+        {
+            "name": str(entry.get("name", "")),
+            **({"metadata": entry["metadata"]} if entry.get("metadata") else {}),
+        }
+        for entry in requires
+    ]
     with open(path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines))
+        handle.write(toml_dumps({"entries": entries}) if entries else "")
 
 
 # ------------------------------------------------------------------------------------------ env
@@ -394,6 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     written = finish_app_writes(plan, work, before)
     with open(os.path.join(work, "result.json"), "w", encoding="utf-8") as handle:
         # the build's Python: a dependency key holds it; the platform's fast path takes it from here
+        import platform  # here, not at the top: the host imports this module for apply_env
+
         document = {"group": results, "python": platform.python_version(), **written}
         json.dump(document, handle, indent=1, sort_keys=True)
     return 0

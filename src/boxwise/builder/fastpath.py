@@ -34,13 +34,12 @@ from types import ModuleType
 from typing import Any
 
 from boxwise.builder.builder_toml import PROCESS_FALLBACK, Builder
+from boxwise.builder.cache_record import AppLayers, BuildpackLayers, FastRecord
 from boxwise.builder.cnbfiles import BuildpackBuild, LaunchLayer
 from boxwise.builder.log import BuildLog
 from boxwise.builder.options import LayerReport
-from boxwise.jsonread import JsonFormatError, JsonReader
 
 FAST_PATH_ENV = "BOXWISE_FAST_PATH"  # "0": always run the lifecycle in a build container
-RECORD_VERSION = 1
 _IMPORTS = threading.Lock()  # the build steps import their modules by plain names, one at a time
 
 
@@ -50,9 +49,9 @@ class FastBuild:
 
     group: tuple[BuildpackBuild, ...]
     launch: list[LaunchLayer]
-    keep: dict[str, dict[str, dict[str, Any]]]
+    keep: BuildpackLayers
     reports: list[LayerReport]
-    record: dict[str, Any]
+    record: FastRecord
 
 
 def disabled() -> bool:
@@ -178,7 +177,7 @@ def make_record(
     build_image_id: str,
     base_id: str,
     environ: dict[str, str],
-) -> tuple[dict[str, Any] | None, str]:
+) -> tuple[FastRecord | None, str]:
     """(the fast-path record of a full build, or None; why not) — after checking the host agrees."""
     ids = [bp.id for bp in group]
     detected = detected_group(builder, app_dir)
@@ -192,24 +191,23 @@ def make_record(
     disagreement = _disagreement(group, found)
     if disagreement:
         return None, f"the host computes another {disagreement} than the build did"
-    record = {
-        "version": RECORD_VERSION,
-        "driver": driver_sha(),
-        "build_image": build_image_id,
-        "base_image": base_id,
-        "python": python,
-        "detected": detected,
-        "outcomes": found,
-        "group": [bp.to_json() for bp in group],
-        "launch": [layer.to_json() for layer in launch],
-    }
+    record = FastRecord(
+        driver=driver_sha(),
+        build_image=build_image_id,
+        base_image=base_id,
+        python=python,
+        detected=tuple(detected),
+        outcomes=found,
+        group=tuple(group),
+        launch=tuple(launch),
+    )
     return record, ""
 
 
 def fast_build(
     builder: Builder,
     app_dir: Path,
-    document: dict[str, Any],
+    document: AppLayers,
     build_image_id: str,
     base_id: str,
     environ: dict[str, str],
@@ -217,35 +215,31 @@ def fast_build(
 ) -> FastBuild | str:
     """The recorded build when nothing it depends on changed; else why not (one short phrase).
     `blob_intact(diff_id, size)`: whether the cache still has that layer, whole."""
-    record = document.get("fast")
-    if not isinstance(record, dict) or record.get("version") != RECORD_VERSION:
+    record = document.fast
+    if record is None:  # none, or one of another RECORD_VERSION (a damaged one: no document at all)
         return "no record of a full build to start from"
-    if record.get("driver") != driver_sha():
+    if record.driver != driver_sha():
         return "the lifecycle driver changed"
-    if record.get("build_image") != build_image_id or record.get("base_image") != base_id:
+    if record.build_image != build_image_id or record.base_image != base_id:
         return "another build or run image"
-    try:
-        group = tuple(BuildpackBuild.from_json(bp) for bp in JsonReader(record).items("group"))
-        launch = [LaunchLayer.from_json(la) for la in JsonReader(record).items("launch")]
-    except JsonFormatError as exc:  # a cache (or cache image) boxwise did not write this way
-        return f"the record of the last build is damaged ({exc})"
-    keep = document.get("buildpacks") or {}
+    group, launch = record.group, list(record.launch)
+    keep = document.buildpacks
     for la in launch:
-        if (keep.get(la.bp) or {}).get(la.name, {}).get("sha") != la.diff_id:
+        if (cached := document.latest(la.bp, la.name)) is None or cached.sha != la.diff_id:
             return "the layer cache no longer holds the recorded layers"
         if not blob_intact(la.diff_id, la.size):
             return f"layer {la.bp}:{la.name} is missing from the layer cache or damaged"
     detected = detected_group(builder, app_dir)
     if isinstance(detected, str):
         return detected
-    if detected != record.get("detected"):
+    if tuple(detected) != record.detected:
         return "another buildpack group detected"
-    found = outcomes(builder, [bp.id for bp in group], app_dir, str(record.get("python")), base_id, environ)
+    found = outcomes(builder, [bp.id for bp in group], app_dir, record.python, base_id, environ)
     if isinstance(found, str):
         return found
     for bp_id, outcome in found.items():
-        if outcome != record["outcomes"].get(bp_id):
-            changed = sorted(k for k in outcome if outcome[k] != record["outcomes"].get(bp_id, {}).get(k))
+        if outcome != record.outcomes.get(bp_id):
+            changed = sorted(k for k in outcome if outcome[k] != record.outcomes.get(bp_id, {}).get(k))
             return f"{bp_id}: {', '.join(changed) or 'outcome'} changed"
     reports = [LayerReport(la.bp, la.name, la.diff_id, la.size, "reused", "key unchanged") for la in launch]
     return FastBuild(group, launch, keep, reports, record)
@@ -255,7 +249,7 @@ def say_reused(fast: FastBuild, log: BuildLog) -> None:
     log.say("fast path: every dependency layer keeps its key: no build container, only the app layer is new")
     for bp_id, layers in sorted(fast.keep.items()):
         for name, entry in sorted(layers.items()):
-            if entry.get("launch"):
+            if entry.launch:
                 log.say(f"layer {bp_id}:{name}: reused (key unchanged; from the layer cache)")
             else:
                 log.say(f"cache layer {bp_id}:{name}: kept")

@@ -20,6 +20,7 @@ from typing import Any
 
 from boxwise.builder.builder_toml import Builder
 from boxwise.builder.cache import LayerCache
+from boxwise.builder.cache_record import AppLayers, BuildpackLayers, CachedLayer
 from boxwise.builder.cnbfiles import BuildpackBuild, LaunchLayer
 from boxwise.builder.imageconfig import LAYERS_DIR
 from boxwise.builder.log import BuildLog
@@ -33,13 +34,13 @@ from boxwise.image.layer_writer import LayerBlob, normalize_tar
 class Restored:
     """What restore put into the container: per buildpack, per layer, the cached entry."""
 
-    layers: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    layers: BuildpackLayers = field(default_factory=dict)
     # Cache-only layers whose contents wait until a buildpack asks for them (exit 75).
     deferred: list[Path] = field(default_factory=list)
     # Earlier entries of a layer, with other keys, that a buildpack may ask for by key (exit 75).
-    alternates: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    alternates: dict[tuple[str, str], tuple[CachedLayer, ...]] = field(default_factory=dict)
 
-    def get(self, bp: str, name: str) -> dict[str, Any] | None:
+    def get(self, bp: str, name: str) -> CachedLayer | None:
         return self.layers.get(bp, {}).get(name)
 
 
@@ -80,31 +81,30 @@ def _restore_toml(metadata: dict[str, Any]) -> bytes:
 
 def restore(container: BuildRoot, builder: Builder, cache: LayerCache, log: BuildLog) -> Restored:
     """Put each cached layer's metadata (and, when its blob is intact, its contents) back."""
-    document = cache.load()
-    previous = document.get("buildpacks") or {}
+    document = cache.load() or AppLayers()
     restored = Restored()
     files: dict[str, tuple[bytes, int]] = {}
-    for bp_id, layers in previous.items():
+    for bp_id, layers in document.buildpacks.items():
         bp = builder.buildpacks.get(bp_id)
-        if bp is None or not isinstance(layers, dict):
+        if bp is None:
             continue
         for name, entry in sorted(layers.items()):
-            blob = cache.verified_blob(str(entry.get("sha", "")))
+            blob = cache.verified_blob(entry.sha)
             if blob is None:
                 log.say(f"restore: {bp_id}:{name}: cached layer missing or corrupt; it will be rebuilt")
                 continue
             folder = f"{LAYERS_DIR}/{bp.dir_name}"
-            if entry.get("cache") and not (entry.get("launch") or entry.get("build")):
+            if entry.cache_only:
                 # A download cache can be big and is needed only when a key changed: later.
                 files[f"{folder}/{name}.deferred"] = (b"", 0o644)
                 restored.deferred.append(blob)
-            elif entry.get("cache"):
+            elif entry.cache:
                 container.put(blob, "/")
-            files[f"{folder}/{name}.toml"] = (_restore_toml(entry.get("data") or {}), 0o644)
+            files[f"{folder}/{name}.toml"] = (_restore_toml(entry.data), 0o644)
             restored.layers.setdefault(bp_id, {})[name] = entry
-            others = LayerCache.alternates(document, bp_id, name)
-            if others and entry.get("cache"):
-                keys = "".join(f"{(item.get('data') or {}).get('key', '')}\n" for item in others)
+            others = document.alternates_of(bp_id, name)
+            if others and entry.cache:
+                keys = "".join(f"{item.key}\n" for item in others)
                 files[f"{folder}/{name}.alternates"] = (keys.encode(), 0o644)
                 restored.alternates[(bp_id, name)] = others
     if files:
@@ -123,15 +123,15 @@ def restore_wanted(
             wanted = container.read_file(f"{folder}/{name}.want").decode().strip()
         except Exception:  # no such file: this layer asked for nothing
             continue
-        entry = next((e for e in others if (e.get("data") or {}).get("key") == wanted), None)
-        blob = cache.verified_blob(str(entry.get("sha", ""))) if entry else None
+        entry = next((e for e in others if e.key == wanted), None)
+        blob = cache.verified_blob(entry.sha) if entry else None
         if entry is None or blob is None:
             log.say(f"restore: {bp_id}:{name}: the entry asked for is gone; it will be rebuilt")
             files[f"{folder}/{name}.alternates"] = (b"", 0o644)
             continue
         log.say(f"restore: {bp_id}:{name}: an earlier cached layer with the same key")
         container.put(blob, "/")
-        files[f"{folder}/{name}.toml"] = (_restore_toml(entry.get("data") or {}), 0o644)
+        files[f"{folder}/{name}.toml"] = (_restore_toml(entry.data), 0o644)
         restored.layers.setdefault(bp_id, {})[name] = entry
     if files:
         container.put(tar_bytes(files), "/")
@@ -157,11 +157,11 @@ def export_layers(
     restored: Restored,
     cache: LayerCache,
     log: BuildLog,
-) -> tuple[list[LaunchLayer], list[LayerReport], dict[str, dict[str, dict[str, Any]]]]:
+) -> tuple[list[LaunchLayer], list[LayerReport], BuildpackLayers]:
     """(launch layers for the image, reports, cache entries) for every layer the group declared."""
     launch: list[LaunchLayer] = []
     reports: list[LayerReport] = []
-    keep: dict[str, dict[str, dict[str, Any]]] = {}
+    keep: BuildpackLayers = {}
     for bp in group:
         for name in sorted(bp.layers):
             layer = bp.layers[name]
@@ -171,12 +171,8 @@ def export_layers(
             old = restored.get(bp.id, name)
             # Same metadata: the restored contents (cache=true) are still there untouched, or the
             # buildpack left no contents (launch-only reuse); either way the cached tar is the layer.
-            if (
-                old is not None
-                and old.get("data") == layer.metadata
-                and (old.get("cache") or not layer.has_dir)
-            ):
-                diff_id, status, reason = str(old["sha"]), "reused", "key unchanged"
+            if old is not None and old.data == layer.metadata and (old.cache or not layer.has_dir):
+                diff_id, status, reason = old.sha, "reused", "key unchanged"
                 size = cache.blob_path(diff_id).stat().st_size
             elif layer.has_dir:
                 log.status(f"export: reading layer {bp.id}:{name}")
@@ -188,13 +184,13 @@ def export_layers(
                 finally:
                     raw.unlink(missing_ok=True)
                 diff_id, size, status = blob.diff_id, blob.size, "rebuilt"
-                reason = _reason(old.get("data") if old else None, layer.metadata)
+                reason = _reason(old.data if old else None, layer.metadata)
             else:
                 raise UserError(
                     f"buildpack {bp.id} kept layer '{name}' without contents and boxwise has no cached "
                     "copy of it; build again with an empty --cache folder"
                 )
-            entry = {"sha": diff_id, "data": layer.metadata, **types}
+            entry = CachedLayer(diff_id, layer.metadata, types["launch"], types["build"], types["cache"])
             keep.setdefault(bp.id, {})[name] = entry
             if types["launch"]:
                 launch.append(LaunchLayer(bp.id, name, diff_id, types, layer.metadata, size))

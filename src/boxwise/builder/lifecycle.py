@@ -36,6 +36,7 @@ from boxwise.builder.base import (
 )
 from boxwise.builder.builder_toml import Builder, load_builder
 from boxwise.builder.cache import LayerCache
+from boxwise.builder.cache_record import AppLayers, AppRecord, BuildpackLayers, FastRecord
 from boxwise.builder.cacheimage import read_cache_image, write_cache_image
 from boxwise.builder.cnbfiles import BuildpackBuild, DriverPlan, DriverResult, LaunchLayer
 from boxwise.builder.failures import FailureContext, failure_error
@@ -71,8 +72,10 @@ PLATFORM_DIR = "/platform"
 RESTORE_AND_RETRY = 75  # the driver's exit code when a buildpack asked for its deferred cache layers
 LIFECYCLE_DIR = "/cnb/lifecycle"
 # The in-container code: the driver and the stdlib-only modules it imports, carried side by side
-# (tests/test_layers.py checks that this is all the driver loads from boxwise).
+# (tests/test_layers.py checks that this is all the driver loads from boxwise), and the modules of
+# buildpacks/shared it imports too (the one TOML writer of the build container).
 DRIVER_FILES = ("driver.py", "cnb_order.py")
+DRIVER_SHARED = ("tomlwrite.py",)
 DRIVER_PATH = f"{LIFECYCLE_DIR}/driver.py"
 PLAN_PATH = f"{LIFECYCLE_DIR}/plan.json"
 
@@ -99,6 +102,8 @@ def _buildpacks_tar(builder: Builder, plan: DriverPlan, pip: Path | None) -> byt
             (f"{LIFECYCLE_DIR}/{name}", (here / name).read_bytes(), 0o755 if name == "driver.py" else 0o644)
             for name in DRIVER_FILES
         ]
+        shared = builder.shared or Path("/nonexistent")
+        files += [(f"{LIFECYCLE_DIR}/{name}", (shared / name).read_bytes(), 0o644) for name in DRIVER_SHARED]
         for name, data, mode in (*files, (PLAN_PATH, json.dumps(plan.to_json()).encode(), 0o644)):
             info = tarfile.TarInfo(name.lstrip("/"))
             info.size, info.mode = len(data), mode
@@ -154,7 +159,7 @@ class Lifecycle:
     group: tuple[BuildpackBuild, ...]
     launch: list[LaunchLayer]
     reports: list[LayerReport]
-    keep: dict[str, dict[str, dict[str, Any]]]  # the cache document's entries, by buildpack and layer
+    keep: BuildpackLayers  # the cache record's entries
     writes: AppWrites
     app_build: LayerBlob | None
     python: str  # the build's Python (a dependency key holds it; the fast-path record takes it)
@@ -252,8 +257,7 @@ def _check_base_python(
 
 def _app_report(cache: LayerCache, app_blob: LayerBlob, log: BuildLog) -> LayerReport:
     previous = cache.load()
-    old_app = app.get("sha") if isinstance(app := previous.get("app"), dict) else None
-    if old_app == app_blob.diff_id:
+    if previous is not None and previous.app.sha == app_blob.diff_id:
         log.say("layer app: reused (files unchanged)")
         return LayerReport("app", "app", app_blob.diff_id, app_blob.size, "reused", "key unchanged")
     log.say("layer app: rebuilt: app files changed")
@@ -264,10 +268,9 @@ def _app_build_report(
     cache: LayerCache, built: LayerBlob, steps: tuple[str, ...], log: BuildLog
 ) -> LayerReport:
     """The layer of files the build steps wrote into the app: the same bytes as last time, or not."""
-    previous: Any = cache.load().get("app")
-    old = previous.get("built") if isinstance(previous, dict) else None
+    previous = cache.load()
     by = ", ".join(steps) or "the build"
-    if old == built.diff_id:
+    if previous is not None and previous.app.built == built.diff_id:
         log.say(f"layer {APP_BUILD_LAYER}: reused (the files {by} wrote are unchanged)")
         return LayerReport("app", APP_BUILD_LAYER, built.diff_id, built.size, "reused", "key unchanged")
     log.say(f"layer {APP_BUILD_LAYER}: rebuilt: files written by {by}")
@@ -311,6 +314,9 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     cache = LayerCache.for_app(options.cache_dir or cache_root(), app_dir)
     if options.clear_cache:  # pack's --clear-cache: nothing of earlier builds is restored or reused
         cache.metadata_path.unlink(missing_ok=True)
+    _, unusable = cache.read()
+    if unusable:  # damaged on disk, or written by something else: as if there were no cache
+        log.say(f"layer cache: {cache.metadata_path} {unusable}; the layers are built again")
     builder = load_builder()
     choice = choose_images(options, builder, app_dir, load_shared(builder, "pyversion"))
     options = choice.options
@@ -351,7 +357,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     fast = _try_fast_path(options, why_not, builder, app_dir, base, cache, log)
     if isinstance(fast, FastBuild):
         group, launch, keep = fast.group, fast.launch, fast.keep
-        record: dict[str, Any] | None = fast.record
+        record: FastRecord | None = fast.record
         reports = list(fast.reports)
         steps: tuple[str, ...] = ()  # taken only when the last build recorded none
         built: LayerBlob | None = None
@@ -392,11 +398,11 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     layers.append(ExportLayer(runtime_blob.diff_id, runtime_blob.size, runtime_blob.path))
     layers += [ExportLayer(blob.diff_id, blob.size, blob.path) for blob in app_layers]
     image = ExportImage(config, layers, options.tag)
-    held = cache.load().get("engine_image")  # the engine may hold this image's bottom layers as that one's
+    held = (cache.load() or AppLayers()).engine_image  # the engine may hold this image's bottom layers
     with log.progress("export"), engine_errors("the export"):
         ref = write_output(options, client, image, base, cache, log, held)
     in_engine = image.image_id if options.output == "docker" else held
-    app_record = {"sha": app_blob.diff_id, **({"built": built.diff_id} if built is not None else {})}
+    app_record = AppRecord(app_blob.diff_id, built.diff_id if built is not None else None)
     cache.save(_document(keep, app_record, steps, record, in_engine))
     if options.cache_image and not options.cache_image_read_only:
         write_cache_image(options.cache_image, keep, base, cache, log, secrets, seen)
@@ -478,7 +484,7 @@ def _try_fast_path(
             path = cache.blob_path(diff_id) if checked else cache.verified_blob(diff_id)
             return path is not None and path.is_file() and path.stat().st_size == size
 
-        document, image_id = cache.load(), base.image_id
+        document, image_id = cache.load() or AppLayers(), base.image_id
         found = fastpath.fast_build(builder, app_dir, document, image_id, image_id, environ, intact)
         if isinstance(found, FastBuild) and writes_app(document):
             # what collectstatic writes depends on the app's code, not on any layer's key
@@ -501,7 +507,7 @@ def _record(
     launch: Sequence[LaunchLayer],
     base: BaseImage,
     log: BuildLog,
-) -> dict[str, Any] | None:
+) -> FastRecord | None:
     """The fast-path record of this full build (`python`: the build's), or None."""
     if why_not is not None:
         return None
@@ -517,42 +523,33 @@ def _record(
     return made
 
 
-def _scanned(document: dict[str, Any], keep: dict[str, dict[str, dict[str, Any]]]) -> set[str]:
+def _scanned(document: AppLayers | None, keep: BuildpackLayers) -> set[str]:
     """diff_ids of layers the secret check passed when they were made (their entry says so): a
     reused layer was checked then and is not read again."""
-    previous = document.get("buildpacks") or {}
     found = set()
     for bp_id, layers in keep.items():
         for name, entry in layers.items():
-            old = (previous.get(bp_id) or {}).get(name) or {}
-            if old.get("scanned") and old.get("sha") == entry.get("sha"):
-                found.add(str(entry["sha"]))
+            old = document.latest(bp_id, name) if document else None
+            if old is not None and old.scanned and old.sha == entry.sha:
+                found.add(entry.sha)
     return found
 
 
 def _document(
-    keep: dict[str, dict[str, dict[str, Any]]],
-    app: dict[str, str],
+    keep: BuildpackLayers,
+    app: AppRecord,
     steps: tuple[str, ...],
-    record: dict[str, Any] | None,
+    record: FastRecord | None,
     engine_image: str | None,
-) -> dict[str, Any]:
-    """The cache document of a good build: its layers (launch ones marked as checked for secrets),
-    the app layers ({sha, built}), the steps that write into the app (appwrites.writes_app reads
-    them), the fast-path record and the image the engine now holds."""
+) -> AppLayers:
+    """The cache record of a good build: its layers (launch ones marked as checked for secrets),
+    the app layers, the steps that write into the app (appwrites.writes_app reads them), the
+    fast-path record and the image the engine now holds."""
     marked = {
-        bp_id: {
-            name: {**entry, "scanned": True} if entry.get("launch") else entry
-            for name, entry in layers.items()
-        }
+        bp_id: {name: entry.marked_scanned() if entry.launch else entry for name, entry in layers.items()}
         for bp_id, layers in keep.items()
     }
-    document: dict[str, Any] = {"buildpacks": marked, "app": app, "app_steps": list(steps)}
-    if record is not None:
-        document["fast"] = record
-    if engine_image:
-        document["engine_image"] = engine_image
-    return document
+    return AppLayers(marked, app, steps, record, engine_image)
 
 
 def _full_build(
@@ -575,7 +572,7 @@ def _full_build(
     elif options.previous_image:
         with engine_errors("reading the previous image"):
             seed_from_previous(client, options.previous_image, base, cache, log)
-    elif client is not None and options.output == "docker" and options.tag and not cache.load():
+    elif client is not None and options.output == "docker" and options.tag and cache.load() is None:
         seed_cache(client, options.tag, base, cache, log)
     build_image = str(options.builder or options.base)
     if options.runner == "local":

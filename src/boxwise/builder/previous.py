@@ -20,6 +20,7 @@ from typing import Any
 
 from boxwise.builder.base import BaseImage
 from boxwise.builder.cache import LayerCache
+from boxwise.builder.cache_record import AppLayers, AppRecord, BuildpackLayers, CachedLayer
 from boxwise.builder.log import BuildLog
 from boxwise.errors import UserError
 from boxwise.image.digest import DIGEST
@@ -45,9 +46,9 @@ def _label(client: Any, tag: str) -> dict[str, Any] | None:
 _LAYER_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 
 
-def label_layers(label: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+def label_layers(label: dict[str, Any]) -> BuildpackLayers:
     """{buildpack: {layer: entry}} of a lifecycle label (the image's own or a cache image's)."""
-    layers: dict[str, dict[str, dict[str, Any]]] = {}
+    layers: BuildpackLayers = {}
     buildpacks = label.get("buildpacks")
     for bp in buildpacks if isinstance(buildpacks, list) else []:
         if not isinstance(bp, dict) or not isinstance(bp.get("layers"), dict):
@@ -56,13 +57,13 @@ def label_layers(label: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
             if not isinstance(name, str) or not _LAYER_NAME.match(name) or ".." in name:
                 continue
             if isinstance(entry, dict) and DIGEST.match(str(entry.get("sha", ""))):
-                layers.setdefault(str(bp.get("key")), {})[name] = {
-                    "sha": entry["sha"],
-                    "data": entry["data"] if isinstance(entry.get("data"), dict) else {},
-                    "launch": bool(entry.get("launch")),
-                    "build": bool(entry.get("build")),
-                    "cache": bool(entry.get("cache")),
-                }
+                layers.setdefault(str(bp.get("key")), {})[name] = CachedLayer(
+                    sha=entry["sha"],
+                    data=entry["data"] if isinstance(entry.get("data"), dict) else {},
+                    launch=bool(entry.get("launch")),
+                    build=bool(entry.get("build")),
+                    cache=bool(entry.get("cache")),
+                )
     return layers
 
 
@@ -125,7 +126,7 @@ def seed_from_previous(client: Any, ref: str, base: BaseImage, cache: LayerCache
         log.say(f"previous image {ref}: built on another base; its layers would not match")
         return False
     layers = label_layers(label)
-    wanted = {entry["sha"] for bp in layers.values() for entry in bp.values()}
+    wanted = {entry.sha for bp in layers.values() for entry in bp.values()}
     if not wanted:
         return False
     log.say(f"restore: layers of the previous image {ref} (its lifecycle label names them)")
@@ -133,9 +134,8 @@ def seed_from_previous(client: Any, ref: str, base: BaseImage, cache: LayerCache
         _copy_layers(client, name, wanted, cache)
     else:
         _copy_from_place(ref, wanted, cache)
-    if not cache.load():
-        app = (label.get("app") or [{}])[0].get("sha") if isinstance(label.get("app"), list) else None
-        cache.save({"buildpacks": layers, "app": {"sha": app}})
+    if cache.load() is None:
+        cache.save(AppLayers(layers, _label_app(label)))
     else:
         cache.add_alternates(layers)
     return True
@@ -150,11 +150,17 @@ def seed_cache(client: Any, tag: str, base: BaseImage, cache: LayerCache, log: B
     if not base.diff_ids or top != base.diff_ids[-1]:
         return False  # another base: every key would differ anyway
     layers = label_layers(label)
-    wanted = {entry["sha"] for bp in layers.values() for entry in bp.values()}
+    wanted = {entry.sha for bp in layers.values() for entry in bp.values()}
     if not wanted:
         return False
     log.say(f"restore: no cached layers; reading them from the previous image {tag}")
     _copy_layers(client, tag, wanted, cache)
-    app = (label.get("app") or [{}])[0].get("sha") if isinstance(label.get("app"), list) else None
-    cache.save({"buildpacks": layers, "app": {"sha": app}})
+    cache.save(AppLayers(layers, _label_app(label)))
     return True
+
+
+def _label_app(label: dict[str, Any]) -> AppRecord:
+    """The app layer the label names (the first of `app`), when it is a digest."""
+    app = label.get("app")
+    first = app[0] if isinstance(app, list) and app and isinstance(app[0], dict) else {}
+    return AppRecord(sha if isinstance(sha := first.get("sha"), str) and DIGEST.match(sha) else None)

@@ -10,12 +10,15 @@ resolved by what it is (the guess is kept in `Image.guess` for the caller to rep
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from boxwise.errors import UserError
 from boxwise.image.model import Entry, History, Image, Layer
+
+if TYPE_CHECKING:
+    from boxwise.image.cache import IndexCache
 
 __all__ = ["Entry", "History", "Image", "Layer", "layer_index", "load_indexes", "open_image"]
 
@@ -108,24 +111,53 @@ def open_image(ref: str, progress: Progress | None = None) -> Image:
 
 
 def layer_index(layer: Layer, cache: object | None = None) -> list[Entry]:
-    """Every tar header of a layer, in tar order: from memory, the cache, or the blob itself."""
+    """Every tar header of a layer, in tar order: from memory, the cache, or the blob itself.
+
+    The cache by diff_id is shared by every image, so what goes into it is checked: the layer's
+    bytes are hashed whole against the diff_id. A layer in a local file (an archive, a layout) is
+    not hashed — only its tar headers are read, the data skipped, as dive does — and its index is
+    kept under the file's place key instead, which only that file, unchanged, ever asks for."""
     from boxwise.image.cache import IndexCache
+
+    store = cache if isinstance(cache, IndexCache) else IndexCache()
+    entries, place = _known_index(layer, store)
+    if entries is None:
+        entries = _read_layer(layer, place)
+        _keep_index(layer, place, entries, store)
+    return entries
+
+
+def _known_index(layer: Layer, store: IndexCache) -> tuple[list[Entry] | None, str | None]:
+    """(the index already in memory or the cache, or None; the layer's place key, if in a file)."""
+    if layer.entries is not None:
+        return layer.entries, None
+    entries = store.get(layer.diff_id)
+    if entries is not None:
+        return entries, None
+    place = layer.place() if layer.place is not None else None
+    return (store.get_placed(place) if place is not None else None), place
+
+
+def _read_layer(layer: Layer, place: str | None) -> list[Entry]:
+    """The layer's index read from its bytes: hashed against its diff_id unless it has a place."""
     from boxwise.image.tarindex import file_reader, read_index
 
-    if layer.entries is not None:
-        return layer.entries
-    store = cache if isinstance(cache, IndexCache) else IndexCache()
-    entries = store.get(layer.diff_id)
-    if entries is None:
-        if layer.opener is None:
-            raise UserError(f"layer {layer.diff_id}: no bytes to read it from; read the image again")
-        what = layer.location or layer.diff_id
-        with layer.opener() as handle:
-            fast = getattr(handle, "reader", None)  # a section of an archive on disk: pread, no seeks
-            # checked against the diff_id: the index goes into a cache other images read too
-            entries = read_index(fast() if fast else file_reader(handle), what, layer.diff_id)
+    if layer.opener is None:
+        raise UserError(f"layer {layer.diff_id}: no bytes to read it from; read the image again")
+    what = layer.location or layer.diff_id
+    with layer.opener() as handle:
+        fast = getattr(handle, "reader", None)  # a section of an archive on disk: pread, no seeks
+        source = fast() if fast else file_reader(handle)
+        if place is None:
+            return read_index(source, what, layer.diff_id)
+        return read_index(source, what, offsets=layer.record_offsets)
+
+
+def _keep_index(layer: Layer, place: str | None, entries: list[Entry], store: IndexCache) -> None:
+    if place is None:
         store.put(layer.diff_id, entries)
-    return entries
+    elif layer.place is not None and layer.place() == place:  # the file did not change while read
+        store.put_placed(place, entries)
 
 
 def load_indexes(
@@ -140,28 +172,66 @@ def load_indexes(
         # the config by its digest (the engine's image ID): a later docker:// read of the same
         # image then needs only `docker inspect`, its layers being cached by diff_id already
         store.put_config(config_digest, image.config_bytes)
-    indexes = []
-    for number, entries in enumerate(_each_index(image, store), start=1):
-        indexes.append(entries)
-        if progress is not None:
-            progress(number, len(image.layers))
-    return indexes
+    return _all_indexes(image, store, progress or (lambda done, total: None))
 
 
-# Files on disk can be read at any offset by several threads; an engine's or a registry's stream
-# is read in order, by one.
+# Files on disk can be read at any offset by two processes; an engine's or a registry's stream is
+# read in order, by one.
 _PARALLEL_SOURCES = ("docker-archive", "oci")
+_PARALLEL_BYTES = 32 << 20  # below this, forking costs more than it saves
 
 
-def _each_index(image: Image, store: object) -> Iterator[list[Entry]]:
-    """The layers' indexes in order. A layer read cold is hashed whole (its diff_id is checked),
-    and hashlib lets other threads run while it hashes: on files, a second thread parses the next
-    layer's headers meanwhile."""
-    workers = min(2, os.cpu_count() or 1, len(image.layers))
-    if image.source not in _PARALLEL_SOURCES or workers < 2:
-        yield from (layer_index(layer, store) for layer in image.layers)
-        return
-    from concurrent.futures import ThreadPoolExecutor
+def _all_indexes(image: Image, store: IndexCache, progress: Callable[[int, int], None]) -> list[list[Entry]]:
+    """The layers' indexes in order. On files, a forked child (boxwise.forked) reads about half of
+    the layers still to read while this process reads the rest."""
+    known = [_known_index(layer, store) for layer in image.layers]
+    places = [place for _, place in known]
+    indexes: list[list[Entry] | None] = [entries for entries, _ in known]
+    todo = [n for n, entries in enumerate(indexes) if entries is None]
+    theirs = _child_share(image, todo)
+    child = None
+    if theirs:
+        from boxwise.forked import Forked
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="boxwise-index") as pool:
-        yield from pool.map(lambda layer: layer_index(layer, store), image.layers)
+        def read_theirs() -> list[tuple[list[Entry], dict[str, int]]]:
+            return [(_read_layer(image.layers[n], places[n]), image.layers[n].record_offsets) for n in theirs]
+
+        child = Forked(read_theirs)
+    total = len(image.layers)
+
+    def read_here(number: int) -> None:
+        layer = image.layers[number]
+        indexes[number] = entries = _read_layer(layer, places[number])
+        _keep_index(layer, places[number], entries, store)
+        progress(sum(index is not None for index in indexes), total)
+
+    for number in todo:
+        if number not in theirs:
+            read_here(number)
+    results = child.result() if child is not None else None
+    for number, (entries, offsets) in zip(theirs, results or [], strict=results is not None):
+        layer = image.layers[number]
+        layer.record_offsets.update(offsets)
+        indexes[number] = entries
+        _keep_index(layer, places[number], entries, store)
+        progress(sum(index is not None for index in indexes), total)
+    for number in todo:
+        if indexes[number] is None:  # the child's share when it could not do it: read here
+            read_here(number)
+    done = [entries for entries in indexes if entries is not None]
+    assert len(done) == total  # every layer read here when not by the child
+    return done
+
+
+def _child_share(image: Image, todo: list[int]) -> list[int]:
+    """The layers a child reads: about half the bytes still to read (largest first, each to the
+    lighter side), or none when that is not worth a process."""
+    sizes = {n: max(image.layers[n].size, 0) for n in todo}
+    if image.source not in _PARALLEL_SOURCES or len(todo) < 2 or sum(sizes.values()) < _PARALLEL_BYTES:
+        return []
+    mine: list[int] = []
+    theirs: list[int] = []
+    for number in sorted(todo, key=lambda n: -sizes[n]):
+        side = mine if sum(sizes[n] for n in mine) <= sum(sizes[n] for n in theirs) else theirs
+        side.append(number)
+    return sorted(theirs)

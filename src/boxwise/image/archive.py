@@ -103,5 +103,6 @@ def _layer(store: Store, name: str, diff_id: str, command: str | None, source: A
         size=store.size(name),
         created_by=command,
         opener=lambda: store.open(name),
+        place=lambda: store.place(name),
         location=f"{store.label}:{name}",
     )

@@ -42,7 +42,7 @@ class IndexCache:
         """Once per run, before the first write: the temporary files of writers that were killed."""
         if not self._swept:
             self._swept = True
-            for folder in (self.folder, self.folder.parent / "config"):
+            for folder in (self.folder, self.folder.parent / "config", self.folder.parent / "file-index"):
                 remove_stale_temporaries(folder)
 
     def _path(self, diff_id: str) -> Path | None:
@@ -55,7 +55,7 @@ class IndexCache:
         return path is not None and path.is_file()
 
     def get(self, diff_id: str) -> list[Entry] | None:
-        return _read_trusted(self._path(diff_id), lambda data: _decode(data, diff_id))
+        return _read_trusted(self._path(diff_id), lambda data: _decode(data, diff_id, "diff_id"))
 
     def put(self, diff_id: str, entries: list[Entry]) -> None:
         path = self._path(diff_id)
@@ -66,6 +66,22 @@ class IndexCache:
         # sha256 matches, so a damaged entry is never handed to it
         body = marshal.dumps([tuple(entry) for entry in entries])
         store_entry(path, signed(FORMAT, "diff_id", diff_id, body))
+
+    def _placed_path(self, place: str) -> Path | None:
+        return self.folder.parent / "file-index" / place.replace(":", "-") if is_digest(place) else None
+
+    def get_placed(self, place: str) -> list[Entry] | None:
+        """The index read earlier from these very bytes on this disk (a place key), if any."""
+        return _read_trusted(self._placed_path(place), lambda data: _decode(data, place, "place"))
+
+    def put_placed(self, place: str, entries: list[Entry]) -> None:
+        """An index read without hashing the layer: kept under its place, never under a diff_id."""
+        path = self._placed_path(place)
+        if path is None:
+            return
+        self._sweep()
+        body = marshal.dumps([tuple(entry) for entry in entries])
+        store_entry(path, signed(FORMAT, "place", place, body))
 
     def _config_path(self, digest: str) -> Path | None:
         if not is_digest(digest):
@@ -138,8 +154,8 @@ def _read_trusted(path: Path | None, decode: Callable[[bytes], T | None]) -> T |
     return value
 
 
-def _decode(data: bytes, diff_id: str) -> list[Entry] | None:
-    body = checked_body(data, FORMAT, "diff_id", diff_id)
+def _decode(data: bytes, key: str, key_name: str) -> list[Entry] | None:
+    body = checked_body(data, FORMAT, key_name, key)
     if body is None:
         return None
     try:

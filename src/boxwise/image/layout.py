@@ -97,6 +97,7 @@ def _image(store: Store, ref: str, manifest: dict[str, Any], name: str | None) -
                 size=store.size(path),
                 created_by=commands[index],
                 opener=partial(store.open, path),
+                place=partial(store.place, path),
                 location=f"{store.label}:{path}",
             )
         )

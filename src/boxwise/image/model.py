@@ -102,6 +102,11 @@ class Layer:
     entries: list[Entry] | None = field(default=None, repr=False, compare=False)
     # Where the layer came from inside its container (archive member name), for messages.
     location: str = ""
+    # For bytes in a local file: their place key (store.place_key), asked when the layer is read.
+    place: Callable[[], str | None] | None = field(default=None, repr=False, compare=False)
+    # RECORD path → where its data starts in the layer tar, noted when the layer's headers were
+    # read from a plain tar in a file (image.layer_index): the dependency table reads them in place.
+    record_offsets: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
     from boxwise.image.model import BlobReader
 
-MAX_JSON = 64 << 20  # a manifest, index or config larger than this is not one
+MAX_JSON = 64 << 20
+RACY_NS = 1_000_000_000  # see place_key  # a manifest, index or config larger than this is not one
 
 
 class SectionIO(io.RawIOBase):
@@ -92,6 +94,11 @@ class Store:
     def open(self, name: str) -> BlobReader:
         raise NotImplementedError
 
+    def place(self, name: str) -> str | None:
+        """Where a member's bytes sit on this machine's disk, as a digest-shaped key (see `place_key`),
+        or None when it cannot be told. Computed afresh on each call: a changed file has a new one."""
+        return None
+
     def read(self, name: str) -> bytes:
         if not self.exists(name):
             raise UserError(f"{self.label}: '{name}' is missing; the image is incomplete, save it again")
@@ -126,6 +133,13 @@ class DirStore(Store):
 
     def open(self, name: str) -> BlobReader:
         return open(self._path(name), "rb")
+
+    def place(self, name: str) -> str | None:
+        path = self._path(name)
+        try:
+            return place_key(os.path.realpath(path), os.stat(path), 0, -1)
+        except OSError:
+            return None
 
 
 class TarStore(Store):
@@ -177,6 +191,38 @@ class TarStore(Store):
         if member.offset + member.size > self.path.stat().st_size:
             raise UserError(f"{self.label}: '{name}' is cut short; the archive is truncated, save it again")
         return SectionIO(self.path, member.offset, member.size)
+
+    def place(self, name: str) -> str | None:
+        member = self._resolve(name)
+        try:
+            status = os.stat(self.path)
+        except OSError:
+            return None
+        return (
+            None
+            if member is None
+            else place_key(os.path.realpath(self.path), status, member.offset, member.size)
+        )
+
+
+def place_key(real_path: str, status: os.stat_result, offset: int, length: int) -> str | None:
+    """A key for bytes on a local disk: the file (real path, device, inode), its size and its
+    modification and change times, and the byte range. Writing to the file, replacing it or
+    touching it changes a time (the change time cannot be set back), so an index cached under this
+    key was read from exactly these bytes: it is trusted for this file only, never for a diff_id
+    (see image.layer_index).
+
+    File times tick coarsely (a jiffy on local Linux file systems, more on some network ones), so
+    a file changed less than RACY_NS ago could change again without its times moving: it gets no
+    key, and is read afresh (and hashed) until it has been still that long (git's "racy" index
+    entries, the same rule)."""
+    import hashlib
+
+    if time.time_ns() - max(status.st_mtime_ns, status.st_ctime_ns) < RACY_NS:
+        return None
+    fields = (real_path, status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns,
+              status.st_ctime_ns, offset, length)  # fmt: skip
+    return "sha256:" + hashlib.sha256(repr(fields).encode()).hexdigest()
 
 
 def open_store(path: Path) -> Store:

@@ -202,7 +202,12 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
                 )
 
 
-def read_index(source: Reader, what: str, diff_id: str | None = None) -> list[Entry]:
+RECORD_SUFFIX = ".dist-info/RECORD"
+
+
+def read_index(
+    source: Reader, what: str, diff_id: str | None = None, offsets: dict[str, int] | None = None
+) -> list[Entry]:
     """The file index of one layer blob (plain or gzip tar).
 
     With `diff_id`, every uncompressed byte is read and hashed (file contents too: a skip reads
@@ -211,7 +216,14 @@ def read_index(source: Reader, what: str, diff_id: str | None = None) -> list[En
     """
     tar = decompressed(source, what)
     if diff_id is None:
-        return list(iter_entries(tar, what))
+        if offsets is None or not isinstance(tar, FileSection):
+            return list(iter_entries(tar, what))
+        entries = []
+        for entry in iter_entries(tar, what):
+            entries.append(entry)
+            if entry.path.endswith(RECORD_SUFFIX) and entry.typeflag in ("0", "\x00", "7"):
+                offsets[entry.path] = tar.pos  # the iterator stands at the file's data now
+        return entries
     digest = hashlib.sha256()
 
     def read(size: int) -> bytes:
