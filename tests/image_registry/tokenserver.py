@@ -87,9 +87,9 @@ class TokenServer:
                 query = parse_qs(urlparse(self.path).query)
                 authorization = self.headers.get("Authorization")
                 if authorization is not None and authorization != owner.expected:
+                    owner.seen.append((query.get("scope", []), False))  # before the answer: see fakeapi
                     self.send_response(401)
                     self.end_headers()
-                    owner.seen.append((query.get("scope", []), False))
                     return
                 granted = authorization == owner.expected
                 owner.seen.append((query.get("scope", []), granted))

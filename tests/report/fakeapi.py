@@ -80,6 +80,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = b"" if status == 204 else json.dumps(payload).encode()
+        # recorded before the answer goes out: a client in the test's own process (support.cli)
+        # may read the record as soon as it has the answer
+        self.server.state.requests[-1].status = status
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -87,7 +90,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
-        self.server.state.requests[-1].status = status
 
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
