@@ -35,6 +35,19 @@ def dependency_layer(out: str) -> str:
     )
 
 
+def _download_cache_sha(cache: Path) -> str:
+    """The diff_id of pip's download cache (the cache-only layer) in a runner's layer cache."""
+    (record,) = cache.glob("apps/*/layers.json")
+    layers = json.loads(record.read_text())["buildpacks"]["pip-install"]
+    (sha,) = [entry["sha"] for entry in layers.values() if not entry["launch"] and not entry["build"]]
+    return str(sha)
+
+
+def _blob_gets(registry_log: Path, digest: str, after: int) -> int:
+    """How many times the blob was downloaded (GET) since the log had `after` characters."""
+    return len(re.findall(rf'"GET /v2/[^ ]+/blobs/{digest}', registry_log.read_text()[after:]))
+
+
 def manifest_puts(registry_log: Path) -> int:
     return len(re.findall(r'"PUT /v2/[^ ]+/manifests/', registry_log.read_text()))
 
@@ -53,10 +66,19 @@ def test_a_fresh_runner_reads_the_cache_image_and_pip_never_runs(
     # A code-only change on a runner with an empty disk, under a name the engine never had.
     (app / "main.py").write_text(MAIN.replace("v1", "v2"))
     puts = manifest_puts(tmp_path / "registry.log")
+    seen = len((tmp_path / "registry.log").read_text())
     tag = f"{PREFIX}/cache-image:2"
     out = build_ok(app, tag, tmp_path / "runner-2", "--cache-image", cache_image)
-    assert f"restore: 2 cached layer(s) from the cache image {cache_image}" in out
+    # pip's download cache stays in the registry: no build container runs, nothing would read it
+    assert (
+        f"restore: 2 cached layer(s) from the cache image {cache_image} (1 downloaded, "
+        "1 download cache(s) left there until a build needs them)"
+    ) in out
+    download_cache = _download_cache_sha(tmp_path / "runner-1")
+    assert not _blob_gets(tmp_path / "registry.log", download_cache, seen), out
     assert "$ pip install" not in out
+    # the cache image carries the fast-path record: no build container on a runner with no disk
+    assert "fast path: every dependency layer keeps its key" in out
     assert "pip-install:packages: reused (key unchanged)" in out
     assert dependency_layer(out) == pushed
     assert "cache image" in out and "unchanged; not written" in out
@@ -68,6 +90,8 @@ def test_a_fresh_runner_reads_the_cache_image_and_pip_never_runs(
     (app / "requirements.txt").write_text("termcolor==1.1.0\nsix==1.16.0\n")
     out = build_ok(app, f"{PREFIX}/cache-image:3", tmp_path / "runner-3", "--cache-image", cache_image)
     assert "pip-install:packages: rebuilt: requirements.txt changed" in out
+    assert f"restore: 1 download cache(s) from the cache image {cache_image}" in out  # before pip
+    assert _blob_gets(tmp_path / "registry.log", download_cache, seen)
     assert "Building wheel for termcolor" not in out
     assert f"pushed {local_registry}/{PREFIX}/app:boxwise-cache" in out  # the new key is kept
 

@@ -14,7 +14,8 @@ import pytest
 
 from boxwise.builder import fastpath
 from boxwise.builder.cache import ALTERNATES, LayerCache
-from boxwise.builder.cache_record import RECORD_VERSION, AppLayers, AppRecord, CachedLayer
+from boxwise.builder.cache_record import RECORD_VERSION, AppLayers, AppRecord, CachedLayer, FastRecord
+from boxwise.jsonread import JsonReader
 
 BP = "boxwise/pip-install"
 
@@ -213,3 +214,24 @@ def test_garbage_collection_keeps_what_a_usable_record_names(tmp_path: Path) -> 
         os.utime(blob, (old, old))
     assert good.collect_garbage() == 2  # 6 (the engine's image, not a blob) and 7 (a damaged record's)
     assert sorted(p.name for p in good.blobs.iterdir()) == [f"{digest(n)[7:]}.tar" for n in range(1, 6)]
+
+
+def test_a_cache_images_fast_path_record_is_read_checked_and_never_trusted_blindly() -> None:
+    """The record a cache image carries (its io.boxwise.fast-path label) lets a runner with an
+    empty disk take the fast path; a label that is not what boxwise writes is one line, ignored."""
+    from boxwise.builder.cacheimage import FAST_LABEL, _fast_label, _fast_record
+    from boxwise.builder.log import BuildLog
+
+    record = FastRecord.from_json(JsonReader(_written_before()["fast"]))
+    config = {"config": {"Labels": _fast_label(record)}}
+    log = BuildLog(quiet=True)
+    assert _fast_record(config, "registry://r/app:boxwise-cache", log) == record and not log.lines
+
+    for label, said in (
+        (json.dumps({**_written_before()["fast"], "driver": 5}), "'io.boxwise.fast-path.driver'"),
+        ("[1, 2", "not usable"),  # not JSON
+        ('{"version": "other"}', None),  # another boxwise's record: silently not used
+    ):
+        log = BuildLog(quiet=True)
+        assert _fast_record({"config": {"Labels": {FAST_LABEL: label}}}, "registry://r/a:c", log) is None
+        assert (said is None and not log.lines) or (said in log.lines[0] and "ignored" in log.lines[0])

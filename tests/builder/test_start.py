@@ -14,7 +14,17 @@ from pathlib import Path
 import pytest
 from support.cli import run_boxwise
 
-from .helpers import BASE, PREFIX, build, build_ok, get_when_up, http_get_from_image, run_image, write_app
+from .helpers import (
+    BASE,
+    PREFIX,
+    build,
+    build_ok,
+    free_port,
+    get_when_up,
+    http_get_from_image,
+    run_image,
+    write_app,
+)
 
 pytestmark = pytest.mark.engine
 
@@ -159,6 +169,26 @@ def test_check_fails_the_build_when_the_process_exits_and_shows_its_last_lines(
     assert result.returncode == 1
     assert "the web process exited with code 1 before answering on PORT" in result.stderr
     assert "  | booting" in result.stdout and "  | bad config" in result.stdout
+
+
+def test_check_names_the_port_the_process_listens_on_when_it_is_not_port(
+    base_image: str, tmp_path: Path
+) -> None:
+    """s2i samples that bind gunicorn to 8085 in their own config: the check says so, not just
+    that nothing answered."""
+    fixed = free_port()
+    app = write_app(
+        tmp_path / "fixed-port-app",
+        {
+            "Procfile": "web: python3 serve.py\n",
+            "serve.py": "from http.server import HTTPServer, SimpleHTTPRequestHandler\n"
+            f"HTTPServer(('0.0.0.0', {fixed}), SimpleHTTPRequestHandler).serve_forever()\n",
+        },
+    )
+    result = build(app, f"{PREFIX}/fixed-port-app:1", tmp_path / "cache", "--check", "--check-timeout", "3")
+    assert result.returncode == 1
+    assert "no HTTP answer on PORT=" in result.stderr
+    assert f"it listens on {fixed}, not on PORT: bind to 0.0.0.0:$PORT" in result.stderr
 
 
 def test_editable_installs_and_scripts_work_on_a_base_with_python3_alone(

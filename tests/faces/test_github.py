@@ -464,6 +464,7 @@ def test_a_push_to_main_keeps_the_cache_image_a_pull_request_on_a_fresh_runner_b
         log = "\n".join(runner.logs)
         assert f"restore: 2 cached layer(s) from the cache image {cache_image}" in log
         assert "$ pip install" not in log
+        assert "fast path: every dependency layer keeps its key" in log  # no build container either
         assert f"{cache_image}: read only in a merge request" in log
         assert cache_manifest(local_registry, prefix) == written
         commit = git(repo, "rev-parse", "HEAD")[:8]

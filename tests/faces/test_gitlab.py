@@ -406,7 +406,9 @@ def test_default_branch_pushes_the_baseline_and_cache_image_a_fresh_runner_build
         assert "no baseline" not in log.lower()
         assert f"restore: 2 cached layer(s) from the cache image {cache_image}" in log
         assert "$ pip install" not in log
-        assert "pip-install:packages: reused (key unchanged)" in log
+        # the cache image's fast-path record: no build container at all on the fresh runner
+        assert "fast path: every dependency layer keeps its key" in log
+        assert "layer pip-install:packages: reused (key unchanged" in log
         baseline = docker_client.images.get(f"{prefix}/apps-api:main")  # pulled back as the baseline
         built = docker_client.images.get(f"{prefix}/apps-api:ci-{git(sample_repo, 'rev-parse', 'HEAD')[:8]}")
         assert dependency_diff_id(built) == dependency_diff_id(baseline)

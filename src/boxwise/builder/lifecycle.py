@@ -37,7 +37,7 @@ from boxwise.builder.base import (
 from boxwise.builder.builder_toml import Builder, load_builder
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.cache_record import AppLayers, AppRecord, BuildpackLayers, FastRecord
-from boxwise.builder.cacheimage import read_cache_image, write_cache_image
+from boxwise.builder.cacheimage import fetch_pending, read_cache_image, write_cache_image
 from boxwise.builder.cnbfiles import BuildpackBuild, DriverPlan, DriverResult, LaunchLayer
 from boxwise.builder.failures import FailureContext, failure_error
 from boxwise.builder.fastpath import FastBuild
@@ -362,6 +362,8 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
         steps: tuple[str, ...] = ()  # taken only when the last build recorded none
         built: LayerBlob | None = None
     else:
+        if seen is not None:  # a build container runs: the download caches it may ask for
+            fetch_pending(seen, cache, log)
         done = _full_build(
             client, options, choice, builder, app_dir, app_blob, base, cache, secrets, descriptor, epoch, log
         )
@@ -405,7 +407,7 @@ def build_app(app_dir: str | Path, options: BuildOptions | None = None) -> Build
     app_record = AppRecord(app_blob.diff_id, built.diff_id if built is not None else None)
     cache.save(_document(keep, app_record, steps, record, in_engine))
     if options.cache_image and not options.cache_image_read_only:
-        write_cache_image(options.cache_image, keep, base, cache, log, secrets, seen)
+        write_cache_image(options.cache_image, keep, base, cache, log, secrets, seen, record)
     cache.collect_garbage(interval_seconds=600)  # at most every 10 minutes
     seconds = time.monotonic() - started
     log.say(f"image: {ref}  id: {image.image_id}  ({seconds:.1f} s)")

@@ -63,6 +63,50 @@ def _tail(container: Any) -> list[str]:
     return []
 
 
+# Run inside the container (every image boxwise builds has python3): the TCP ports its processes
+# listen on. With host networking /proc/net/tcp lists the whole host's sockets, so a socket counts
+# only when one of the container's own processes (its PID namespace: /proc) holds it open.
+_LISTENING = r"""
+import os, re
+mine = set()
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            m = re.fullmatch(r"socket:\[(\d+)\]", os.readlink(f"/proc/{pid}/fd/{fd}"))
+            if m:
+                mine.add(m.group(1))
+    except OSError:
+        pass
+ports = set()
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    try:
+        rows = open(table).read().splitlines()[1:]
+    except OSError:
+        continue
+    for row in rows:
+        f = row.split()
+        if len(f) > 9 and f[3] == "0A" and f[9] in mine:
+            ports.add(int(f[1].rsplit(":", 1)[1], 16))
+print(" ".join(map(str, sorted(ports))))
+"""
+
+
+def _listening_hint(container: Any, port: int) -> str:
+    """What to change when the process listens elsewhere: `; it listens on 8085, not on PORT: …`."""
+    with contextlib.suppress(Exception):
+        # as the image's own user: reading another user's /proc/PID/fd needs CAP_SYS_PTRACE
+        done = container.exec_run(["python3", "-c", _LISTENING])
+        found = [int(p) for p in done.output.decode().split()[:8]] if done.exit_code == 0 else None
+        if found and port not in found:
+            ports = ", ".join(map(str, found))
+            return (
+                f"; it listens on {ports}, not on PORT: bind to 0.0.0.0:$PORT (gunicorn --bind 0.0.0.0:$PORT)"
+            )
+        if found == []:
+            return "; it listens on no TCP port: bind to 0.0.0.0:$PORT"
+    return " (listen on 0.0.0.0:$PORT)"
+
+
 def check_image(client: Any, image: str, *, timeout: float = DEFAULT_TIMEOUT, path: str = "/") -> Startup:
     """Start `image` with PORT and wait for an HTTP answer; the container is removed afterwards."""
     port = _free_port()
@@ -109,7 +153,8 @@ def check_image(client: Any, image: str, *, timeout: float = DEFAULT_TIMEOUT, pa
                 return Startup(
                     True,
                     False,
-                    reason=f"no HTTP answer on PORT within {timeout:g} s (listen on 0.0.0.0:$PORT)",
+                    reason=f"no HTTP answer on PORT={port} within {timeout:g} s"
+                    + _listening_hint(container, port),
                     log_tail=_tail(container),
                 )
             time.sleep(_POLL)
