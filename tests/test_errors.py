@@ -9,11 +9,11 @@ import http.server
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 from support.cli import run_boxwise
+from support.serving import serving_thread
 
 from boxwise import __version__
 from tests.image.archives import docker_archive
@@ -129,6 +129,8 @@ def test_a_missing_folder_for_dash_c_is_one_line(tmp_path: Path) -> None:
 class _NotAnApi(http.server.BaseHTTPRequestHandler):
     """A server that answers every request with a web page, as a proxy's login page does."""
 
+    disable_nagle_algorithm = True  # a body written apart from its headers goes out at once
+
     def do_GET(self) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
@@ -142,7 +144,7 @@ class _NotAnApi(http.server.BaseHTTPRequestHandler):
 def test_a_strict_post_the_server_fails_is_one_line_exit_1(tmp_path: Path) -> None:
     archive = docker_archive(tmp_path / "image.tar", [[("f", "app/main.py", b"print(1)\n")]])
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _NotAnApi)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serving_thread(server).start()
     env = {
         **NO_ENGINE,
         "GITLAB_CI": "true",

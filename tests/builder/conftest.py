@@ -30,8 +30,8 @@ def _remove_our_images() -> None:
                     client.images.remove(tag, force=True)
 
 
-@pytest.fixture(scope="session", autouse=True)
-def remove_test_images() -> Iterator[None]:
+@pytest.fixture(scope="session")
+def remove_test_images(engine: str) -> Iterator[None]:
     """No image of an earlier, interrupted session (a build would take its layers), none left after.
 
     Only ours: the boxwise-test-build/ prefix.
@@ -39,6 +39,14 @@ def remove_test_images() -> Iterator[None]:
     _remove_our_images()
     yield
     _remove_our_images()
+
+
+@pytest.fixture(autouse=True)
+def _engine_tests_start_clean(request: pytest.FixtureRequest) -> None:
+    """Only a session that runs an engine test touches the engine: `pytest -m "not engine"` must
+    not reach a Docker engine (nor delete the images another session's engine run is using)."""
+    if request.node.get_closest_marker("engine") is not None:
+        request.getfixturevalue("remove_test_images")
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,11 @@ from __future__ import annotations
 import base64
 import http.server
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from support.serving import serving_thread
 
 from .helpers import PREFIX, WEB_APP, archive_files, build, build_ok, save, write_app
 
@@ -35,7 +35,7 @@ def private_index() -> Iterator[tuple[str, list[str]]]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Index)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    serving_thread(server).start()
     try:
         yield f"http://ci-user:{TOKEN}@127.0.0.1:{server.server_address[1]}/simple", seen
     finally:

@@ -1,8 +1,8 @@
 """The pre-commit hooks through real pre-commit, the plain git hooks through real git.
 
-`pre-commit try-repo` installs this repo into a fresh virtualenv with a plain (non-editable)
-`pip install`, so a passing run also proves the buildpacks ship inside the package. It sees the
-committed state of this repo (plus tracked, modified files): commit before running it locally.
+pre-commit installs a snapshot of this checkout (tracked and new files as they are on disk) into a
+fresh virtualenv with a plain (non-editable) `pip install`, so a passing run also proves the
+buildpacks ship inside the package.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.git import snapshot_checkout
 
 from boxwise.config import tomllib
 
@@ -68,30 +69,46 @@ def test_manifest_is_valid_with_stable_ids() -> None:
 
 
 @pytest.mark.slow
-def test_pre_commit_try_repo_fails_on_findings_and_passes_after_the_fix(make_git_repo) -> None:
-    sample = make_git_repo(BROKEN, name="sample")
-    env = {**os.environ, "PRE_COMMIT_HOME": str(sample.parent / "pre-commit-home")}
-    command = ["pre-commit", "try-repo", str(REPO), "boxwise-detect", "--all-files"]
+def test_pre_commit_run_fails_on_findings_and_passes_after_the_fix(make_git_repo, tmp_path: Path) -> None:
+    # The hook repo: this checkout as it is on disk, uncommitted edits too (as try-repo would see it).
+    # `pre-commit try-repo` would install it twice (a throwaway store each run: 13 s each); a user's
+    # config and one PRE_COMMIT_HOME install it once, and the second run proves the env is reused.
+    release = snapshot_checkout(REPO, tmp_path / "boxwise")
+    config = f"repos:\n- repo: {tmp_path / 'boxwise'}\n  rev: {release}\n  hooks:\n  - id: boxwise-detect\n"
+    sample = make_git_repo({**BROKEN, ".pre-commit-config.yaml": config}, name="sample")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+    env.pop("PYTHONPATH", None)  # the hook runs the installed boxwise, not a checkout's src/
+    command = ["pre-commit", "run", "boxwise-detect", "--all-files"]
     broken = subprocess.run(command, cwd=sample, capture_output=True, text=True, env=env, timeout=600)
     assert broken.returncode == 1, broken.stdout + broken.stderr
     assert "apps/api/Procfile:1  error  procfile-syntax" in broken.stdout
     assert "apps/api/requirements.txt:1  error  url-credentials" in broken.stdout
     assert "glpat-s3cr3t" not in broken.stdout
+    assert "Installing environment" in broken.stdout + broken.stderr
     (sample / "apps/api/Procfile").write_text(FIXED_PROCFILE)
     (sample / "apps/api/requirements.txt").write_text(FIXED_REQUIREMENTS)
     git(sample, "commit", "-qam", "fix")
     fixed = subprocess.run(command, cwd=sample, capture_output=True, text=True, env=env, timeout=600)
     assert fixed.returncode == 0, fixed.stdout + fixed.stderr
     assert "boxwise detect (buildpacks + lint)" in fixed.stdout and "Passed" in fixed.stdout
+    assert "Installing environment" not in fixed.stdout + fixed.stderr
 
 
 @pytest.mark.slow
 def test_a_plain_pip_install_carries_the_buildpacks(tmp_path: Path, make_git_repo) -> None:
     venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
+    # the installed copy, not a checkout's src/ a developer's PYTHONPATH points at
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    # virtualenv seeds pip from its own cache in half a second; `python -m venv` runs ensurepip (4 s)
+    subprocess.run(
+        [sys.executable, "-m", "virtualenv", "-q", "--system-site-packages", str(venv)], check=True, env=env
+    )
     python = venv / "bin" / "python"
     install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(REPO)], capture_output=True, text=True
+        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(REPO)],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert install.returncode == 0, install.stderr
     where = subprocess.run(
@@ -103,6 +120,7 @@ def test_a_plain_pip_install_carries_the_buildpacks(tmp_path: Path, make_git_rep
         cwd=tmp_path,
         capture_output=True,
         text=True,
+        env=env,
     )
     installed = Path(where.stdout.strip())
     assert installed.is_relative_to(venv), where.stdout + where.stderr
@@ -111,7 +129,7 @@ def test_a_plain_pip_install_carries_the_buildpacks(tmp_path: Path, make_git_rep
     detect = subprocess.run([str(installed / "pip-install" / "bin" / "detect")], cwd=app, capture_output=True)
     assert detect.returncode == 0  # the shipped bin/detect keeps its executable bit and its rule
     result = subprocess.run(
-        [str(python), "-m", "boxwise", "detect", "."], cwd=app, capture_output=True, text=True
+        [str(python), "-m", "boxwise", "detect", "."], cwd=app, capture_output=True, text=True, env=env
     )
     assert ".: pip-install, procfile-run" in result.stdout, result.stdout + result.stderr
 

@@ -15,6 +15,8 @@ from types import ModuleType
 
 import pytest
 import yaml
+from support.git import snapshot_checkout
+from support.serving import serving_thread
 from support.webapp import serve_main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,7 +160,6 @@ class GitLabHost:
 
     def __init__(self, root: Path) -> None:
         import http.server
-        import threading
 
         self.root = root
         self.bare = root / "git" / f"{BOXWISE_PROJECT}.git"
@@ -167,6 +168,8 @@ class GitLabHost:
         host = self
 
         class Archive(http.server.BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # a body written apart from its headers goes out at once
+
             def do_GET(self) -> None:
                 host.requests.append(self.path)
                 body = host.archive(self.path)
@@ -179,7 +182,7 @@ class GitLabHost:
                 pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Archive)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        serving_thread(self.server).start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.wheels = root / "wheels"
         pip = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(self.wheels), "hatchling"]
@@ -188,27 +191,7 @@ class GitLabHost:
 
     def _snapshot(self, work: Path) -> str:
         """This checkout as the project's tagged release (tracked and new files, as a commit would)."""
-        listed = subprocess.run(
-            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
-        )
-        for rel in filter(None, listed.stdout.decode().split("\0")):
-            source = REPO / rel
-            if source.is_file():
-                target = work / rel
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(source, target)
-        git(work.parent, "init", "-q", str(work))
-        git(work, "add", "-A")
-        git(
-            work,
-            "-c",
-            "user.name=boxwise",
-            "-c",
-            "user.email=boxwise@example.com",
-            "commit",
-            "-qm",
-            "release",
-        )
+        snapshot_checkout(REPO, work)
         from boxwise import __version__
 
         git(work, "tag", __version__)
@@ -230,7 +213,8 @@ class GitLabHost:
         among them) but not this machine's own boxwise, getting boxwise only from what the job installs."""
         import sysconfig
 
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        # virtualenv seeds pip from its own cache in half a second; `python -m venv` runs ensurepip (4 s)
+        subprocess.run([sys.executable, "-m", "virtualenv", "-q", str(venv)], check=True)
         # The machine's site-packages, less boxwise (CI installs it editable there), as a site dir
         # of the venv: links to every other entry, added with its .pth files processed.
         shadow = venv / "machine-site-packages"

@@ -33,6 +33,10 @@ from .facelib import (
     tool_env,
 )
 
+# One worker of `-n 2` runs this module (`--dist loadgroup`), so its session fixture is made
+# once, not once per worker: the action's install step (a venv and a pip install of boxwise).
+pytestmark = pytest.mark.xdist_group("github-install")
+
 PAGE = DOCS / "github-action.md"
 README_SECTION = "## GitHub Action"
 # The README's one-job workflow and the page's monorepo workflow (plan, then one job per app).

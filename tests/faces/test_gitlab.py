@@ -42,6 +42,10 @@ from .facelib import (
     load_fakeapi,
 )
 
+# One worker of `-n 2` runs this module (`--dist loadgroup`), so its session fixture is made
+# once, not once per worker: the GitLabHost (a snapshot, a job venv, hatchling downloaded).
+pytestmark = pytest.mark.xdist_group("gitlab-host")
+
 PAGE = DOCS / "gitlab-ci.md"
 README_SECTION = "## GitLab CI"
 # Where the engine is on this machine (a real runner uses the default: a docker:dind service) and

@@ -7,11 +7,12 @@ host". A handler returns an `Answer`; `Answer.chunks` may be a generator (slow, 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from support.serving import serving_thread
 
 
 @dataclass
@@ -39,7 +40,7 @@ class HostServer:
         self.seen: list[Seen] = []
         self.server = ThreadingHTTPServer((address, 0), self._handler())
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = serving_thread(self.server)
 
     @property
     def host(self) -> str:
@@ -58,6 +59,7 @@ class HostServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # a body written apart from its headers goes out at once
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -12,12 +12,13 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from support.serving import serving_thread
 
 ISSUER = "boxwise-test-issuer"
 SERVICE = "boxwise-test-registry"
@@ -49,7 +50,7 @@ class TokenServer:
         self.refresh_token = "refresh-" + password  # what `docker login` keeps as identitytoken
         self.seen: list[tuple[list[str], bool]] = []  # (scopes asked, credentials right)
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = serving_thread(self.server)
 
     @property
     def realm(self) -> str:
@@ -80,13 +81,15 @@ class TokenServer:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
+            disable_nagle_algorithm = True  # a body written apart from its headers goes out at once
+
             def do_GET(self) -> None:
                 query = parse_qs(urlparse(self.path).query)
                 authorization = self.headers.get("Authorization")
                 if authorization is not None and authorization != owner.expected:
+                    owner.seen.append((query.get("scope", []), False))  # before the answer: see fakeapi
                     self.send_response(401)
                     self.end_headers()
-                    owner.seen.append((query.get("scope", []), False))
                     return
                 granted = authorization == owner.expected
                 owner.seen.append((query.get("scope", []), granted))

@@ -15,6 +15,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from support.serving import serving_thread
+
 
 @dataclass
 class Recorded:
@@ -67,6 +69,9 @@ def _page(items: list[Any], query: dict[str, list[str]], default_per_page: int) 
 
 class Handler(BaseHTTPRequestHandler):
     server: FakeServer  # type: ignore[assignment]
+    # headers and body go out as two writes: with Nagle on, the body waited for the client's delayed
+    # ACK of the headers (about 40 ms a request, a tenth of a second per `report --post`)
+    disable_nagle_algorithm = True
 
     def log_message(self, *args: Any) -> None:  # keep test output quiet
         pass
@@ -75,6 +80,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = b"" if status == 204 else json.dumps(payload).encode()
+        # recorded before the answer goes out: a client in the test's own process (support.cli)
+        # may read the record as soon as it has the answer
+        self.server.state.requests[-1].status = status
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -82,7 +90,6 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.write(data)
-        self.server.state.requests[-1].status = status
 
     def _handle(self, method: str) -> None:
         parts = urlsplit(self.path)
@@ -261,7 +268,7 @@ class FakeServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.state = FakeState()
         self.lock = threading.Lock()
-        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread = serving_thread(self)
 
     @property
     def url(self) -> str:
