@@ -402,8 +402,8 @@ def compile_site(layer: str, site: str) -> None:
     importing Flask compiles ~100 modules: about a second of its startup). Reproducible, so the
     layer keeps one diff_id for one key: `unchecked-hash` pycs carry no source time, hash seed 0
     fixes the order of set constants, and a code object's bytes do not depend on what else its
-    worker compiled (checked: one worker or many give the same files). A file that does not compile (a Python 2
-    module some packages still ship) is left as pip leaves it: skipped, without its .pyc."""
+    worker compiled (checked: one worker or many give the same files). A file that does not
+    compile (a Python 2 module some packages still ship) is skipped, without its .pyc."""
     python = os.path.join(layer, "bin", "python")
     if not os.path.exists(python):
         python = base_python()
