@@ -102,13 +102,9 @@ def read_toml(path: str, limit: int = MAX_READ) -> dict:
 
 
 def _parse_toml(text: str | None) -> dict | None:
-    if text is None or tomllib is None:
-        return None
-    try:
-        data = tomllib.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    return data if isinstance(data, dict) else None
+    import tomlsafe  # buildpacks/shared: refuses keys of thousands of dotted parts unparsed
+
+    return tomlsafe.loads(text) or None
 
 
 def _table(data: dict, *keys: str) -> dict:

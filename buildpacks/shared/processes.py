@@ -87,14 +87,9 @@ def _read(path: str) -> str | None:
 
 
 def _toml(path: str) -> dict:
-    text = _read(path)
-    if text is None or tomllib is None:
-        return {}
-    try:
-        data = tomllib.loads(text)
-    except (ValueError, RecursionError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    import tomlsafe  # buildpacks/shared: refuses keys of thousands of dotted parts unparsed
+
+    return tomlsafe.loads(_read(path))
 
 
 def normal_name(name: str) -> str:

@@ -349,14 +349,12 @@ def _pipenv_requires(source: str, requires: object, prefix: str) -> list[Ask]:
 def _toml(app_dir: str, rel: str) -> dict:
     """A TOML file of the app; empty when absent or unreadable: lint's own rules (unreadable,
     encoding, toml-syntax) and the install step report those, not the version check."""
-    if tomllib is None:
-        return {}
+    import tomlsafe  # buildpacks/shared: refuses keys of thousands of dotted parts unparsed
+
     try:
-        text = _read(app_dir, rel)
-        data = tomllib.loads(text) if text is not None else {}
-    except (VersionError, tomllib.TOMLDecodeError, RecursionError):
+        return tomlsafe.loads(_read(app_dir, rel))
+    except VersionError:
         return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _range_ask(field: str, value: object, parse, what: str, example: str) -> list[Ask]:
