@@ -49,7 +49,6 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "boxwise.atomicfile",
             "boxwise.httpretry",
             "boxwise.jsonread",
-            "boxwise.forked",
         ),
         (),
     ),

@@ -19,13 +19,11 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from operator import itemgetter
 from typing import Any, NamedTuple, TextIO
 
 from boxwise.analyze import go_sort
 from boxwise.analyze.dependencies import Dependencies, Distribution
-from boxwise.forked import Forked
 from boxwise.image.model import Entry, Image, buildpack_layers, dive_command, largest_files
 from boxwise.image.tree import (
     Node,
@@ -263,7 +261,6 @@ def _ratio(wasted: int, user_size: int) -> float:
     return wasted / user_size
 
 
-FORK_ENTRIES = 5_000  # images with fewer files are measured in one process: a fork costs more
 FEW_WHITEOUTS = 8  # up to this many in an image, each is sized by replaying only what touches it
 
 
@@ -440,11 +437,8 @@ def measure(indexes: Sequence[Sequence[Entry]]) -> Measures:
     sizes = [sum(map(itemgetter(1), entries)) for entries in indexes]
     size_bytes = sum(sizes)
     user_size = sum(sizes[1:])  # dive treats only layer 0 as the base
-    # the two accountings are independent: on a big image the exact one runs in a child meanwhile
-    big = sum(map(len, indexes)) >= FORK_ENTRIES
-    exact = Forked(partial(exact_accounting, indexes)) if big else None
     efficiency, wasted, inefficient = dive_accounting(indexes)
-    exact_wasted, exact_files = (exact.result() if exact is not None else None) or exact_accounting(indexes)
+    exact_wasted, exact_files = exact_accounting(indexes)
     return Measures(
         sizes=sizes,
         largest=[largest_files(entries) if index > 0 else [] for index, entries in enumerate(indexes)],
