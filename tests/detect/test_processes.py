@@ -6,6 +6,8 @@ these tests call it as `boxwise detect` loads it, on real app folders.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -166,3 +168,18 @@ def test_a_gunicorn_conf_that_names_the_app_runs_gunicorn_alone_as_s2i_does(tmp_
     assert command(app) == "gunicorn"
     (tmp_path / "conf" / "requirements.txt").write_text("flask\n")  # no gunicorn: no such rule
     assert isinstance(processes.infer_process(app, {}), processes.NoProcess)
+
+
+def test_a_shared_module_loaded_first_in_a_fresh_process_finds_the_modules_it_imports(tmp_path: Path) -> None:
+    """`boxwise build` reads the Python version (shared/pyversion.py) before any detect rule has
+    run; the shared modules it imports by bare name (tomlsafe) must be found then too."""
+    (tmp_path / "Pipfile").write_text('[requires]\npython_version = "3.11"\n')
+    script = (
+        "import sys\n"
+        "from boxwise.builder.builder_toml import load_builder\n"
+        "from boxwise.lint.detection import load_shared\n"
+        "print(load_shared(load_builder(), 'pyversion').read_request(sys.argv[1]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "3.11" in done.stdout and "Pipfile" in done.stdout

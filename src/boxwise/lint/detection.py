@@ -66,6 +66,10 @@ def load_shared(builder: Builder, name: str) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"boxwise_buildpacks_shared_{name}", path)
     if spec is None or spec.loader is None or not path.is_file():
         raise UserError(f"{path}: a shared buildpack module is missing; reinstall boxwise")
+    # its own imports of the other shared modules (`import tomlsafe`) by bare name, as in a
+    # buildpack's folder: the folder stays on sys.path, as the detect rules put it there too
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))
     module = importlib.util.module_from_spec(spec)
     # registered while it runs, as an import would: dataclasses look their module up by name
     sys.modules[spec.name] = module
