@@ -132,9 +132,11 @@ def setup_cfg_project(app_dir: str) -> bool:
 
 
 def _found(app_dir: str) -> list[tuple[str, str]]:
-    found = [
-        (manager, name) for manager, name in MANAGER_FILES if os.path.lexists(os.path.join(app_dir, name))
-    ]
+    try:
+        names = set(os.listdir(app_dir))  # one call, not one lstat per file name (a hook's budget)
+    except OSError:
+        names = set()
+    found = [(manager, name) for manager, name in MANAGER_FILES if name in names]
     if ("pipenv", "Pipfile.lock") in found and ("pipenv", "Pipfile") in found:
         found.remove(("pipenv", "Pipfile"))  # the lock is what gets installed; Pipfile is its source
     return found
