@@ -407,7 +407,16 @@ def compile_site(layer: str, site: str) -> None:
     python = os.path.join(layer, "bin", "python")
     if not os.path.exists(python):
         python = base_python()
-    command = [python, "-m", "compileall", "-qq", "-j0", "--invalidation-mode", "unchecked-hash", site]
+    command = [python, "-m", "compileall", "-qq", "-j0", "--invalidation-mode", "unchecked-hash"]
+    # packages' own test suites (numpy/tests, pandas/tests: thousands of files) are never imported
+    # by a running app: not compiled, which keeps a cold build's cost to what the app may load
+    command += ["-x", r"/tests?/"]
+    # the platform's --runner local builds under a temporary root: the paths the .pyc files record
+    # (tracebacks) are the image's, /layers/…, and the .pyc bytes are never edited afterwards
+    local_root = os.environ.get("BOXWISE_LOCAL_ROOT", "").rstrip("/")
+    if local_root and site.startswith(local_root + "/"):
+        command += ["-s", local_root, "-p", "/"]
+    command.append(site)
     env = dict(os.environ, PYTHONHASHSEED="0")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -599,5 +599,7 @@ def _full_build(
             run_python = base_python(base, cache)
             if run_python:
                 env["BOXWISE_RUN_PYTHON"] = run_python
+            # where the layers sit here; the .pyc files must name them as the image will (/layers/…)
+            env["BOXWISE_LOCAL_ROOT"] = box.path("/")
         failure = FailureContext(app_dir, options.network, build_image, choice.python, options.ca_cert)
         return _run_lifecycle(box, builder, pip, app_blob.path, secrets, cache, env, log, failure)

@@ -79,6 +79,8 @@ class LocalRoot:
                 if target.startswith(str(self.root)):
                     path.unlink()
                     path.symlink_to(self.unmap(target))
+            elif path.suffix == ".pyc":
+                continue  # marshal data: a byte edit breaks it (compile_site names /layers/… already)
             elif path.is_file() and path.stat().st_size <= _MAX_REWRITE:
                 data = path.read_bytes()
                 if needle in data:
