@@ -58,14 +58,16 @@ class IndexCache:
         return _read_trusted(self._path(diff_id), lambda data: _decode(data, diff_id, "diff_id"))
 
     def put(self, diff_id: str, entries: list[Entry]) -> None:
-        path = self._path(diff_id)
+        self._store(self._path(diff_id), "diff_id", diff_id, entries)
+
+    def _store(self, path: Path | None, key_name: str, key: str, entries: list[Entry]) -> None:
         if path is None:
             return
         self._sweep()
         # marshal: the fastest stdlib (de)serialiser by far; the body is only loaded after its
         # sha256 matches, so a damaged entry is never handed to it
         body = marshal.dumps([tuple(entry) for entry in entries])
-        store_entry(path, signed(FORMAT, "diff_id", diff_id, body))
+        store_entry(path, signed(FORMAT, key_name, key, body))
 
     def _placed_path(self, place: str) -> Path | None:
         return self.folder.parent / "file-index" / place.replace(":", "-") if is_digest(place) else None
@@ -76,12 +78,7 @@ class IndexCache:
 
     def put_placed(self, place: str, entries: list[Entry]) -> None:
         """An index read without hashing the layer: kept under its place, never under a diff_id."""
-        path = self._placed_path(place)
-        if path is None:
-            return
-        self._sweep()
-        body = marshal.dumps([tuple(entry) for entry in entries])
-        store_entry(path, signed(FORMAT, "place", place, body))
+        self._store(self._placed_path(place), "place", place, entries)
 
     def _config_path(self, digest: str) -> Path | None:
         if not is_digest(digest):
