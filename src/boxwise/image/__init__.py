@@ -173,7 +173,12 @@ def load_indexes(
         # the config by its digest (the engine's image ID): a later docker:// read of the same
         # image then needs only `docker inspect`, its layers being cached by diff_id already
         store.put_config(config_digest, image.config_bytes)
-    return _all_indexes(image, store, progress or (lambda done, total: None))
+    indexes = []
+    for number, entries in enumerate(_each_index(image, store), start=1):
+        indexes.append(entries)
+        if progress is not None:
+            progress(number, len(image.layers))
+    return indexes
 
 
 # Files on disk can be read at any offset by several threads; an engine's or a registry's stream
@@ -181,24 +186,16 @@ def load_indexes(
 _PARALLEL_SOURCES = ("docker-archive", "oci")
 
 
-def _all_indexes(image: Image, store: IndexCache, progress: Callable[[int, int], None]) -> list[list[Entry]]:
+def _each_index(image: Image, store: IndexCache) -> Iterator[list[Entry]]:
     """The layers' indexes in order. A layer read cold from a file changed a moment ago is hashed
     whole, and hashlib lets other threads run while it hashes: on files, a second thread reads the
     next layer meanwhile. (Headers alone are Python work the GIL serialises: a forked second
     process was tried, and lost what it gained to sending 15,000 entries back.)"""
     workers = min(2, os.cpu_count() or 1, len(image.layers))
-    indexes: list[list[Entry]] = []
-    found: Iterator[list[Entry]]
     if image.source not in _PARALLEL_SOURCES or workers < 2:
-        found = (layer_index(layer, store) for layer in image.layers)
-        for entries in found:
-            indexes.append(entries)
-            progress(len(indexes), len(image.layers))
-        return indexes
+        yield from (layer_index(layer, store) for layer in image.layers)
+        return
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="boxwise-index") as pool:
-        for entries in pool.map(lambda layer: layer_index(layer, store), image.layers):
-            indexes.append(entries)
-            progress(len(indexes), len(image.layers))
-    return indexes
+        yield from pool.map(lambda layer: layer_index(layer, store), image.layers)
