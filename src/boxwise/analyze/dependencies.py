@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from boxwise.image.model import Entry, Image
+from boxwise.image.model import RECORD_SUFFIX, REGULAR_TYPES, Entry, Image
 from boxwise.image.whiteout import final_view
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 SITE_DIRS = ("site-packages", "dist-packages")
 MAX_DISTRIBUTIONS = 5000
-_REGULAR = ("0", "\x00", "7")
-_RECORD_TAIL = ".dist-info/RECORD"
 
 
 @dataclass(frozen=True)
@@ -96,7 +94,7 @@ def split_dist_info(folder: str) -> tuple[str, str]:
 
 def site_of(record: str) -> str | None:
     """The site folder of `…/site-packages/X.dist-info/RECORD` (index spelling, no leading `/`)."""
-    if not record.endswith(_RECORD_TAIL):
+    if not record.endswith(RECORD_SUFFIX):
         return None
     dist_info = record[: -len("/RECORD")]
     site, slash, _ = dist_info.rpartition("/")
@@ -110,7 +108,7 @@ def record_layers(indexes: Sequence[Sequence[Entry]]) -> dict[str, int]:
     found: dict[str, int] = {}
     for number, entries in enumerate(indexes):
         for entry in entries:
-            if entry.path.endswith(_RECORD_TAIL) and entry.typeflag in _REGULAR and site_of(entry.path):
+            if entry.path.endswith(RECORD_SUFFIX) and entry.typeflag in REGULAR_TYPES and site_of(entry.path):
                 found[entry.path] = number
     return found
 

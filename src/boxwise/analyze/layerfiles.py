@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from boxwise.errors import UserError
-from boxwise.image.model import Image, Layer
+from boxwise.image.model import REGULAR_TYPES, Image, Layer
 
 if TYPE_CHECKING:
     from boxwise.image.streams import FileSection
@@ -29,7 +29,6 @@ MAX_TOTAL_BYTES = 64 << 20
 # one archive call costs about as much as streaming this many bytes of a folder (measured on a
 # local engine: ~80 ms a call, ~150 MB/s a stream)
 CALL_BYTES = 12_000_000
-_REGULAR = ("0", "\x00", "7")
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ def _from_layer(
                 return found
             section.pos = 0
         for entry in iter_entries(source, what):
-            if entry.path not in paths or entry.path in found or entry.typeflag not in _REGULAR:
+            if entry.path not in paths or entry.path in found or entry.typeflag not in REGULAR_TYPES:
                 continue
             offset = section.pos if section is not None else None
             amount = left.take(entry.size, limit)
@@ -140,7 +139,7 @@ def _at_offset(
         entry = next(iter_entries(section, what), None)
     except UserError:  # not a header there (another archive's hint): walk the layer instead
         return None
-    if entry is None or entry.path != path or entry.typeflag not in _REGULAR or section.pos != offset:
+    if entry is None or entry.path != path or entry.typeflag not in REGULAR_TYPES or section.pos != offset:
         return None
     amount = left.take(entry.size, limit)
     return FileBytes(section.read(amount), amount < entry.size, offset)
@@ -217,7 +216,7 @@ def _members(
         source = chunk_stream(iter(chunks))
         for entry in iter_entries(source, what):
             path = f"{parent}/{entry.path}" if parent else entry.path
-            if path not in paths or entry.typeflag not in _REGULAR:
+            if path not in paths or entry.typeflag not in REGULAR_TYPES:
                 continue
             amount = left.take(entry.size, limit)
             found[path] = FileBytes(source.read(amount), amount < entry.size)

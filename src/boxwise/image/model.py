@@ -17,6 +17,10 @@ from boxwise.image.whiteout import WHITEOUT
 
 # tar type bytes whose entries carry no data, whatever their header size says (as Go's reader).
 HEADER_ONLY_TYPES = frozenset("123456")
+# tar type bytes of a regular file's entry (`7`, contiguous, is one to every reader)
+REGULAR_TYPES = ("0", "\x00", "7")
+# the file that lists an installed distribution's files (its data is read for the dependency table)
+RECORD_SUFFIX = ".dist-info/RECORD"
 _KINDS = {
     "0": "file",
     "\x00": "file",

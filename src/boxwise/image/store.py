@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 
     from boxwise.image.model import BlobReader
 
-MAX_JSON = 64 << 20
-RACY_NS = 1_000_000_000  # see place_key  # a manifest, index or config larger than this is not one
+MAX_JSON = 64 << 20  # a manifest, index or config larger than this is not one
+RACY_NS = 1_000_000_000  # a file changed more recently gets no place key (see place_key)
 
 
 class SectionIO(io.RawIOBase):

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterator
 
 from boxwise.errors import DamagedImage
-from boxwise.image.model import HEADER_ONLY_TYPES, Entry
+from boxwise.image.model import HEADER_ONLY_TYPES, RECORD_SUFFIX, REGULAR_TYPES, Entry
 from boxwise.image.streams import (
     CHUNK,
     FileSection,
@@ -202,9 +202,6 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
                 )
 
 
-RECORD_SUFFIX = ".dist-info/RECORD"
-
-
 def read_index(
     source: Reader, what: str, diff_id: str | None = None, offsets: dict[str, int] | None = None
 ) -> list[Entry]:
@@ -221,7 +218,7 @@ def read_index(
         entries = []
         for entry in iter_entries(tar, what):
             entries.append(entry)
-            if entry.path.endswith(RECORD_SUFFIX) and entry.typeflag in ("0", "\x00", "7"):
+            if entry.path.endswith(RECORD_SUFFIX) and entry.typeflag in REGULAR_TYPES:
                 offsets[entry.path] = tar.pos  # the iterator stands at the file's data now
         return entries
     digest = hashlib.sha256()
