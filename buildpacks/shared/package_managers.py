@@ -24,14 +24,6 @@ from __future__ import annotations
 import configparser
 import os
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - the host side on Python 3.10
-    try:
-        import tomli as tomllib  # type: ignore[no-redef]
-    except ModuleNotFoundError:
-        tomllib = None  # type: ignore[assignment]
-
 MAX_READ = 1 << 20
 # Lock files of big apps pass 1 MiB (one hash per wheel of every version they pin).
 MAX_LOCK_READ = 32 << 20

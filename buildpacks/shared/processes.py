@@ -33,14 +33,6 @@ import re
 import shlex
 import sys
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - the host side on Python 3.10
-    try:
-        import tomli as tomllib  # type: ignore[no-redef]
-    except ModuleNotFoundError:
-        tomllib = None  # type: ignore[assignment]
-
 # Files read to infer the process are bounded: a hostile app cannot make detect slow.
 MAX_READ = 1 << 20
 CALLABLE_FILES = ("wsgi.py", "app.py", "application.py", "main.py", "asgi.py", "server.py")

@@ -33,14 +33,6 @@ import stat
 import sys
 from dataclasses import dataclass
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # pragma: no cover - Python 3.10 on the host; the build has 3.11+
-    try:
-        import tomli as tomllib  # type: ignore[no-redef]
-    except ModuleNotFoundError:
-        tomllib = None  # type: ignore[assignment]
-
 # Python versions older than this have reached their end of life (Heroku refuses them too:
 # OLDEST_SUPPORTED_PYTHON_3_MINOR_VERSION=10). A base chosen for the app is never older.
 OLDEST_SUPPORTED = (3, 10)
