@@ -49,6 +49,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "boxwise.atomicfile",
             "boxwise.httpretry",
             "boxwise.jsonread",
+            "boxwise.gcpause",
         ),
         (),
     ),

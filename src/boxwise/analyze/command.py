@@ -67,13 +67,15 @@ def _warm_or_cold(image: Image, dependencies: bool, progress: Callable[[int, int
     if record is None:
         from boxwise.analyze.dependencies import record_layers, site_view
         from boxwise.analyze.efficiency import measure
+        from boxwise.gcpause import collector_paused
         from boxwise.image import load_indexes
 
-        indexes = load_indexes(image, progress)
-        records = record_layers(indexes)
-        found = {path: image.layers[n].record_offsets.get(path) for path, n in records.items()}
-        offsets = {path: offset for path, offset in found.items() if offset is not None}
-        record = Record(measure(indexes), records, site_view(indexes), offsets)
+        with collector_paused():  # the whole cold read: indexes, accountings, the site view
+            indexes = load_indexes(image, progress)
+            records = record_layers(indexes)
+            found = {path: image.layers[n].record_offsets.get(path) for path, n in records.items()}
+            offsets = {path: offset for path, offset in found.items() if offset is not None}
+            record = Record(measure(indexes), records, site_view(indexes), offsets)
     analysis = assemble(image, record.measures)
     if dependencies:
         from boxwise.analyze.dependencies import read_listed

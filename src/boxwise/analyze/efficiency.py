@@ -24,6 +24,7 @@ from typing import Any, NamedTuple, TextIO
 
 from boxwise.analyze import go_sort
 from boxwise.analyze.dependencies import Dependencies, Distribution
+from boxwise.gcpause import collector_paused
 from boxwise.image.model import Entry, Image, buildpack_layers, dive_command, largest_files
 from boxwise.image.tree import (
     Node,
@@ -437,8 +438,9 @@ def measure(indexes: Sequence[Sequence[Entry]]) -> Measures:
     sizes = [sum(map(itemgetter(1), entries)) for entries in indexes]
     size_bytes = sum(sizes)
     user_size = sum(sizes[1:])  # dive treats only layer 0 as the base
-    efficiency, wasted, inefficient = dive_accounting(indexes)
-    exact_wasted, exact_files = exact_accounting(indexes)
+    with collector_paused():
+        efficiency, wasted, inefficient = dive_accounting(indexes)
+        exact_wasted, exact_files = exact_accounting(indexes)
     return Measures(
         sizes=sizes,
         largest=[largest_files(entries) if index > 0 else [] for index, entries in enumerate(indexes)],

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from boxwise.errors import UserError
+from boxwise.gcpause import collector_paused
 from boxwise.image.model import Entry, History, Image, Layer
 
 if TYPE_CHECKING:
@@ -174,10 +175,11 @@ def load_indexes(
         # image then needs only `docker inspect`, its layers being cached by diff_id already
         store.put_config(config_digest, image.config_bytes)
     indexes = []
-    for number, entries in enumerate(_each_index(image, store), start=1):
-        indexes.append(entries)
-        if progress is not None:
-            progress(number, len(image.layers))
+    with collector_paused():
+        for number, entries in enumerate(_each_index(image, store), start=1):
+            indexes.append(entries)
+            if progress is not None:
+                progress(number, len(image.layers))
     return indexes
 
 

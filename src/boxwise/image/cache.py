@@ -22,7 +22,7 @@ from boxwise.image.model import Entry
 
 T = TypeVar("T")
 
-FORMAT = "boxwise-layer-index/2"
+FORMAT = "boxwise-layer-index/3"  # /3: entries without uid and gid
 
 
 def cache_root() -> Path:

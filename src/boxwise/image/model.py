@@ -38,15 +38,15 @@ class Entry(NamedTuple):
     """One tar header of a layer: what a file index holds (never file contents).
 
     `path` is the cleaned name, relative, without a leading `/` (`etc/passwd`); whiteouts keep
-    their `.wh.` prefix. `size` is the header size (0 for directories, links, devices).
+    their `.wh.` prefix. `size` is the header size (0 for directories, links, devices). Owners
+    are not kept: no figure or rule uses them, and every header's uid and gid parsed for nothing
+    cost a cold read of a 23,000-file image 15 ms.
     """
 
     path: str
     size: int
     typeflag: str = "0"
     mode: int = 0o644
-    uid: int = 0
-    gid: int = 0
     linkname: str = ""
 
     @property

@@ -87,7 +87,9 @@ def clean_path(name: str, what: str) -> str:
     return cleaned
 
 
-_HEADER = struct.Struct("100s8s8s8s12s12x8sc100s6s2x32x32x8x8x155s12x")
+# name, mode, (uid, gid skipped), size, (mtime skipped), checksum, type, link, magic, (version,
+# owner names, device numbers skipped), prefix
+_HEADER = struct.Struct("100s8s16x12s12x8sc100s6s2x32x32x8x8x155s12x")
 
 
 def _corrupt(what: str, why: str = "") -> DamagedImage:
@@ -128,15 +130,11 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
             raise DamagedImage(f"{what}: truncated tar (a header is cut short); the image is incomplete")
         if block == ZERO_BLOCK:
             return
-        raw_name, raw_mode, raw_uid, raw_gid, raw_size, raw_sum, raw_type, raw_link, magic, raw_prefix = (
-            unpack(block)
-        )
+        raw_name, raw_mode, raw_size, raw_sum, raw_type, raw_link, magic, raw_prefix = unpack(block)
         try:
             stored = int(raw_sum.strip(b" \0") or b"0", 8)
             size = int(raw_size.strip(b" \0") or b"0", 8) if raw_size[0] < 0x80 else _number(raw_size)
             mode = int(raw_mode.strip(b" \0") or b"0", 8) if raw_mode[0] < 0x80 else _number(raw_mode)
-            uid = int(raw_uid.strip(b" \0") or b"0", 8) if raw_uid[0] < 0x80 else _number(raw_uid)
-            gid = int(raw_gid.strip(b" \0") or b"0", 8) if raw_gid[0] < 0x80 else _number(raw_gid)
         except ValueError:
             raise _corrupt(what) from None
         if (stored + sum(raw_sum) - 256 - (adler32(block) & 0xFFFF) + 1) % 65521:
@@ -174,8 +172,6 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
                 linkname = pax.get("linkpath", linkname)
                 try:
                     size = int(pax.get("size", size))
-                    uid = int(pax.get("uid", uid))
-                    gid = int(pax.get("gid", gid))
                 except ValueError:
                     raise _corrupt(what, " (pax record)") from None
                 if size < 0:  # a negative skip would read the same headers again, forever
@@ -190,7 +186,7 @@ def iter_entries(source: Reader, what: str) -> Iterator[Entry]:
             path = clean_path(name, what)
         else:
             path = short.rstrip("/")  # already clean: the usual `usr/lib/x` or `usr/lib/`
-        yield new_tuple(Entry, (path, size, typeflag, mode, uid, gid, linkname))
+        yield new_tuple(Entry, (path, size, typeflag, mode, linkname))
         # the consumer may have read some of the data (an outer archive's member): skip the rest
         if size and typeflag not in HEADER_ONLY_TYPES:
             padded = size + (-size % BLOCK) - (source.pos - start)
