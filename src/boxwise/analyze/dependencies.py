@@ -128,7 +128,11 @@ def record_paths(data: bytes, site: str) -> tuple[list[str], bool]:
         for row in csv.reader(io.StringIO(text)):
             if not row or not row[0] or row[0].startswith("/") or "\0" in row[0]:
                 continue
-            path = posixpath.normpath(f"{site}/{row[0]}")
+            name = row[0]
+            if "." in name[:1] or "/." in name or "//" in name or name.endswith("/"):
+                path = posixpath.normpath(f"{site}/{name}")  # `../bin/x`, `./x`, `a//b`: made plain
+            else:
+                path = f"{site}/{name}"  # already plain: most rows
             if path.startswith(site + "/") and path not in seen:
                 seen.add(path)
                 paths.append(path)

@@ -19,25 +19,30 @@ def hidden_path(head: str, name: str) -> str:
 
 
 def final_view(layers: Iterable[Iterable[tuple[str, int, bool]]]) -> dict[str, int]:
-    """path → size of the files an image finally shows, from its layers' (path, size, is_dir) entries.
+    """path → size of the files an image finally shows, from its layers' (path, size, is_dir) entries
+    (index paths: clean, relative, as image/tarindex gives them; `/`-rooted in the result).
 
     Whiteouts follow the OCI layer rules: `.wh.NAME` hides NAME and all below it from lower layers,
     `.wh..wh..opq` hides every lower-layer entry of its folder. Directories are not listed.
     """
     view: dict[str, int] = {}
-    for entries in layers:
+    for layer in layers:
+        entries = layer if isinstance(layer, list) else list(layer)
+        if not any(WHITEOUT in entry[0] for entry in entries):
+            view.update({"/" + path: size for path, size, is_dir in entries if not is_dir})  # the usual layer
+            continue
         upper: dict[str, int] = {}
         hidden: list[str] = []
         opaque: list[str] = []
         for raw_path, size, is_dir in entries:
-            path = "/" + raw_path.strip("/").removeprefix("./")
+            path = "/" + raw_path
             folder, _, name = path.rpartition("/")
             if name == OPAQUE:
                 opaque.append(folder + "/")
             elif name.startswith(WHITEOUT):
                 hidden.append(f"{folder}/{name[len(WHITEOUT) :]}")
             elif not is_dir:
-                upper[path] = int(size)
+                upper[path] = size
         if hidden or opaque:
             view = {p: s for p, s in view.items() if not _covered(p, hidden, opaque)}
         view.update(upper)
