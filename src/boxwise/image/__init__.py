@@ -190,14 +190,21 @@ _PARALLEL_SOURCES = ("docker-archive", "oci")
 
 def _each_index(image: Image, store: IndexCache) -> Iterator[list[Entry]]:
     """The layers' indexes in order. A layer read cold from a file changed a moment ago is hashed
-    whole, and hashlib lets other threads run while it hashes: on files, a second thread reads the
-    next layer meanwhile. (Headers alone are Python work the GIL serialises: a forked second
-    process was tried, and lost what it gained to sending 15,000 entries back.)"""
+    whole, and hashlib lets other threads run while it hashes: then a second thread reads the next
+    layer meanwhile. Headers alone are Python work the GIL serialises, and threads only cost there
+    (a cold inspect of the s2i archive: 0.38 s in one thread, 0.46 s in two; a forked second
+    process was tried too, and lost what it gained to sending 15,000 entries back)."""
     workers = min(2, os.cpu_count() or 1, len(image.layers))
-    if image.source not in _PARALLEL_SOURCES or workers < 2:
+    if image.source not in _PARALLEL_SOURCES or workers < 2 or not any(map(_hashed, image.layers)):
         yield from (layer_index(layer, store) for layer in image.layers)
         return
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="boxwise-index") as pool:
         yield from pool.map(lambda layer: layer_index(layer, store), image.layers)
+
+
+def _hashed(layer: Layer) -> bool:
+    """Whether a cold read of this layer hashes its bytes: a file with no place key (changed a
+    moment ago, image.store.place_key) or bytes with no place at all."""
+    return layer.entries is None and (layer.place is None or layer.place() is None)

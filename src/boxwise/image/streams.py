@@ -119,10 +119,12 @@ class FileSection(Reader):
     """Bytes [offset, offset+length) of an open file, read with pread: seeks are free.
 
     Small reads are served from a read-ahead window, so the headers of many small files cost one
-    system call.
+    system call. 16 KiB: a site-packages layer's files are mostly a few KiB, and a larger window
+    copies more bytes that are skipped than headers it saves a call for (a header walk of the s2i
+    archive: 0.098 s at 16 KiB, 0.109 s at 64, 0.117 s at 128).
     """
 
-    def __init__(self, fd: int, offset: int, length: int, readahead: int = 1 << 16) -> None:
+    def __init__(self, fd: int, offset: int, length: int, readahead: int = 1 << 14) -> None:
         super().__init__(self.read)
         self._fd = fd
         self._offset = offset
