@@ -50,6 +50,7 @@ LAYERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "boxwise.httpretry",
             "boxwise.jsonread",
             "boxwise.gcpause",
+            "boxwise.forkcall",
         ),
         (),
     ),

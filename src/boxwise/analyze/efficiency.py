@@ -24,6 +24,7 @@ from typing import Any, NamedTuple, TextIO
 
 from boxwise.analyze import go_sort
 from boxwise.analyze.dependencies import Dependencies, Distribution
+from boxwise.forkcall import ForkedCall
 from boxwise.gcpause import collector_paused
 from boxwise.image.model import Entry, Image, buildpack_layers, dive_command, largest_files
 from boxwise.image.tree import (
@@ -433,14 +434,29 @@ class Measures:
     exact: Accounting
 
 
+# From this many entries the exact accounting runs in a forked child beside dive's (forkcall.py):
+# 30 ms of the s2i archive's cold inspect overlapped for ~2 ms of fork; below it a fork costs more.
+FORK_FROM_ENTRIES = 5000
+
+
+def _exact_plain(indexes: Sequence[Sequence[Entry]]) -> tuple[int, list[tuple[str, int, int]]]:
+    """exact_accounting with plain tuples for rows: what marshal can send back from a child."""
+    wasted, rows = exact_accounting(indexes)
+    return wasted, [(row.path, row.copies, row.size_bytes) for row in rows]
+
+
 def measure(indexes: Sequence[Sequence[Entry]]) -> Measures:
     """Both accountings and the per-layer figures of the layer indexes, base first."""
     sizes = [sum(map(itemgetter(1), entries)) for entries in indexes]
     size_bytes = sum(sizes)
     user_size = sum(sizes[1:])  # dive treats only layer 0 as the base
-    with collector_paused():
+    with collector_paused():  # also in the child: a collection there would copy every page it walks
+        big = sum(map(len, indexes)) >= FORK_FROM_ENTRIES
+        exact = ForkedCall(_exact_plain, indexes) if big else None
         efficiency, wasted, inefficient = dive_accounting(indexes)
-        exact_wasted, exact_files = exact_accounting(indexes)
+        exact_wasted, plain_rows = exact.result() if exact is not None else _exact_plain(indexes)
+    new_row = tuple.__new__
+    exact_files = [new_row(FileWaste, row) for row in plain_rows]
     return Measures(
         sizes=sizes,
         largest=[largest_files(entries) if index > 0 else [] for index, entries in enumerate(indexes)],

@@ -1,0 +1,71 @@
+"""One call made in a forked child while this process goes on: the second core of a CI runner.
+
+A cold `inspect` has two accountings of the same layer indexes, each tens of milliseconds of
+Python that the GIL would run one after the other; a forked child runs one of them beside the
+other (the indexes are shared copy-on-write, nothing is sent to it) and sends back only its small
+result. What the child sends is marshalled, so the result must be plain values.
+
+Forked only where that is safe: a POSIX system and no other thread running (a fork copies the
+calling thread alone, and a lock another thread held would stay held in the child forever).
+Anything going wrong in the child (an exception, a kill, an answer that does not load) makes
+`result()` make the call here instead: never a different answer, only a slower one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ForkedCall(Generic[T]):
+    """`fn(*args)` started in a child process at once; `result()` waits for it."""
+
+    def __init__(self, fn: Callable[..., T], *args: object) -> None:
+        self._fn, self._args = fn, args
+        self._pid: int | None = None
+        self._fd = -1
+        if not hasattr(os, "fork") or threading.active_count() > 1:
+            return
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:  # no memory or process left for a child: the call runs here instead
+            os.close(read_end)
+            os.close(write_end)
+            return
+        if pid == 0:  # pragma: no cover - the child; its result is what the parent checks
+            _child(write_end, read_end, fn, args)
+        os.close(write_end)
+        self._pid, self._fd = pid, read_end
+
+    def result(self) -> T:
+        if self._pid is not None:
+            pid, self._pid = self._pid, None
+            with os.fdopen(self._fd, "rb") as answer:
+                data = answer.read()
+            _, status = os.waitpid(pid, 0)
+            if os.waitstatus_to_exitcode(status) == 0:
+                with contextlib.suppress(ValueError, EOFError, TypeError):
+                    value: T = marshal.loads(data)
+                    return value
+        return self._fn(*self._args)
+
+
+def _child(write_end: int, read_end: int, fn: Callable[..., Any], args: tuple[object, ...]) -> None:
+    """Make the call, send its result, and leave at once: no atexit handler, no buffered output
+    of the parent flushed twice, no cache file written by both."""
+    code = 1
+    try:
+        os.close(read_end)
+        data = marshal.dumps(fn(*args))
+        with os.fdopen(write_end, "wb") as out:
+            out.write(data)
+        code = 0
+    finally:
+        os._exit(code)
