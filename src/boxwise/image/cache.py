@@ -76,6 +76,10 @@ class IndexCache:
         """The index read earlier from these very bytes on this disk (a place key), if any."""
         return _read_trusted(self._placed_path(place), lambda data: _decode(data, place, "place"))
 
+    def has_placed(self, place: str | None) -> bool:
+        path = self._placed_path(place) if place is not None else None
+        return path is not None and path.is_file()
+
     def put_placed(self, place: str, entries: list[Entry]) -> None:
         """An index read without hashing the layer: kept under its place, never under a diff_id."""
         self._store(self._placed_path(place), "place", place, entries)
