@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import subprocess
 import sys
 import threading
@@ -12,38 +11,62 @@ from pathlib import Path
 
 import pytest
 
-from boxwise.analyze import efficiency
 from boxwise.forkcall import ForkedCall
 from boxwise.image.model import Entry
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+REPO = Path(__file__).resolve().parents[1]
+SRC = REPO / "src"
+
+
+def _fresh(script: str) -> str:
+    """`script`'s output in a new interpreter. Forks happen only with no other thread running,
+    and the test session has threads of its own (fake servers): in it, every call runs here."""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_the_call_runs_in_a_child_and_its_result_comes_back() -> None:
+    out = _fresh(
+        "import os\n"
+        "from boxwise.forkcall import ForkedCall\n"
+        "def pid_and(value): return os.getpid(), value * 2\n"
+        "pid, doubled = ForkedCall(pid_and, 21).result()\n"
+        "print(doubled, pid != os.getpid())\n"
+    )
+    assert out == "42 True\n"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    ["raise RuntimeError('only in the child')", "os.kill(os.getpid(), signal.SIGKILL)"],
+    ids=["raises", "killed"],
+)
+def test_a_child_that_fails_leaves_the_call_to_this_process(failure: str) -> None:
+    out = _fresh(
+        "import os, signal\n"
+        "from boxwise.forkcall import ForkedCall\n"
+        "parent, ran = os.getpid(), []\n"
+        "def call():\n"
+        "    ran.append(os.getpid())  # in the parent only: the child's list is its own\n"
+        "    if os.getpid() != parent:\n"
+        f"        {failure}\n"
+        "    return 'answer'\n"
+        "forked = ForkedCall(call)\n"
+        "assert forked._pid is not None, 'no child was forked'\n"
+        "print(forked.result(), ran == [parent])\n"
+    )
+    assert out == "answer True\n"
 
 
 def _pid_and(value: int) -> tuple[int, int]:
     return os.getpid(), value * 2
-
-
-def test_the_call_runs_in_a_child_and_its_result_comes_back() -> None:
-    pid, doubled = ForkedCall(_pid_and, 21).result()
-    assert doubled == 42
-    assert pid != os.getpid()
-
-
-def _fails_in_a_child(parent: int) -> tuple[int, str]:
-    if os.getpid() != parent:
-        raise RuntimeError("only in the child")
-    return os.getpid(), "made here"
-
-
-def _killed_in_a_child(parent: int) -> tuple[int, str]:
-    if os.getpid() != parent:
-        os.kill(os.getpid(), signal.SIGKILL)
-    return os.getpid(), "made here"
-
-
-@pytest.mark.parametrize("call", [_fails_in_a_child, _killed_in_a_child], ids=["raises", "killed"])
-def test_a_child_that_fails_leaves_the_call_to_this_process(call) -> None:
-    assert ForkedCall(call, os.getpid()).result() == (os.getpid(), "made here")
 
 
 def test_no_fork_while_another_thread_runs() -> None:
@@ -94,14 +117,25 @@ def _big_indexes(seed: int) -> list[list[Entry]]:
     ]
 
 
-def test_a_big_image_has_the_same_figures_with_the_exact_accounting_forked_or_not(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    indexes = _big_indexes(7)
-    assert sum(map(len, indexes)) >= efficiency.FORK_FROM_ENTRIES  # forked as the s2i archive is
-    forked = efficiency.measure(indexes)
-    monkeypatch.setattr(efficiency, "FORK_FROM_ENTRIES", 10**9)
-    here = efficiency.measure(indexes)
-    assert forked == here
-    assert forked.exact.wasted_bytes > 0 and len(forked.exact.files) > 1000
-    assert all(type(row) is efficiency.FileWaste for row in forked.exact.files)
+def test_a_big_image_has_the_same_figures_with_the_exact_accounting_forked_or_not() -> None:
+    out = _fresh(
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "from boxwise import forkcall\n"
+        "from boxwise.analyze import efficiency\n"
+        "from tests.test_forkcall import _big_indexes\n"
+        "forked_calls, plain = [], forkcall.ForkedCall.__init__\n"
+        "def noted(self, *args):\n"
+        "    plain(self, *args)\n"
+        "    forked_calls.append(self._pid is not None)\n"
+        "forkcall.ForkedCall.__init__ = noted\n"
+        "indexes = _big_indexes(7)\n"
+        "assert sum(map(len, indexes)) >= efficiency.FORK_FROM_ENTRIES  # forked as the s2i archive is\n"
+        "forked = efficiency.measure(indexes)\n"
+        "efficiency.FORK_FROM_ENTRIES = 10**9\n"
+        "here = efficiency.measure(indexes)\n"
+        "rows = forked.exact.files\n"
+        "print(forked_calls, forked == here, len(rows) > 1000, forked.exact.wasted_bytes > 0,\n"
+        "      all(type(row) is efficiency.FileWaste for row in rows))\n"
+    )
+    assert out == "[True] True True True True\n"

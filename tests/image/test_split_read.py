@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
-from support.cli import run_boxwise
-
-import boxwise.image as image_module
-from boxwise.image import load_indexes, open_image
-from boxwise.image.cache import IndexCache
 
 from .archives import _add, _config, docker_archive, layer_tar, settled, sha
 
 SITE = "venv/lib/python3.11/site-packages"
+SRC = Path(__file__).resolve().parents[2] / "src"
 
 
 def _layers() -> list[list[tuple]]:
@@ -31,12 +29,54 @@ def _layers() -> list[list[tuple]]:
     ]
 
 
-def _read(archive: Path, cache: Path) -> tuple[list[list[tuple]], list[dict[str, int]]]:
-    image = open_image(f"docker-archive:{archive}")
-    indexes = load_indexes(image, cache=IndexCache(cache))
-    return [list(map(tuple, entries)) for entries in indexes], [
-        layer.record_offsets for layer in image.layers
-    ]
+# Run in a new interpreter: forks happen only with no other thread running, and the test session
+# has threads of its own (fake servers). argv: archive, cache folder, mode, log file.
+READER = """
+import json, os, sys, time
+from pathlib import Path
+import boxwise.image as image_module
+from boxwise.image import load_indexes, open_image
+from boxwise.image.cache import IndexCache
+archive, cache, mode, log = sys.argv[1:]
+image_module.FORK_FROM_BYTES = 1 << 62 if mode == "one" else 0
+plain_index, plain_claimed, parent = image_module.layer_index, image_module._claimed_columns, os.getpid()
+def noted(layer, cache=None):
+    if mode == "split-dies" and os.getpid() == parent:
+        time.sleep(0.05)  # the child claims a layer before this process has taken them all
+    with open(log, "a") as out:
+        out.write(f"{os.getpid()} {layer.digest}\\n")
+    return plain_index(layer, cache)
+def dies_after_one_claim(layers, store, claims):
+    if os.getpid() != parent:
+        os.read(claims, 1)  # a layer claimed, then the child is gone
+        os._exit(1)
+    return plain_claimed(layers, store, claims)
+image_module.layer_index = noted
+if mode == "split-dies":
+    image_module._claimed_columns = dies_after_one_claim
+if mode.startswith("cli"):
+    from boxwise.cli import main
+    sys.exit(main(["inspect", f"docker-archive:{archive}", "--format", "json"]))
+image = open_image(f"docker-archive:{archive}")
+indexes = load_indexes(image, cache=IndexCache(Path(cache)))
+offsets = [layer.record_offsets for layer in image.layers]
+print(json.dumps({"indexes": indexes, "offsets": offsets, "parent": parent}))
+"""
+
+
+def _read(archive: Path, tmp: Path, mode: str) -> tuple[dict, list[tuple[int, str]]]:
+    """(what a reader in `mode` gave: indexes, offsets, its pid; which process read each layer)."""
+    log = tmp / f"readers-{mode}"
+    done = subprocess.run(
+        [sys.executable, "-c", READER, str(archive), str(tmp / f"cache-{mode}"), mode, str(log)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SRC), "XDG_CACHE_HOME": str(tmp / f"xdg-{mode}")},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    readers = [(int(pid), digest) for pid, digest in (line.split() for line in log.read_text().splitlines())]
+    return json.loads(done.stdout), readers
 
 
 @pytest.fixture
@@ -44,61 +84,31 @@ def archive(tmp_path: Path) -> Path:
     return settled(docker_archive(tmp_path / "img.tar", _layers()))
 
 
-@pytest.fixture
-def one_process(archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(image_module, "FORK_FROM_BYTES", 1 << 62)
-    read = _read(archive, tmp_path / "one")
-    monkeypatch.setattr(image_module, "FORK_FROM_BYTES", 0)  # every archive is "big" from here on
-    return read
-
-
-def _note_readers(monkeypatch: pytest.MonkeyPatch, log: Path) -> None:
-    """Every layer read appends `pid digest` to `log`, from whichever process reads it."""
-    plain = image_module.layer_index
-
-    def noted(layer, cache=None):
-        with open(log, "a") as out:
-            out.write(f"{os.getpid()} {layer.digest}\n")
-        return plain(layer, cache)
-
-    monkeypatch.setattr(image_module, "layer_index", noted)
-
-
 def test_the_child_reads_some_layers_and_the_indexes_are_those_of_one_process(
-    archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_process
+    archive: Path, tmp_path: Path
 ) -> None:
-    log = tmp_path / "readers"
-    _note_readers(monkeypatch, log)
-    assert _read(archive, tmp_path / "split") == one_process
-    readers = [line.split() for line in log.read_text().splitlines()]
-    assert sorted(digest for _, digest in readers) == sorted(
-        layer.digest for layer in open_image(str(archive)).layers
-    )
-    assert {pid for pid, _ in readers} - {str(os.getpid())}, "no layer was read by a child"
-    assert any(one_process[1]), "the archive has RECORD offsets to send back"
+    one, one_readers = _read(archive, tmp_path, "one")
+    split, readers = _read(archive, tmp_path, "split")
+    assert (split["indexes"], split["offsets"]) == (one["indexes"], one["offsets"])
+    assert any(one["offsets"]), "the archive has RECORD offsets to send back"
+    assert {pid for pid, _ in one_readers} == {one["parent"]}
+    assert sorted(digest for _, digest in readers) == sorted(digest for _, digest in one_readers)
+    assert {pid for pid, _ in readers} - {split["parent"]}, "no layer was read by a child"
     # each layer's index was cached once, by whichever process read it
-    assert len(list((tmp_path / "split" / "file-index").iterdir())) == len(_layers())
+    assert len(list((tmp_path / "cache-split" / "file-index").iterdir())) == len(_layers())
 
 
-def test_layers_a_failed_child_had_claimed_are_read_here(
-    archive: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, one_process
-) -> None:
-    parent = os.getpid()
-    plain = image_module._claimed_columns
-
-    def dies_after_one_claim(layers, store, claims):
-        if os.getpid() != parent:
-            os.read(claims, 1)  # a layer claimed, then the child is gone
-            os._exit(1)
-        return plain(layers, store, claims)
-
-    monkeypatch.setattr(image_module, "_claimed_columns", dies_after_one_claim)
-    assert _read(archive, tmp_path / "split") == one_process
+def test_layers_a_failed_child_had_claimed_are_read_here(archive: Path, tmp_path: Path) -> None:
+    one, in_order = _read(archive, tmp_path, "one")
+    split, readers = _read(archive, tmp_path, "split-dies")
+    assert (split["indexes"], split["offsets"]) == (one["indexes"], one["offsets"])
+    assert {pid for pid, _ in readers} == {split["parent"]}
+    assert sorted(digest for _, digest in readers) == sorted(digest for _, digest in in_order)
+    # the layer the child claimed was read here last, out of order
+    assert [digest for _, digest in readers] != [digest for _, digest in in_order]
 
 
-def test_a_damaged_layer_is_one_line_whoever_reads_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_damaged_layer_is_one_line_whoever_reads_it(tmp_path: Path) -> None:
     tars = [layer_tar(items) for items in _layers()]
     damaged = bytearray(tars[-1])
     damaged[5] ^= 0x01  # the first header's name: its checksum no longer matches
@@ -109,20 +119,22 @@ def test_a_damaged_layer_is_one_line_whoever_reads_it(
         for number, blob in enumerate(tars):
             _add(tar, f"{number}/layer.tar", blob)
         _add(tar, "c.json", config)
-        _add(
-            tar,
-            "manifest.json",
-            json.dumps(
-                [{"Config": "c.json", "Layers": [f"{n}/layer.tar" for n in range(len(tars))]}]
-            ).encode(),
-        )
+        names = [f"{n}/layer.tar" for n in range(len(tars))]
+        _add(tar, "manifest.json", json.dumps([{"Config": "c.json", "Layers": names}]).encode())
     settled(path)
-    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     results = []
-    for threshold in (1 << 62, 0):  # one process, then split with a child
-        monkeypatch.setattr(image_module, "FORK_FROM_BYTES", threshold)
-        results.append(run_boxwise("inspect", f"docker-archive:{path}", "--format", "json", env=env))
-    for result in results:
-        assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-        assert "4/layer.tar" in result.stderr and "bad checksum" in result.stderr
+    for mode in ("cli-one", "cli-split"):
+        done = subprocess.run(
+            [sys.executable, "-c", READER, str(path), str(tmp_path / mode), mode, str(tmp_path / mode)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(SRC), "XDG_CACHE_HOME": str(tmp_path / f"xdg-{mode}")},
+            timeout=60,
+        )
+        results.append(done)
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "4/layer.tar" in done.stderr and "bad checksum" in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1
     assert results[0].stderr == results[1].stderr
+    readers = {line.split()[0] for line in (tmp_path / "cli-split").read_text().splitlines()}
+    assert len(readers) == 2, "the split run read layers in two processes"
