@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
 
 
-def _fresh(script: str) -> str:
+def _fresh(script: str, cwd: Path | None = None) -> str:
     """`script`'s output in a new interpreter. Forks happen only with no other thread running,
     and the test session has threads of its own (fake servers): in it, every call runs here."""
     done = subprocess.run(
@@ -26,6 +26,7 @@ def _fresh(script: str) -> str:
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(SRC)},
+        cwd=cwd,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
@@ -82,21 +83,14 @@ def test_no_fork_while_another_thread_runs() -> None:
 
 
 def test_output_buffered_before_the_fork_is_written_once(tmp_path: Path) -> None:
-    script = (
+    out = _fresh(
         "import sys, os\n"
         "from boxwise.forkcall import ForkedCall\n"
         "sys.stdout.write('before\\n')  # still in the buffer when the child is forked\n"
-        "print(ForkedCall(os.getpid).result() != os.getpid())\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(SRC)},
+        "print(ForkedCall(os.getpid).result() != os.getpid())\n",
         cwd=tmp_path,
     )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout == "before\nTrue\n"
+    assert out == "before\nTrue\n"
     assert not list(tmp_path.iterdir())
 
 
