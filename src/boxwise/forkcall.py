@@ -1,9 +1,10 @@
 """One call made in a forked child while this process goes on: the second core of a CI runner.
 
-A cold `inspect` has two accountings of the same layer indexes, each tens of milliseconds of
-Python that the GIL would run one after the other; a forked child runs one of them beside the
-other (the indexes are shared copy-on-write, nothing is sent to it) and sends back only its small
-result. What the child sends is marshalled, so the result must be plain values.
+A cold `inspect` is Python work that the GIL runs one piece after the other: the tar headers of
+every layer, then two accountings of the same indexes. A forked child takes a share (layers to
+read, image._split_read; the exact accounting, analyze.efficiency.measure) with everything it
+needs already in its memory, copy-on-write, and sends back only its answer, marshalled: the
+result must be plain values (lists, tuples, dicts, strings, numbers).
 
 Forked only where that is safe: a POSIX system and no other thread running (a fork copies the
 calling thread alone, and a lock another thread held would stay held in the child forever).
