@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -149,7 +150,14 @@ def test_an_interrupted_build_leaves_no_container_and_a_cache_the_next_build_use
     tag = f"{PREFIX}/interrupted:1"
     build_ok(app, tag, cache)
 
-    (app / "requirements.txt").write_text("six==1.16.0\nidna==3.7\n")
+    # pip asks an index that takes connections and never answers (pip waits 15 s a try): the
+    # Ctrl-C below lands while pip runs, however late this test reads the build's output. With
+    # PyPI, pip was done in a second and on a loaded machine the build had ended before it.
+    silent = socket.create_server(("127.0.0.1", 0))  # never accepts: the kernel's backlog holds pip
+    port = silent.getsockname()[1]
+    (app / "requirements.txt").write_text(
+        f"--index-url http://127.0.0.1:{port}/simple\nsix==1.16.0\nidna==3.7\n"
+    )
     command = [sys.executable, "-m", "boxwise", "build", str(app), "--base", BASE, "--tag", tag]
     child = subprocess.Popen(
         [*command, "--cache", str(cache)],
@@ -164,6 +172,7 @@ def test_an_interrupted_build_leaves_no_container_and_a_cache_the_next_build_use
             child.send_signal(signal.SIGINT)  # Ctrl-C
             break
     _, err = child.communicate(timeout=120)
+    silent.close()
     assert child.returncode == 130, err
     assert "boxwise: interrupted" in err
     assert not docker_client.containers.list(all=True, filters={"name": "boxwise-build-interrupted-"})
