@@ -165,6 +165,9 @@ def test_an_interrupted_build_leaves_no_container_and_a_cache_the_next_build_use
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO / "src")},
+        # Ctrl-C as a terminal gives it, even when this suite runs with SIGINT ignored (a
+        # background job of a shell without job control), which a child would inherit
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     assert child.stdout is not None
     for line in child.stdout:
