@@ -40,15 +40,28 @@ from boxwise.image.cache import IndexCache
 archive, cache, mode, log = sys.argv[1:]
 image_module.FORK_FROM_BYTES = 1 << 62 if mode == "one" else 0
 plain_index, plain_claimed, parent = image_module.layer_index, image_module._claimed_columns, os.getpid()
+waited = []
+def child_has_read():
+    if not os.path.exists(log):
+        return False
+    with open(log) as lines:
+        return any(line.split()[0] != str(parent) for line in lines)
 def noted(layer, cache=None):
-    if mode == "split-dies" and os.getpid() == parent:
-        time.sleep(0.05)  # the child claims a layer before this process has taken them all
+    if mode != "one" and os.getpid() == parent and not waited:
+        # tiny layers: this process could take them all before the child has started, so its
+        # first read waits (10 s at most) for the child to have claimed one
+        waited.append(True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not child_has_read():
+            time.sleep(0.01)
     with open(log, "a") as out:
         out.write(f"{os.getpid()} {layer.digest}\\n")
     return plain_index(layer, cache)
 def dies_after_one_claim(layers, store, claims):
     if os.getpid() != parent:
         os.read(claims, 1)  # a layer claimed, then the child is gone
+        with open(log, "a") as out:
+            out.write(f"{os.getpid()} claimed\\n")
         os._exit(1)
     return plain_claimed(layers, store, claims)
 image_module.layer_index = noted
@@ -100,8 +113,11 @@ def test_the_child_reads_some_layers_and_the_indexes_are_those_of_one_process(
 
 def test_layers_a_failed_child_had_claimed_are_read_here(archive: Path, tmp_path: Path) -> None:
     one, in_order = _read(archive, tmp_path, "one")
-    split, readers = _read(archive, tmp_path, "split-dies")
+    split, noted = _read(archive, tmp_path, "split-dies")
     assert (split["indexes"], split["offsets"]) == (one["indexes"], one["offsets"])
+    claims = [pid for pid, digest in noted if digest == "claimed"]
+    assert len(claims) == 1 and claims[0] != split["parent"]  # the child claimed one, then died
+    readers = [(pid, digest) for pid, digest in noted if digest != "claimed"]
     assert {pid for pid, _ in readers} == {split["parent"]}
     assert sorted(digest for _, digest in readers) == sorted(digest for _, digest in in_order)
     # the layer the child claimed was read here last, out of order
