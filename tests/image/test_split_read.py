@@ -77,16 +77,20 @@ print(json.dumps({"indexes": indexes, "offsets": offsets, "parent": parent}))
 """
 
 
-def _read(archive: Path, tmp: Path, mode: str) -> tuple[dict, list[tuple[int, str]]]:
-    """(what a reader in `mode` gave: indexes, offsets, its pid; which process read each layer)."""
-    log = tmp / f"readers-{mode}"
-    done = subprocess.run(
+def _reader(archive: Path, tmp: Path, mode: str, log: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-c", READER, str(archive), str(tmp / f"cache-{mode}"), mode, str(log)],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(SRC), "XDG_CACHE_HOME": str(tmp / f"xdg-{mode}")},
         timeout=60,
     )
+
+
+def _read(archive: Path, tmp: Path, mode: str) -> tuple[dict, list[tuple[int, str]]]:
+    """(what a reader in `mode` gave: indexes, offsets, its pid; which process read each layer)."""
+    log = tmp / f"readers-{mode}"
+    done = _reader(archive, tmp, mode, log)
     assert done.returncode == 0, done.stderr
     readers = [(int(pid), digest) for pid, digest in (line.split() for line in log.read_text().splitlines())]
     return json.loads(done.stdout), readers
@@ -140,13 +144,7 @@ def test_a_damaged_layer_is_one_line_whoever_reads_it(tmp_path: Path) -> None:
     settled(path)
     results = []
     for mode in ("cli-one", "cli-split"):
-        done = subprocess.run(
-            [sys.executable, "-c", READER, str(path), str(tmp_path / mode), mode, str(tmp_path / mode)],
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(SRC), "XDG_CACHE_HOME": str(tmp_path / f"xdg-{mode}")},
-            timeout=60,
-        )
+        done = _reader(path, tmp_path, mode, tmp_path / mode)
         results.append(done)
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert "4/layer.tar" in done.stderr and "bad checksum" in done.stderr
