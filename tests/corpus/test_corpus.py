@@ -36,11 +36,18 @@ FULL = os.environ.get("BOXWISE_CORPUS", "") == "full"
 def cases() -> list[Any]:
     params = []
     for app in load_manifest():
-        marks = [pytest.mark.xfail(reason=NEEDS[app.needs], strict=False)] if app.needs else []
-        for base in BASES:
-            if base == FIRST_BASE or FULL or app.both_bases:
-                params.append(pytest.param(app, base, id=f"{app.name}-{base}", marks=marks))
+        # One worker builds an app on its bases in turn (they share its layer cache, removed after
+        # the last: 29 caches kept to the end filled a CI runner's disk).
+        marks = [pytest.mark.xdist_group(f"corpus-{app.name}")]
+        if app.needs:
+            marks.append(pytest.mark.xfail(reason=NEEDS[app.needs], strict=False))
+        for base in app_bases(app):
+            params.append(pytest.param(app, base, id=f"{app.name}-{base}", marks=marks))
     return params
+
+
+def app_bases(app: CorpusApp) -> list[str]:
+    return [base for base in BASES if base == FIRST_BASE or FULL or app.both_bases]
 
 
 @pytest.mark.usefixtures("corpus_cleanup")
@@ -70,6 +77,8 @@ def test_corpus_app(
             )
     finally:
         subprocess.run(["docker", "rmi", "-f", tag], capture_output=True)
+        if base == app_bases(app)[-1]:
+            shutil.rmtree(corpus_caches / app.name, ignore_errors=True)
 
 
 def assert_refused(app: CorpusApp, build: subprocess.CompletedProcess[str]) -> None:

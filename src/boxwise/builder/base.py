@@ -1,8 +1,10 @@
-"""The run base image as the exporter needs it: its exact config and its layer tars.
+"""The run base image as the exporter needs it: its exact config and, for some outputs, its layer tars.
 
-Read once per base image ID through `docker save` (the Docker SDK's get_image) and kept in the
-layer cache: the config under `bases/<id>.json`, the layers as blobs by diff_id. Later builds on
-the same base read only the small config file.
+An engine base is read once per image ID through `docker save` (the Docker SDK's get_image), in
+one pass that keeps only its config (`bases/<id>.json`) and what the build asks of it (basescan);
+its layers are copied into the cache as blobs by diff_id only when an output needs them (a file,
+a registry, an engine that cannot take a thin archive). File and registry bases always come as
+blobs. Later builds on the same base read only the small files.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from boxwise.atomicfile import atomic_path, write_atomically
+from boxwise.builder.basescan import SavedBase, scan_layer, scan_saved
 from boxwise.builder.cache import LayerCache
+from boxwise.builder.runtime import remember_user_files
 from boxwise.errors import UserError
 from boxwise.image.model import diff_ids
 
@@ -216,6 +220,12 @@ def load_base(
         base = BaseImage(ref, image_id, config_path.read_bytes())
         if not need_layers or all(cache.has_blob(d) for d in base.diff_ids):
             return base
+    if not need_layers:  # what the build asks of the base, learned from one pass, no layer kept
+        scanned = scan_saved(client.api.get_image(image_id, chunk_size=1 << 20), f"{flag} {ref}")
+        diff_ids(json.loads(scanned.config_bytes), f"{flag} {ref}")  # a config boxwise can build on
+        remember_findings(cache, image_id, scanned)
+        write_atomically(config_path, scanned.config_bytes)
+        return BaseImage(ref, image_id, scanned.config_bytes)
     cache.blobs.mkdir(parents=True, exist_ok=True)
     saved = cache.tmp_dir() / f"save-{os.getpid()}.tar"
     try:
@@ -241,65 +251,65 @@ def load_base(
     return BaseImage(ref, image_id, config_bytes)
 
 
-PYTHON_CANDIDATES = ("usr/local/bin/python3", "usr/bin/python3", "bin/python3")
+def _record(cache: LayerCache, image_id: str, suffix: str) -> Path | None:
+    digest = image_id.removeprefix("sha256:")
+    # The ID names a file: only a real sha256 digest does (a registry's answer is not trusted).
+    return cache.root / "bases" / f"{digest}.{suffix}" if re.fullmatch("[0-9a-f]{64}", digest) else None
+
+
+def remember_findings(cache: LayerCache, image_id: str, saved: SavedBase) -> None:
+    """Keep what the build asks of this base, so that no later build reads its layers again."""
+    for suffix, text in (("pyversion", saved.python_version()), ("python", saved.python_path())):
+        record = _record(cache, image_id, suffix)
+        if record is not None:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(record, text.encode())
+    remember_user_files(cache, image_id, saved.user_files())
+
+
+def _findings_from_blobs(base: BaseImage, cache: LayerCache) -> SavedBase | None:
+    """The findings of a base whose layers are in the cache (file and registry bases), kept."""
+    if not base.diff_ids or not all(cache.has_blob(d) for d in base.diff_ids):
+        return None
+    layers = []
+    for diff_id in base.diff_ids:
+        with open(cache.blob_path(diff_id), "rb") as blob:
+            layers.append(scan_layer(blob))
+    saved = SavedBase(base.config_bytes, layers)
+    remember_findings(cache, base.image_id, saved)
+    return saved
+
+
+def _recorded(cache: LayerCache, image_id: str, suffix: str) -> str | None:
+    record = _record(cache, image_id, suffix)
+    if record is None or not record.is_file():
+        return None
+    return record.read_text(encoding="utf-8").strip()
 
 
 def base_python(base: BaseImage, cache: LayerCache) -> str | None:
-    """Where the run base has python3 (`/usr/local/bin/python3` in python:slim), from its layer tars.
-
-    Read from the top layer down (headers only); kept per base image in the cache.
-    """
-    digest = base.image_id.removeprefix("sha256:")
-    record = cache.root / "bases" / f"{digest}.python" if len(digest) == 64 and digest.isalnum() else None
-    if record is not None and record.is_file():
-        return record.read_text(encoding="utf-8").strip() or None
-    found = None
-    for diff_id in reversed(base.diff_ids):
-        if not cache.has_blob(diff_id):
-            return None
-        with tarfile.open(cache.blob_path(diff_id), "r:") as tar:
-            names = {member.name.removeprefix("./") for member in tar}
-        found = next(("/" + name for name in PYTHON_CANDIDATES if name in names), None)
-        if found:
-            break
-    if record is not None:
-        write_atomically(record, (found or "").encode())
-    return found
-
-
-# Where a Debian or python:slim base keeps the standard library of its python3.X.
-_STDLIB = re.compile(r"^(?:\./)?usr/(?:local/)?lib/python(3\.\d+)/os\.py$")
+    """Where the run base has python3 (`/usr/local/bin/python3` in python:slim): the top-most layer
+    holding one says. Known once per base image (see remember_findings)."""
+    found = _recorded(cache, base.image_id, "python")
+    if found is None:
+        saved = _findings_from_blobs(base, cache)
+        found = saved.python_path() if saved is not None else ""
+    return found or None
 
 
 def base_python_version(base: BaseImage, cache: LayerCache) -> tuple[str, str] | None:
     """(the run base's Python version, how it is known), or None when it cannot be known here.
 
-    The config's PYTHON_VERSION first (the official python images set it: 3.13.1); else, when its
-    layers are in the cache (file and registry bases), the python3.X whose standard library the
-    top-most layer holds (the minor only). An engine base without PYTHON_VERSION is checked in
-    the build instead, by the build's python3 itself.
+    The config's PYTHON_VERSION first (the official python images set it: 3.13.1); else the
+    python3.X whose standard library the top-most layer holds (the minor only), as the one pass
+    over an engine base's saved image or the cached layers of a file or registry base found it.
     """
     env = dict(item.partition("=")[::2] for item in (base.config.get("config") or {}).get("Env") or [])
     declared = str(env.get("PYTHON_VERSION", "")).strip()
     if re.match(r"^\d+\.\d+", declared):
         return declared[:40], "its PYTHON_VERSION"
-    digest = base.image_id.removeprefix("sha256:")
-    record = cache.root / "bases" / f"{digest}.pyversion" if re.fullmatch("[0-9a-f]{64}", digest) else None
-    if record is not None and record.is_file():
-        found = record.read_text(encoding="utf-8").strip()
-        return (found, "its standard library") if found else None
-    if not base.diff_ids or not all(cache.has_blob(d) for d in base.diff_ids):
-        return None
-    found = ""
-    for diff_id in reversed(base.diff_ids):
-        with tarfile.open(cache.blob_path(diff_id), "r:") as tar:
-            versions = sorted(
-                {m.group(1) for m in map(_STDLIB.match, (t.name for t in tar)) if m},
-                key=lambda text: tuple(int(part) for part in text.split(".")),
-            )
-        if versions:
-            found = versions[-1]
-            break
-    if record is not None:
-        write_atomically(record, found.encode())
+    found = _recorded(cache, base.image_id, "pyversion")
+    if found is None:
+        saved = _findings_from_blobs(base, cache)
+        found = saved.python_version() if saved is not None else ""
     return (found, "its standard library") if found else None

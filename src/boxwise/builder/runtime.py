@@ -19,9 +19,11 @@ import shlex
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from boxwise.atomicfile import write_atomically
+from boxwise.builder.basescan import MAX_USER_FILE, USER_FILES, SavedBase, scan_layer
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.options import Process
 from boxwise.image.layer_writer import LayerWriter
@@ -29,9 +31,7 @@ from boxwise.image.layer_writer import LayerWriter
 RUN_UID = 1000
 PROCESS_DIR = "/cnb/process"
 DEFAULT_ENV = (("PYTHONUNBUFFERED", "1"), ("LANG", "C.UTF-8"), ("PORT", "8080"))
-_USER_FILES = ("etc/passwd", "etc/group")
-_MAX_USER_FILE = 1 << 20
-_HEX64 = re.compile(r"[0-9a-f]{64}")  # a base's passwd beyond this is not read (and the user is added anew)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -106,21 +106,12 @@ def runtime_env(env: list[str], user: RunUser) -> list[str]:
 
 
 def _from_layer_tars(blobs: list[Any]) -> dict[str, bytes]:
-    """etc/passwd and etc/group as the top-most layer holding each has them."""
-    found: dict[str, bytes] = {}
-    for blob in reversed(blobs):
-        with tarfile.open(blob, "r:") as tar:
-            for member in tar:
-                name = member.name.removeprefix("./")
-                if name in _USER_FILES and name not in found and member.isreg():
-                    if member.size <= _MAX_USER_FILE:
-                        handle = tar.extractfile(member)
-                        found[name] = handle.read() if handle else b""
-                elif name in (".wh.passwd", "etc/.wh.passwd", "etc/.wh.group") and name not in found:
-                    found.setdefault("etc/" + name.rsplit(".wh.", 1)[1], b"")
-        if len(found) == len(_USER_FILES):
-            break
-    return found
+    """etc/passwd and etc/group as the top-most layer holding (or removing) each has them."""
+    layers = []
+    for blob in blobs:
+        with open(blob, "rb") as layer:
+            layers.append(scan_layer(layer))
+    return SavedBase(b"", layers).user_files()
 
 
 def _from_engine(client: Any, image_id: str) -> dict[str, bytes]:
@@ -130,10 +121,10 @@ def _from_engine(client: Any, image_id: str) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     container = client.api.create_container(image_id, command=["true"], entrypoint=[])
     try:
-        for name in _USER_FILES:
+        for name in USER_FILES:
             with contextlib.suppress(Exception):
                 stream, stat = client.api.get_archive(container["Id"], "/" + name)
-                if int(stat.get("size") or 0) > _MAX_USER_FILE:
+                if int(stat.get("size") or 0) > MAX_USER_FILE:
                     continue
                 data = b"".join(stream)
                 with tarfile.open(fileobj=io.BytesIO(data)) as tar:
@@ -149,9 +140,7 @@ def base_user_files(
     client: Any, image_id: str, diff_ids: list[str], cache: LayerCache, read_blobs: Callable[[], list[Any]]
 ) -> tuple[bytes, bytes]:
     """(passwd, group) of the base, read once per base image and kept in the cache."""
-    digest = image_id.removeprefix("sha256:")
-    # The ID names a file: only a real sha256 digest does (a registry's answer is not trusted).
-    record = cache.root / "bases" / f"{digest}.users.json" if _HEX64.fullmatch(digest) else None
+    record = _users_record(cache, image_id)
     try:
         if record is None:
             raise OSError("no record for this base")
@@ -163,13 +152,25 @@ def base_user_files(
         found = _from_layer_tars(read_blobs())
     else:
         found = _from_engine(client, image_id)
+    return remember_user_files(cache, image_id, found)
+
+
+def remember_user_files(cache: LayerCache, image_id: str, found: dict[str, bytes]) -> tuple[bytes, bytes]:
+    """(passwd, group) from what the base's layers hold (root alone when nothing), kept per base."""
     passwd, group = found.get("etc/passwd", b""), found.get("etc/group", b"")
     if not passwd:
         passwd = b"root:x:0:0:root:/root:/bin/sh\n"
         group = group or b"root:x:0:\n"
+    record = _users_record(cache, image_id)
     if record is None:
         return passwd, group
     record.parent.mkdir(parents=True, exist_ok=True)
     payload = {"passwd": passwd.decode("utf-8", "replace"), "group": group.decode("utf-8", "replace")}
     write_atomically(record, json.dumps(payload).encode())
     return passwd, group
+
+
+def _users_record(cache: LayerCache, image_id: str) -> Path | None:
+    digest = image_id.removeprefix("sha256:")
+    # The ID names a file: only a real sha256 digest does (a registry's answer is not trusted).
+    return cache.root / "bases" / f"{digest}.users.json" if _HEX64.fullmatch(digest) else None
