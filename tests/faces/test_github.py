@@ -247,6 +247,8 @@ def test_install_step_installs_boxwise_from_the_actions_own_ref(installed: Insta
     # The virtualenv is made from setup-python's Python, the runner having none.
     config = (venv_bin.parent / "pyvenv.cfg").read_text()
     assert f"home = {Path(os.path.realpath(sys.executable)).parent}" in config
+    # That Python's pip (23.2 here) installed into it: no ensurepip, so no pip in the venv.
+    assert not list(venv_bin.parent.glob("lib/python*/site-packages/pip"))
 
 
 @pytest.mark.slow
