@@ -96,9 +96,10 @@ def _read(archive: Path, tmp: Path, mode: str) -> tuple[dict, list[tuple[int, st
     return json.loads(done.stdout), readers
 
 
-@pytest.fixture
-def archive(tmp_path: Path) -> Path:
-    return settled(docker_archive(tmp_path / "img.tar", _layers()))
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Read, never written, by the tests: written and left to settle once (a second's wait)."""
+    return settled(docker_archive(tmp_path_factory.mktemp("split-read") / "img.tar", _layers()))
 
 
 def test_the_child_reads_some_layers_and_the_indexes_are_those_of_one_process(

@@ -31,6 +31,13 @@ LAYERS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The image as an archive the tests only read: written and left to settle once (a second's
+    wait, see settled), each test reading it with its own cache."""
+    return settled(docker_archive(tmp_path_factory.mktemp("warm") / "image.tar", LAYERS))
+
+
 def _inspect(archive: Path, cache: Path | None = None) -> tuple[int, str, str]:
     env = {"XDG_CACHE_HOME": str(cache)} if cache else None
     done = run_boxwise("inspect", "--format", "json", f"docker-archive:{archive}", env=env)
@@ -52,13 +59,12 @@ def _record_file(cache: Path) -> Path:
 
 
 def test_second_inspect_reads_no_layer(
-    tmp_path: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    archive: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from boxwise.analyze.analysiscache import place_key
     from boxwise.cli import main
     from boxwise.image import open_image
 
-    archive = settled(docker_archive(tmp_path / "image.tar", LAYERS))
     code, cold, err = _inspect(archive)
     assert code == 0, err
     analysis = json.loads(cold)
@@ -115,8 +121,7 @@ def _forged(record: Path, *, fmt: str | None = None, checksum: bool) -> bytes:
     return json.dumps(meta).encode() + b"\n" + forged
 
 
-def test_corrupt_or_outdated_record_is_discarded_and_rebuilt(tmp_path: Path, own_cache: Path) -> None:
-    archive = settled(docker_archive(tmp_path / "image.tar", LAYERS))
+def test_corrupt_or_outdated_record_is_discarded_and_rebuilt(archive: Path, own_cache: Path) -> None:
     code, cold, err = _inspect(archive)
     assert code == 0, err
     record = _record_file(own_cache)
@@ -134,8 +139,10 @@ def test_corrupt_or_outdated_record_is_discarded_and_rebuilt(tmp_path: Path, own
         assert _decoded(record) == _decoded(good)  # rebuilt from the layers
 
 
-def test_record_under_another_config_digest_is_never_used(tmp_path: Path, own_cache: Path) -> None:
-    first = settled(docker_archive(tmp_path / "first.tar", LAYERS))
+def test_record_under_another_config_digest_is_never_used(
+    archive: Path, tmp_path: Path, own_cache: Path
+) -> None:
+    first = archive
     # the same layers under another config (other commands): only the config digest tells them apart
     second = docker_archive(tmp_path / "second.tar", LAYERS, commands=["a", "b", "c"])
     code, _, err = _inspect(first)

@@ -5,6 +5,8 @@ Layout under the cache folder (default `$XDG_CACHE_HOME/boxwise`):
     blobs/sha256/<hex>.tar          layer tars (boxwise's reproducible tars), shared by all apps
     apps/<name>-<hash>/layers.json  what the last good build of that app left, per buildpack layer
                                     (cache_record.AppLayers)
+    bases/<id>.json, .pyversion,    a base's config and what the build asks of it (base, basescan);
+      .python, .users.json          an engine base's layers stay in the engine, not here
 
 Every file is written to a temporary name and renamed, so an interrupted build (Ctrl-C, engine
 gone) leaves the cache as the last good build wrote it. A blob whose sha256 does not match its
