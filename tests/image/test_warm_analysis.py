@@ -85,6 +85,37 @@ def test_second_inspect_reads_no_layer(
     assert capsys.readouterr().out == cold
 
 
+def test_an_archives_dependency_table_is_kept_under_its_place_key_only(
+    archive: Path, own_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from boxwise.analyze.analysiscache import FORMAT, _decode
+    from boxwise.cli import main
+    from boxwise.image.cache import checked_body, signed
+
+    code, cold, err = _inspect(archive)
+    assert code == 0, err
+
+    def no_record_read(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the warm run read a RECORD file")
+
+    # the record kept for this very file holds the table: a warm run reads no RECORD again
+    monkeypatch.setattr("boxwise.analyze.layerfiles.read_files", no_record_read)
+    assert main(["inspect", "--format", "json", f"docker-archive:{archive}"]) == 0
+    assert capsys.readouterr().out == cold
+    # the same body under a bare config digest (an engine's or a registry's image) gives no table:
+    # RECORDs read without hashing their layer must not answer for every place with that config
+    record = _record_file(own_cache)
+    header = json.loads(record.read_bytes().partition(b"\n")[0])
+    body = checked_body(record.read_bytes(), FORMAT, "place", header["place"])
+    assert body is not None
+    key = "sha256:" + "0" * 64
+    found = _decode(signed(FORMAT, "config", key, body), key=key, key_name="config", layers=len(LAYERS))
+    assert found is not None and found.table is None
+    placed = _decode(record.read_bytes(), key=header["place"], key_name="place", layers=len(LAYERS))
+    assert placed is not None and placed.table is not None
+    assert placed.table.distributions[0].name == "pkg"
+
+
 def test_a_changed_archive_is_never_answered_from_its_old_record(tmp_path: Path, own_cache: Path) -> None:
     archive = settled(docker_archive(tmp_path / "image.tar", LAYERS))
     code, _, err = _inspect(archive)
@@ -111,9 +142,9 @@ def _forged(record: Path, *, fmt: str | None = None, checksum: bool) -> bytes:
     """The record with its wasted bytes changed; its header re-signed (or not) and its format set."""
     header, _, body = record.read_bytes().partition(b"\n")
     meta = json.loads(header)
-    sizes, largest, dive, exact, records, site, offsets = marshal.loads(body)
+    sizes, largest, dive, *rest = marshal.loads(body)
     dive = (dive[0], 123_456_789, dive[2], dive[3])
-    forged = marshal.dumps((sizes, largest, dive, exact, records, site, offsets))
+    forged = marshal.dumps((sizes, largest, dive, *rest))
     if checksum:
         meta["sha256"] = hashlib.sha256(forged).hexdigest()
     if fmt is not None:

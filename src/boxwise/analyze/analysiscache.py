@@ -16,13 +16,16 @@ kept under a key of the config digest and the files' place keys, which only the 
 files ask for. A record under the bare config digest (from the engine or a registry, whose layers
 are checked) answers for any place with that config, as the layer-index cache does by diff_id.
 
-The dependency table itself is not kept: an archive's or a registry's RECORD files are read
-without hashing their whole layer (see dependencies._keep), so a table made from them must not
-answer for the image's config. The record keeps what the table needs from the layer indexes
-(where the RECORDs are, the site folders' files and sizes) and, for layers that are sections of
-a file on disk, where each RECORD's bytes start: a warm run reads only the RECORD files again (an
-engine image's from the RECORD cache), each in place after checking the tar header before it
-names that file — the bytes are always the image's own, an offset only saves walking the layer.
+The dependency table itself is not kept under a config digest: an archive's or a registry's
+RECORD files are read without hashing their whole layer (see dependencies._keep), so a table made
+from them must not answer for the image's config. Under a place key it is kept: it was read from
+those very files, unchanged since, as the figures were (a warm inspect of an archive then reads
+nothing but the record: 20 ms of its ~90). Otherwise the record keeps what the table needs from
+the layer indexes (where the RECORDs are, the site folders' files and sizes) and, for layers that
+are sections of a file on disk, where each RECORD's bytes start: a warm run reads only the RECORD
+files again (an engine image's from the RECORD cache), each in place after checking the tar
+header before it names that file — the bytes are always the image's own, an offset only saves
+walking the layer.
 """
 
 from __future__ import annotations
@@ -34,12 +37,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from boxwise.analyze.dependencies import Dependencies, Distribution
 from boxwise.analyze.efficiency import Accounting, FileWaste, Measures
 from boxwise.atomicfile import remove_stale_temporaries
 from boxwise.image.cache import cache_root, checked_body, read_trusted, signed, store_entry
 from boxwise.image.model import Image
 
-FORMAT = "boxwise-analysis/2"
+FORMAT = "boxwise-analysis/3"
 
 
 @dataclass
@@ -48,6 +52,7 @@ class Record:
     records: dict[str, int]  # RECORD path → layer holding it (dependencies.record_layers)
     site: dict[str, int]  # the site folders' final view (dependencies.site_view)
     offsets: dict[str, int]  # RECORD path → its data's offset in its layer tar, where known
+    table: Dependencies | None = None  # the dependency table, kept under a place key only
 
 
 def config_key(image: Image) -> str | None:
@@ -94,6 +99,10 @@ class AnalysisCache:
                     return found
         return None
 
+    def keeps_table(self, image: Image) -> bool:
+        """Whether this image's record keeps its dependency table (a place key: see above)."""
+        return _in_files(image)
+
     def put(self, image: Image, record: Record) -> None:
         # layers read from files were not hashed: such a record never goes under the config alone
         key_name, key = ("place", place_key(image)) if _in_files(image) else ("config", config_key(image))
@@ -102,7 +111,7 @@ class AnalysisCache:
         if not self._swept:  # once per run: temporaries of writers that were killed
             self._swept = True
             remove_stale_temporaries(self.folder)
-        body = marshal.dumps(_encode(record))
+        body = marshal.dumps(_encode(record, with_table=key_name == "place"))
         store_entry(self._path(key), signed(FORMAT, key_name, key, body))
 
 
@@ -110,10 +119,32 @@ def _accounting(acct: Accounting) -> tuple[Any, ...]:
     return (acct.efficiency, acct.wasted_bytes, acct.user_wasted_percent, [tuple(r) for r in acct.files])
 
 
-def _encode(record: Record) -> tuple[Any, ...]:
+def _encode(record: Record, with_table: bool) -> tuple[Any, ...]:
     m = record.measures
-    return (m.sizes, [[tuple(f) for f in layer] for layer in m.largest], _accounting(m.dive),
-            _accounting(m.exact), record.records, record.site, record.offsets)  # fmt: skip
+    largest = [[tuple(f) for f in layer] for layer in m.largest]
+    head = (m.sizes, largest, _accounting(m.dive), _accounting(m.exact))
+    table = record.table if with_table else None
+    if table is None:
+        return (*head, record.records, record.site, record.offsets, None)
+    rows = [
+        (d.name, d.version, d.size_bytes, d.files, d.layer, d.site, d.missing_files, d.truncated)
+        for d in table.distributions
+    ]
+    # with the table kept, what it was made from (thousands of site files) need not be
+    return (*head, {}, {}, {}, (rows, list(table.notes)))
+
+
+def _table(kept: Any, key_name: str) -> Dependencies | None:
+    if kept is None or key_name != "place":  # never trusted under a bare config digest
+        return None
+    rows, notes = kept
+    return Dependencies(
+        [
+            Distribution(str(a), str(b), int(c), int(d), int(e), str(f), int(g), bool(h))
+            for a, b, c, d, e, f, g, h in rows
+        ],
+        [str(note) for note in notes],
+    )
 
 
 def _decode(data: bytes, key: str, key_name: str, layers: int) -> Record | None:
@@ -122,7 +153,7 @@ def _decode(data: bytes, key: str, key_name: str, layers: int) -> Record | None:
         return None
     try:
         # loaded only after its checksum matched: a damaged body never reaches marshal
-        sizes, largest, dive, exact, records, site, offsets = marshal.loads(body)
+        sizes, largest, dive, exact, records, site, offsets, kept = marshal.loads(body)
         if len(sizes) != layers or len(largest) != layers:
             return None
         measures = Measures(
@@ -133,7 +164,7 @@ def _decode(data: bytes, key: str, key_name: str, layers: int) -> Record | None:
         )
         if not all(isinstance(table, dict) for table in (records, site, offsets)):
             return None
-        return Record(measures, records, site, offsets)
+        return Record(measures, records, site, offsets, _table(kept, key_name))
     except (ValueError, TypeError, EOFError, AttributeError):
         return None
 

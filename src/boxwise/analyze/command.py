@@ -14,6 +14,7 @@ from boxwise.errors import UserError
 if TYPE_CHECKING:
     from rich.console import JustifyMethod
 
+    from boxwise.analyze.analysiscache import Record
     from boxwise.image.model import Image
 
 TOP_INEFFICIENT = 20
@@ -58,34 +59,56 @@ def read_analysis(ref: str, dependencies: bool = False) -> Analysis:
 
 
 def _warm_or_cold(image: Image, dependencies: bool, progress: Callable[[int, int], None] | None) -> Analysis:
-    from boxwise.analyze.analysiscache import AnalysisCache, Record
+    from boxwise.analyze.analysiscache import AnalysisCache
     from boxwise.analyze.efficiency import assemble
 
     cache = AnalysisCache()
     record = cache.get(image)
     changed = record is None
     if record is None:
-        from boxwise.analyze.dependencies import record_layers, site_view
-        from boxwise.analyze.efficiency import measure
-        from boxwise.gcpause import collector_paused
-        from boxwise.image import load_indexes
-
-        with collector_paused():  # the whole cold read: indexes, accountings, the site view
-            indexes = load_indexes(image, progress)
-            records = record_layers(indexes)
-            found = {path: image.layers[n].record_offsets.get(path) for path, n in records.items()}
-            offsets = {path: offset for path, offset in found.items() if offset is not None}
-            record = Record(measure(indexes), records, site_view(indexes), offsets)
+        record = _cold_record(image, dependencies, progress)
     analysis = assemble(image, record.measures)
-    if dependencies:
+    if dependencies and record.table is not None:
+        analysis.dependencies = record.table
+    elif dependencies:
         from boxwise.analyze.dependencies import read_listed
 
         known = len(record.offsets)
         analysis.dependencies = read_listed(image, record.records, record.site, record.offsets)
         changed = changed or len(record.offsets) != known
+        if cache.keeps_table(image):
+            record.table = analysis.dependencies
+            changed = True
     if changed:
         cache.put(image, record)
     return analysis
+
+
+def _cold_record(image: Image, dependencies: bool, progress: Callable[[int, int], None] | None) -> Record:
+    """The image read and measured. Its site folders' view and, with `dependencies`, its table
+    are made while a forked child makes the exact accounting: this process would wait otherwise."""
+    from boxwise.analyze.analysiscache import Record
+    from boxwise.analyze.dependencies import Dependencies, read_listed, record_layers, site_view
+    from boxwise.analyze.efficiency import measure
+    from boxwise.gcpause import collector_paused
+    from boxwise.image import load_indexes
+
+    with collector_paused():  # the whole cold read: indexes, accountings, the site view
+        indexes = load_indexes(image, progress)
+        records = record_layers(indexes)
+        found = {path: image.layers[n].record_offsets.get(path) for path, n in records.items()}
+        offsets = {path: offset for path, offset in found.items() if offset is not None}
+        site: dict[str, int] = {}
+        table: Dependencies | None = None
+
+        def meanwhile() -> None:
+            nonlocal site, table
+            site = site_view(indexes)
+            if dependencies:
+                table = read_listed(image, records, site, offsets)
+
+        measures = measure(indexes, meanwhile)
+    return Record(measures, records, site, offsets, table)
 
 
 def render(analysis: Analysis) -> None:

@@ -17,7 +17,7 @@ import csv
 import io
 import posixpath
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -125,10 +125,9 @@ def record_paths(data: bytes, site: str) -> tuple[list[str], bool]:
     seen: set[str] = set()
     broken = False
     try:
-        for row in csv.reader(io.StringIO(text)):
-            if not row or not row[0] or row[0].startswith("/") or "\0" in row[0]:
+        for name in _first_fields(text):
+            if not name or name.startswith("/") or "\0" in name:
                 continue
-            name = row[0]
             if "." in name[:1] or "/." in name or "//" in name or name.endswith("/"):
                 path = posixpath.normpath(f"{site}/{name}")  # `../bin/x`, `./x`, `a//b`: made plain
             else:
@@ -139,6 +138,18 @@ def record_paths(data: bytes, site: str) -> tuple[list[str], bool]:
     except csv.Error:
         broken = True  # a malformed or over-long field: what came before it still counts
     return paths, broken
+
+
+def _first_fields(text: str) -> Iterator[str]:
+    """Each row's first field, as csv.reader gives it. A RECORD with no quote and no CR (nearly
+    all: pip writes none) is split by hand, half the time of the csv module on numpy's 1,000 rows."""
+    lines = text.split("\n")
+    if '"' in text or "\r" in text or max(map(len, lines)) > csv.field_size_limit():
+        for row in csv.reader(io.StringIO(text)):
+            yield row[0] if row else ""
+        return
+    for line in lines:
+        yield line.partition(",")[0]
 
 
 def _dist_info_files(view: Mapping[str, int], folders: set[str]) -> dict[str, list[str]]:
