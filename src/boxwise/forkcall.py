@@ -2,7 +2,7 @@
 
 A cold `inspect` is Python work that the GIL runs one piece after the other: the tar headers of
 every layer, then two accountings of the same indexes. A forked child takes a share (layers to
-read, image._split_read; the exact accounting, analyze.efficiency.measure) with everything it
+read, image._split_read; dive's accounting, analyze.efficiency.measure) with everything it
 needs already in its memory, copy-on-write, and sends back only its answer, marshalled: the
 result must be plain values (lists, tuples, dicts, strings, numbers).
 
