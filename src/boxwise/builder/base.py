@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from boxwise.atomicfile import atomic_path, write_atomically
-from boxwise.builder.basescan import SavedBase, scan_layer, scan_saved
+from boxwise.builder.basescan import SavedBase, base_record, scan_layer, scan_saved
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.runtime import remember_user_files
 from boxwise.errors import UserError
@@ -251,16 +251,10 @@ def load_base(
     return BaseImage(ref, image_id, config_bytes)
 
 
-def _record(cache: LayerCache, image_id: str, suffix: str) -> Path | None:
-    digest = image_id.removeprefix("sha256:")
-    # The ID names a file: only a real sha256 digest does (a registry's answer is not trusted).
-    return cache.root / "bases" / f"{digest}.{suffix}" if re.fullmatch("[0-9a-f]{64}", digest) else None
-
-
 def remember_findings(cache: LayerCache, image_id: str, saved: SavedBase) -> None:
     """Keep what the build asks of this base, so that no later build reads its layers again."""
     for suffix, text in (("pyversion", saved.python_version()), ("python", saved.python_path())):
-        record = _record(cache, image_id, suffix)
+        record = base_record(cache, image_id, suffix)
         if record is not None:
             record.parent.mkdir(parents=True, exist_ok=True)
             write_atomically(record, text.encode())
@@ -281,7 +275,7 @@ def _findings_from_blobs(base: BaseImage, cache: LayerCache) -> SavedBase | None
 
 
 def _recorded(cache: LayerCache, image_id: str, suffix: str) -> str | None:
-    record = _record(cache, image_id, suffix)
+    record = base_record(cache, image_id, suffix)
     if record is None or not record.is_file():
         return None
     return record.read_text(encoding="utf-8").strip()

@@ -18,8 +18,10 @@ import re
 import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
+from boxwise.builder.cache import LayerCache
 from boxwise.errors import UserError
 
 # Where a Debian or python:slim base keeps the standard library of its python3.X.
@@ -32,6 +34,13 @@ _USER_WHITEOUTS = {"etc/.wh.passwd": "etc/passwd", "etc/.wh.group": "etc/group"}
 # in all (a hostile base cannot make boxwise hold much in memory); the others are layers.
 _SMALL = 4 << 20
 _MAX_HELD = 64 << 20
+
+
+def base_record(cache: LayerCache, image_id: str, suffix: str) -> Path | None:
+    """Where the cache keeps one finding of a base (`bases/<id>.<suffix>`). The ID names a file:
+    only a real sha256 digest does (a registry's answer is not trusted)."""
+    digest = image_id.removeprefix("sha256:")
+    return cache.root / "bases" / f"{digest}.{suffix}" if re.fullmatch("[0-9a-f]{64}", digest) else None
 
 
 @dataclass(frozen=True)

@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import shlex
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from boxwise.atomicfile import write_atomically
-from boxwise.builder.basescan import MAX_USER_FILE, USER_FILES, SavedBase, scan_layer
+from boxwise.builder.basescan import MAX_USER_FILE, USER_FILES, SavedBase, base_record, scan_layer
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.options import Process
 from boxwise.image.layer_writer import LayerWriter
@@ -31,7 +29,6 @@ from boxwise.image.layer_writer import LayerWriter
 RUN_UID = 1000
 PROCESS_DIR = "/cnb/process"
 DEFAULT_ENV = (("PYTHONUNBUFFERED", "1"), ("LANG", "C.UTF-8"), ("PORT", "8080"))
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -140,7 +137,7 @@ def base_user_files(
     client: Any, image_id: str, diff_ids: list[str], cache: LayerCache, read_blobs: Callable[[], list[Any]]
 ) -> tuple[bytes, bytes]:
     """(passwd, group) of the base, read once per base image and kept in the cache."""
-    record = _users_record(cache, image_id)
+    record = base_record(cache, image_id, "users.json")
     try:
         if record is None:
             raise OSError("no record for this base")
@@ -161,16 +158,10 @@ def remember_user_files(cache: LayerCache, image_id: str, found: dict[str, bytes
     if not passwd:
         passwd = b"root:x:0:0:root:/root:/bin/sh\n"
         group = group or b"root:x:0:\n"
-    record = _users_record(cache, image_id)
+    record = base_record(cache, image_id, "users.json")
     if record is None:
         return passwd, group
     record.parent.mkdir(parents=True, exist_ok=True)
     payload = {"passwd": passwd.decode("utf-8", "replace"), "group": group.decode("utf-8", "replace")}
     write_atomically(record, json.dumps(payload).encode())
     return passwd, group
-
-
-def _users_record(cache: LayerCache, image_id: str) -> Path | None:
-    digest = image_id.removeprefix("sha256:")
-    # The ID names a file: only a real sha256 digest does (a registry's answer is not trusted).
-    return cache.root / "bases" / f"{digest}.users.json" if _HEX64.fullmatch(digest) else None
