@@ -86,7 +86,7 @@ def _warm_or_cold(image: Image, dependencies: bool, progress: Callable[[int, int
 
 def _cold_record(image: Image, dependencies: bool, progress: Callable[[int, int], None] | None) -> Record:
     """The image read and measured. Its site folders' view and, with `dependencies`, its table
-    are made while a forked child makes the exact accounting: this process would wait otherwise."""
+    are made while a forked child makes dive's accounting: this process would wait otherwise."""
     from boxwise.analyze.analysiscache import Record
     from boxwise.analyze.dependencies import Dependencies, read_listed, record_layers, site_view
     from boxwise.analyze.efficiency import measure
