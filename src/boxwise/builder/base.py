@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from boxwise.atomicfile import atomic_path, write_atomically
-from boxwise.builder.basescan import SavedBase, base_record, scan_layer, scan_saved
+from boxwise.builder.basescan import SavedBase, base_record, scan_files, scan_saved
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.runtime import remember_user_files
 from boxwise.errors import UserError
@@ -265,11 +265,7 @@ def _findings_from_blobs(base: BaseImage, cache: LayerCache) -> SavedBase | None
     """The findings of a base whose layers are in the cache (file and registry bases), kept."""
     if not base.diff_ids or not all(cache.has_blob(d) for d in base.diff_ids):
         return None
-    layers = []
-    for diff_id in base.diff_ids:
-        with open(cache.blob_path(diff_id), "rb") as blob:
-            layers.append(scan_layer(blob))
-    saved = SavedBase(base.config_bytes, layers)
+    saved = scan_files(map(cache.blob_path, base.diff_ids), base.config_bytes)
     remember_findings(cache, base.image_id, saved)
     return saved
 

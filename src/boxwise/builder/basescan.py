@@ -16,13 +16,14 @@ import io
 import json
 import re
 import tarfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 from boxwise.builder.cache import LayerCache
 from boxwise.errors import UserError
+from boxwise.image.streams import chunk_stream
 
 # Where a Debian or python:slim base keeps the standard library of its python3.X.
 STDLIB = re.compile(r"^(?:\./)?usr/(?:local/)?lib/python(3\.\d+)/os\.py$")
@@ -104,25 +105,13 @@ def scan_layer(stream: IO[bytes]) -> LayerFindings:
     return LayerFindings(frozenset(stdlib), frozenset(pythons), files)
 
 
-class _Chunks(io.RawIOBase):
-    """A file over an iterator of byte chunks (the engine's save stream)."""
-
-    def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks: Iterator[bytes] = iter(chunks)
-        self._rest = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while not self._rest:
-            self._rest = next(self._chunks, b"")
-            if not self._rest:
-                return 0
-        size = min(len(buffer), len(self._rest))
-        buffer[:size] = self._rest[:size]
-        self._rest = self._rest[size:]
-        return size
+def scan_files(paths: Iterable[Path], config_bytes: bytes = b"") -> SavedBase:
+    """The findings of layer tars on disk (a file or registry base's blobs in the cache), bottom first."""
+    layers = []
+    for path in paths:
+        with open(path, "rb") as layer:
+            layers.append(scan_layer(layer))
+    return SavedBase(config_bytes, layers)
 
 
 def _layer(stream: IO[bytes]) -> LayerFindings:
@@ -139,8 +128,9 @@ def scan_saved(chunks: Iterable[bytes], what: str) -> SavedBase:
     findings: dict[str, LayerFindings] = {}
     total = 0
     try:
-        stream = io.BufferedReader(_Chunks(chunks), 1 << 20)
-        with tarfile.open(fileobj=stream, mode="r|") as tar:
+        # a stream tar only calls read(n), which the engine-stream reader has (it is not an IO)
+        saved = cast(IO[bytes], chunk_stream(iter(chunks)))
+        with tarfile.open(fileobj=saved, mode="r|") as tar:
             for member in tar:
                 handle = tar.extractfile(member) if member.isreg() else None
                 if handle is None:

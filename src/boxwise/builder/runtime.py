@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from boxwise.atomicfile import write_atomically
-from boxwise.builder.basescan import MAX_USER_FILE, USER_FILES, SavedBase, base_record, scan_layer
+from boxwise.builder.basescan import MAX_USER_FILE, USER_FILES, base_record, scan_files
 from boxwise.builder.cache import LayerCache
 from boxwise.builder.options import Process
 from boxwise.image.layer_writer import LayerWriter
@@ -102,15 +102,6 @@ def runtime_env(env: list[str], user: RunUser) -> list[str]:
 # ----------------------------------------------------------------------------- the base's users
 
 
-def _from_layer_tars(blobs: list[Any]) -> dict[str, bytes]:
-    """etc/passwd and etc/group as the top-most layer holding (or removing) each has them."""
-    layers = []
-    for blob in blobs:
-        with open(blob, "rb") as layer:
-            layers.append(scan_layer(layer))
-    return SavedBase(b"", layers).user_files()
-
-
 def _from_engine(client: Any, image_id: str) -> dict[str, bytes]:
     """etc/passwd and etc/group read from a created (never started) container of the image."""
     import contextlib
@@ -146,7 +137,7 @@ def base_user_files(
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     if all(cache.has_blob(d) for d in diff_ids) or client is None:
-        found = _from_layer_tars(read_blobs())
+        found = scan_files(read_blobs()).user_files()
     else:
         found = _from_engine(client, image_id)
     return remember_user_files(cache, image_id, found)
