@@ -178,7 +178,9 @@ def test_an_interrupted_build_leaves_no_container_and_a_cache_the_next_build_use
     silent.close()
     assert child.returncode == 130, err
     assert "boxwise: interrupted" in err
-    assert not docker_client.containers.list(all=True, filters={"name": "boxwise-build-interrupted-"})
+    assert not docker_client.containers.list(
+        all=True, filters={"name": "boxwise-build-interrupted-"}, ignore_removed=True
+    )
 
     (app / "requirements.txt").write_text("six==1.16.0\n")
     out = build_ok(app, tag, cache)

@@ -38,7 +38,9 @@ def _remove_ours() -> None:
 
     with contextlib.suppress(docker.errors.DockerException):
         client = docker.from_env()
-        for container in client.containers.list(all=True, filters={"name": f"{PREFIX}-"}):
+        for container in client.containers.list(
+            all=True, filters={"name": f"{PREFIX}-"}, ignore_removed=True
+        ):
             if container.name.startswith(f"{PREFIX}-"):
                 container.remove(force=True)
         for image in client.images.list(name=f"{PREFIX}/*"):

@@ -23,7 +23,9 @@ from tests.image.archives import docker_archive
 def _ours(docker_client, hint: str) -> list:
     return [
         c
-        for c in docker_client.containers.list(all=True, filters={"label": "boxwise.build=1"})
+        for c in docker_client.containers.list(
+            all=True, filters={"label": "boxwise.build=1"}, ignore_removed=True
+        )
         if hint in c.name
     ]
 
