@@ -17,7 +17,7 @@ import csv
 import io
 import posixpath
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -121,35 +121,63 @@ def record_paths(data: bytes, site: str) -> tuple[list[str], bool]:
     text = data.decode("utf-8", "surrogateescape")
     if not text.endswith("\n"):
         text = text.rpartition("\n")[0]  # a cut RECORD: only its whole lines
+    names = _split_names(text)
+    if names is None:
+        return _csv_paths(text, site)
+    joined = "\n".join(names)  # a third of the text: the hashes and sizes are left out
+    if (
+        joined[:1] not in ("/", ".")
+        and not joined.endswith("/")
+        and not any(map(joined.__contains__, _ODD_NAMES))
+    ):
+        prefix = site + "/"  # every name is a plain relative path (pandas' 2,930 rows: 0.9 ms less)
+        return list(dict.fromkeys([prefix + name for name in names if name])), False
+    return _named_paths(names, site), False
+
+
+# A row break for str.splitlines but not for csv, a quote or a NUL (csv's own cases): such a
+# RECORD is read by the csv module.
+_CSV_ONLY = ('"', "\0", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
+# In the names joined by \n: an absolute, dotted, doubled or folder name somewhere.
+_ODD_NAMES = ("/.", "//", "/\n", "\n/", "\n.")
+
+
+def _split_names(text: str) -> list[str] | None:
+    """Each row's first field, as csv.reader gives it, split by hand (pip's and wheel's RECORDs:
+    rows end in \r\n, no quotes); None when the text needs the csv module."""
+    if any(map(text.__contains__, _CSV_ONLY)) or text.count("\r") != text.count("\r\n"):
+        return None  # (a lone CR is an error to csv: it says where the RECORD broke off)
+    lines = text.splitlines()  # rows end at \n or \r\n, as csv's do
+    if lines and max(map(len, lines)) > csv.field_size_limit():
+        return None  # csv refuses such a field: _csv_paths says where it broke off
+    return [line.partition(",")[0] for line in lines]
+
+
+def _named_paths(names: Iterable[str], site: str) -> list[str]:
     paths: list[str] = []
     seen: set[str] = set()
+    for name in names:
+        if not name or name.startswith("/") or "\0" in name:
+            continue
+        if "." in name[:1] or "/." in name or "//" in name or name.endswith("/"):
+            path = posixpath.normpath(f"{site}/{name}")  # `../bin/x`, `./x`, `a//b`: made plain
+        else:
+            path = f"{site}/{name}"  # already plain: most rows
+        if path.startswith(site + "/") and path not in seen:
+            seen.add(path)
+            paths.append(path)
+    return paths
+
+
+def _csv_paths(text: str, site: str) -> tuple[list[str], bool]:
+    names: list[str] = []
     broken = False
     try:
-        for name in _first_fields(text):
-            if not name or name.startswith("/") or "\0" in name:
-                continue
-            if "." in name[:1] or "/." in name or "//" in name or name.endswith("/"):
-                path = posixpath.normpath(f"{site}/{name}")  # `../bin/x`, `./x`, `a//b`: made plain
-            else:
-                path = f"{site}/{name}"  # already plain: most rows
-            if path.startswith(site + "/") and path not in seen:
-                seen.add(path)
-                paths.append(path)
+        for row in csv.reader(io.StringIO(text)):
+            names.append(row[0] if row else "")
     except csv.Error:
         broken = True  # a malformed or over-long field: what came before it still counts
-    return paths, broken
-
-
-def _first_fields(text: str) -> Iterator[str]:
-    """Each row's first field, as csv.reader gives it. A RECORD with no quote, CR or NUL (nearly
-    all: pip writes none) is split by hand: numpy's 1,533 rows in 0.22 ms, against 0.57 ms."""
-    lines = text.split("\n")
-    if '"' in text or "\r" in text or "\0" in text or max(map(len, lines)) > csv.field_size_limit():
-        for row in csv.reader(io.StringIO(text)):
-            yield row[0] if row else ""
-        return
-    for line in lines:
-        yield line.partition(",")[0]
+    return _named_paths(names, site), broken
 
 
 def _dist_info_files(view: Mapping[str, int], folders: set[str]) -> dict[str, list[str]]:
