@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import importlib
+import os
 import subprocess
 import sys
 
@@ -46,3 +48,41 @@ def test_unknown_option_is_a_usage_error_with_exit_2() -> None:
     result = boxwise("detect", "--no-such-flag")
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+
+
+def test_a_command_line_parses_and_helps_as_the_whole_parser_does() -> None:
+    # a run builds only its own subcommand's arguments: the others are named for --help alone
+    from boxwise.cli import SUBCOMMANDS, command_named
+
+    assert set(SUBCOMMANDS) == set(COMMANDS)
+    assert command_named(["-C", "inspect", "gate", "REF"]) == "gate"  # -C's folder is no command
+    assert command_named(["--version"]) is None and command_named(["nope"]) is None
+    whole = build_parser()
+    for command in COMMANDS:
+        argv = [command, "--help"]
+        assert command_named(argv) == command
+        alone = build_parser(command_named(argv))
+        assert _subcommand(alone, command).format_help() == _subcommand(whole, command).format_help()
+    assert build_parser("inspect").format_help() == whole.format_help()
+    result = boxwise("-C", "/", "gate", "--format", "json")  # the gate's own usage error, exit 2
+    assert result.returncode == 2 and "the following arguments are required: REF" in result.stderr
+
+
+def test_help_is_as_wide_as_the_terminal_says() -> None:
+    def help_lines(columns: int) -> list[str]:
+        env = {**os.environ, "COLUMNS": str(columns)}
+        result = subprocess.run(
+            [sys.executable, "-m", "boxwise", "report", "--help"], capture_output=True, text=True, env=env
+        )
+        assert result.returncode == 0
+        return result.stdout.splitlines()
+
+    narrow, wide = help_lines(60), help_lines(160)
+    assert len(narrow) > len(wide) and max(map(len, wide)) > 60
+    # only a word argparse cannot break (a list of choices) runs past the width
+    assert all(len(line) <= 60 or "{" in line for line in narrow)
+
+
+def _subcommand(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return actions[0].choices[name]

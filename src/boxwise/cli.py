@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -37,8 +38,7 @@ COMMANDS: dict[str, str] = {
 GATE_FLAGS = ("lowestEfficiency", "highestWastedBytes", "highestUserWastedPercent", "highestImageBytes")
 
 
-def _add_detect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("detect", help="which buildpacks detect each app, and lint its files")
+def _add_detect(p: argparse.ArgumentParser) -> None:
     p.add_argument("paths", nargs="*", metavar="PATH", help="a repo, an app folder or changed files")
     p.add_argument("--format", choices=["text", "json", "codequality", "sarif", "github"], default="text")
     p.add_argument("--output", metavar="FILE", help="write the report here instead of stdout")
@@ -54,8 +54,7 @@ def _add_pull_policy(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("build", help="build an app into an image with the boxwise buildpacks")
+def _add_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("app", metavar="APP", nargs="?", default=".", help="the app folder")
     p.add_argument(
         "--base",
@@ -130,8 +129,7 @@ def _add_build(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--check-path", metavar="PATH", help="the path the check asks for (default /)")
 
 
-def _add_rebase(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("rebase", help="put a built image on a patched run image without rebuilding")
+def _add_rebase(p: argparse.ArgumentParser) -> None:
     p.add_argument("image", metavar="IMAGE", help="docker://NAME (or a bare engine name) or registry://REF")
     p.add_argument(
         "--run-image",
@@ -152,8 +150,7 @@ def _add_image_ref(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_inspect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("inspect", help="size, layers and dive-compatible efficiency of an image")
+def _add_inspect(p: argparse.ArgumentParser) -> None:
     _add_image_ref(p)
     p.add_argument("--format", choices=["text", "json"], default="text")
 
@@ -165,15 +162,13 @@ def _add_gate_rules(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accounting", choices=["dive", "exact"], default=None)
 
 
-def _add_gate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("gate", help="pass or fail an image on dive's CI rules")
+def _add_gate(p: argparse.ArgumentParser) -> None:
     _add_image_ref(p)
     _add_gate_rules(p)
     p.add_argument("--format", choices=["text", "json", "sarif"], default="text")
 
 
-def _add_diff(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("diff", help="what changed between a baseline image and a new one")
+def _add_diff(p: argparse.ArgumentParser) -> None:
     p.add_argument("baseline", metavar="BASELINE")
     p.add_argument("new", metavar="NEW")
     p.add_argument("--format", choices=["text", "json"], default="text")
@@ -209,8 +204,7 @@ def _add_posting(p: argparse.ArgumentParser, default: str) -> None:
     p.add_argument("--strict", action="store_true", default=None, help="fail when a comment cannot be posted")
 
 
-def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("report", help="the merge-request report of an image, posted as one comment")
+def _add_report(p: argparse.ArgumentParser) -> None:
     _add_image_ref(p)
     p.add_argument(
         "--baseline", metavar="REF", help="the image to compare with (default: [tool.boxwise] baseline)"
@@ -222,8 +216,7 @@ def _add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     _add_artifacts(p)
 
 
-def _add_ci(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("ci", help="detect, build, gate and report every app a change touches")
+def _add_ci(p: argparse.ArgumentParser) -> None:
     p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")
     p.add_argument("--changed-since", metavar="REF", help="compare HEAD with this ref")
     p.add_argument("--base", metavar="REF", help="the run base image (default: [tool.boxwise.build] base)")
@@ -247,41 +240,87 @@ def _add_ci(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _add_artifacts(p)
 
 
-def _add_buildpacks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("buildpacks", help="the buildpacks, their versions and the detection groups")
+def _add_buildpacks(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["text", "json"], default="text")
 
 
-def _add_plan(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("plan", help="the apps a change touches, as a child pipeline or a job matrix")
+def _add_plan(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=["json", "gitlab-child", "github-matrix"], default="json")
     p.add_argument("--apps", nargs="+", metavar="APP", help="name the apps instead of asking git")
     p.add_argument("--changed-since", metavar="REF")
     p.add_argument("--output", metavar="FILE")
 
 
-def build_parser() -> argparse.ArgumentParser:
+# subcommand -> (its line in `boxwise --help`, what adds its arguments)
+SUBCOMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]] = {
+    "detect": ("which buildpacks detect each app, and lint its files", _add_detect),
+    "build": ("build an app into an image with the boxwise buildpacks", _add_build),
+    "buildpacks": ("the buildpacks, their versions and the detection groups", _add_buildpacks),
+    "rebase": ("put a built image on a patched run image without rebuilding", _add_rebase),
+    "inspect": ("size, layers and dive-compatible efficiency of an image", _add_inspect),
+    "gate": ("pass or fail an image on dive's CI rules", _add_gate),
+    "diff": ("what changed between a baseline image and a new one", _add_diff),
+    "report": ("the merge-request report of an image, posted as one comment", _add_report),
+    "ci": ("detect, build, gate and report every app a change touches", _add_ci),
+    "plan": ("the apps a change touches, as a child pipeline or a job matrix", _add_plan),
+}
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's own, its width found as shutil.get_terminal_size finds it, without importing
+    shutil (and bz2 and lzma with it): argparse makes a formatter for every argument it is given,
+    and the first one imported shutil, 1.7 ms of every `boxwise` start."""
+
+    def __init__(
+        self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None
+    ) -> None:
+        super().__init__(
+            prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
+        )
+
+
+def _columns() -> int:
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns if columns > 0 else 80
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with `command`, the other subcommands are only named (as `--help` lists
+    them): a run parses one subcommand, and each argument added costs a formatter."""
     parser = argparse.ArgumentParser(
         prog="boxwise",
         description="Lean container images for Python apps: detect, build, inspect, gate, report.",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"boxwise {__version__}")
     parser.add_argument("-C", dest="chdir", metavar="DIR", help="run as if started in DIR")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in (
-        _add_detect,
-        _add_build,
-        _add_buildpacks,
-        _add_rebase,
-        _add_inspect,
-        _add_gate,
-        _add_diff,
-        _add_report,
-        _add_ci,
-        _add_plan,
-    ):
-        add(sub)
+    for name, (line, add) in SUBCOMMANDS.items():
+        subparser = sub.add_parser(name, help=line, formatter_class=_HelpFormatter)
+        if command in (None, name):
+            add(subparser)
     return parser
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The subcommand `argv` runs (its first word that is not an option or -C's folder), if any."""
+    words = iter(argv)
+    for word in words:
+        if word == "-C":
+            next(words, None)
+        elif word == "--":
+            break
+        elif not word.startswith("-"):
+            return word if word in SUBCOMMANDS else None
+    return None
 
 
 # --- parsed args -> each command's options object: the one place a Namespace is read ---------------
@@ -443,7 +482,7 @@ def _load(command: str) -> Callable[[argparse.Namespace], int]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    parser = build_parser(command_named(argv))
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
@@ -475,8 +514,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.chdir:
-        import os
-
         try:
             os.chdir(args.chdir)
         except OSError as exc:
