@@ -67,6 +67,17 @@ def dies_after_one_claim(layers, store, claims):
 image_module.layer_index = noted
 if mode == "split-dies":
     image_module._claimed_columns = dies_after_one_claim
+if mode.startswith("cli-measured"):
+    # measure's child too, as a big image has it (it writes the indexes this process read)
+    import boxwise.analyze.efficiency as efficiency
+    efficiency.FORK_FROM_ENTRIES = 0
+    plain_dive = efficiency._dive_plain
+    def dive_dies(indexes, aside=None):
+        if os.getpid() != parent:
+            os._exit(1)
+        return plain_dive(indexes, aside)
+    if mode == "cli-measured-dies":
+        efficiency._dive_plain = dive_dies
 if mode.startswith("cli"):
     from boxwise.cli import main
     sys.exit(main(["inspect", f"docker-archive:{archive}", "--format", "json"]))
@@ -153,3 +164,35 @@ def test_a_damaged_layer_is_one_line_whoever_reads_it(tmp_path: Path) -> None:
     assert results[0].stderr == results[1].stderr
     readers = {line.split()[0] for line in (tmp_path / "cli-split").read_text().splitlines()}
     assert len(readers) == 2, "the split run read layers in two processes"
+
+
+def test_a_cold_inspect_caches_every_layer_index_whichever_process_writes_it(
+    archive: Path, tmp_path: Path
+) -> None:
+    # the indexes this process read are written by measure's child, or here when it dies
+    outputs = []
+    for mode in ("cli-one", "cli-measured", "cli-measured-dies"):
+        done = _reader(archive, tmp_path, mode, tmp_path / mode)
+        assert done.returncode == 0, done.stderr
+        outputs.append(json.loads(done.stdout))
+        cached = list((tmp_path / f"xdg-{mode}" / "boxwise" / "file-index").iterdir())
+        assert len(cached) == len(_layers()), mode
+    assert outputs[0] == outputs[1] == outputs[2]
+    # and a later read of those layers takes them from there: none is read from its tar again
+    again = subprocess.run(
+        [sys.executable, "-c", READ_AGAIN, str(archive)], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(SRC), "XDG_CACHE_HOME": str(tmp_path / "xdg-cli-measured")},
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.split() == ["0", str(len(_layers()))]
+
+
+READ_AGAIN = """
+import sys
+import boxwise.image as image_module
+from boxwise.image import load_indexes, open_image
+read, plain = [], image_module._read_layer
+image_module._read_layer = lambda layer, place: read.append(layer) or plain(layer, place)
+indexes = load_indexes(open_image(f"docker-archive:{sys.argv[1]}"))
+print(len(read), len(indexes))
+"""

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from support.cli import REPO, run_boxwise
 
-pytestmark = [pytest.mark.engine, pytest.mark.slow]
+# one worker of `-n 2` holds the module (its images have fixed tags, removed at its end)
+pytestmark = [pytest.mark.engine, pytest.mark.slow, pytest.mark.xdist_group("report-deps-build")]
 
 REQUIREMENTS = {
     "v1": "itsdangerous==2.1.2\nsix==1.16.0\n",

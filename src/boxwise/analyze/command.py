@@ -92,9 +92,12 @@ def _cold_record(image: Image, dependencies: bool, progress: Callable[[int, int]
     from boxwise.analyze.efficiency import measure
     from boxwise.gcpause import collector_paused
     from boxwise.image import load_indexes
+    from boxwise.image.cache import IndexCache
 
+    store = IndexCache()
+    store.hold_writes()  # the layer indexes this process reads are cached by measure's child
     with collector_paused():  # the whole cold read: indexes, accountings, the site view
-        indexes = load_indexes(image, progress)
+        indexes = load_indexes(image, progress, cache=store)
         records = record_layers(indexes)
         found = {path: image.layers[n].record_offsets.get(path) for path, n in records.items()}
         offsets = {path: offset for path, offset in found.items() if offset is not None}
@@ -107,7 +110,7 @@ def _cold_record(image: Image, dependencies: bool, progress: Callable[[int, int]
             if dependencies:
                 table = read_listed(image, records, site, offsets)
 
-        measures = measure(indexes, meanwhile)
+        measures = measure(indexes, meanwhile, aside=store.write_held)
     return Record(measures, records, site, offsets, table)
 
 

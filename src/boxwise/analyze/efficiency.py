@@ -449,28 +449,38 @@ FORK_FROM_ENTRIES = 5000
 
 
 def _dive_plain(
-    indexes: Sequence[Sequence[Entry]],
+    indexes: Sequence[Sequence[Entry]], aside: Callable[[], object] | None = None
 ) -> tuple[float, int, list[tuple[str, int, int]], list[list[tuple[str, int]]]]:
     """dive_accounting with plain tuples for rows (what marshal can send back from a child), and
-    each layer's largest files: the child has time for them while this process reads RECORDs."""
+    each layer's largest files: the child has time for them while this process reads RECORDs,
+    and for `aside` first (work with no answer, such as writing caches)."""
+    if aside is not None:
+        aside()
     efficiency, wasted, rows = dive_accounting(indexes)
     largest = [largest_files(entries) if index > 0 else [] for index, entries in enumerate(indexes)]
     return efficiency, wasted, [(row.path, row.copies, row.size_bytes) for row in rows], largest
 
 
-def measure(indexes: Sequence[Sequence[Entry]], meanwhile: Callable[[], object] | None = None) -> Measures:
+def measure(
+    indexes: Sequence[Sequence[Entry]],
+    meanwhile: Callable[[], object] | None = None,
+    aside: Callable[[], object] | None = None,
+) -> Measures:
     """Both accountings and the per-layer figures of the layer indexes, base first. `meanwhile`
-    runs here while a forked child makes dive's accounting of a big image."""
+    runs here while a forked child makes dive's accounting of a big image; `aside` runs once,
+    in that child when there is one (its effects must be outside this process: files)."""
     sizes = [sum(map(itemgetter(1), entries)) for entries in indexes]
     size_bytes = sum(sizes)
     user_size = sum(sizes[1:])  # dive treats only layer 0 as the base
     with collector_paused():  # also in the child: a collection there would copy every page it walks
         big = sum(map(len, indexes)) >= FORK_FROM_ENTRIES
-        dive = ForkedCall(_dive_plain, indexes) if big else None
+        dive = ForkedCall(_dive_plain, indexes, aside) if big else None
         exact_wasted, exact_rows = exact_accounting(indexes)
         if meanwhile is not None:
             meanwhile()
-        efficiency, wasted, plain_rows, largest = dive.result() if dive is not None else _dive_plain(indexes)
+        efficiency, wasted, plain_rows, largest = (
+            dive.result() if dive is not None else _dive_plain(indexes, aside)
+        )
     new_row = tuple.__new__
     # the child's rows hold copies of paths the exact rows hold too: one string each, so that a
     # warm record (marshal writes a string met twice as a reference) is 40 % smaller

@@ -256,9 +256,10 @@ def _claimed_columns(
     answer = []
     for number in _claims(claims):
         layer = layers[number]
-        entries = layer_index(layer, store)  # cached by the child, as it would be here
+        entries = layer_index(layer, store)
         columns = cast(_Columns, tuple(map(list, zip(*entries, strict=True))) if entries else ([],) * 5)
         answer.append((number, (columns, dict(layer.record_offsets))))
+    store.write_held()  # cached by the child, as it would be here: the parent never holds them
     return answer
 
 

@@ -37,6 +37,18 @@ class IndexCache:
     def __init__(self, root: Path | None = None) -> None:
         self.folder = (root or cache_root()) / "layer-index"
         self._swept = False
+        self._held: list[tuple[Path, str, str, list[Entry]]] | None = None
+
+    def hold_writes(self) -> None:
+        """Keep the indexes put from now on in memory until write_held(): a cold inspect has a
+        forked child write them while this process goes on measuring (6 ms of the s2i image)."""
+        self._held = []
+
+    def write_held(self) -> None:
+        """Write what was held (in whichever process calls this), and write at once again."""
+        held, self._held = self._held or [], None
+        for path, key_name, key, entries in held:
+            self._store(path, key_name, key, entries)
 
     def _sweep(self) -> None:
         """Once per run, before the first write: the temporary files of writers that were killed."""
@@ -62,6 +74,9 @@ class IndexCache:
 
     def _store(self, path: Path | None, key_name: str, key: str, entries: list[Entry]) -> None:
         if path is None:
+            return
+        if self._held is not None:
+            self._held.append((path, key_name, key, entries))
             return
         self._sweep()
         # marshal: the fastest stdlib (de)serialiser by far; the body is only loaded after its
