@@ -51,6 +51,9 @@ README_SECTION = "## GitLab CI"
 # Where the engine is on this machine (a real runner uses the default: a docker:dind service) and
 # the name of the images (the session removes them).
 LOCAL_INPUTS = {"engine": "host", "image-prefix": "boxwise-test-faces"}
+# The pipelines whose tests are about what the jobs do run in a job image that has boxwise
+# already (GitLabHost.ready_job_python); how the jobs install it is the two install tests' part.
+READY_INPUTS = {**LOCAL_INPUTS, "install": "true"}
 
 
 def snippet(kind: str) -> str:
@@ -215,9 +218,15 @@ def job_failed(output: str, job: str) -> bool:
 def test_detect_job_passes_and_leaves_a_codequality_report(
     sample_repo: Path, gitlab_host: GitLabHost
 ) -> None:
-    install_pipeline(sample_repo, snippet("bare"), LOCAL_INPUTS)
+    install_pipeline(sample_repo, snippet("bare"), READY_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
-    result = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-detect", variables=mr_variables(base))
+    result = gitlab_ci_local(
+        sample_repo,
+        gitlab_host,
+        "boxwise-detect",
+        job_python=gitlab_host.ready_job_python,
+        variables=mr_variables(base),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert job_passed(result.stdout, "boxwise-detect"), result.stdout
     report = json.loads((sample_repo / "boxwise-detect-codequality.json").read_text())
@@ -270,12 +279,18 @@ def test_classic_include_installs_boxwise_from_the_release_it_includes(
 def test_detect_job_fails_on_a_lint_error_and_still_leaves_the_report(
     sample_repo: Path, gitlab_host: GitLabHost
 ) -> None:
-    install_pipeline(sample_repo, snippet("bare"), LOCAL_INPUTS)
+    install_pipeline(sample_repo, snippet("bare"), READY_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
     leak = "--index-url https://deploy:s3cr3t@pypi.example.com/simple\nflask==3.0.3\n"
     commit_files(sample_repo, {"apps/api/requirements.txt": leak}, "private index")
 
-    result = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-detect", variables=mr_variables(base))
+    result = gitlab_ci_local(
+        sample_repo,
+        gitlab_host,
+        "boxwise-detect",
+        job_python=gitlab_host.ready_job_python,
+        variables=mr_variables(base),
+    )
     assert job_failed(result.stdout, "boxwise-detect"), result.stdout
     report = json.loads((sample_repo / "boxwise-detect-codequality.json").read_text())
     errors = [entry for entry in report if entry["location"]["path"] == "apps/api/requirements.txt"]
@@ -286,11 +301,13 @@ def test_detect_job_fails_on_a_lint_error_and_still_leaves_the_report(
 def test_plan_job_triggers_a_no_op_child_pipeline_when_no_app_changed(
     sample_repo: Path, gitlab_host: GitLabHost
 ) -> None:
-    install_pipeline(sample_repo, snippet("inputs"), LOCAL_INPUTS)
+    install_pipeline(sample_repo, snippet("inputs"), READY_INPUTS)
     commit_files(sample_repo, {"docs/README.md": "not an app\n"}, "docs only")
     base = git(sample_repo, "rev-parse", "HEAD~1").strip()
 
-    result = gitlab_ci_local(sample_repo, gitlab_host, variables=mr_variables(base))
+    result = gitlab_ci_local(
+        sample_repo, gitlab_host, job_python=gitlab_host.ready_job_python, variables=mr_variables(base)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert job_passed(result.stdout, "boxwise-plan"), result.stdout
     assert "[boxwise-apps] -> boxwise-no-app-changed" in result.stdout
@@ -310,7 +327,7 @@ def fake_gitlab() -> Iterator:
 def test_build_job_builds_the_changed_app_reports_and_comments(
     sample_repo: Path, gitlab_host: GitLabHost, python_base: str, fake_gitlab
 ) -> None:
-    install_pipeline(sample_repo, snippet("bare"), LOCAL_INPUTS)
+    install_pipeline(sample_repo, snippet("bare"), READY_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
     commit_files(sample_repo, {"apps/api/api/__main__.py": serve_main("api v2")}, "api v2")
     token = fake_gitlab.state.gitlab_token
@@ -321,7 +338,14 @@ def test_build_job_builds_the_changed_app_reports_and_comments(
         "GITLAB_TOKEN": token,
     }
 
-    result = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-build", variables=variables, timeout=1500)
+    result = gitlab_ci_local(
+        sample_repo,
+        gitlab_host,
+        "boxwise-build",
+        job_python=gitlab_host.ready_job_python,
+        variables=variables,
+        timeout=1500,
+    )
     log = result.stdout + result.stderr
     assert job_passed(result.stdout, "boxwise-build"), log
     for report in ("boxwise-junit.xml", "boxwise-codequality.json", "boxwise-metrics.txt"):
@@ -339,7 +363,7 @@ def test_build_job_builds_the_changed_app_reports_and_comments(
 def test_fan_out_child_pipeline_builds_the_changed_app_in_its_own_job_and_comments(
     sample_repo: Path, gitlab_host: GitLabHost, python_base: str, fake_gitlab
 ) -> None:
-    install_pipeline(sample_repo, snippet("inputs"), LOCAL_INPUTS)
+    install_pipeline(sample_repo, snippet("inputs"), READY_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
     commit_files(sample_repo, {"apps/worker/worker/__main__.py": serve_main("worker v2")}, "worker v2")
     variables = {
@@ -350,7 +374,9 @@ def test_fan_out_child_pipeline_builds_the_changed_app_in_its_own_job_and_commen
     }
 
     # The whole pipeline: gitlab-ci-local hands a job filter on to the child pipeline too.
-    result = gitlab_ci_local(sample_repo, gitlab_host, variables=variables, timeout=1500)
+    result = gitlab_ci_local(
+        sample_repo, gitlab_host, job_python=gitlab_host.ready_job_python, variables=variables, timeout=1500
+    )
     assert "[boxwise-apps] -> boxwise-build-apps-worker" in result.stdout, result.stdout
     assert "boxwise-build-apps-api" not in result.stdout
     assert job_passed(result.stdout, "boxwise-build-apps-worker", parent="boxwise-apps"), result.stdout
@@ -377,14 +403,21 @@ def test_default_branch_pushes_the_baseline_and_cache_image_a_fresh_runner_build
     images, an empty $XDG_CACHE_HOME) builds a code-only change without pip, its dependency layer
     the baseline's, and leaves the cache image as it was."""
     prefix = f"{local_registry}/boxwise-test-faces-{uuid.uuid4().hex[:8]}"
-    install_pipeline(sample_repo, snippet("bare"), {**LOCAL_INPUTS, "image-prefix": prefix})
+    install_pipeline(sample_repo, snippet("bare"), {**READY_INPUTS, "image-prefix": prefix})
     try:
         # The default branch's pipeline (gitlab-ci-local: a push to main, main being the default).
         # Each runner's disk: gitlab-ci-local's shell jobs share one CI_PROJECT_DIR (/builds/...), so
         # a pipeline variable gives each its own $XDG_CACHE_HOME there (it wins over the template's,
         # as in GitLab).
         runner = {"XDG_CACHE_HOME": f"$CI_PROJECT_DIR/.boxwise-cache-{prefix[-8:]}-1"}
-        main = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-build", variables=runner, timeout=1500)
+        main = gitlab_ci_local(
+            sample_repo,
+            gitlab_host,
+            "boxwise-build",
+            job_python=gitlab_host.ready_job_python,
+            variables=runner,
+            timeout=1500,
+        )
         assert job_passed(main.stdout, "boxwise-build"), main.stdout + main.stderr
         assert re.search(r"restore: .* from the cache image", main.stdout) is None  # it starts cold
         catalog = json.load(urllib.request.urlopen(f"http://{local_registry}/v2/_catalog"))["repositories"]
@@ -400,7 +433,14 @@ def test_default_branch_pushes_the_baseline_and_cache_image_a_fresh_runner_build
         commit_files(sample_repo, {"apps/api/api/__main__.py": serve_main("api, longer")}, "api v2")
         variables = {**mr_variables(base), "CI_COMMIT_BRANCH": "", "CI_COMMIT_REF_NAME": "feature"}
         variables["XDG_CACHE_HOME"] = f"$CI_PROJECT_DIR/.boxwise-cache-{prefix[-8:]}-2"  # empty
-        result = gitlab_ci_local(sample_repo, gitlab_host, "boxwise-build", variables=variables, timeout=1500)
+        result = gitlab_ci_local(
+            sample_repo,
+            gitlab_host,
+            "boxwise-build",
+            job_python=gitlab_host.ready_job_python,
+            variables=variables,
+            timeout=1500,
+        )
         log = result.stdout + result.stderr
         assert job_passed(result.stdout, "boxwise-build"), log
         assert "no baseline" not in log.lower()
