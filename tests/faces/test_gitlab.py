@@ -56,6 +56,15 @@ LOCAL_INPUTS = {"engine": "host", "image-prefix": "boxwise-test-faces"}
 READY_INPUTS = {**LOCAL_INPUTS, "install": "true"}
 
 
+def ready_pipeline(
+    repo: Path, host: GitLabHost, *args: str, variables: dict[str, str], timeout: int = 600
+) -> subprocess.CompletedProcess[str]:
+    """A pipeline installed with READY_INPUTS, run in the job image that has boxwise already."""
+    return gitlab_ci_local(
+        repo, host, *args, variables=variables, timeout=timeout, job_python=host.ready_job_python
+    )
+
+
 def snippet(kind: str) -> str:
     """docs/gitlab-ci.md's bare include, its include with inputs, or its component include."""
     blocks = fenced_blocks(PAGE)
@@ -220,11 +229,10 @@ def test_detect_job_passes_and_leaves_a_codequality_report(
 ) -> None:
     install_pipeline(sample_repo, snippet("bare"), READY_INPUTS)
     base = git(sample_repo, "rev-parse", "HEAD").strip()
-    result = gitlab_ci_local(
+    result = ready_pipeline(
         sample_repo,
         gitlab_host,
         "boxwise-detect",
-        job_python=gitlab_host.ready_job_python,
         variables=mr_variables(base),
     )
     assert result.returncode == 0, result.stdout + result.stderr
@@ -284,11 +292,10 @@ def test_detect_job_fails_on_a_lint_error_and_still_leaves_the_report(
     leak = "--index-url https://deploy:s3cr3t@pypi.example.com/simple\nflask==3.0.3\n"
     commit_files(sample_repo, {"apps/api/requirements.txt": leak}, "private index")
 
-    result = gitlab_ci_local(
+    result = ready_pipeline(
         sample_repo,
         gitlab_host,
         "boxwise-detect",
-        job_python=gitlab_host.ready_job_python,
         variables=mr_variables(base),
     )
     assert job_failed(result.stdout, "boxwise-detect"), result.stdout
@@ -305,9 +312,7 @@ def test_plan_job_triggers_a_no_op_child_pipeline_when_no_app_changed(
     commit_files(sample_repo, {"docs/README.md": "not an app\n"}, "docs only")
     base = git(sample_repo, "rev-parse", "HEAD~1").strip()
 
-    result = gitlab_ci_local(
-        sample_repo, gitlab_host, job_python=gitlab_host.ready_job_python, variables=mr_variables(base)
-    )
+    result = ready_pipeline(sample_repo, gitlab_host, variables=mr_variables(base))
     assert result.returncode == 0, result.stdout + result.stderr
     assert job_passed(result.stdout, "boxwise-plan"), result.stdout
     assert "[boxwise-apps] -> boxwise-no-app-changed" in result.stdout
@@ -338,14 +343,7 @@ def test_build_job_builds_the_changed_app_reports_and_comments(
         "GITLAB_TOKEN": token,
     }
 
-    result = gitlab_ci_local(
-        sample_repo,
-        gitlab_host,
-        "boxwise-build",
-        job_python=gitlab_host.ready_job_python,
-        variables=variables,
-        timeout=1500,
-    )
+    result = ready_pipeline(sample_repo, gitlab_host, "boxwise-build", variables=variables, timeout=1500)
     log = result.stdout + result.stderr
     assert job_passed(result.stdout, "boxwise-build"), log
     for report in ("boxwise-junit.xml", "boxwise-codequality.json", "boxwise-metrics.txt"):
@@ -374,9 +372,7 @@ def test_fan_out_child_pipeline_builds_the_changed_app_in_its_own_job_and_commen
     }
 
     # The whole pipeline: gitlab-ci-local hands a job filter on to the child pipeline too.
-    result = gitlab_ci_local(
-        sample_repo, gitlab_host, job_python=gitlab_host.ready_job_python, variables=variables, timeout=1500
-    )
+    result = ready_pipeline(sample_repo, gitlab_host, variables=variables, timeout=1500)
     assert "[boxwise-apps] -> boxwise-build-apps-worker" in result.stdout, result.stdout
     assert "boxwise-build-apps-api" not in result.stdout
     assert job_passed(result.stdout, "boxwise-build-apps-worker", parent="boxwise-apps"), result.stdout
@@ -410,14 +406,7 @@ def test_default_branch_pushes_the_baseline_and_cache_image_a_fresh_runner_build
         # a pipeline variable gives each its own $XDG_CACHE_HOME there (it wins over the template's,
         # as in GitLab).
         runner = {"XDG_CACHE_HOME": f"$CI_PROJECT_DIR/.boxwise-cache-{prefix[-8:]}-1"}
-        main = gitlab_ci_local(
-            sample_repo,
-            gitlab_host,
-            "boxwise-build",
-            job_python=gitlab_host.ready_job_python,
-            variables=runner,
-            timeout=1500,
-        )
+        main = ready_pipeline(sample_repo, gitlab_host, "boxwise-build", variables=runner, timeout=1500)
         assert job_passed(main.stdout, "boxwise-build"), main.stdout + main.stderr
         assert re.search(r"restore: .* from the cache image", main.stdout) is None  # it starts cold
         catalog = json.load(urllib.request.urlopen(f"http://{local_registry}/v2/_catalog"))["repositories"]
@@ -433,14 +422,7 @@ def test_default_branch_pushes_the_baseline_and_cache_image_a_fresh_runner_build
         commit_files(sample_repo, {"apps/api/api/__main__.py": serve_main("api, longer")}, "api v2")
         variables = {**mr_variables(base), "CI_COMMIT_BRANCH": "", "CI_COMMIT_REF_NAME": "feature"}
         variables["XDG_CACHE_HOME"] = f"$CI_PROJECT_DIR/.boxwise-cache-{prefix[-8:]}-2"  # empty
-        result = gitlab_ci_local(
-            sample_repo,
-            gitlab_host,
-            "boxwise-build",
-            job_python=gitlab_host.ready_job_python,
-            variables=variables,
-            timeout=1500,
-        )
+        result = ready_pipeline(sample_repo, gitlab_host, "boxwise-build", variables=variables, timeout=1500)
         log = result.stdout + result.stderr
         assert job_passed(result.stdout, "boxwise-build"), log
         assert "no baseline" not in log.lower()
