@@ -85,6 +85,7 @@ def test_pre_commit_run_fails_on_findings_and_passes_after_the_fix(make_git_repo
     assert "apps/api/requirements.txt:1  error  url-credentials" in broken.stdout
     assert "glpat-s3cr3t" not in broken.stdout
     assert "Installing environment" in broken.stdout + broken.stderr
+    _the_install_carries_the_buildpacks(tmp_path / "pre-commit-home", env, make_git_repo)
     (sample / "apps/api/Procfile").write_text(FIXED_PROCFILE)
     (sample / "apps/api/requirements.txt").write_text(FIXED_REQUIREMENTS)
     git(sample, "commit", "-qam", "fix")
@@ -94,42 +95,30 @@ def test_pre_commit_run_fails_on_findings_and_passes_after_the_fix(make_git_repo
     assert "Installing environment" not in fixed.stdout + fixed.stderr
 
 
-@pytest.mark.slow
-def test_a_plain_pip_install_carries_the_buildpacks(tmp_path: Path, make_git_repo) -> None:
-    venv = tmp_path / "venv"
-    # the installed copy, not a checkout's src/ a developer's PYTHONPATH points at
-    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    # virtualenv seeds pip from its own cache in half a second; `python -m venv` runs ensurepip (4 s)
-    subprocess.run(
-        [sys.executable, "-m", "virtualenv", "-q", "--system-site-packages", str(venv)], check=True, env=env
-    )
-    python = venv / "bin" / "python"
-    install = subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "--no-deps", str(REPO)],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert install.returncode == 0, install.stderr
+def _the_install_carries_the_buildpacks(home: Path, env: dict[str, str], make_git_repo) -> None:
+    """pre-commit made the hook's environment with a plain (non-editable) `pip install` of the
+    repo: the buildpacks are in it, not read from a checkout, and their bin/ files run."""
+    pythons = list(home.glob("repo*/py_env-*/bin/python"))
+    assert len(pythons) == 1, pythons
     where = subprocess.run(
         [
-            str(python),
+            str(pythons[0]),
             "-c",
             "from boxwise.builder.builder_toml import buildpacks_root; print(buildpacks_root())",
         ],
-        cwd=tmp_path,
+        cwd=home,
         capture_output=True,
         text=True,
         env=env,
     )
     installed = Path(where.stdout.strip())
-    assert installed.is_relative_to(venv), where.stdout + where.stderr
+    assert installed.is_relative_to(pythons[0].parents[1]), where.stdout + where.stderr
     assert tomllib.loads((installed / "builder.toml").read_text())["order"]
     app = make_git_repo({"requirements.txt": "click==8.1.7\n", "Procfile": "web: x\n"}, name="app")
     detect = subprocess.run([str(installed / "pip-install" / "bin" / "detect")], cwd=app, capture_output=True)
     assert detect.returncode == 0  # the shipped bin/detect keeps its executable bit and its rule
     result = subprocess.run(
-        [str(python), "-m", "boxwise", "detect", "."], cwd=app, capture_output=True, text=True, env=env
+        [str(pythons[0]), "-m", "boxwise", "detect", "."], cwd=app, capture_output=True, text=True, env=env
     )
     assert ".: pip-install, procfile-run" in result.stdout, result.stdout + result.stderr
 
