@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from installed import installed_boxwise
+
 REQUIREMENTS = "".join(
     f"{name}=={version}\n"
     for name, version in [
@@ -70,9 +72,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="boxwise-bench-detect-") as tmp:
         root = Path(tmp)
         make_monorepo(root, args.apps)
-        boxwise = [sys.executable, "-m", "boxwise", "detect"]
+        # pre-commit runs the `boxwise` command of the hook's own environment: the same here
+        boxwise = [installed_boxwise(Path(tempfile.gettempdir()) / "boxwise-bench-detect"), "detect"]
         rows = [
-            ("python -c pass", [sys.executable, "-c", "pass"], None),
+            ("python -c pass", [str(Path(boxwise[0]).with_name("python")), "-c", "pass"], None),
             (f"detect, {args.apps} apps, json", [*boxwise, "--format", "json"], 0.3),
             (f"detect, {args.apps} apps, text", boxwise, 0.3),
             (f"detect, {args.apps} apps, text styled by rich", ["env", "FORCE_COLOR=1", *boxwise], 0.3),

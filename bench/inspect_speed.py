@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from installed import installed_boxwise
+
 REPO = Path(__file__).resolve().parents[1]
 BASE = os.environ.get("BOXWISE_BASE_IMAGE", "boxwise-python:bookworm")
 S2I = "boxwise-bench-inspect-s2i:latest"
@@ -41,21 +43,6 @@ RUN python3 -m venv /opt/app-root && /opt/app-root/bin/pip install --no-index --
     numpy pandas && rm -rf /tmp/wheels
 RUN chown -R 1001:0 /opt/app-root
 """
-
-
-def installed_boxwise(workdir: Path) -> str:
-    """The `boxwise` command of a virtual environment holding this checkout (editable) and its
-    dependencies, as a user's install has it (`pipx install`, a venv): the console script, not
-    `python -m boxwise` (runpy and importlib.util: 3 ms a start no user pays). The interpreter
-    running this bench may carry start-up hooks of its own machine in its site-packages (here a
-    sandbox's `.pth` imports certifi at every start: 20 ms no install of boxwise has)."""
-    venv = workdir / "boxwise-venv"
-    python = venv / "bin" / "python"
-    if not (venv / "bin" / "boxwise").exists():
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-        subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q",
-                        "--disable-pip-version-check", "-e", str(REPO)], check=True)  # fmt: skip
-    return str(venv / "bin" / "boxwise")
 
 
 def dive_binary() -> str:
