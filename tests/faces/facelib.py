@@ -188,7 +188,9 @@ class GitLabHost:
         self.wheels = root / "wheels"
         pip = [sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(self.wheels), "hatchling"]
         subprocess.run(pip, check=True, capture_output=True, timeout=600)
-        self.job_python = self.new_job_python(root / "job-python")
+        # made once, before any job installs into it; other job images are copies of it
+        self._pristine = self.new_job_python(root / "job-python-pristine").parent
+        self.job_python = self.job_image(root / "job-python")
 
     def _snapshot(self, work: Path) -> str:
         """This checkout as the project's tagged release (tracked and new files, as a commit would)."""
@@ -216,7 +218,7 @@ class GitLabHost:
         project's snapshot on its path, as an editable install has it, and the `boxwise` command.
         A job's pip install of the project archive costs ~1.3 s; the two install tests keep it."""
         venv = self.root / "ready-job-python"
-        bin_dir = self.new_job_python(venv, backend=False)
+        bin_dir = self.job_image(venv)
         (self._site_packages(venv) / "boxwise-snapshot.pth").write_text(f"{self.root / 'snapshot' / 'src'}\n")
         command = bin_dir / "boxwise"
         command.write_text(
@@ -235,7 +237,15 @@ class GitLabHost:
         )
         return Path(found.stdout.strip())
 
-    def new_job_python(self, venv: Path, backend: bool = True) -> Path:
+    def job_image(self, venv: Path) -> Path:
+        """A fresh job image's Python (new_job_python's, without boxwise), copied from the one
+        made at the start: 0.05 s instead of 1.3 s of virtualenv and a build backend install.
+        A venv finds its prefix from where it is; the copy's .pth files name the original's
+        read-only folders, and the jobs run `python3 -m pip`, not the copied `bin/pip`."""
+        shutil.copytree(self._pristine, venv, symlinks=True)
+        return venv / "bin"
+
+    def new_job_python(self, venv: Path) -> Path:
         """A job image's Python: a virtualenv seeing this machine's packages (boxwise's dependencies
         among them) but not this machine's own boxwise, getting boxwise only from what the job installs."""
         import sysconfig
@@ -252,8 +262,6 @@ class GitLabHost:
                 (shadow / entry.name).symlink_to(entry)
         venv_site = self._site_packages(venv)
         (venv_site / "zz-machine-packages.pth").write_text(f"import site; site.addsitedir({str(shadow)!r})\n")
-        if not backend:
-            return venv / "bin"
         # The build backend in the job image itself, so the jobs' `pip install` of boxwise's
         # source archive builds it there (env(): no build isolation) instead of making and
         # filling a build environment every job: 1.4 s less an install, the same installed files.

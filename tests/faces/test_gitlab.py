@@ -253,7 +253,7 @@ def test_component_installs_boxwise_from_its_own_project_at_its_own_commit(
     base = git(sample_repo, "rev-parse", "HEAD").strip()
     assert jobs_that_run(sample_repo, gitlab_host, mr_variables(base)) == {"boxwise-detect", "boxwise-build"}
 
-    job_python = gitlab_host.new_job_python(tmp_path / "job-image")
+    job_python = gitlab_host.job_image(tmp_path / "job-image")
     asked = len(gitlab_host.requests)
     result = gitlab_ci_local(
         sample_repo, gitlab_host, "boxwise-detect", variables=mr_variables(base), job_python=job_python
