@@ -422,7 +422,7 @@ def exact_accounting(indexes: Sequence[Sequence[Entry]]) -> tuple[int, list[File
         above |= sizes.keys()
         gone.update(whiteouts)
         covered.update(opaques)
-        covered.update([e.path for e in content if e.typeflag != "5" and (e.mode & ~0o7777) != 0o040000])
+        covered.update([entry.path for entry in content if not entry.is_dir])
         above_inner |= inner
     new_row = tuple.__new__
     rows = [new_row(FileWaste, (path, row[0], row[1])) for path, row in waste.items()]
