@@ -199,7 +199,9 @@ def compare(
         if prefill:
             run_measured(prefill, cold_cache)
         cold.add(boxwise_args, cold_cache)
+        shutil.rmtree(cold_cache["XDG_CACHE_HOME"])  # each holds the image's layer indexes
         warm.add(boxwise_args, {"XDG_CACHE_HOME": warm_cache})
+    shutil.rmtree(warm_cache)
     return dive, cold, warm
 
 
@@ -216,6 +218,7 @@ def same_figures(archive: Path, boxwise_args: list[str], workdir: Path, dive: st
             boxwise_args, check=True, capture_output=True, text=True, env={**os.environ, **cold_cache}
         ).stdout
     )
+    shutil.rmtree(cold_cache["XDG_CACHE_HOME"])
     same = (
         ours["size_bytes"] == theirs["sizeBytes"]
         and ours["efficiency"] == theirs["efficiencyScore"]
