@@ -1,3 +1,3 @@
-from boxwise.cli import main
+from boxwise.cli import run
 
-raise SystemExit(main())
+run()

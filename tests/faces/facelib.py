@@ -222,7 +222,7 @@ class GitLabHost:
         (self._site_packages(venv) / "boxwise-snapshot.pth").write_text(f"{self.root / 'snapshot' / 'src'}\n")
         command = bin_dir / "boxwise"
         command.write_text(
-            f"#!{bin_dir / 'python'}\nfrom boxwise.cli import main\nraise SystemExit(main())\n"
+            f"#!{bin_dir / 'python'}\nfrom boxwise.cli import run\nrun()\n"  # as pip writes it
         )
         command.chmod(0o755)
         return bin_dir
