@@ -476,9 +476,9 @@ def _load(command: str) -> Callable[[argparse.Namespace], int]:
     """The subcommand's function, given the parsed args made into its options object.
     Every COMMANDS entry names a function that exists and has a converter (tests/test_cli.py)."""
     module_name, _, func_name = COMMANDS[command].partition(":")
-    run: Callable[[Any], int] = getattr(importlib.import_module(module_name), func_name)
+    function: Callable[[Any], int] = getattr(importlib.import_module(module_name), func_name)
     convert = OPTIONS[command]
-    return lambda args: run(convert(args))
+    return lambda args: function(convert(args))
 
 
 def run() -> None:
