@@ -13,11 +13,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from boxwise.errors import UserError
 from boxwise.gcpause import collector_paused
-from boxwise.image.model import Entry, History, Image, Layer
+from boxwise.image.model import Columns, Entry, History, Image, Layer, index_columns, index_from_columns
 
 if TYPE_CHECKING:
     from boxwise.image.cache import IndexCache
@@ -235,7 +235,7 @@ def _split_read(layers: list[Layer], store: IndexCache) -> Iterator[list[Entry]]
         elif number in theirs:
             columns, offsets = theirs[number]
             layer.record_offsets.update(offsets)
-            yield [tuple.__new__(Entry, row) for row in zip(*columns, strict=True)]
+            yield index_from_columns(columns)
         else:
             yield layer_index(layer, store)  # claimed by a child that then failed
 
@@ -245,20 +245,16 @@ def _claims(claims: int) -> Iterator[int]:
         yield number[0]
 
 
-_Columns = tuple[list[str], list[int], list[str], list[int], list[str]]
-
-
 def _claimed_columns(
     layers: list[Layer], store: IndexCache, claims: int
-) -> list[tuple[int, tuple[_Columns, dict[str, int]]]]:
+) -> list[tuple[int, tuple[Columns, dict[str, int]]]]:
     """The child's part of _split_read: the layers it claimed, each as its number, its index in
     columns of plain values (what marshal sends back fast) and its RECORD offsets."""
     answer = []
     for number in _claims(claims):
         layer = layers[number]
         entries = layer_index(layer, store)
-        columns = cast(_Columns, tuple(map(list, zip(*entries, strict=True))) if entries else ([],) * 5)
-        answer.append((number, (columns, dict(layer.record_offsets))))
+        answer.append((number, (index_columns(entries), dict(layer.record_offsets))))
     store.write_held()  # cached by the child, as it would be here: the parent never holds them
     return answer
 

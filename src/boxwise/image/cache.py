@@ -18,7 +18,7 @@ from typing import TypeVar
 
 from boxwise.atomicfile import remove_stale_temporaries, write_atomically
 from boxwise.image.digest import is_digest
-from boxwise.image.model import Entry
+from boxwise.image.model import Entry, index_columns, index_from_columns
 
 T = TypeVar("T")
 
@@ -83,7 +83,7 @@ class IndexCache:
         # sha256 matches, so a damaged entry is never handed to it
         # in columns (a list each of paths, sizes, types, modes, links): made and written in
         # half the time of a tuple per entry, the same kept
-        body = marshal.dumps(list(zip(*entries, strict=True)) if entries else [])
+        body = marshal.dumps(index_columns(entries))
         store_entry(path, signed(FORMAT, key_name, key, body))
 
     def _placed_path(self, place: str) -> Path | None:
@@ -177,8 +177,6 @@ def _decode(data: bytes, key: str, key_name: str) -> list[Entry] | None:
     if body is None:
         return None
     try:
-        columns = marshal.loads(body)
-        new_tuple = tuple.__new__  # rows of the columns put() wrote (format and checksum matched)
-        return [new_tuple(Entry, row) for row in zip(*columns, strict=True)]
+        return index_from_columns(marshal.loads(body))  # what put() wrote: format and checksum matched
     except (ValueError, TypeError, EOFError):
         return None
